@@ -1,0 +1,463 @@
+//! Settings: built-in defaults, then a TOML file, then `USHER_*` variables.
+//!
+//! Every setting has one flat name, the environment name without `USHER_`
+//! and lower-cased (`USHER_MAIL_RETRY_MIN` ⇔ `mail_retry_min`). In the TOML
+//! file it may be written flat or nested (`[mail] retry_min = "30s"`); both
+//! flatten to the same name, so there is a single parser for both sources and
+//! an unknown key is an error instead of a silently ignored typo.
+
+use crate::domain::{Cname, EmailAddress};
+use anyhow::{Context, bail};
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret string: its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***SECRET***")
+    }
+}
+
+/// Prints a URL with its password replaced, for logs and `check-config`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***PASSWORD***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTransport {
+    Dev,
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout: Duration,
+    pub public_url: String,
+    pub base_path: String,
+    pub data_dir: PathBuf,
+    pub keys: Option<Secret>,
+
+    pub mail_transport: MailTransport,
+    pub smtp_url: Option<Secret>,
+    pub smtp_timeout: Duration,
+    pub smtp_pool_size: u32,
+    pub mail_from: EmailAddress,
+    pub mail_file_dir: PathBuf,
+    pub mail_templates_dir: Option<PathBuf>,
+    pub mail_retry_min: Duration,
+    pub mail_retry_max: Duration,
+    pub mail_max_attempts: u32,
+    pub mail_poll_interval: Duration,
+    pub mail_lease: Duration,
+    pub dev_mailbox: bool,
+
+    pub signup_link_ttl: Duration,
+    pub password_link_ttl: Duration,
+    pub activation_code_ttl: Duration,
+
+    pub limit_email_interval: Duration,
+    pub limit_email_daily: u32,
+    pub limit_client_per_minute: u32,
+    pub trusted_proxies: Vec<IpNet>,
+
+    pub default_tenant: Cname,
+    pub tenancy_base_domain: Option<String>,
+    pub console_url: String,
+
+    pub password_min_score: u8,
+    pub password_hash_workers: usize,
+    pub password_hash_queue: usize,
+
+    pub log_format: String,
+}
+
+/// Every key usher knows, with its default. The order is the order of
+/// `check-config`'s output.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("listen", "127.0.0.1:8080"),
+    ("database_url", "sqlite://usher.db"),
+    ("database_max_connections", "10"),
+    ("database_acquire_timeout", "5s"),
+    ("public_url", ""),
+    ("base_path", ""),
+    ("data_dir", "."),
+    ("keys", ""),
+    ("mail_transport", "dev"),
+    ("smtp_url", ""),
+    ("smtp_timeout", "30s"),
+    ("smtp_pool_size", "4"),
+    ("mail_from", "usher@localhost.localdomain"),
+    ("mail_file_dir", "usher-mail"),
+    ("mail_templates_dir", ""),
+    ("mail_retry_min", "30s"),
+    ("mail_retry_max", "1h"),
+    ("mail_max_attempts", "10"),
+    ("mail_poll_interval", "2s"),
+    ("mail_lease", "2m"),
+    ("dev_mailbox", ""),
+    ("signup_link_ttl", "24h"),
+    ("password_link_ttl", "1h"),
+    ("activation_code_ttl", "24h"),
+    ("limit_email_interval", "60s"),
+    ("limit_email_daily", "10"),
+    ("limit_client_per_minute", "60"),
+    ("trusted_proxies", ""),
+    ("default_tenant", "default"),
+    ("tenancy_base_domain", ""),
+    ("console_url", ""),
+    ("password_min_score", "3"),
+    ("password_hash_workers", "2"),
+    ("password_hash_queue", "32"),
+    ("log_format", "text"),
+];
+
+/// The raw layered values, before parsing.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    values: BTreeMap<String, String>,
+}
+
+impl Layers {
+    /// Defaults, then the TOML file (`path`, else `USHER_CONFIG`), then the environment.
+    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let path = path.or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == "USHER_CONFIG")
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        let toml = match &path {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?,
+            ),
+            None => None,
+        };
+        Self::from_sources(toml.as_deref(), env)
+    }
+
+    pub fn from_sources(
+        toml: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut values: BTreeMap<String, String> = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(text) = toml {
+            let table: toml::Table = text.parse().context("the config file is not valid TOML")?;
+            let mut flat = Vec::new();
+            flatten("", &toml::Value::Table(table), &mut flat)?;
+            for (k, v) in flat {
+                if !values.contains_key(&k) {
+                    bail!("unknown setting `{k}` in the config file");
+                }
+                values.insert(k, v);
+            }
+        }
+        for (k, v) in env {
+            let Some(name) = k.strip_prefix("USHER_") else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            if name == "config" || name == "test_log" {
+                continue;
+            }
+            if values.contains_key(&name) {
+                values.insert(name, v);
+            }
+        }
+        Ok(Self { values })
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.values.insert(key.to_owned(), value.into());
+        self
+    }
+
+    fn get(&self, key: &str) -> &str {
+        self.values.get(key).map(String::as_str).unwrap_or_default()
+    }
+
+    fn opt(&self, key: &str) -> Option<&str> {
+        Some(self.get(key).trim()).filter(|v| !v.is_empty())
+    }
+
+    fn duration(&self, key: &str) -> anyhow::Result<Duration> {
+        humantime::parse_duration(self.get(key).trim())
+            .with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
+        self.get(key)
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
+    }
+
+    pub fn parse(&self) -> anyhow::Result<Settings> {
+        let listen: SocketAddr = self
+            .get("listen")
+            .trim()
+            .parse()
+            .context("listen must be an address such as 127.0.0.1:8080")?;
+        let mail_transport = match self.get("mail_transport").trim() {
+            "dev" => MailTransport::Dev,
+            "file" => MailTransport::File,
+            "smtp" => MailTransport::Smtp,
+            other => bail!("mail_transport must be dev, file or smtp, not `{other}`"),
+        };
+        let smtp_url = self.opt("smtp_url").map(Secret::new);
+        if mail_transport == MailTransport::Smtp && smtp_url.is_none() {
+            bail!("mail_transport is smtp but smtp_url (USHER_SMTP_URL) is not set");
+        }
+        let public_url = self
+            .opt("public_url")
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{listen}"));
+        url::Url::parse(&public_url).context("public_url must be an absolute URL")?;
+        let base_path = match self.opt("base_path") {
+            None => String::new(),
+            Some(p) if p.starts_with('/') => p.trim_end_matches('/').to_owned(),
+            Some(_) => bail!("base_path must start with '/'"),
+        };
+        let trusted_proxies = self
+            .get("trusted_proxies")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .with_context(|| format!("trusted_proxies: `{s}` is not a CIDR"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let dev_mailbox = match self.opt("dev_mailbox") {
+            None => mail_transport == MailTransport::Dev,
+            Some(v) => parse_bool("dev_mailbox", v)?,
+        };
+        let console_url = self
+            .opt("console_url")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
+        let password_min_score: u8 = self.number("password_min_score")?;
+        if password_min_score > 4 {
+            bail!("password_min_score must be 0 to 4");
+        }
+        let settings = Settings {
+            listen,
+            database_url: Secret::new(self.get("database_url").trim()),
+            database_max_connections: self.number("database_max_connections")?,
+            database_acquire_timeout: self.duration("database_acquire_timeout")?,
+            public_url,
+            base_path,
+            data_dir: PathBuf::from(self.get("data_dir").trim()),
+            keys: self.opt("keys").map(Secret::new),
+            mail_transport,
+            smtp_url,
+            smtp_timeout: self.duration("smtp_timeout")?,
+            smtp_pool_size: self.number("smtp_pool_size")?,
+            mail_from: EmailAddress::parse("mail_from", self.get("mail_from"))
+                .map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?,
+            mail_file_dir: PathBuf::from(self.get("mail_file_dir").trim()),
+            mail_templates_dir: self.opt("mail_templates_dir").map(PathBuf::from),
+            mail_retry_min: self.duration("mail_retry_min")?,
+            mail_retry_max: self.duration("mail_retry_max")?,
+            mail_max_attempts: self.number::<u32>("mail_max_attempts")?.max(1),
+            mail_poll_interval: self.duration("mail_poll_interval")?,
+            mail_lease: self.duration("mail_lease")?,
+            dev_mailbox,
+            signup_link_ttl: self.duration("signup_link_ttl")?,
+            password_link_ttl: self.duration("password_link_ttl")?,
+            activation_code_ttl: self.duration("activation_code_ttl")?,
+            limit_email_interval: self.duration("limit_email_interval")?,
+            limit_email_daily: self.number("limit_email_daily")?,
+            limit_client_per_minute: self.number("limit_client_per_minute")?,
+            trusted_proxies,
+            default_tenant: Cname::parse("default_tenant", self.get("default_tenant"))
+                .map_err(|e| anyhow::anyhow!("default_tenant {}", e.message))?,
+            tenancy_base_domain: self
+                .opt("tenancy_base_domain")
+                .map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+            console_url,
+            password_min_score,
+            password_hash_workers: self.number::<usize>("password_hash_workers")?.max(1),
+            password_hash_queue: self.number("password_hash_queue")?,
+            log_format: self.get("log_format").trim().to_owned(),
+        };
+        if settings.mail_retry_max < settings.mail_retry_min {
+            bail!("mail_retry_max must not be shorter than mail_retry_min");
+        }
+        Ok(settings)
+    }
+
+    /// `key = value` lines with secrets masked, for `usher check-config`.
+    pub fn describe(&self) -> Vec<String> {
+        DEFAULTS
+            .iter()
+            .map(|(k, _)| {
+                let v = self.get(k);
+                let shown = match *k {
+                    "keys" if !v.is_empty() => "***SECRET***".to_owned(),
+                    "database_url" | "smtp_url" => redact_url(v),
+                    _ => v.to_owned(),
+                };
+                format!("{k} = {shown:?}")
+            })
+            .collect()
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> anyhow::Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("{key} must be true or false"),
+    }
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let text = match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}_{k}")
+                };
+                flatten(&key, v, out)?;
+            }
+            return Ok(());
+        }
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| anyhow::anyhow!("{prefix}: lists may hold only strings"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(","),
+        toml::Value::Datetime(d) => d.to_string(),
+    };
+    out.push((prefix.to_owned(), text));
+    Ok(())
+}
+
+impl Settings {
+    /// The settings of a machine with no configuration at all.
+    pub fn defaults() -> anyhow::Result<Self> {
+        Layers::from_sources(None, Vec::new())?.parse()
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn with_no_configuration_usher_runs_on_sqlite_on_localhost_with_the_dev_mailbox() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url.expose(), "sqlite://usher.db");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.mail_transport, MailTransport::Dev);
+        assert!(s.dev_mailbox);
+        assert_eq!(s.signup_link_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(s.password_link_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let toml =
+            "listen = \"0.0.0.0:9000\"\n[mail]\nretry_min = \"5s\"\n[limit]\nemail_daily = 3\n";
+        let layers = Layers::from_sources(
+            Some(toml),
+            env(&[("USHER_LIMIT_EMAIL_DAILY", "7"), ("HOME", "/root")]),
+        )
+        .unwrap();
+        let s = layers.parse().unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.mail_retry_min, Duration::from_secs(5));
+        assert_eq!(s.limit_email_daily, 7);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_not_a_silent_typo() {
+        let err = Layers::from_sources(Some("mail_tranport = \"smtp\""), Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("mail_tranport"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let layers = Layers::from_sources(
+            None,
+            env(&[
+                ("USHER_SMTP_URL", "smtp://u:hunter2@mail:587"),
+                ("USHER_KEYS", "k1:abc"),
+            ]),
+        )
+        .unwrap();
+        let shown = layers.describe().join("\n");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abc"),
+            "{shown}"
+        );
+        let s = layers.parse().unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn smtp_transport_needs_a_url() {
+        let err = Layers::from_sources(None, env(&[("USHER_MAIL_TRANSPORT", "smtp")]))
+            .unwrap()
+            .parse()
+            .unwrap_err();
+        assert!(err.to_string().contains("USHER_SMTP_URL"));
+    }
+}

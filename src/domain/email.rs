@@ -1,0 +1,140 @@
+use super::Invalid;
+
+/// An email address that matched the seeds' pattern
+/// `^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$` and is at most 1024
+/// characters long.
+///
+/// The address as given is kept for display; [`EmailAddress::normalized`] is
+/// the lookup key (SPEC §1: trimmed, domain and local part lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress {
+    display: String,
+    normalized: String,
+}
+
+pub const MAX_EMAIL_LEN: usize = 1024;
+
+impl EmailAddress {
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+        let display = raw.trim();
+        if display.is_empty() {
+            return Err(Invalid::new(field, "is required"));
+        }
+        if display.len() > MAX_EMAIL_LEN {
+            return Err(Invalid::new(field, "must be at most 1024 characters"));
+        }
+        if !matches_seed_pattern(display) {
+            return Err(Invalid::new(field, "is not a valid email address"));
+        }
+        Ok(Self {
+            display: display.to_owned(),
+            normalized: display.to_ascii_lowercase(),
+        })
+    }
+
+    /// Parses an optional field, reporting a missing one as required.
+    pub fn parse_field(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+        Self::parse(field, raw.unwrap_or_default())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    /// The part before the `@`, lower-cased; passwords may not contain it.
+    pub fn local_part(&self) -> &str {
+        self.normalized.split('@').next().unwrap_or_default()
+    }
+
+    /// Rebuilds an address read back from storage, where it was stored only
+    /// after passing [`EmailAddress::parse`].
+    pub fn from_trusted(display: String) -> Self {
+        let normalized = display.to_ascii_lowercase();
+        Self {
+            display,
+            normalized,
+        }
+    }
+}
+
+impl std::fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+fn matches_seed_pattern(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b));
+    // The pattern's domain part is greedy, so the TLD is whatever follows the last dot.
+    let Some((host, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b));
+    let tld_ok = tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic());
+    local_ok && host_ok && tld_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_the_seed_pattern_accepts() {
+        for ok in [
+            "hello@example.com",
+            "a.b+c%d_e-f@sub.example.co",
+            "X@Y.ZZ",
+            "jane.saoirse@acmepaymentscorp.com",
+        ] {
+            assert!(EmailAddress::parse("email", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_seed_pattern_refuses() {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@b",
+            "a@b.c",
+            "a@b.c0m",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@@example.com",
+            "é@example.com",
+        ] {
+            assert!(EmailAddress::parse("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn normalises_case_but_keeps_the_original_for_display() {
+        let email = EmailAddress::parse("email", "  Jane.Doe@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "Jane.Doe@Example.COM");
+        assert_eq!(email.normalized(), "jane.doe@example.com");
+        assert_eq!(email.local_part(), "jane.doe");
+    }
+
+    #[test]
+    fn refuses_addresses_longer_than_1024_characters() {
+        let long = format!("{}@example.com", "a".repeat(1020));
+        assert_eq!(
+            EmailAddress::parse("email", &long).unwrap_err().field,
+            "email"
+        );
+    }
+}

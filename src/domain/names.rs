@@ -1,0 +1,198 @@
+use super::Invalid;
+use serde::{Deserialize, Serialize};
+
+/// A tenant's DNS label: `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cname(String);
+
+impl Cname {
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(Invalid::new(field, "is required"));
+        }
+        let bytes = s.as_bytes();
+        let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let ok = bytes.len() <= 63
+            && edge_ok(bytes[0])
+            && edge_ok(bytes[bytes.len() - 1])
+            && bytes.iter().all(|&b| edge_ok(b) || b == b'-');
+        if !ok {
+            return Err(Invalid::new(
+                field,
+                "must be a DNS label: 1 to 63 lower-case letters, digits or '-', not starting or ending with '-'",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Cname {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The seeds' `tenant_type`. `Unknown` is only ever a request value: it
+/// matches any type in `validate_registration`, and a signup that asks for it
+/// creates a `FREEMIUM` tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TenantType {
+    Unknown,
+    Freemium,
+    Enterprise,
+}
+
+impl TenantType {
+    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+        match raw.map(str::trim) {
+            None | Some("") | Some("UNKNOWN") => Ok(Self::Unknown),
+            Some("FREEMIUM") => Ok(Self::Freemium),
+            Some("ENTERPRISE") => Ok(Self::Enterprise),
+            Some(_) => Err(Invalid::new(
+                field,
+                "must be one of UNKNOWN, FREEMIUM, ENTERPRISE",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::Freemium => "FREEMIUM",
+            Self::Enterprise => "ENTERPRISE",
+        }
+    }
+
+    /// What a tenant created from a signup asking for `self` becomes.
+    pub fn for_new_tenant(self) -> Self {
+        match self {
+            Self::Unknown => Self::Freemium,
+            other => other,
+        }
+    }
+
+    /// `UNKNOWN` in a request matches any stored type (SPEC §3.3).
+    pub fn matches(self, stored: Self) -> bool {
+        self == Self::Unknown || self == stored
+    }
+
+    pub fn from_stored(s: &str) -> Self {
+        Self::parse("tenant_type", Some(s)).unwrap_or(Self::Unknown)
+    }
+}
+
+/// A BCP 47-ish language tag (`en`, `en-US`, `pt_BR`), normalised to use `-`.
+/// It names a template directory, so only letters, digits and `-` get through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locale(String);
+
+impl Locale {
+    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+        let s = raw.map(str::trim).unwrap_or_default().replace('_', "-");
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut parts = s.split('-');
+        let lang_ok = parts.next().is_some_and(|p| {
+            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
+        });
+        let rest_ok = parts
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !(lang_ok && rest_ok) || s.len() > 35 {
+            return Err(Invalid::new(
+                field,
+                "must be a language tag such as en or en-US",
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Locale {
+    fn default() -> Self {
+        Self("en".to_owned())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserState {
+    Pending,
+    Active,
+    Disabled,
+}
+
+impl UserState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "disabled" => Self::Disabled,
+            _ => Self::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cname_is_a_dns_label() {
+        for ok in ["a", "example", "ex-ample-1", &"a".repeat(63)] {
+            assert!(Cname::parse("domain", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "Example", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(Cname::parse("domain", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_tenant_type_matches_any_and_defaults() {
+        assert_eq!(TenantType::parse("t", None).unwrap(), TenantType::Unknown);
+        assert!(TenantType::Unknown.matches(TenantType::Enterprise));
+        assert!(!TenantType::Freemium.matches(TenantType::Enterprise));
+        assert!(TenantType::parse("t", Some("GOLD")).is_err());
+    }
+
+    #[test]
+    fn locale_names_only_safe_directories() {
+        assert_eq!(
+            Locale::parse("locale", Some("pt_BR")).unwrap().as_str(),
+            "pt-BR"
+        );
+        assert_eq!(Locale::parse("locale", None).unwrap().as_str(), "en");
+        for bad in [
+            "../etc",
+            "e",
+            "en/US",
+            "english-language-of-england-and-more-stuff",
+        ] {
+            assert!(Locale::parse("locale", Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

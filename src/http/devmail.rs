@@ -1,0 +1,45 @@
+//! `/dev/mail`: what the `dev` transport delivered, for a developer's browser
+//! (HTML) and for scripts and tests (`/dev/mail.json`). Mounted only when
+//! `dev_mailbox` is on, which by default it is only with the `dev` transport.
+
+use super::AppState;
+use crate::error::Error;
+use crate::store;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use minijinja::context;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dev/mail", get(html))
+        .route("/dev/mail.json", get(json))
+}
+
+async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, Error> {
+    let mut conn = state.ctx.store.acquire().await?;
+    Ok(store::devmail::list(&mut conn, 200).await?)
+}
+
+async fn json(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<store::devmail::DevMessage>>, Error> {
+    messages(&state).await.map(Json)
+}
+
+async fn html(State(state): State<AppState>) -> Result<Html<String>, Error> {
+    let list: Vec<_> = messages(&state)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let link = m.text.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_owned);
+            context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link }
+        })
+        .collect();
+    let json_url = format!("{}/dev/mail.json", state.ctx.settings.base_path);
+    state
+        .pages
+        .render("devmail.html", context! { messages => list, json_url })
+        .map(Html)
+}

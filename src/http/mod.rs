@@ -1,0 +1,103 @@
+//! The HTTP surface: routes of SPEC §3, web pages, health and the dev mailbox.
+//!
+//! Every dialect's routes are served at the root and again under the
+//! configured `base_path`. Unauthenticated routes share one per-client rate
+//! limit, counted in the database so every instance sees the same count.
+
+pub mod devmail;
+pub mod extract;
+pub mod f5xc;
+pub mod health;
+pub mod pages;
+
+use crate::error::Error;
+use crate::flows::{Caller, Ctx};
+use crate::store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use extract::ClientAddr;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub pages: Arc<pages::Pages>,
+}
+
+impl ClientAddr {
+    pub fn caller(&self) -> Caller {
+        Caller {
+            addr: self.0.to_string(),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let unauthenticated = Router::new()
+        .merge(f5xc::router())
+        .merge(pages::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
+    let mut api = Router::new().merge(unauthenticated);
+    if state.ctx.settings.dev_mailbox {
+        api = api.merge(devmail::router());
+    }
+    let base_path = state.ctx.settings.base_path.clone();
+    let mut app = Router::new().merge(api.clone());
+    if !base_path.is_empty() {
+        app = app.nest(&base_path, api);
+    }
+    app.merge(health::router())
+        .fallback(not_found)
+        .layer(middleware::map_response(method_not_allowed_as_json))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only: a query string may hold a token.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("No such endpoint.".into())
+}
+
+/// axum answers a wrong method with an empty 405 and the right `Allow`
+/// header; this keeps the header and gives it usher's error body.
+async fn method_not_allowed_as_json(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = Error::MethodNotAllowed { allow: "POST" }.into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
+/// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per
+/// client address a minute, shared by all instances through the database.
+async fn limit_clients(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    req: Request,
+    next: Next,
+) -> Result<Response, Error> {
+    let per_minute = state.ctx.settings.limit_client_per_minute;
+    if per_minute > 0 {
+        let now = state.ctx.clock.now_ms();
+        let mut conn = state.ctx.store.acquire().await?;
+        if let Err(retry_after) =
+            store::limits::hit_client(&mut conn, &client.0.to_string(), now, per_minute).await?
+        {
+            return Err(Error::TooManyRequests { retry_after });
+        }
+    }
+    Ok(next.run(req).await)
+}

@@ -1,0 +1,324 @@
+//! Web pages for a person: the page a signup link opens and the
+//! set-password page. Server-rendered, usable without JavaScript.
+//!
+//! Opening a link (GET) never spends its token: mail scanners and link
+//! previews fetch links too. Only the form's POST acts. Forms carry a CSRF
+//! token that must equal the `usher_csrf` cookie set with the form
+//! (double submit), and the cookie is `SameSite=Strict`.
+
+use super::AppState;
+use super::extract::{ClientAddr, body, content_type_is};
+use crate::error::Error;
+use crate::flows::{password, signup};
+use crate::mail::{PASSWORD_PAGE, SIGNUP_PAGE};
+use crate::tokens;
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+const CSRF_COOKIE: &str = "usher_csrf";
+const SIGNUP_RESEND: &str = "/signup/resend";
+
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Pages {
+    pub fn new() -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        env.add_template(
+            "layout.html",
+            include_str!("../../templates/pages/layout.html"),
+        )?;
+        env.add_template(
+            "signup.html",
+            include_str!("../../templates/pages/signup.html"),
+        )?;
+        env.add_template(
+            "password.html",
+            include_str!("../../templates/pages/password.html"),
+        )?;
+        env.add_template(
+            "error.html",
+            include_str!("../../templates/pages/error.html"),
+        )?;
+        env.add_template(
+            "devmail.html",
+            include_str!("../../templates/pages/devmail.html"),
+        )?;
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
+        let template = self.env.get_template(name).map_err(anyhow::Error::from)?;
+        template
+            .render(ctx)
+            .map_err(|e| Error::Internal(anyhow::Error::from(e)))
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(SIGNUP_PAGE, get(signup_page).post(signup_submit))
+        .route(SIGNUP_RESEND, post(signup_resend))
+        .route(PASSWORD_PAGE, get(password_page).post(password_submit))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LinkQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageForm {
+    token: String,
+    csrf: String,
+    password: Option<String>,
+}
+
+/// A page answer: HTML with a status, plus a fresh CSRF cookie when a form is shown.
+fn page(
+    state: &AppState,
+    status: StatusCode,
+    name: &str,
+    ctx: Value,
+    csrf: Option<&str>,
+) -> Response {
+    let html = match state.pages.render(name, ctx) {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if let Some(csrf) = csrf {
+        let cookie = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.insert(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn error_page(state: &AppState, e: Error) -> Response {
+    let status = e.status();
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        let mut response = page(
+            state,
+            status,
+            "error.html",
+            context! { message => e.public_message() },
+            None,
+        );
+        if let Some(retry) = e
+            .into_response()
+            .headers()
+            .get(header::RETRY_AFTER)
+            .cloned()
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        return response;
+    }
+    page(
+        state,
+        status,
+        "error.html",
+        context! { message => e.public_message() },
+        None,
+    )
+}
+
+fn path(state: &AppState, p: &str) -> String {
+    format!("{}{p}", state.ctx.settings.base_path)
+}
+
+async fn signup_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
+    let token = q.token.unwrap_or_default();
+    let csrf = tokens::random_id();
+    let ctx = match signup::link_state(&state.ctx, &token).await {
+        Ok(signup::LinkState::Ready { email, cname }) => {
+            context! { state => "ready", email, cname, token, csrf, action => path(&state, SIGNUP_PAGE) }
+        }
+        Ok(signup::LinkState::Expired) => {
+            context! { state => "expired", token, csrf, resend_action => path(&state, SIGNUP_RESEND) }
+        }
+        Ok(signup::LinkState::Completed { console_url }) => {
+            context! { state => "completed", console_url }
+        }
+        Ok(signup::LinkState::Invalid) => context! { state => "invalid" },
+        Err(e) => return error_page(&state, e),
+    };
+    page(&state, StatusCode::OK, "signup.html", ctx, Some(&csrf))
+}
+
+/// Reads a form POST and checks its CSRF token against the cookie.
+async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
+    if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
+        return Err(Error::UnsupportedMediaType {
+            expected: "application/x-www-form-urlencoded",
+        });
+    }
+    let cookie = csrf_cookie(req.headers()).unwrap_or_default();
+    let bytes = body(req, state).await?;
+    let form: PageForm = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| Error::invalid("body", "is not a valid form"))?;
+    let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.csrf.as_bytes()));
+    if !matches {
+        return Err(Error::Forbidden(
+            "The form expired or came from another site. Open the link from the email again."
+                .into(),
+        ));
+    }
+    Ok(form)
+}
+
+fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == CSRF_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+async fn signup_submit(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    req: Request,
+) -> Response {
+    let form = match read_form(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    let password = form.password.clone().filter(|p| !p.is_empty());
+    match signup::complete(&state.ctx, &client.caller(), &form.token, password.clone()).await {
+        Ok(done) => {
+            let ctx = context! { state => "done", cname => &done.cname, email => done.email, mailed => password.is_none(), console_url => state.ctx.console_url(&done.cname) };
+            page(&state, StatusCode::OK, "signup.html", ctx, None)
+        }
+        Err(Error::Invalid { field, message }) => {
+            // Wrong password shape: show the form again with the reason.
+            let csrf = tokens::random_id();
+            let details = signup::details(&state.ctx, &form.token).await;
+            let (email, cname) = details.map(|d| (d.email, d.cname)).unwrap_or_default();
+            let ctx = context! { state => "ready", email, cname, token => form.token, csrf, action => path(&state, SIGNUP_PAGE), error => format!("The {field} {message}.") };
+            page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "signup.html",
+                ctx,
+                Some(&csrf),
+            )
+        }
+        Err(e @ Error::Token { .. }) => {
+            let csrf = tokens::random_id();
+            let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => e.public_message() };
+            page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "signup.html",
+                ctx,
+                Some(&csrf),
+            )
+        }
+        Err(e) => error_page(&state, e),
+    }
+}
+
+async fn signup_resend(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    req: Request,
+) -> Response {
+    let form = match read_form(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    match signup::resend(&state.ctx, &client.caller(), &form.token).await {
+        Ok(()) => page(
+            &state,
+            StatusCode::OK,
+            "signup.html",
+            context! { state => "resent" },
+            None,
+        ),
+        Err(e) => error_page(&state, e),
+    }
+}
+
+async fn password_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
+    let token = q.token.unwrap_or_default();
+    let csrf = tokens::random_id();
+    match password::link_is_live(&state.ctx, &token).await {
+        Ok(true) => page(
+            &state,
+            StatusCode::OK,
+            "password.html",
+            context! { state => "ready", token, csrf, action => path(&state, PASSWORD_PAGE) },
+            Some(&csrf),
+        ),
+        Ok(false) => page(
+            &state,
+            StatusCode::OK,
+            "password.html",
+            context! { state => "invalid" },
+            None,
+        ),
+        Err(e) => error_page(&state, e),
+    }
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    req: Request,
+) -> Response {
+    let form = match read_form(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    let pw = form.password.clone().unwrap_or_default();
+    match password::set(&state.ctx, &client.caller(), &form.token, pw).await {
+        Ok(()) => page(
+            &state,
+            StatusCode::OK,
+            "password.html",
+            context! { state => "done" },
+            None,
+        ),
+        Err(Error::Invalid { field, message }) => {
+            let csrf = tokens::random_id();
+            let ctx = context! { state => "ready", token => form.token, csrf, action => path(&state, PASSWORD_PAGE), error => format!("The {field} {message}.") };
+            page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "password.html",
+                ctx,
+                Some(&csrf),
+            )
+        }
+        Err(e @ Error::Token { .. }) => page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "password.html",
+            context! { state => "invalid", error => e.public_message() },
+            None,
+        ),
+        Err(e) => error_page(&state, e),
+    }
+}

@@ -1,0 +1,15 @@
+//! usher: onboarding for a SaaS platform. See ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod flows;
+pub mod http;
+pub mod mail;
+pub mod passwords;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

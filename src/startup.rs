@@ -1,0 +1,166 @@
+//! Building and running the service: used by `usher serve` and by the tests,
+//! which start the real server on port 0 with a database of their own.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::flows::Ctx;
+use crate::http::{self, AppState};
+use crate::mail::templates::Templates;
+use crate::mail::transport::Transport;
+use crate::mail::worker::{Worker, WorkerSettings};
+use crate::passwords::Hasher;
+use crate::store::{PoolSettings, Store};
+use crate::tokens::{self, KeyRing};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    worker: Option<Worker>,
+}
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(
+        settings.database_url.expose(),
+        PoolSettings {
+            max_connections: settings.database_max_connections,
+            acquire_timeout: settings.database_acquire_timeout,
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl Application {
+    /// Binds the listener, opens and migrates the database and prepares the
+    /// outbox worker. Nothing is served until [`Application::run_until_stopped`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let keys = KeyRing::load_or_generate(
+            settings.keys.as_ref().map(|k| k.expose()),
+            &settings.data_dir,
+        )?;
+        let transport = Transport::from_settings(&settings, &store)?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let settings = Arc::new(settings);
+        let mail_queued = Arc::new(Notify::new());
+        let ctx = Ctx {
+            store: store.clone(),
+            clock: clock.clone(),
+            keys: Arc::new(keys),
+            hasher: Hasher::new(
+                settings.password_hash_workers,
+                settings.password_hash_queue,
+                settings.password_min_score,
+            ),
+            settings: settings.clone(),
+            mail_queued: mail_queued.clone(),
+        };
+        let worker = Worker {
+            id: format!("{}-{}", hostname(), tokens::random_id()),
+            store,
+            clock,
+            transport: Arc::new(transport),
+            templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())),
+            settings: Arc::new(WorkerSettings {
+                retry_min: settings.mail_retry_min,
+                retry_max: settings.mail_retry_max,
+                max_attempts: settings.mail_max_attempts,
+                poll_interval: settings.mail_poll_interval,
+                lease: settings.mail_lease,
+                batch: i64::from(settings.smtp_pool_size.max(1)) * 2,
+                public_url: settings.public_url.clone(),
+                from: settings.mail_from.as_str().to_owned(),
+            }),
+            wake: mail_queued,
+        };
+        let state = AppState {
+            ctx,
+            pages: Arc::new(http::pages::Pages::new()?),
+        };
+        Ok(Self {
+            listener,
+            state,
+            worker: Some(worker),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared services, for tests that move the clock or look inside.
+    pub fn ctx(&self) -> &Ctx {
+        &self.state.ctx
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops taking requests, lets the
+    /// ones in flight finish, and stops the outbox worker. A message the
+    /// worker had claimed is taken up again when its lease runs out.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run()));
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
+        let app = http::router(self.state);
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await;
+        if let Some(w) = worker {
+            w.abort();
+        }
+        served.context("serving HTTP")
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "usher".to_owned())
+}

@@ -1,0 +1,214 @@
+//! The outbox: emails written in the transaction of the change that caused
+//! them, claimed by delivery workers under a lease.
+//!
+//! States: `pending` → `sending` (claimed, lease running) → `sent`, or back
+//! to `pending` with a later `next_attempt_at`, or `failed`. A `sending` row
+//! whose lease ran out belongs to a worker that died; any worker may claim it.
+
+use super::{Backend, Conn};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub struct NewMessage<'a> {
+    pub message_id: &'a str,
+    pub kind: &'a str,
+    pub recipient: &'a str,
+    pub tenant: Option<&'a str>,
+    pub locale: &'a str,
+    pub payload: &'a str,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub tenant: Option<String>,
+    pub locale: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub id: i64,
+    pub to: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub message_id: String,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+pub async fn enqueue(conn: &mut Conn, m: &NewMessage<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+    )
+    .bind(m.message_id)
+    .bind(m.kind)
+    .bind(m.recipient)
+    .bind(m.tenant)
+    .bind(m.locale)
+    .bind(m.payload)
+    .bind(m.now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Claims up to `limit` due messages for `worker` until `lease_until`.
+/// On PostgreSQL `SKIP LOCKED` lets many workers claim side by side without
+/// waiting on each other; SQLite has one writer, so its statement is atomic.
+pub async fn claim(
+    conn: &mut Conn,
+    backend: Backend,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
+             ORDER BY id LIMIT $4 {lock}
+         )
+         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(claimed).collect()
+}
+
+fn claimed(r: AnyRow) -> Result<Claimed, sqlx::Error> {
+    Ok(Claimed {
+        id: r.try_get(0)?,
+        message_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        recipient: r.try_get(3)?,
+        tenant: r.try_get(4)?,
+        locale: r.try_get(5)?,
+        payload: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+    })
+}
+
+/// Records delivery and replaces the payload with one that holds no secret.
+/// Only the worker holding the claim may; returns false if it lost it.
+pub async fn mark_sent(
+    conn: &mut Conn,
+    id: i64,
+    worker: &str,
+    now: i64,
+    scrubbed_payload: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $3, payload = $4, lease_until = NULL, last_error = NULL
+         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(now)
+    .bind(scrubbed_payload)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_retry(
+    conn: &mut Conn,
+    id: i64,
+    worker: &str,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, lease_until = NULL
+         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(next_attempt_at)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_failed(
+    conn: &mut Conn,
+    id: i64,
+    worker: &str,
+    error: &str,
+    scrubbed_payload: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'failed', last_error = $3, payload = $4, lease_until = NULL
+         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(error)
+    .bind(scrubbed_payload)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, recipient, kind, status, attempts, message_id, last_error, created_at, sent_at FROM outbox
+         WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(status)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Listed {
+                id: r.try_get(0)?,
+                to: r.try_get(1)?,
+                kind: r.try_get(2)?,
+                status: r.try_get(3)?,
+                attempts: r.try_get(4)?,
+                message_id: r.try_get(5)?,
+                last_error: r.try_get(6)?,
+                created_at: r.try_get(7)?,
+                sent_at: r.try_get(8)?,
+            })
+        })
+        .collect()
+}
+
+/// Puts a failed message back in the queue for one more round of attempts.
+pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, claimed_by = NULL WHERE id = $1 AND status = 'failed'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

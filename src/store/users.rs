@@ -1,0 +1,170 @@
+//! Tenants and their users.
+
+use super::Conn;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub cname: String,
+    pub name: String,
+    pub tenant_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub tenant_cname: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub locale: String,
+    pub state: String,
+    pub password_hash: Option<String>,
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub tenant_id: &'a str,
+    pub email: &'a str,
+    pub email_norm: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub contact_number: Option<&'a str>,
+    pub locale: &'a str,
+    pub state: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+fn tenant(row: AnyRow) -> Result<Tenant, sqlx::Error> {
+    Ok(Tenant {
+        id: row.try_get(0)?,
+        cname: row.try_get(1)?,
+        name: row.try_get(2)?,
+        tenant_type: row.try_get(3)?,
+    })
+}
+
+pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE cname = $1")
+        .bind(cname)
+        .fetch_optional(conn)
+        .await?
+        .map(tenant)
+        .transpose()
+}
+
+pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(tenant)
+        .transpose()
+}
+
+pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&t.id)
+        .bind(&t.cname)
+        .bind(&t.name)
+        .bind(&t.tenant_type)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Whether the address belongs to a user of any tenant.
+pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT 1 FROM users WHERE email_norm = $1 LIMIT 1")
+        .bind(email_norm)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+pub async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(u.id)
+    .bind(u.tenant_id)
+    .bind(u.email)
+    .bind(u.email_norm)
+    .bind(u.first_name)
+    .bind(u.last_name)
+    .bind(u.contact_number)
+    .bind(u.locale)
+    .bind(u.state)
+    .bind(u.password_hash)
+    .bind(u.now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+const USER_COLUMNS: &str = "u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash";
+
+fn user(row: AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        tenant_cname: row.try_get(2)?,
+        email: row.try_get(3)?,
+        first_name: row.try_get(4)?,
+        last_name: row.try_get(5)?,
+        locale: row.try_get(6)?,
+        state: row.try_get(7)?,
+        password_hash: row.try_get(8)?,
+    })
+}
+
+pub async fn user_by_cname_and_email(
+    conn: &mut Conn,
+    cname: &str,
+    email_norm: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.cname = $1 AND u.email_norm = $2"))
+        .bind(cname)
+        .bind(email_norm)
+        .fetch_optional(conn)
+        .await?
+        .map(user)
+        .transpose()
+}
+
+pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(user)
+    .transpose()
+}
+
+/// Sets the password and activates a pending user; a disabled user stays disabled.
+pub async fn set_password(
+    conn: &mut Conn,
+    user_id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, updated_at = $3,
+                state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,350 @@
+//! One-time tokens: PASETO v4.local (XChaCha20 + BLAKE2b, from `pasetors`),
+//! with a key ring so keys can rotate.
+//!
+//! The footer carries the key id (`{"kid":"k1"}`) so a token finds its key;
+//! the purpose is bound twice, as a claim and as PASETO's implicit assertion,
+//! so a password token can never be decrypted as a signup token. Expiry,
+//! single use and supersession are not checked here: the database row of the
+//! token (keyed by a hash of its `jti`) is the authority for those.
+
+use crate::clock::{self, Clock};
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pasetors::keys::SymmetricKey;
+use pasetors::token::UntrustedToken;
+use pasetors::version4::{LocalToken, V4};
+use pasetors::{Local, keys::Generate};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::time::Duration;
+
+pub const MAX_TOKEN_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Signup,
+    Password,
+    Activation,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::Password => "password",
+            Self::Activation => "activation",
+        }
+    }
+
+    fn implicit_assertion(self) -> &'static [u8] {
+        match self {
+            Self::Signup => b"usher:signup",
+            Self::Password => b"usher:password",
+            Self::Activation => b"usher:activation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub purpose: Purpose,
+    pub sub: String,
+    pub iat: String,
+    pub exp: String,
+    pub jti: String,
+}
+
+impl Claims {
+    /// The value stored in the database instead of the token: a hash of its id.
+    pub fn id_hash(&self) -> String {
+        id_hash(&self.jti)
+    }
+}
+
+pub fn id_hash(jti: &str) -> String {
+    let digest = Sha256::digest(jti.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// A freshly minted token and what the database needs to know of it.
+pub struct Issued {
+    pub token: String,
+    pub id_hash: String,
+    pub issued_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    /// Not a PASETO v4.local token, too long, or an unknown key id.
+    Malformed,
+    /// Wrong key, tampered with, or minted for another purpose.
+    Undecryptable,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Footer {
+    kid: String,
+}
+
+pub struct KeyRing {
+    keys: Vec<(String, SymmetricKey<V4>)>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("KeyRing").field("ids", &ids).finish()
+    }
+}
+
+impl KeyRing {
+    /// Parses `ID:KEY,ID:KEY` where KEY is 32 bytes in base64url. The first key signs.
+    pub fn parse(spec: &str) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, key) = entry
+                .split_once(':')
+                .context("each key must be written ID:KEY")?;
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                bail!("key id `{id}` must be letters, digits, '-', '_' or '.'");
+            }
+            let bytes = URL_SAFE_NO_PAD
+                .decode(key.trim_end_matches('='))
+                .with_context(|| format!("key `{id}` is not base64url"))?;
+            if bytes.len() != 32 {
+                bail!("key `{id}` must be 32 bytes, it is {}", bytes.len());
+            }
+            let key = SymmetricKey::<V4>::from(&bytes)
+                .map_err(|_| anyhow::anyhow!("key `{id}` is not a valid v4.local key"))?;
+            if keys.iter().any(|(other, _)| other == id) {
+                bail!("key id `{id}` appears twice");
+            }
+            keys.push((id.to_owned(), key));
+        }
+        if keys.is_empty() {
+            bail!("the key ring is empty");
+        }
+        Ok(Self { keys })
+    }
+
+    /// A new random key, written as `ID:KEY`.
+    pub fn generate_entry(id: &str) -> anyhow::Result<String> {
+        let key =
+            SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;
+        Ok(format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
+    }
+
+    /// The ring from configuration, or in development one generated once into
+    /// `data_dir` (with a warning, because such a key is only as safe as that file).
+    pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        if let Some(spec) = configured {
+            return Self::parse(spec).context("USHER_KEYS");
+        }
+        let path = data_dir.join("usher-dev.keys");
+        if let Ok(spec) = std::fs::read_to_string(&path) {
+            tracing::warn!(path = %path.display(), "using the development token key from the data directory; set USHER_KEYS in production");
+            return Self::parse(spec.trim()).with_context(|| format!("reading {}", path.display()));
+        }
+        let entry = Self::generate_entry("dev1")?;
+        write_private(&path, &entry)
+            .with_context(|| format!("writing a development key to {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated a development token key; set USHER_KEYS in production");
+        Self::parse(&entry)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+
+    pub fn issue(
+        &self,
+        clock: &Clock,
+        purpose: Purpose,
+        subject: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Issued> {
+        let (kid, key) = self.keys.first().context("the key ring is empty")?;
+        let now = clock.now_ms();
+        let expires = now.saturating_add(clock::ms(ttl));
+        let jti = random_id();
+        let claims = Claims {
+            purpose,
+            sub: subject.to_owned(),
+            iat: clock::rfc3339(now),
+            exp: clock::rfc3339(expires),
+            jti,
+        };
+        let payload = serde_json::to_vec(&claims)?;
+        let footer = serde_json::to_vec(&Footer { kid: kid.clone() })?;
+        let token = LocalToken::encrypt(
+            key,
+            &payload,
+            Some(&footer),
+            Some(purpose.implicit_assertion()),
+        )
+        .map_err(|e| anyhow::anyhow!("encrypting a token: {e:?}"))?;
+        Ok(Issued {
+            token,
+            id_hash: claims.id_hash(),
+            issued_at_ms: now,
+            expires_at_ms: expires,
+        })
+    }
+
+    pub fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(OpenError::Malformed);
+        }
+        let untrusted =
+            UntrustedToken::<Local, V4>::try_from(token).map_err(|_| OpenError::Malformed)?;
+        let footer: Footer = serde_json::from_slice(untrusted.untrusted_footer())
+            .map_err(|_| OpenError::Malformed)?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(id, _)| *id == footer.kid)
+            .ok_or(OpenError::Malformed)?;
+        let trusted =
+            LocalToken::decrypt(key, &untrusted, None, Some(purpose.implicit_assertion()))
+                .map_err(|_| OpenError::Undecryptable)?;
+        let claims: Claims =
+            serde_json::from_str(trusted.payload()).map_err(|_| OpenError::Undecryptable)?;
+        if claims.purpose != purpose {
+            return Err(OpenError::Undecryptable);
+        }
+        Ok(claims)
+    }
+}
+
+/// 128 random bits, base64url: ids that are safe to put in URLs and logs.
+pub fn random_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(spec: &str) -> KeyRing {
+        KeyRing::parse(spec).unwrap()
+    }
+
+    fn entry(id: &str) -> String {
+        KeyRing::generate_entry(id).unwrap()
+    }
+
+    #[test]
+    fn a_token_opens_only_for_its_own_purpose() {
+        let keys = ring(&entry("k1"));
+        let issued = keys
+            .issue(
+                &Clock::default(),
+                Purpose::Signup,
+                "s-1",
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let claims = keys.open(Purpose::Signup, &issued.token).unwrap();
+        assert_eq!(claims.sub, "s-1");
+        assert_eq!(claims.id_hash(), issued.id_hash);
+        assert_eq!(
+            keys.open(Purpose::Password, &issued.token).unwrap_err(),
+            OpenError::Undecryptable
+        );
+    }
+
+    #[test]
+    fn rotated_keys_still_open_tokens_minted_before_the_rotation() {
+        let old = entry("old");
+        let new = entry("new");
+        let before = ring(&old)
+            .issue(
+                &Clock::default(),
+                Purpose::Password,
+                "u",
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let rotated = ring(&format!("{new},{old}"));
+        assert!(rotated.open(Purpose::Password, &before.token).is_ok());
+        assert_eq!(
+            ring(&new)
+                .open(Purpose::Password, &before.token)
+                .unwrap_err(),
+            OpenError::Malformed
+        );
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_refused() {
+        let keys = ring(&entry("k1"));
+        let issued = keys
+            .issue(
+                &Clock::default(),
+                Purpose::Signup,
+                "s",
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let mut tampered = issued.token.clone().into_bytes();
+        tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            keys.open(Purpose::Signup, &tampered).unwrap_err(),
+            OpenError::Undecryptable
+        );
+        assert_eq!(
+            keys.open(Purpose::Signup, "example").unwrap_err(),
+            OpenError::Malformed
+        );
+        assert_eq!(
+            keys.open(Purpose::Signup, &"v4.local.".repeat(200))
+                .unwrap_err(),
+            OpenError::Malformed
+        );
+    }
+
+    #[test]
+    fn the_token_does_not_reveal_its_subject() {
+        let keys = ring(&entry("k1"));
+        let issued = keys
+            .issue(
+                &Clock::default(),
+                Purpose::Signup,
+                "jane@example.com",
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        assert!(!issued.token.contains("jane"));
+        assert!(issued.token.len() < MAX_TOKEN_LEN);
+    }
+
+    #[test]
+    fn key_ring_specs_are_checked() {
+        assert!(KeyRing::parse("").is_err());
+        assert!(KeyRing::parse("k1:short").is_err());
+        let e = entry("k1");
+        assert!(KeyRing::parse(&format!("{e},{e}")).is_err());
+    }
+}
