@@ -1,0 +1,79 @@
+//! Delivery through real transports: a real SMTP server (mailin-embedded,
+//! not written by usher) and the file transport.
+
+use crate::helpers::*;
+use crate::on_each_backend;
+use reqwest::StatusCode;
+
+on_each_backend! {
+    async fn the_signup_email_arrives_over_smtp_and_its_link_completes_the_signup(backend: Backend) {
+        let (smtp, port) = SmtpSink::start();
+        let url = format!("smtp://127.0.0.1:{port}?tls=none");
+        let app = TestApp::spawn_with(backend, &[("mail_transport", "smtp"), ("smtp_url", &url), ("mail_from", "signup@usher.test")]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+
+        let got = smtp.wait_for(1).await;
+        let mail = &got[0];
+        assert_eq!(mail.to, vec!["jane@example.com".to_owned()]);
+        assert!(mail.header("message-id").is_some_and(|id| id.ends_with("@usher.test>")), "{}", mail.raw);
+        assert!(mail.raw.contains("multipart/alternative") && mail.raw.contains("text/html"));
+        let text = mail.text();
+        let link = text.split_whitespace().find(|w| w.starts_with("http")).expect("link in text part").to_owned();
+
+        let page = app.client.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("Complete your signup"));
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+
+        app.drain_outbox().await;
+        let sent = app.outbox().await;
+        assert!(sent.iter().all(|m| m.status == "sent"), "{sent:#?}");
+        assert_eq!(sent.last().unwrap().message_id, mail.header("message-id").unwrap());
+    }
+
+    async fn the_request_succeeds_while_the_smtp_server_is_down_and_the_mail_arrives_once_it_is_up(backend: Backend) {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let url = format!("smtp://127.0.0.1:{port}?tls=none");
+        let app = TestApp::spawn_with(backend, &[("mail_transport", "smtp"), ("smtp_url", &url)]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+
+        // Wait until the worker has tried and failed at least once.
+        for _ in 0..400 {
+            if app.outbox().await.iter().any(|m| m.attempts >= 1 && m.last_error.is_some()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let deferred = app.outbox().await;
+        assert_eq!(deferred[0].status, "pending", "{deferred:#?}");
+        assert!(deferred[0].last_error.as_deref().unwrap().contains("USHER_SMTP_URL"), "the error says what to check");
+
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let sink = SmtpSink::start_on(listener);
+        let got = sink.wait_for(1).await;
+        assert_eq!(got.len(), 1);
+        app.drain_outbox().await;
+        assert_eq!(sink.messages().len(), 1, "delivered once");
+    }
+
+    async fn once_delivered_the_stored_message_no_longer_holds_the_link_secret(backend: Backend) {
+        let mail_dir = tempfile::tempdir().unwrap();
+        let dir = mail_dir.path().to_owned();
+        let app = TestApp::spawn_with(backend, &[("mail_transport", "file"), ("mail_file_dir", dir.to_str().unwrap())]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        app.drain_outbox().await;
+
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect();
+        assert_eq!(files.len(), 1);
+        let eml = std::fs::read_to_string(&files[0]).unwrap().replace("=\r\n", "").replace("=3D", "=");
+        let token = eml.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        assert!(token.starts_with("v4.local."));
+
+        let mut conn = app.ctx.store.acquire().await.unwrap();
+        let payload: String = sqlx::query_scalar("SELECT payload FROM outbox").fetch_one(&mut *conn).await.unwrap();
+        assert!(!payload.contains(&token) && !payload.contains("v4.local"), "{payload}");
+    }
+}

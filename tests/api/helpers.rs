@@ -1,0 +1,354 @@
+//! The test harness: the real server on port 0, a database of its own
+//! (a SQLite file in a temporary directory, or a fresh PostgreSQL database),
+//! and helpers that read the mail it sends.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use usher::clock::Clock;
+use usher::config::Layers;
+use usher::flows::Ctx;
+use usher::startup::Application;
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// The admin URL of a PostgreSQL server; each test creates its own database there.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `USHER_TEST_POSTGRES_URL` names a server.
+    pub fn postgres() -> Option<Self> {
+        std::env::var("USHER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Self::Postgres)
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::helpers::Backend::postgres() {
+                    Some(b) => run(b).await,
+                    None => eprintln!("USHER_TEST_POSTGRES_URL is not set; the PostgreSQL run of this test was skipped"),
+                }
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub ctx: Ctx,
+    pub clock: Clock,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+    pg_drop: Option<(String, String)>,
+}
+
+pub const STRONG_PASSWORD: &str = "violet-Tractor-harbour-91";
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts usher with these settings on top of the test defaults.
+    pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        init_test_log();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_drop) = match &backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("usher.db").display()), None),
+            Backend::Postgres(admin) => {
+                let name = format!("usher_test_{}", uuid_like());
+                create_pg_database(admin, &name).await;
+                (replace_db_name(admin, &name), Some((admin.clone(), name)))
+            }
+        };
+        // public_url must name the real port, so pick a free one first.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = probe.local_addr().expect("addr").port();
+        drop(probe);
+        let mut layers = Layers::from_sources(None, Vec::new()).expect("defaults");
+        layers
+            .set("listen", format!("127.0.0.1:{port}"))
+            .set("public_url", format!("http://127.0.0.1:{port}"))
+            .set("database_url", database_url.clone())
+            .set("data_dir", dir.path().display().to_string())
+            .set("mail_poll_interval", "50ms")
+            .set("mail_retry_min", "100ms")
+            .set("mail_retry_max", "400ms")
+            .set("password_hash_queue", "64");
+        for (k, v) in settings {
+            layers.set(k, *v);
+        }
+        let parsed = layers.parse().expect("test settings");
+        let clock = Clock::default();
+        let app = Application::build_with_clock(parsed, clock.clone()).await.expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let ctx = app.ctx().clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { address, client, ctx, clock, database_url, _dir: dir, pg_drop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn signup(&self, cname: &str, email: &str) -> Response {
+        self.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &signup_body(cname, email)).await
+    }
+
+    pub async fn complete(&self, token: &str, password: Option<&str>) -> Response {
+        let mut body = json!({ "token": token });
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        self.post_json("/no_auth/namespaces/system/f5xc-saas/signup/complete", &body).await
+    }
+
+    /// Every message the dev mailbox holds for `to`, oldest first.
+    pub async fn mail_to(&self, to: &str) -> Vec<Value> {
+        let all: Vec<Value> = self.get("/dev/mail.json").await.json().await.expect("mail json");
+        let mut mine: Vec<Value> = all.into_iter().filter(|m| m["to"] == to).collect();
+        mine.reverse();
+        mine
+    }
+
+    /// Waits until `to` has received `n` messages; returns them, oldest first.
+    pub async fn wait_for_mail(&self, to: &str, n: usize) -> Vec<Value> {
+        let mut got = Vec::new();
+        for _ in 0..400 {
+            got = self.mail_to(to).await;
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{to} received {} messages, expected {n}: {got:#?}", got.len());
+    }
+
+    /// The outbox rows, newest first, as the CLI's JSON shows them.
+    pub async fn outbox(&self) -> Vec<usher::store::outbox::Listed> {
+        let mut conn = self.ctx.store.acquire().await.expect("conn");
+        usher::store::outbox::list(&mut conn, None, 1000).await.expect("outbox")
+    }
+
+    /// Waits until no message is pending or being sent.
+    pub async fn drain_outbox(&self) {
+        for _ in 0..400 {
+            if self.outbox().await.iter().all(|m| m.status == "sent" || m.status == "failed") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the outbox did not drain: {:#?}", self.outbox().await);
+    }
+
+    /// Signs up, follows the emailed link and returns its token.
+    pub async fn signup_token(&self, cname: &str, email: &str) -> String {
+        let before = self.mail_to(email).await.len();
+        assert_eq!(self.signup(cname, email).await.status(), StatusCode::OK);
+        let mail = self.wait_for_mail(email, before + 1).await;
+        token_in(&mail[before]["text"])
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_drop.take() {
+            // Best effort, on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(async move {
+                        use sqlx::Connection;
+                        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::Executor::execute(&mut c, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn signup_body(cname: &str, email: &str) -> Value {
+    json!({
+        "account_details": { "domain": cname, "locale": "en-US", "tos_accepted_at": "2026-11-24T10:00:00Z", "tos_version": "2026-01" },
+        "company_details": { "name": "Example Corp", "mailing_address": {
+            "address1": "1 Main St", "city": "Seattle", "country": "US", "state": "Washington", "state_code": "WA", "zip_code": "98101"
+        } },
+        "user_details": { "email": email, "first_name": "Jane", "last_name": "Saoirse", "contact_number": "+1 206 555 0100" },
+        "tenant_type": "FREEMIUM"
+    })
+}
+
+/// The `token=` or `signupCode=` value of the first link in an email's text.
+pub fn token_in(text: &Value) -> String {
+    let text = text.as_str().expect("text part");
+    let link = text.split_whitespace().find(|w| w.starts_with("http")).unwrap_or_else(|| panic!("no link in {text}"));
+    let query = link.split_once('?').expect("query").1;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token=").or_else(|| kv.strip_prefix("signupCode=")))
+        .expect("token in link")
+        .to_owned()
+}
+
+pub fn link_in(text: &Value) -> String {
+    let text = text.as_str().expect("text part");
+    text.split_whitespace().find(|w| w.starts_with("http")).expect("link").to_owned()
+}
+
+pub async fn body(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn uuid_like() -> String {
+    let n: u128 = rand_u128();
+    format!("{n:032x}")
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let a = std::collections::hash_map::RandomState::new().build_hasher().finish() as u128;
+    let b = std::collections::hash_map::RandomState::new().build_hasher().finish() as u128;
+    (a << 64) | b
+}
+
+async fn create_pg_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to the test PostgreSQL server");
+    sqlx::Executor::execute(&mut c, format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+}
+
+fn replace_db_name(admin: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("postgres url");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+fn init_test_log() {
+    if std::env::var("TEST_LOG").is_ok() {
+        usher::telemetry::init("text");
+    }
+}
+
+/// A real SMTP server (mailin-embedded) on a free port, recording what it accepts.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub received: Arc<Mutex<Vec<Received>>>,
+    current: Vec<u8>,
+    rcpt: Vec<String>,
+    /// Answers to give to DATA, in order; once used up, 250.
+    pub script: Arc<Mutex<Vec<(u16, &'static str)>>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub raw: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or_default();
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        head.split("\r\n").find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_owned())
+    }
+
+    /// The text/plain part, with quoted-printable soft breaks undone.
+    pub fn text(&self) -> String {
+        let decoded = self.raw.replace("=\r\n", "").replace("=3D", "=");
+        let start = decoded.find("text/plain").expect("text part");
+        let body_start = decoded[start..].find("\r\n\r\n").map(|i| start + i + 4).expect("text body");
+        let end = decoded[body_start..].find("\r\n--").map(|i| body_start + i).unwrap_or(decoded.len());
+        decoded[body_start..end].to_owned()
+    }
+}
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.current.clear();
+        self.rcpt = to.to_vec();
+        mailin_embedded::response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let scripted = {
+            let mut script = self.script.lock().expect("script");
+            if script.is_empty() { None } else { Some(script.remove(0)) }
+        };
+        if let Some((code, text)) = scripted {
+            return mailin_embedded::Response::custom(code, text.to_owned());
+        }
+        let raw = String::from_utf8_lossy(&self.current).into_owned();
+        self.received.lock().expect("received").push(Received { to: self.rcpt.clone(), raw });
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// Starts the server on a thread; returns the sink and its port.
+    pub fn start() -> (Self, u16) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        (Self::start_on(listener), port)
+    }
+
+    pub fn start_on(listener: std::net::TcpListener) -> Self {
+        let sink = Self::default();
+        let mut server = mailin_embedded::Server::new(sink.clone());
+        server.with_name("sink.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        sink
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.received.lock().expect("received").clone()
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..400 {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the SMTP server received {} messages, expected {n}", self.messages().len());
+    }
+}

@@ -1,0 +1,85 @@
+//! Flow 3: the onboarding password email (seed 001), and setting a password.
+
+use crate::helpers::*;
+use crate::on_each_backend;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+const SEND: &str = "/no_auth/send_password_email";
+
+/// A tenant `acme` whose first user `jane@example.com` is active.
+async fn onboarded(backend: Backend) -> TestApp {
+    let app = TestApp::spawn(backend).await;
+    let token = app.signup_token("acme", "jane@example.com").await;
+    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    app
+}
+
+on_each_backend! {
+    async fn the_password_email_carries_a_link_that_sets_a_new_password(backend: Backend) {
+        let app = onboarded(backend).await;
+        let (status, answer) = body(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!({})));
+        let mail = app.wait_for_mail("jane@example.com", 2).await;
+        assert_eq!(mail[1]["subject"], "Set your password for acme");
+        let token = token_in(&mail[1]["text"]);
+        let r = app.post_json("/no_auth/password/set", &json!({ "token": token, "password": "another-Lantern-quarry-44" })).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    async fn known_and_unknown_addresses_get_identical_answers_and_only_the_outbox_differs(backend: Backend) {
+        let app = onboarded(backend).await;
+        app.drain_outbox().await;
+        let queued_before = app.outbox().await.len();
+        let mut answers = Vec::new();
+        for (cname, email) in [("acme", "jane@example.com"), ("acme", "nobody@example.com"), ("nosuch", "kim@example.com")] {
+            let r = app.post_json(SEND, &json!({ "cname": cname, "email": email })).await;
+            let status = r.status();
+            let mut headers: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .filter(|(k, _)| *k != "date")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            answers.push((status, headers, r.text().await.unwrap()));
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
+        assert_eq!(app.outbox().await.len(), queued_before + 1);
+    }
+
+    async fn a_newer_password_link_supersedes_the_older_one(backend: Backend) {
+        let app = onboarded(backend).await;
+        assert_eq!(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+        let mail = app.wait_for_mail("jane@example.com", 3).await;
+        let (old, new) = (token_in(&mail[1]["text"]), token_in(&mail[2]["text"]));
+        let (status, refused) = body(app.post_json("/no_auth/password/set", &json!({ "token": old, "password": STRONG_PASSWORD })).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(refused["code"], "TOKEN_SUPERSEDED");
+        assert_eq!(app.post_json("/no_auth/password/set", &json!({ "token": new, "password": STRONG_PASSWORD })).await.status(), StatusCode::OK);
+    }
+
+    async fn a_password_link_expires_after_an_hour(backend: Backend) {
+        let app = onboarded(backend).await;
+        assert_eq!(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+        let token = token_in(&app.wait_for_mail("jane@example.com", 2).await[1]["text"]);
+        app.clock.advance(Duration::from_secs(3601));
+        let (status, refused) = body(app.post_json("/no_auth/password/set", &json!({ "token": token, "password": STRONG_PASSWORD })).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(refused["code"], "TOKEN_EXPIRED");
+    }
+
+    async fn weak_short_and_personal_passwords_are_refused_and_the_link_stays_usable(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane.saoirse@example.com").await;
+        for weak in ["password123", "short", "my-jane.saoirse-Secret-77", "qwertyuiop"] {
+            let (status, refused) = body(app.complete(&token, Some(weak)).await).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{weak}");
+            assert_eq!(refused["field"], "password", "{weak}: {refused}");
+        }
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    }
+}
