@@ -19,9 +19,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL when `USHER_TEST_POSTGRES_URL` names a server.
+    /// PostgreSQL when `USHER_TEST_POSTGRES_URL` names a server. In CI the
+    /// PostgreSQL half of the suite is not optional.
     pub fn postgres() -> Option<Self> {
-        std::env::var("USHER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Self::Postgres)
+        let url = std::env::var("USHER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+        if url.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but USHER_TEST_POSTGRES_URL is not set: run the suite through .ci/run");
+        }
+        url.map(Self::Postgres)
     }
 }
 
