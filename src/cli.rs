@@ -40,6 +40,49 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// API tokens for the admin endpoints.
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token; its secret is printed once, alone on the last line.
+    Create {
+        /// The tenant's cname.
+        #[arg(long)]
+        tenant: String,
+        /// admin or user.
+        #[arg(long)]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, newest first.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +147,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Outbox { command } => outbox(layers.parse()?, command).await,
+        Command::ApiToken { command } => api_token(layers.parse()?, command).await,
+        Command::Audit { command: AuditCommand::List { limit, json } } => {
+            let store = open_store(&layers.parse()?).await?;
+            let mut conn = store.acquire().await?;
+            let rows = store::audit::list(&mut conn, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    let at = crate::clock::rfc3339(r.at);
+                    let addr = r.client_addr.unwrap_or_default();
+                    println!("{at}  {:<28} {:<32} {:<24} {:<14} {addr}", r.actor, r.action, r.target, r.outcome);
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+async fn api_token(settings: Settings, command: ApiTokenCommand) -> anyhow::Result<()> {
+    use crate::flows::admin::{Role, create_token};
+    let store = open_store(&settings).await?;
+    let now = crate::clock::Clock::default().now_ms();
+    match command {
+        ApiTokenCommand::Create { tenant, role } => {
+            let role = Role::parse(&role).context("--role must be admin or user")?;
+            let cname = crate::domain::Cname::parse("tenant", &tenant).map_err(|e| anyhow::anyhow!("--tenant {}", e.message))?;
+            let (id, secret) = create_token(&store, now, &cname, role).await?;
+            println!("created {} token {id} for tenant {cname}; its secret is shown once, below:", role.as_str());
+            println!("{secret}");
+        }
+        ApiTokenCommand::List { json } => {
+            let mut conn = store.acquire().await?;
+            let rows = store::api_tokens::list(&mut conn).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<24} {:<20} {:<6} {:<22} {:<22} revoked", "id", "tenant", "role", "created", "last used");
+                let t = |ms: Option<i64>| ms.map(crate::clock::rfc3339).unwrap_or_else(|| "-".to_owned());
+                for r in rows {
+                    println!("{:<24} {:<20} {:<6} {:<22} {:<22} {}", r.id, r.tenant, r.role, t(Some(r.created_at)), t(r.last_used_at), t(r.revoked_at));
+                }
+            }
+        }
+        ApiTokenCommand::Revoke { id } => {
+            let mut conn = store.acquire().await?;
+            if !store::api_tokens::revoke(&mut conn, &id, now).await? {
+                anyhow::bail!("no active token with id {id}");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! it queues. Handlers parse requests into domain types and call these;
 //! these call the store. Neither HTTP nor SQL types cross this layer.
 
+pub mod admin;
 pub mod password;
 pub mod signup;
 
@@ -26,9 +27,11 @@ pub struct Ctx {
     pub mail_queued: Arc<Notify>,
 }
 
-/// Who is asking, for the audit trail.
+/// Who is asking, for the audit trail: `anonymous` or `api-token:<id>`, and
+/// the client's address.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    pub actor: String,
     pub addr: String,
 }
 
@@ -84,23 +87,19 @@ impl Ctx {
     }
 }
 
-pub(crate) async fn audit(
-    tx: &mut Tx,
+pub(crate) async fn audit(tx: &mut Tx, now: i64, caller: &Caller, action: &str, target: &str, detail: Option<&str>) -> Result<(), Error> {
+    audit_outcome(tx, now, caller, action, target, "ok", detail).await
+}
+
+pub(crate) async fn audit_outcome(
+    conn: &mut store::Conn,
     now: i64,
     caller: &Caller,
     action: &str,
     target: &str,
+    outcome: &str,
     detail: Option<&str>,
 ) -> Result<(), Error> {
-    let event = store::audit::Event {
-        actor: "anonymous",
-        action,
-        target,
-        client_addr: Some(&caller.addr),
-        outcome: "ok",
-        detail,
-    };
-    store::audit::record(tx, now, &event)
-        .await
-        .map_err(Error::from)
+    let event = store::audit::Event { actor: &caller.actor, action, target, client_addr: Some(&caller.addr), outcome, detail };
+    store::audit::record(conn, now, &event).await.map_err(Error::from)
 }

@@ -4,6 +4,7 @@
 //! configured `base_path`. Unauthenticated routes share one per-client rate
 //! limit, counted in the database so every instance sees the same count.
 
+pub mod admin;
 pub mod devmail;
 pub mod extract;
 pub mod f5xc;
@@ -30,9 +31,7 @@ pub struct AppState {
 
 impl ClientAddr {
     pub fn caller(&self) -> Caller {
-        Caller {
-            addr: self.0.to_string(),
-        }
+        Caller { actor: "anonymous".to_owned(), addr: self.0.to_string() }
     }
 }
 
@@ -41,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(f5xc::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
-    let mut api = Router::new().merge(unauthenticated);
+    let mut api = Router::new().merge(unauthenticated).merge(admin::router());
     if state.ctx.settings.dev_mailbox {
         api = api.merge(devmail::router());
     }

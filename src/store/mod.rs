@@ -7,6 +7,7 @@
 //! the few places where the backends must differ (transaction start, claiming
 //! outbox rows) branch on [`Backend`]. Each backend has its own migrations.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod devmail;
 pub mod limits;
@@ -124,12 +125,12 @@ fn migrator(backend: Backend) -> Migrator {
             1,
             "init",
             include_str!("../../migrations/sqlite/0001_init.sql"),
-        )],
+        ), (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql"))],
         Backend::Postgres => &[(
             1,
             "init",
             include_str!("../../migrations/postgres/0001_init.sql"),
-        )],
+        ), (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql"))],
     };
     let migrations = files
         .iter()

@@ -168,3 +168,55 @@ pub async fn set_password(
     .await
     .map(|_| ())
 }
+
+/// Removes the password: the user cannot sign in until a new one is set.
+pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password_hash = NULL, updated_at = $2,
+                state = CASE WHEN state = 'disabled' THEN state ELSE 'pending' END
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Until when the user is locked out of `verify_password`, if they are.
+pub async fn locked_until(conn: &mut Conn, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1").bind(user_id).fetch_optional(conn).await?;
+    Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
+}
+
+/// Counts a wrong password in a window of `window_ms`; the `max`-th in one
+/// window locks the user for `lock_ms`. One statement, so concurrent wrong
+/// tries are all counted.
+pub async fn record_failed_login(conn: &mut Conn, user_id: &str, now: i64, window_ms: i64, max: i64, lock_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET
+            failed_logins = CASE WHEN failed_since IS NULL OR failed_since <= $2 - $3 THEN 1 ELSE failed_logins + 1 END,
+            failed_since = CASE WHEN failed_since IS NULL OR failed_since <= $2 - $3 THEN $2 ELSE failed_since END,
+            locked_until = CASE
+                WHEN failed_since IS NOT NULL AND failed_since > $2 - $3 AND failed_logins + 1 >= $4 THEN $2 + $5
+                WHEN (failed_since IS NULL OR failed_since <= $2 - $3) AND 1 >= $4 THEN $2 + $5
+                ELSE locked_until END
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(window_ms)
+    .bind(max)
+    .bind(lock_ms)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET failed_logins = 0, failed_since = NULL WHERE id = $1 AND failed_logins > 0")
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

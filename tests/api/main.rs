@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod delivery;
 mod errors;
 mod limits;

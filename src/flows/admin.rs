@@ -1,0 +1,180 @@
+//! The authenticated admin surface: API tokens, the admin password emails
+//! (seed 002 and its successor) and `verify_password` with its lock-out.
+
+use super::{Caller, Ctx, MailFlow, audit, audit_outcome};
+use crate::domain::{Cname, EmailAddress};
+use crate::error::Error;
+use crate::store;
+use crate::tokens::random_id;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// A token's prefix, so a leaked secret is recognisable (and greppable) as usher's.
+const PREFIX: &str = "usher";
+const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
+const LOCK_AFTER: i64 = 10;
+const LOCK_FOR: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+/// A caller that presented a valid, unrevoked API token.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub token_id: String,
+    pub tenant_id: String,
+    pub tenant_cname: String,
+    pub role: Role,
+    pub caller: Caller,
+}
+
+fn hash_secret(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates a token and returns `(id, secret)`; the secret exists only in the answer.
+/// 256 random bits make a fast hash safe to store: there is nothing to guess.
+pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, role: Role) -> anyhow::Result<(String, String)> {
+    let mut conn = ctx_store.acquire().await?;
+    let tenant = store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?;
+    let id = random_id();
+    let secret_bytes: [u8; 32] = rand::random();
+    let secret = format!("{PREFIX}.{id}.{}", URL_SAFE_NO_PAD.encode(secret_bytes));
+    store::api_tokens::insert(&mut conn, &id, &tenant.id, role.as_str(), &hash_secret(&secret), now).await?;
+    Ok((id, secret))
+}
+
+/// Checks a presented secret: 401 unless it names an unrevoked token whose
+/// hash matches, compared in constant time.
+pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
+    let mut parts = secret.splitn(3, '.');
+    let (Some(PREFIX), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::Unauthenticated);
+    };
+    let mut conn = ctx.store.acquire().await?;
+    let token = store::api_tokens::by_id(&mut conn, id).await?.ok_or(Error::Unauthenticated)?;
+    let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
+    if !matches || token.revoked {
+        return Err(Error::Unauthenticated);
+    }
+    store::api_tokens::touch(&mut conn, &token.id, ctx.clock.now_ms()).await?;
+    let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
+    let caller = Caller { actor: format!("api-token:{}", token.id), addr };
+    Ok(ApiCaller { token_id: token.id, tenant_id: token.tenant_id, tenant_cname: token.tenant_cname, role, caller })
+}
+
+impl ApiCaller {
+    /// 403 for a token whose role is not `admin`, recorded in the audit trail.
+    pub async fn require_admin(&self, ctx: &Ctx, action: &str) -> Result<(), Error> {
+        if self.role == Role::Admin {
+            return Ok(());
+        }
+        self.refuse(ctx, action, &self.tenant_cname, "denied").await?;
+        Err(Error::Forbidden("This API token's role may not do that; an admin token is needed.".into()))
+    }
+
+    /// Records a refused admin action; it has no transaction of its own to join.
+    pub async fn refuse(&self, ctx: &Ctx, action: &str, target: &str, outcome: &str) -> Result<(), Error> {
+        let mut conn = ctx.store.acquire().await?;
+        audit_outcome(&mut conn, ctx.clock.now_ms(), &self.caller, action, target, outcome, None).await
+    }
+}
+
+fn user_not_found() -> Error {
+    Error::NotFound("No user with that email address in this tenant.".into())
+}
+
+/// Seed 002 (`reset == false`) and its successor `reset_password_by_admin`
+/// (`reset == true`, which also removes the current password): mail the
+/// user a password link.
+pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
+    let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    let Some(user) = store::users::user_by_cname_and_email(&mut tx, &admin.tenant_cname, email.normalized()).await? else {
+        drop(tx);
+        admin.refuse(ctx, action, email.as_str(), "not_found").await?;
+        return Err(user_not_found());
+    };
+    ctx.take_email_slot(&mut tx, MailFlow::Password, email.normalized(), now).await?;
+    if reset {
+        store::users::invalidate_password(&mut tx, &user.id, now).await?;
+    }
+    super::password::queue_password_link(ctx, &mut tx, &user, now).await?;
+    audit(&mut tx, now, &admin.caller, action, &user.id, None).await?;
+    ctx.commit(tx, true).await
+}
+
+/// Checks a password for the platform's login service. Ten wrong tries in 15
+/// minutes lock the user for 15 minutes, during which even the right
+/// password is `false`. An unknown user is `false` after the same amount of
+/// hashing work, so the answer's timing does not reveal who exists.
+pub async fn verify_password(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, password: String) -> Result<bool, Error> {
+    let action = "admin.verify_password";
+    let user = {
+        let mut conn = ctx.store.acquire().await?;
+        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await?
+    };
+    let phc = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_PHC.to_owned());
+    let matches = ctx.hasher.verify(password, phc).await?;
+    let Some(user) = user else {
+        admin.refuse(ctx, action, email.as_str(), "unknown_user").await?;
+        return Ok(false);
+    };
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    let locked = store::users::locked_until(&mut tx, &user.id).await?.is_some_and(|until| until > now);
+    let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
+    let outcome = if locked {
+        "locked"
+    } else if valid {
+        store::users::reset_failed_logins(&mut tx, &user.id).await?;
+        "ok"
+    } else {
+        let ms = crate::clock::ms;
+        store::users::record_failed_login(&mut tx, &user.id, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
+        "wrong_password"
+    };
+    audit_outcome(&mut tx, now, &admin.caller, action, &user.id, outcome, None).await?;
+    ctx.commit(tx, false).await?;
+    Ok(valid)
+}
+
+/// An Argon2id hash of a random string with the production parameters, so
+/// checking a password against it costs what a real check costs.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3jvGQ4mCSpTQRv5kGz3rjCXyqWnq3l4AqHfyWcLWXno";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_users_cost_a_full_check() {
+        let parsed = argon2::PasswordHash::new(DUMMY_PHC).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+    }
+}
