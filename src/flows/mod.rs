@@ -3,6 +3,7 @@
 //! these call the store. Neither HTTP nor SQL types cross this layer.
 
 pub mod admin;
+pub mod akana;
 pub mod password;
 pub mod signup;
 
@@ -40,6 +41,7 @@ pub struct Caller {
 pub enum MailFlow {
     Signup,
     Password,
+    Activation,
 }
 
 impl Ctx {

@@ -5,6 +5,7 @@
 //! limit, counted in the database so every instance sees the same count.
 
 pub mod admin;
+pub mod akana;
 pub mod devmail;
 pub mod extract;
 pub mod f5xc;
@@ -38,6 +39,7 @@ impl ClientAddr {
 pub fn router(state: AppState) -> Router {
     let unauthenticated = Router::new()
         .merge(f5xc::router())
+        .merge(akana::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
     let mut api = Router::new().merge(unauthenticated).merge(admin::router());

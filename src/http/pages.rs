@@ -10,7 +10,8 @@ use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is};
 use crate::error::Error;
 use crate::flows::{password, signup};
-use crate::mail::{PASSWORD_PAGE, SIGNUP_PAGE};
+use crate::flows::akana;
+use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use crate::tokens;
 use axum::Router;
 use axum::extract::{Query, Request, State};
@@ -47,6 +48,7 @@ impl Pages {
             "error.html",
             include_str!("../../templates/pages/error.html"),
         )?;
+        env.add_template("activate.html", include_str!("../../templates/pages/activate.html"))?;
         env.add_template(
             "devmail.html",
             include_str!("../../templates/pages/devmail.html"),
@@ -67,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route(SIGNUP_PAGE, get(signup_page).post(signup_submit))
         .route(SIGNUP_RESEND, post(signup_resend))
         .route(PASSWORD_PAGE, get(password_page).post(password_submit))
+        .route(ACTIVATION_PAGE, get(activation_page).post(activation_submit))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +84,8 @@ struct PageForm {
     token: String,
     csrf: String,
     password: Option<String>,
+    #[serde(rename = "signupCode")]
+    signup_code: String,
 }
 
 /// A page answer: HTML with a status, plus a fresh CSRF cookie when a form is shown.
@@ -319,6 +324,52 @@ async fn password_submit(
             context! { state => "invalid", error => e.public_message() },
             None,
         ),
+        Err(e) => error_page(&state, e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ActivationQuery {
+    signup_code: Option<String>,
+}
+
+async fn activation_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ActivationQuery>) -> Response {
+    let code = q.signup_code.unwrap_or_default();
+    let csrf = tokens::random_id();
+    let cname = match super::akana::tenant_of(&state.ctx.settings, &headers) {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, e),
+    };
+    match akana::pending_email(&state.ctx, &cname, &code).await {
+        Ok(Some(email)) => {
+            let ctx = context! { state => "ready", email, code, csrf, action => path(&state, ACTIVATION_PAGE) };
+            page(&state, StatusCode::OK, "activate.html", ctx, Some(&csrf))
+        }
+        Ok(None) => page(&state, StatusCode::OK, "activate.html", context! { state => "invalid" }, None),
+        Err(e) => error_page(&state, e),
+    }
+}
+
+async fn activation_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
+    let cname = match super::akana::tenant_of(&state.ctx.settings, req.headers()) {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, e),
+    };
+    let form = match read_form(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    let pw = form.password.clone().unwrap_or_default();
+    match akana::complete_signup(&state.ctx, &client.caller(), &cname, &form.signup_code, pw).await {
+        Ok(()) => page(&state, StatusCode::OK, "activate.html", context! { state => "done" }, None),
+        Err(Error::Invalid { field, message }) => {
+            let csrf = tokens::random_id();
+            let email = akana::pending_email(&state.ctx, &cname, &form.signup_code).await.ok().flatten().unwrap_or_default();
+            let ctx = context! { state => "ready", email, code => form.signup_code, csrf, action => path(&state, ACTIVATION_PAGE), error => format!("The {field} {message}.") };
+            page(&state, StatusCode::BAD_REQUEST, "activate.html", ctx, Some(&csrf))
+        }
+        Err(e @ Error::Token { .. }) => page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => e.public_message() }, None),
         Err(e) => error_page(&state, e),
     }
 }

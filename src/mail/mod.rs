@@ -4,6 +4,8 @@
 //! An intent is rendered at send time, not at enqueue time, so a template
 //! fixed by the operator applies to mail still in the queue, and the stored
 //! row holds the link's secret only until delivery (see [`Intent::scrubbed`]).
+//! A message that failed keeps its secret, so that `usher outbox retry` sends
+//! a link that works.
 
 pub mod templates;
 pub mod transport;
@@ -31,11 +33,19 @@ pub enum Intent {
         first_name: String,
         expires_at: i64,
     },
+    /// The Akana dialect's signup (activation) code, as a link.
+    ActivationCodeV1 {
+        token: String,
+        tenant: String,
+        first_name: String,
+        expires_at: i64,
+    },
 }
 
 /// Where the links in emails point, relative to `public_url`.
 pub const SIGNUP_PAGE: &str = "/signup";
 pub const PASSWORD_PAGE: &str = "/password";
+pub const ACTIVATION_PAGE: &str = "/activate";
 
 impl Intent {
     /// The template family, and the `kind` shown by `outbox list`.
@@ -44,6 +54,7 @@ impl Intent {
             Self::SignupLinkV1 { .. } => "signup_link",
             Self::AccountExistsV1 {} => "account_exists",
             Self::PasswordLinkV1 { .. } => "password_link",
+            Self::ActivationCodeV1 { .. } => "activation_code",
         }
     }
 
@@ -52,12 +63,24 @@ impl Intent {
     pub fn scrubbed(&self) -> Self {
         let mut copy = self.clone();
         match &mut copy {
-            Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } => {
-                *token = String::new()
-            }
+            Self::SignupLinkV1 { token, .. }
+            | Self::PasswordLinkV1 { token, .. }
+            | Self::ActivationCodeV1 { token, .. } => *token = String::new(),
             Self::AccountExistsV1 {} => {}
         }
         copy
+    }
+
+    /// True for a link email whose secret was already removed: sending it
+    /// would mail a link that cannot work. (A row failed by an usher that
+    /// scrubbed failed messages too, and then put back by `outbox retry`.)
+    pub fn lost_its_secret(&self) -> bool {
+        match self {
+            Self::SignupLinkV1 { token, .. }
+            | Self::PasswordLinkV1 { token, .. }
+            | Self::ActivationCodeV1 { token, .. } => token.is_empty(),
+            Self::AccountExistsV1 {} => false,
+        }
     }
 
     /// The values the templates see.
@@ -80,6 +103,16 @@ impl Intent {
                 expires_at,
             } => minijinja::context! {
                 link => link(PASSWORD_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
+            },
+            // Akana clients expect the code under `signupCode=`.
+            Self::ActivationCodeV1 {
+                token,
+                tenant,
+                first_name,
+                expires_at,
+            } => minijinja::context! {
+                link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
+                expires_at => clock::rfc3339(*expires_at),
             },
         }
     }
@@ -135,6 +168,8 @@ mod tests {
         let stored = serde_json::to_string(&intent.scrubbed()).unwrap();
         assert!(!stored.contains("secret"), "{stored}");
         assert!(stored.contains("PasswordLinkV1"));
+        assert!(!intent.lost_its_secret() && intent.scrubbed().lost_its_secret());
+        assert!(!Intent::AccountExistsV1 {}.scrubbed().lost_its_secret());
     }
 
     #[test]

@@ -46,6 +46,18 @@ const EMBEDDED: &[(&str, &str)] = &[
         "password_link.html",
         include_str!("../../templates/mail/password_link.html"),
     ),
+    (
+        "activation_code.subject",
+        include_str!("../../templates/mail/activation_code.subject"),
+    ),
+    (
+        "activation_code.txt",
+        include_str!("../../templates/mail/activation_code.txt"),
+    ),
+    (
+        "activation_code.html",
+        include_str!("../../templates/mail/activation_code.html"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod akana;
 mod delivery;
 mod errors;
 mod limits;

@@ -1,0 +1,213 @@
+//! Flow 5: developer self-signup in the Akana dialect (seed 004 and its
+//! siblings). The user is created `pending` at `signupUser`; the activation
+//! code is a one-time token of purpose `activation` whose subject is the
+//! user; `completeSignup` spends it and sets the password.
+//!
+//! The codes are links, not something a person types: at ~250 characters
+//! they cannot be guessed, so the "5 wrong tries" rule for typed codes
+//! (SPEC §4) has nothing to count.
+
+use super::{Caller, Ctx, MailFlow, audit};
+use crate::domain::{Cname, EmailAddress, Locale, UserState};
+use crate::error::Error;
+use crate::mail::{self, Intent, Outgoing};
+use crate::store::{self, Tx, tokens::TokenState, users::User};
+use crate::tokens::{self, Purpose};
+
+pub struct NewDeveloper {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: EmailAddress,
+    pub phone: Option<String>,
+}
+
+pub struct Verified {
+    pub email: String,
+    pub status: &'static str,
+}
+
+fn code_invalid() -> Error {
+    Error::Token { code: "TOKEN_INVALID", message: "The signup code is not valid. Use the link from the most recent email." }
+}
+
+fn refused(state: TokenState) -> Error {
+    match state {
+        TokenState::Used => Error::Token { code: "TOKEN_USED", message: "This signup code was already used; sign in instead." },
+        TokenState::Superseded => Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer signup code was sent; use the most recent email." },
+        TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The signup code has expired; a new one has been emailed." },
+        TokenState::Missing | TokenState::Exhausted | TokenState::Live => code_invalid(),
+    }
+}
+
+/// The tenant the Akana users belong to, created on first use.
+pub async fn tenant_id(ctx: &Ctx, tx: &mut Tx, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
+    if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await? {
+        return Ok(Some(t.id));
+    }
+    if *cname != ctx.settings.default_tenant {
+        return Ok(None);
+    }
+    let tenant = store::users::Tenant {
+        id: tokens::random_id(),
+        cname: cname.as_str().to_owned(),
+        name: cname.as_str().to_owned(),
+        tenant_type: "FREEMIUM".to_owned(),
+    };
+    store::users::insert_tenant(tx, &tenant, now).await?;
+    Ok(Some(tenant.id))
+}
+
+fn no_tenant() -> Error {
+    Error::NotFound("No developer portal is served at this address.".into())
+}
+
+async fn queue_code(ctx: &Ctx, tx: &mut Tx, user: &User, now: i64) -> Result<(), Error> {
+    let issued = ctx.keys.issue(&ctx.clock, Purpose::Activation, &user.id, ctx.settings.activation_code_ttl)?;
+    store::tokens::insert(tx, Purpose::Activation, &user.id, &issued).await?;
+    let intent = Intent::ActivationCodeV1 {
+        token: issued.token,
+        tenant: user.tenant_cname.clone(),
+        first_name: user.first_name.clone(),
+        expires_at: issued.expires_at_ms,
+    };
+    let out = Outgoing { intent, to: &user.email, tenant: Some(&user.tenant_cname), locale: &user.locale };
+    mail::enqueue(tx, now, ctx.mail_domain(), out).await?;
+    Ok(())
+}
+
+async fn queue_account_exists(ctx: &Ctx, tx: &mut Tx, user: &User, now: i64) -> Result<(), Error> {
+    let out = Outgoing { intent: Intent::AccountExistsV1 {}, to: &user.email, tenant: Some(&user.tenant_cname), locale: &user.locale };
+    mail::enqueue(tx, now, ctx.mail_domain(), out).await?;
+    Ok(())
+}
+
+/// `signupUser`: the same answer for new, pending and registered addresses.
+pub async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), Error> {
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    let tenant_id = tenant_id(ctx, &mut tx, cname, now).await?.ok_or_else(no_tenant)?;
+    ctx.take_email_slot(&mut tx, MailFlow::Activation, new.email.normalized(), now).await?;
+    match store::users::user_by_cname_and_email(&mut tx, cname.as_str(), new.email.normalized()).await? {
+        Some(user) if user.state == UserState::Pending.as_str() => {
+            queue_code(ctx, &mut tx, &user, now).await?;
+            audit(&mut tx, now, caller, "developer.signup_repeated", &user.id, None).await?;
+        }
+        Some(user) => {
+            queue_account_exists(ctx, &mut tx, &user, now).await?;
+            audit(&mut tx, now, caller, "developer.signup_refused_existing_account", &user.id, None).await?;
+        }
+        None => {
+            let user_id = tokens::random_id();
+            let locale = Locale::default();
+            store::users::insert_user(
+                &mut tx,
+                &store::users::NewUser {
+                    id: &user_id,
+                    tenant_id: &tenant_id,
+                    email: new.email.as_str(),
+                    email_norm: new.email.normalized(),
+                    first_name: &new.first_name,
+                    last_name: &new.last_name,
+                    contact_number: new.phone.as_deref(),
+                    locale: locale.as_str(),
+                    state: UserState::Pending.as_str(),
+                    password_hash: None,
+                    now,
+                },
+            )
+            .await?;
+            let user = store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished")))?;
+            queue_code(ctx, &mut tx, &user, now).await?;
+            audit(&mut tx, now, caller, "developer.signed_up", &user_id, Some(cname.as_str())).await?;
+        }
+    }
+    ctx.commit(tx, true).await
+}
+
+/// `resendActivation`: a fresh code for a pending user, the "you already have
+/// an account" email for a registered one, nothing for a stranger; the same
+/// answer for all three.
+pub async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    if tenant_id(ctx, &mut tx, cname, now).await?.is_none() {
+        return Err(no_tenant());
+    }
+    ctx.take_email_slot(&mut tx, MailFlow::Activation, email.normalized(), now).await?;
+    let queued = match store::users::user_by_cname_and_email(&mut tx, cname.as_str(), email.normalized()).await? {
+        Some(user) if user.state == UserState::Pending.as_str() => {
+            queue_code(ctx, &mut tx, &user, now).await?;
+            audit(&mut tx, now, caller, "developer.activation_resent", &user.id, None).await?;
+            true
+        }
+        Some(user) => {
+            queue_account_exists(ctx, &mut tx, &user, now).await?;
+            true
+        }
+        None => false,
+    };
+    ctx.commit(tx, queued).await
+}
+
+/// Opens a code and finds its user, refusing codes of another portal.
+async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens::Claims, User), Error> {
+    let claims = ctx.keys.open(Purpose::Activation, code).map_err(|_| code_invalid())?;
+    let mut conn = ctx.store.acquire().await?;
+    let user = store::users::user_by_id(&mut conn, &claims.sub).await?.ok_or_else(code_invalid)?;
+    if user.tenant_cname != cname.as_str() {
+        return Err(code_invalid());
+    }
+    Ok((claims, user))
+}
+
+/// `verifySignup`: reads only, except that an expired code mails a fresh one.
+pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
+    let (claims, user) = user_of(ctx, cname, code).await?;
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    match store::tokens::state(&mut tx, &claims.id_hash(), Purpose::Activation, now).await? {
+        TokenState::Live => Ok(Verified { email: user.email, status: "PENDING_COMPLETION" }),
+        TokenState::Expired if user.state == UserState::Pending.as_str() => {
+            let email = EmailAddress::from_trusted(user.email.clone());
+            ctx.take_email_slot(&mut tx, MailFlow::Activation, email.normalized(), now).await?;
+            queue_code(ctx, &mut tx, &user, now).await?;
+            audit(&mut tx, now, caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
+            ctx.commit(tx, true).await?;
+            Err(refused(TokenState::Expired))
+        }
+        other => Err(refused(other)),
+    }
+}
+
+/// `completeSignup`: spends the code, sets the password, activates the user.
+pub async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
+    let (claims, user) = user_of(ctx, cname, code).await?;
+    {
+        let mut conn = ctx.store.acquire().await?;
+        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?;
+        if state != TokenState::Live {
+            return Err(refused(state));
+        }
+    }
+    let email = EmailAddress::from_trusted(user.email.clone());
+    let personal = vec![user.first_name.clone(), user.last_name.clone(), user.tenant_cname.clone()];
+    let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
+    let now = ctx.clock.now_ms();
+    let mut tx = ctx.store.begin().await?;
+    match store::tokens::spend(&mut tx, &claims.id_hash(), Purpose::Activation, now).await? {
+        TokenState::Live => {}
+        other => return Err(refused(other)),
+    }
+    store::users::set_password(&mut tx, &user.id, &hash, now).await?;
+    audit(&mut tx, now, caller, "user.activated", &user.id, None).await?;
+    ctx.commit(tx, false).await
+}
+
+/// The address a live activation code belongs to, for the activation page.
+/// Reads only: opening the link spends nothing.
+pub async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
+    let Ok((claims, user)) = user_of(ctx, cname, code).await else { return Ok(None) };
+    let mut conn = ctx.store.acquire().await?;
+    let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?;
+    Ok((state == TokenState::Live).then_some(user.email))
+}
