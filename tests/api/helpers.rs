@@ -235,7 +235,7 @@ pub async fn body(r: Response) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     let n: u128 = rand_u128();
     format!("{n:032x}")
 }
@@ -247,13 +247,13 @@ fn rand_u128() -> u128 {
     (a << 64) | b
 }
 
-async fn create_pg_database(admin: &str, name: &str) {
+pub async fn create_pg_database(admin: &str, name: &str) {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to the test PostgreSQL server");
     sqlx::Executor::execute(&mut c, format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
 }
 
-fn replace_db_name(admin: &str, name: &str) -> String {
+pub fn replace_db_name(admin: &str, name: &str) -> String {
     let mut url = url::Url::parse(admin).expect("postgres url");
     url.set_path(&format!("/{name}"));
     url.to_string()
@@ -335,7 +335,9 @@ impl SmtpSink {
     pub fn start_on(listener: std::net::TcpListener) -> Self {
         let sink = Self::default();
         let mut server = mailin_embedded::Server::new(sink.clone());
-        server.with_name("sink.test").with_tcp_listener(listener);
+        // usher opens up to one connection per message of a claimed batch and
+        // keeps some idle in its pool, each holding one of the server's threads.
+        server.with_name("sink.test").with_num_threads(32).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });

@@ -1,6 +1,8 @@
 //! usher's integration suite: the real server over HTTP, on SQLite and on
 //! PostgreSQL, with mail read back from the dev mailbox or a real SMTP server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod admin;
@@ -10,5 +12,6 @@ mod errors;
 mod limits;
 mod pages;
 mod password;
+mod scale_out;
 mod signup;
 mod validate_registration;
