@@ -70,6 +70,12 @@ pub struct Settings {
     pub mail_from: EmailAddress,
     pub mail_file_dir: PathBuf,
     pub mail_templates_dir: Option<PathBuf>,
+    /// DKIM: the selector (`SELECTOR._domainkey.DOMAIN` holds the public key),
+    /// the signing domain (`d=`, by default the domain of `mail_from`) and a
+    /// PEM private key file. Signing is on when selector and key are set.
+    pub dkim_selector: Option<String>,
+    pub dkim_domain: String,
+    pub dkim_private_key: Option<PathBuf>,
     pub mail_retry_min: Duration,
     pub mail_retry_max: Duration,
     pub mail_max_attempts: u32,
@@ -115,6 +121,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("mail_from", "usher@localhost.localdomain"),
     ("mail_file_dir", "usher-mail"),
     ("mail_templates_dir", ""),
+    ("dkim_selector", ""),
+    ("dkim_domain", ""),
+    ("dkim_private_key", ""),
     ("mail_retry_min", "30s"),
     ("mail_retry_max", "1h"),
     ("mail_max_attempts", "10"),
@@ -266,6 +275,37 @@ impl Layers {
             .opt("console_url")
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
+        let mail_from = EmailAddress::parse("mail_from", self.get("mail_from"))
+            .map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?;
+        let dkim_selector = self.opt("dkim_selector").map(str::to_owned);
+        let dkim_private_key = self.opt("dkim_private_key").map(PathBuf::from);
+        if dkim_selector.is_some() != dkim_private_key.is_some() {
+            bail!("DKIM signing needs both dkim_selector and dkim_private_key, or neither");
+        }
+        let dkim_domain = match self.opt("dkim_domain") {
+            Some(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+            None => mail_from
+                .as_str()
+                .rsplit('@')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        };
+        for (key, value) in [
+            ("dkim_selector", dkim_selector.as_deref().unwrap_or("s")),
+            ("dkim_domain", dkim_domain.as_str()),
+        ] {
+            let ok = !value.is_empty()
+                && value.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
+            if !ok {
+                bail!("{key} must be a DNS name such as mail2026 or example.com, not `{value}`");
+            }
+        }
         let password_min_score: u8 = self.number("password_min_score")?;
         if password_min_score > 4 {
             bail!("password_min_score must be 0 to 4");
@@ -283,10 +323,12 @@ impl Layers {
             smtp_url,
             smtp_timeout: self.duration("smtp_timeout")?,
             smtp_pool_size: self.number("smtp_pool_size")?,
-            mail_from: EmailAddress::parse("mail_from", self.get("mail_from"))
-                .map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?,
+            mail_from,
             mail_file_dir: PathBuf::from(self.get("mail_file_dir").trim()),
             mail_templates_dir: self.opt("mail_templates_dir").map(PathBuf::from),
+            dkim_selector,
+            dkim_domain,
+            dkim_private_key,
             mail_retry_min: self.duration("mail_retry_min")?,
             mail_retry_max: self.duration("mail_retry_max")?,
             mail_max_attempts: self.number::<u32>("mail_max_attempts")?.max(1),
@@ -450,6 +492,37 @@ mod tests {
         );
         let s = layers.parse().unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn dkim_signs_for_the_mail_from_domain_unless_told_otherwise() {
+        let parse =
+            |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        let s = parse(&[
+            ("USHER_MAIL_FROM", "signup@Mail.Example.com"),
+            ("USHER_DKIM_SELECTOR", "mail2026"),
+            ("USHER_DKIM_PRIVATE_KEY", "/etc/usher/dkim.pem"),
+        ])
+        .unwrap();
+        assert_eq!(s.dkim_domain, "mail.example.com");
+        assert_eq!(s.dkim_selector.as_deref(), Some("mail2026"));
+        let s = parse(&[
+            ("USHER_DKIM_SELECTOR", "s1"),
+            ("USHER_DKIM_PRIVATE_KEY", "k.pem"),
+            ("USHER_DKIM_DOMAIN", "example.org"),
+        ])
+        .unwrap();
+        assert_eq!(s.dkim_domain, "example.org");
+        assert!(Settings::defaults().unwrap().dkim_selector.is_none());
+
+        let half = parse(&[("USHER_DKIM_SELECTOR", "s1")]).unwrap_err();
+        assert!(half.to_string().contains("dkim_private_key"), "{half}");
+        let bad = parse(&[
+            ("USHER_DKIM_SELECTOR", "s 1"),
+            ("USHER_DKIM_PRIVATE_KEY", "k.pem"),
+        ])
+        .unwrap_err();
+        assert!(bad.to_string().contains("dkim_selector"), "{bad}");
     }
 
     #[test]

@@ -5,17 +5,28 @@
 //! and dev transports overwrite or ignore a repeat; SMTP cannot, so a retry
 //! after an ambiguous failure carries the same Message-ID and the recipient's
 //! mail system can recognise it.
+//!
+//! With `dkim_selector` and `dkim_private_key` set, the `smtp` and `file`
+//! transports sign every message with DKIM (RFC 6376; RSA or Ed25519, RFC 8463).
 
 use super::templates::Rendered;
 use crate::config::{MailTransport, Settings};
 use crate::store::{self, Store};
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::HeaderName;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::{self, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use std::path::PathBuf;
+use pkcs8::der::Decode;
+use pkcs8::der::asn1::OctetStringRef;
+use std::path::{Path, PathBuf};
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug)]
@@ -40,7 +51,14 @@ impl SendError {
     }
 }
 
-pub enum Transport {
+pub struct Transport {
+    kind: Kind,
+    /// Signs what leaves through `file` and `smtp`; the dev mailbox keeps
+    /// only the rendered parts, so there is nothing to sign.
+    dkim: Option<DkimConfig>,
+}
+
+enum Kind {
     Dev(Store),
     File(PathBuf),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -55,24 +73,29 @@ pub struct Envelope<'a> {
 
 impl Transport {
     pub fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
-        Ok(match s.mail_transport {
-            MailTransport::Dev => Self::Dev(store.clone()),
+        let kind = match s.mail_transport {
+            MailTransport::Dev => Kind::Dev(store.clone()),
             MailTransport::File => {
                 std::fs::create_dir_all(&s.mail_file_dir).with_context(|| {
                     format!("creating mail directory {}", s.mail_file_dir.display())
                 })?;
-                Self::File(s.mail_file_dir.clone())
+                Kind::File(s.mail_file_dir.clone())
             }
             MailTransport::Smtp => {
                 let url = s.smtp_url.as_ref().context("smtp_url is not set")?;
-                Self::Smtp(smtp_from_url(url.expose(), s)?)
+                Kind::Smtp(smtp_from_url(url.expose(), s)?)
             }
-        })
+        };
+        let dkim = match (&s.dkim_selector, &s.dkim_private_key) {
+            (Some(selector), Some(key)) => Some(dkim_config(selector, &s.dkim_domain, key)?),
+            _ => None,
+        };
+        Ok(Self { kind, dkim })
     }
 
     pub async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
-        match self {
-            Self::Dev(store) => {
+        match &self.kind {
+            Kind::Dev(store) => {
                 let message = store::devmail::DevMessage {
                     id: 0,
                     message_id: env.message_id.to_owned(),
@@ -90,8 +113,8 @@ impl Transport {
                     .await
                     .map_err(|e| SendError::transient(format!("dev mailbox: {e}")))
             }
-            Self::File(dir) => {
-                let bytes = build(env, body)?.formatted();
+            Kind::File(dir) => {
+                let bytes = self.build(env, body)?.formatted();
                 let name: String = env
                     .message_id
                     .chars()
@@ -108,8 +131,8 @@ impl Transport {
                     .await
                     .map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
             }
-            Self::Smtp(smtp) => {
-                let message = build(env, body)?;
+            Kind::Smtp(smtp) => {
+                let message = self.build(env, body)?;
                 smtp.send(message)
                     .await
                     .map(|_| ())
@@ -117,26 +140,115 @@ impl Transport {
             }
         }
     }
+
+    /// The message as it leaves: text + HTML, the outbox's Message-ID, and a
+    /// DKIM signature when one is configured.
+    fn build(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Message, SendError> {
+        let from: Mailbox = env
+            .from
+            .parse()
+            .map_err(|_| SendError::permanent("mail_from is not a valid address"))?;
+        let to: Mailbox = env.to.parse().map_err(|_| {
+            SendError::permanent(format!("recipient {} is not a valid address", env.to))
+        })?;
+        let mut message = Message::builder()
+            .message_id(Some(env.message_id.to_owned()))
+            .from(from)
+            .to(to)
+            .subject(body.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                body.text.clone(),
+                body.html.clone(),
+            ))
+            .map_err(|e| SendError::permanent(format!("building the message: {e}")))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
+    }
 }
 
-fn build(env: &Envelope<'_>, body: &Rendered) -> Result<Message, SendError> {
-    let from: Mailbox = env
-        .from
-        .parse()
-        .map_err(|_| SendError::permanent("mail_from is not a valid address"))?;
-    let to: Mailbox = env.to.parse().map_err(|_| {
-        SendError::permanent(format!("recipient {} is not a valid address", env.to))
-    })?;
-    Message::builder()
-        .message_id(Some(env.message_id.to_owned()))
-        .from(from)
-        .to(to)
-        .subject(body.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(
-            body.text.clone(),
-            body.html.clone(),
-        ))
-        .map_err(|e| SendError::permanent(format!("building the message: {e}")))
+/// The headers a DKIM signature covers. `Content-Type` is not among them:
+/// lettre keeps a multipart's `Content-Type` with the body, out of its
+/// signer's sight, so naming it would make every signature fail.
+const DKIM_SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+];
+
+fn dkim_config(selector: &str, domain: &str, key_path: &Path) -> anyhow::Result<DkimConfig> {
+    let pem = std::fs::read_to_string(key_path)
+        .with_context(|| format!("reading dkim_private_key {}", key_path.display()))?;
+    let key = dkim_signing_key(&pem)
+        .with_context(|| format!("dkim_private_key {}", key_path.display()))?;
+    let headers = DKIM_SIGNED_HEADERS
+        .iter()
+        .map(|h| HeaderName::new_from_ascii_str(h))
+        .collect();
+    // relaxed/relaxed survives the re-folding and whitespace changes of relays.
+    let canonicalization = DkimCanonicalization {
+        header: DkimCanonicalizationType::Relaxed,
+        body: DkimCanonicalizationType::Relaxed,
+    };
+    Ok(DkimConfig::new(
+        selector.to_owned(),
+        domain.to_owned(),
+        key,
+        headers,
+        canonicalization,
+    ))
+}
+
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// A DKIM key from PEM: RSA as PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
+/// (`BEGIN PRIVATE KEY`, what `openssl genrsa` writes), or Ed25519 as PKCS#8
+/// (what `openssl genpkey -algorithm ed25519` writes).
+pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
+    const HELP: &str = "give an unencrypted RSA or Ed25519 private key in PEM";
+    let pem = pem.trim();
+    let (label, doc) = pkcs8::SecretDocument::from_pem(pem)
+        .map_err(|e| anyhow!("the file is not a PEM private key ({e}); {HELP}"))?;
+    if label == "RSA PRIVATE KEY" {
+        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
+            .map_err(|e| anyhow!("not a valid RSA private key ({e})"));
+    }
+    if label != "PRIVATE KEY" {
+        bail!("a PEM `{label}` cannot sign; {HELP}");
+    }
+    let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes())
+        .map_err(|e| anyhow!("not a valid PKCS#8 private key ({e})"))?;
+    match info.algorithm.oid {
+        RSA_ENCRYPTION => {
+            // A PKCS#8 RSA key wraps the PKCS#1 one, which is what lettre reads.
+            let pkcs1 = pkcs8::der::pem::encode_string(
+                "RSA PRIVATE KEY",
+                pkcs8::LineEnding::LF,
+                info.private_key,
+            )
+            .map_err(|e| anyhow!("re-encoding the RSA key ({e})"))?;
+            DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
+                .map_err(|e| anyhow!("not a valid RSA private key ({e})"))
+        }
+        ED25519 => {
+            // RFC 8410: the private key is an OCTET STRING holding the 32-byte seed.
+            let seed = OctetStringRef::from_der(info.private_key)
+                .map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))?;
+            if seed.as_bytes().len() != 32 {
+                bail!("not a valid Ed25519 private key (its seed is not 32 bytes)");
+            }
+            let encoded = base64::engine::general_purpose::STANDARD.encode(seed.as_bytes());
+            DkimSigningKey::new(&encoded, DkimSigningAlgorithm::Ed25519)
+                .map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))
+        }
+        other => bail!("a key of algorithm {other} cannot sign DKIM; {HELP}"),
+    }
 }
 
 /// Turns lettre's error into a decision and a hint an operator can act on.
@@ -214,4 +326,57 @@ fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh key from the openssl command line tool, as an operator makes one.
+    fn openssl_key(args: &[&str]) -> String {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command line tool");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn dkim_keys_load_from_the_pem_files_openssl_writes() {
+        let pkcs1 = openssl_key(&["genrsa", "-traditional", "2048"]);
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let pkcs8 = openssl_key(&["genrsa", "2048"]);
+        assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let ed25519 = openssl_key(&["genpkey", "-algorithm", "ed25519"]);
+        for pem in [&pkcs1, &pkcs8, &ed25519] {
+            if let Err(e) = dkim_signing_key(pem) {
+                panic!("{e:#}: {pem}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unusable_dkim_key_is_refused_with_the_reason() {
+        let ec = openssl_key(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ]);
+        let refused = |pem: &str| match dkim_signing_key(pem) {
+            Ok(_) => panic!("accepted {pem}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(refused(&ec).contains("cannot sign DKIM"));
+        assert!(refused("not a key").contains("not a PEM private key"));
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(refused(encrypted).contains("ENCRYPTED PRIVATE KEY"));
+    }
 }

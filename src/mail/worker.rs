@@ -129,14 +129,17 @@ impl Delivery {
             Ok(i) => i,
             Err(e) => {
                 return self
-                    .fail(
-                        &m,
-                        &format!("the stored message is unreadable: {e}"),
-                        &m.payload,
-                    )
+                    .fail(&m, &format!("the stored message is unreadable: {e}"))
                     .await;
             }
         };
+        if intent.lost_its_secret() {
+            let hint = "the link's secret was removed from this message, so its link cannot work; it will not be sent: the person must ask for a new email";
+            return self.fail(&m, hint).await;
+        }
+        // Only a delivered message gives up its secret: a failed one keeps it,
+        // so that `usher outbox retry` (after fixing a template or the SMTP
+        // settings) sends a link that works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
         let ctx = intent.context(&self.settings.public_url, &m.locale);
         let rendered =
@@ -146,9 +149,7 @@ impl Delivery {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    return self
-                        .fail(&m, &format!("template error: {e:#}"), &scrubbed)
-                        .await;
+                    return self.fail(&m, &format!("template error: {e:#}")).await;
                 }
             };
         let envelope = Envelope {
@@ -174,7 +175,7 @@ impl Delivery {
                 hint,
             }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &scrubbed)
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload)
                     .await
                     .map(|_| ())
             }
@@ -184,7 +185,7 @@ impl Delivery {
             }) if m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = format!("gave up after {} attempts: {hint}", m.attempts);
                 tracing::warn!(hint = %hint, "email failed");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &scrubbed)
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload)
                     .await
                     .map(|_| ())
             }
@@ -202,15 +203,11 @@ impl Delivery {
         }
     }
 
-    async fn fail(
-        &self,
-        m: &store::outbox::Claimed,
-        hint: &str,
-        payload: &str,
-    ) -> Result<(), sqlx::Error> {
+    /// Gives up on a message before sending it, keeping its payload as it is.
+    async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), sqlx::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
         let mut conn = self.store.acquire().await?;
-        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint, payload)
+        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint, &m.payload)
             .await
             .map(|_| ())
     }

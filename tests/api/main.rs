@@ -10,6 +10,7 @@ mod akana;
 mod delivery;
 mod errors;
 mod limits;
+mod mail_delivery;
 mod pages;
 mod password;
 mod scale_out;
