@@ -1,12 +1,15 @@
 //! usher's integration suite: the real server over HTTP, on SQLite and on
 //! PostgreSQL, with mail read back from the dev mailbox or a real SMTP server.
 
+// clippy.toml lets #[test] functions unwrap; the helpers and the test bodies
+// that on_each_backend! wraps are test code too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 
 mod admin;
 mod akana;
+mod browser;
 mod delivery;
 mod errors;
 mod limits;

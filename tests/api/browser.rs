@@ -1,0 +1,122 @@
+//! The pages as a person uses them: Debian's headless Chromium, driven over
+//! WebDriver (chromedriver) by fantoccini, with no JavaScript of usher's.
+
+use crate::helpers::*;
+use fantoccini::{ClientBuilder, Locator};
+use reqwest::StatusCode;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// None where no browser is installed, except in CI, where it must be.
+    async fn start() -> Option<Self> {
+        if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!in_ci, "CI=true but Chromium is missing: .ci/run installs it");
+            eprintln!("chromium or chromedriver is not installed; the browser test was skipped (.ci/run installs them)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
+        for _ in 0..400 {
+            if reqwest::get(format!("{}/status", driver.url)).await.is_ok_and(|r| r.status().is_success()) {
+                return Some(driver);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn browser(&self) -> fantoccini::Client {
+        let mut caps = serde_json::Map::new();
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ];
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": CHROMIUM, "args": args }));
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("a Chromium session")
+    }
+}
+
+async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
+    let mut body = String::new();
+    for _ in 0..200 {
+        body = browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
+        if body.contains(text) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the page never showed {text:?}; it shows: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_follows_the_signup_link_in_a_browser_and_creates_the_account() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+    let link = link_in(&app.wait_for_mail("jane@example.com", 1).await[0]["text"]);
+
+    let browser = driver.browser().await;
+    browser.goto(&link).await.unwrap();
+    let page = wait_for_text(&browser, "Complete your signup").await;
+    assert!(page.contains("acme") && page.contains("jane@example.com"), "{page}");
+
+    // A guessable password: the form comes back with the reason and still works.
+    browser.find(Locator::Id("password")).await.unwrap().send_keys("password123").await.unwrap();
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "too easy to guess").await;
+
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(STRONG_PASSWORD).await.unwrap();
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "Welcome aboard").await;
+    browser.close().await.unwrap();
+
+    let mut conn = app.ctx.store.acquire().await.unwrap();
+    let user = usher::store::users::user_by_cname_and_email(&mut conn, "acme", "jane@example.com").await.unwrap().unwrap();
+    assert_eq!(user.state, "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_with_an_expired_link_asks_for_a_new_one_in_a_browser() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+    let link = link_in(&app.wait_for_mail("jane@example.com", 1).await[0]["text"]);
+    app.clock.advance(Duration::from_secs(25 * 3600));
+
+    let browser = driver.browser().await;
+    browser.goto(&link).await.unwrap();
+    wait_for_text(&browser, "This link has expired").await;
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "Check your email").await;
+    browser.close().await.unwrap();
+
+    let fresh = link_in(&app.wait_for_mail("jane@example.com", 2).await[1]["text"]);
+    assert_ne!(fresh, link);
+}
