@@ -9,11 +9,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "usher",
-    version,
-    about = "Onboarding for a SaaS platform: signups, activation codes and password emails."
-)]
+#[command(name = "usher", version, about = "Onboarding for a SaaS platform: signups, activation codes and password emails.")]
 pub struct Cli {
     /// TOML configuration file (also USHER_CONFIG).
     #[arg(long, global = true)]
@@ -114,9 +110,7 @@ pub enum OutboxCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let layers = Layers::load(cli.config.clone())?;
     match cli.command {
-        Command::Keys {
-            command: KeysCommand::Generate { id },
-        } => {
+        Command::Keys { command: KeysCommand::Generate { id } } => {
             println!("{}", KeyRing::generate_entry(&id)?);
             Ok(())
         }
@@ -134,10 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = layers.parse()?;
             crate::telemetry::init(&settings.log_format);
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await
+            Application::build(settings).await?.run_until_stopped().await
         }
         Command::Migrate => {
             let settings = layers.parse()?;
@@ -187,7 +178,15 @@ async fn api_token(settings: Settings, command: ApiTokenCommand) -> anyhow::Resu
                 println!("{:<24} {:<20} {:<6} {:<22} {:<22} revoked", "id", "tenant", "role", "created", "last used");
                 let t = |ms: Option<i64>| ms.map(crate::clock::rfc3339).unwrap_or_else(|| "-".to_owned());
                 for r in rows {
-                    println!("{:<24} {:<20} {:<6} {:<22} {:<22} {}", r.id, r.tenant, r.role, t(Some(r.created_at)), t(r.last_used_at), t(r.revoked_at));
+                    println!(
+                        "{:<24} {:<20} {:<6} {:<22} {:<22} {}",
+                        r.id,
+                        r.tenant,
+                        r.role,
+                        t(Some(r.created_at)),
+                        t(r.last_used_at),
+                        t(r.revoked_at)
+                    );
                 }
             }
         }
@@ -206,19 +205,12 @@ async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()
     let store = open_store(&settings).await?;
     let mut conn = store.acquire().await?;
     match command {
-        OutboxCommand::List {
-            status,
-            limit,
-            json,
-        } => {
+        OutboxCommand::List { status, limit, json } => {
             let rows = store::outbox::list(&mut conn, status.as_deref(), limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!(
-                    "{:>6}  {:<8}  {:<15}  {:>8}  {:<32}  last error",
-                    "id", "status", "kind", "attempts", "to"
-                );
+                println!("{:>6}  {:<8}  {:<15}  {:>8}  {:<32}  last error", "id", "status", "kind", "attempts", "to");
                 for r in rows {
                     println!(
                         "{:>6}  {:<8}  {:<15}  {:>8}  {:<32}  {}",

@@ -156,29 +156,16 @@ impl Layers {
     /// Defaults, then the TOML file (`path`, else `USHER_CONFIG`), then the environment.
     pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let path = path.or_else(|| {
-            env.iter()
-                .find(|(k, _)| k == "USHER_CONFIG")
-                .map(|(_, v)| PathBuf::from(v))
-        });
+        let path = path.or_else(|| env.iter().find(|(k, _)| k == "USHER_CONFIG").map(|(_, v)| PathBuf::from(v)));
         let toml = match &path {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("reading config file {}", p.display()))?,
-            ),
+            Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?),
             None => None,
         };
         Self::from_sources(toml.as_deref(), env)
     }
 
-    pub fn from_sources(
-        toml: Option<&str>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> anyhow::Result<Self> {
-        let mut values: BTreeMap<String, String> = DEFAULTS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    pub fn from_sources(toml: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut values: BTreeMap<String, String> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         if let Some(text) = toml {
             let table: toml::Table = text.parse().context("the config file is not valid TOML")?;
             let mut flat = Vec::new();
@@ -219,23 +206,15 @@ impl Layers {
     }
 
     fn duration(&self, key: &str) -> anyhow::Result<Duration> {
-        humantime::parse_duration(self.get(key).trim())
-            .with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
+        humantime::parse_duration(self.get(key).trim()).with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
-        self.get(key)
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
+        self.get(key).trim().parse().map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
     }
 
     pub fn parse(&self) -> anyhow::Result<Settings> {
-        let listen: SocketAddr = self
-            .get("listen")
-            .trim()
-            .parse()
-            .context("listen must be an address such as 127.0.0.1:8080")?;
+        let listen: SocketAddr = self.get("listen").trim().parse().context("listen must be an address such as 127.0.0.1:8080")?;
         let mail_transport = match self.get("mail_transport").trim() {
             "dev" => MailTransport::Dev,
             "file" => MailTransport::File,
@@ -246,10 +225,7 @@ impl Layers {
         if mail_transport == MailTransport::Smtp && smtp_url.is_none() {
             bail!("mail_transport is smtp but smtp_url (USHER_SMTP_URL) is not set");
         }
-        let public_url = self
-            .opt("public_url")
-            .map(|u| u.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = self.opt("public_url").map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_else(|| format!("http://{listen}"));
         url::Url::parse(&public_url).context("public_url must be an absolute URL")?;
         let base_path = match self.opt("base_path") {
             None => String::new(),
@@ -271,12 +247,8 @@ impl Layers {
             None => mail_transport == MailTransport::Dev,
             Some(v) => parse_bool("dev_mailbox", v)?,
         };
-        let console_url = self
-            .opt("console_url")
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
-        let mail_from = EmailAddress::parse("mail_from", self.get("mail_from"))
-            .map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?;
+        let console_url = self.opt("console_url").map(str::to_owned).unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
+        let mail_from = EmailAddress::parse("mail_from", self.get("mail_from")).map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?;
         let dkim_selector = self.opt("dkim_selector").map(str::to_owned);
         let dkim_private_key = self.opt("dkim_private_key").map(PathBuf::from);
         if dkim_selector.is_some() != dkim_private_key.is_some() {
@@ -284,24 +256,13 @@ impl Layers {
         }
         let dkim_domain = match self.opt("dkim_domain") {
             Some(d) => d.trim_end_matches('.').to_ascii_lowercase(),
-            None => mail_from
-                .as_str()
-                .rsplit('@')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase(),
+            None => mail_from.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase(),
         };
-        for (key, value) in [
-            ("dkim_selector", dkim_selector.as_deref().unwrap_or("s")),
-            ("dkim_domain", dkim_domain.as_str()),
-        ] {
+        for (key, value) in [("dkim_selector", dkim_selector.as_deref().unwrap_or("s")), ("dkim_domain", dkim_domain.as_str())] {
             let ok = !value.is_empty()
-                && value.split('.').all(|label| {
-                    !label.is_empty()
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                });
+                && value
+                    .split('.')
+                    .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
             if !ok {
                 bail!("{key} must be a DNS name such as mail2026 or example.com, not `{value}`");
             }
@@ -344,9 +305,7 @@ impl Layers {
             trusted_proxies,
             default_tenant: Cname::parse("default_tenant", self.get("default_tenant"))
                 .map_err(|e| anyhow::anyhow!("default_tenant {}", e.message))?,
-            tenancy_base_domain: self
-                .opt("tenancy_base_domain")
-                .map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+            tenancy_base_domain: self.opt("tenancy_base_domain").map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
             console_url,
             password_min_score,
             password_hash_workers: self.number::<usize>("password_hash_workers")?.max(1),
@@ -384,19 +343,11 @@ fn parse_bool(key: &str, v: &str) -> anyhow::Result<bool> {
     }
 }
 
-fn flatten(
-    prefix: &str,
-    value: &toml::Value,
-    out: &mut Vec<(String, String)>,
-) -> anyhow::Result<()> {
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
     let text = match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}_{k}")
-                };
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}_{k}") };
                 flatten(&key, v, out)?;
             }
             return Ok(());
@@ -407,11 +358,7 @@ fn flatten(
         toml::Value::Float(f) => f.to_string(),
         toml::Value::Array(items) => items
             .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| anyhow::anyhow!("{prefix}: lists may hold only strings"))
-            })
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("{prefix}: lists may hold only strings")))
             .collect::<anyhow::Result<Vec<_>>>()?
             .join(","),
         toml::Value::Datetime(d) => d.to_string(),
@@ -436,10 +383,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -456,13 +400,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_which_overrides_defaults() {
-        let toml =
-            "listen = \"0.0.0.0:9000\"\n[mail]\nretry_min = \"5s\"\n[limit]\nemail_daily = 3\n";
-        let layers = Layers::from_sources(
-            Some(toml),
-            env(&[("USHER_LIMIT_EMAIL_DAILY", "7"), ("HOME", "/root")]),
-        )
-        .unwrap();
+        let toml = "listen = \"0.0.0.0:9000\"\n[mail]\nretry_min = \"5s\"\n[limit]\nemail_daily = 3\n";
+        let layers = Layers::from_sources(Some(toml), env(&[("USHER_LIMIT_EMAIL_DAILY", "7"), ("HOME", "/root")])).unwrap();
         let s = layers.parse().unwrap();
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.mail_retry_min, Duration::from_secs(5));
@@ -477,27 +416,16 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let layers = Layers::from_sources(
-            None,
-            env(&[
-                ("USHER_SMTP_URL", "smtp://u:hunter2@mail:587"),
-                ("USHER_KEYS", "k1:abc"),
-            ]),
-        )
-        .unwrap();
+        let layers = Layers::from_sources(None, env(&[("USHER_SMTP_URL", "smtp://u:hunter2@mail:587"), ("USHER_KEYS", "k1:abc")])).unwrap();
         let shown = layers.describe().join("\n");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("abc"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("abc"), "{shown}");
         let s = layers.parse().unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]
     fn dkim_signs_for_the_mail_from_domain_unless_told_otherwise() {
-        let parse =
-            |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
         let s = parse(&[
             ("USHER_MAIL_FROM", "signup@Mail.Example.com"),
             ("USHER_DKIM_SELECTOR", "mail2026"),
@@ -506,31 +434,19 @@ mod tests {
         .unwrap();
         assert_eq!(s.dkim_domain, "mail.example.com");
         assert_eq!(s.dkim_selector.as_deref(), Some("mail2026"));
-        let s = parse(&[
-            ("USHER_DKIM_SELECTOR", "s1"),
-            ("USHER_DKIM_PRIVATE_KEY", "k.pem"),
-            ("USHER_DKIM_DOMAIN", "example.org"),
-        ])
-        .unwrap();
+        let s = parse(&[("USHER_DKIM_SELECTOR", "s1"), ("USHER_DKIM_PRIVATE_KEY", "k.pem"), ("USHER_DKIM_DOMAIN", "example.org")]).unwrap();
         assert_eq!(s.dkim_domain, "example.org");
         assert!(Settings::defaults().unwrap().dkim_selector.is_none());
 
         let half = parse(&[("USHER_DKIM_SELECTOR", "s1")]).unwrap_err();
         assert!(half.to_string().contains("dkim_private_key"), "{half}");
-        let bad = parse(&[
-            ("USHER_DKIM_SELECTOR", "s 1"),
-            ("USHER_DKIM_PRIVATE_KEY", "k.pem"),
-        ])
-        .unwrap_err();
+        let bad = parse(&[("USHER_DKIM_SELECTOR", "s 1"), ("USHER_DKIM_PRIVATE_KEY", "k.pem")]).unwrap_err();
         assert!(bad.to_string().contains("dkim_selector"), "{bad}");
     }
 
     #[test]
     fn smtp_transport_needs_a_url() {
-        let err = Layers::from_sources(None, env(&[("USHER_MAIL_TRANSPORT", "smtp")]))
-            .unwrap()
-            .parse()
-            .unwrap_err();
+        let err = Layers::from_sources(None, env(&[("USHER_MAIL_TRANSPORT", "smtp")])).unwrap().parse().unwrap_err();
         assert!(err.to_string().contains("USHER_SMTP_URL"));
     }
 }

@@ -14,17 +14,11 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid {field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     /// A one-time token that cannot be used; `code` says why (TOKEN_INVALID,
     /// TOKEN_EXPIRED, TOKEN_SUPERSEDED, TOKEN_USED).
     #[error("{message}")]
-    Token {
-        code: &'static str,
-        message: &'static str,
-    },
+    Token { code: &'static str, message: &'static str },
     #[error("authentication required")]
     Unauthenticated,
     #[error("{0}")]
@@ -32,10 +26,7 @@ pub enum Error {
     #[error("{0}")]
     NotFound(Cow<'static, str>),
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: Cow<'static, str>,
-    },
+    Conflict { code: &'static str, message: Cow<'static, str> },
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("not acceptable")]
@@ -48,10 +39,7 @@ pub enum Error {
     TooManyRequests { retry_after: Duration },
     /// The database, or the password-hashing queue, cannot take the request now.
     #[error("service unavailable: {reason}")]
-    Unavailable {
-        reason: &'static str,
-        retry_after: Duration,
-    },
+    Unavailable { reason: &'static str, retry_after: Duration },
     #[error("timed out")]
     Timeout,
     #[error(transparent)]
@@ -60,10 +48,7 @@ pub enum Error {
 
 impl From<Invalid> for Error {
     fn from(i: Invalid) -> Self {
-        Self::Invalid {
-            field: i.field,
-            message: i.message,
-        }
+        Self::Invalid { field: i.field, message: i.message }
     }
 }
 
@@ -71,10 +56,7 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if crate::store::is_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
-            return Self::Unavailable {
-                reason: "the database is unavailable",
-                retry_after: Duration::from_secs(5),
-            };
+            return Self::Unavailable { reason: "the database is unavailable", retry_after: Duration::from_secs(5) };
         }
         Self::Internal(anyhow::Error::new(e).context("database query"))
     }
@@ -82,10 +64,7 @@ impl From<sqlx::Error> for Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field,
-            message: message.into(),
-        }
+        Self::Invalid { field, message: message.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -129,28 +108,17 @@ impl Error {
         match self {
             Self::Invalid { field, message } => format!("{field} {message}").into(),
             Self::Token { message, .. } => Cow::Borrowed(message),
-            Self::Unauthenticated => {
-                "An API token is required: send Authorization: APIToken <secret>.".into()
-            }
+            Self::Unauthenticated => "An API token is required: send Authorization: APIToken <secret>.".into(),
             Self::Forbidden(m) | Self::NotFound(m) => m.clone(),
             Self::Conflict { message, .. } => message.clone(),
             Self::MethodNotAllowed { allow } => format!("This path answers only {allow}.").into(),
-            Self::NotAcceptable => {
-                "The Accept header names no media type this endpoint can answer with.".into()
+            Self::NotAcceptable => "The Accept header names no media type this endpoint can answer with.".into(),
+            Self::PayloadTooLarge => "The request body is larger than this endpoint accepts.".into(),
+            Self::UnsupportedMediaType { expected } => format!("Send the body as {expected}.").into(),
+            Self::TooManyRequests { .. } => "Too many requests; try again after the time in Retry-After.".into(),
+            Self::Unavailable { reason, .. } => {
+                format!("Temporarily unavailable: {reason}. Try again after the time in Retry-After.").into()
             }
-            Self::PayloadTooLarge => {
-                "The request body is larger than this endpoint accepts.".into()
-            }
-            Self::UnsupportedMediaType { expected } => {
-                format!("Send the body as {expected}.").into()
-            }
-            Self::TooManyRequests { .. } => {
-                "Too many requests; try again after the time in Retry-After.".into()
-            }
-            Self::Unavailable { reason, .. } => format!(
-                "Temporarily unavailable: {reason}. Try again after the time in Retry-After."
-            )
-            .into(),
             Self::Timeout => "The request took too long.".into(),
             Self::Internal(_) => "An internal error occurred; it has been logged.".into(),
         }

@@ -28,10 +28,7 @@ pub struct Application {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(
         settings.database_url.expose(),
-        PoolSettings {
-            max_connections: settings.database_max_connections,
-            acquire_timeout: settings.database_acquire_timeout,
-        },
+        PoolSettings { max_connections: settings.database_max_connections, acquire_timeout: settings.database_acquire_timeout },
     )
     .await?;
     store.migrate().await?;
@@ -47,25 +44,16 @@ impl Application {
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
-        let keys = KeyRing::load_or_generate(
-            settings.keys.as_ref().map(|k| k.expose()),
-            &settings.data_dir,
-        )?;
+        let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
         let ctx = Ctx {
             store: store.clone(),
             clock: clock.clone(),
             keys: Arc::new(keys),
-            hasher: Hasher::new(
-                settings.password_hash_workers,
-                settings.password_hash_queue,
-                settings.password_min_score,
-            ),
+            hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score),
             settings: settings.clone(),
             mail_queued: mail_queued.clone(),
         };
@@ -87,15 +75,8 @@ impl Application {
             }),
             wake: mail_queued,
         };
-        let state = AppState {
-            ctx,
-            pages: Arc::new(http::pages::Pages::new()?),
-        };
-        Ok(Self {
-            listener,
-            state,
-            worker: Some(worker),
-        })
+        let state = AppState { ctx, pages: Arc::new(http::pages::Pages::new()?) };
+        Ok(Self { listener, state, worker: Some(worker) })
     }
 
     pub fn port(&self) -> u16 {
@@ -118,20 +99,12 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    pub async fn run_until(
-        mut self,
-        stop: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run()));
         let addr = self.local_addr()?;
         tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
         let app = http::router(self.state);
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await;
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stop).await;
         if let Some(w) = worker {
             w.abort();
         }
@@ -159,8 +132,5 @@ async fn shutdown_signal() {
 }
 
 fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "usher".to_owned())
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "usher".to_owned())
 }

@@ -106,24 +106,15 @@ impl KeyRing {
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
         let mut keys = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, key) = entry
-                .split_once(':')
-                .context("each key must be written ID:KEY")?;
-            if id.is_empty()
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            {
+            let (id, key) = entry.split_once(':').context("each key must be written ID:KEY")?;
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
                 bail!("key id `{id}` must be letters, digits, '-', '_' or '.'");
             }
-            let bytes = URL_SAFE_NO_PAD
-                .decode(key.trim_end_matches('='))
-                .with_context(|| format!("key `{id}` is not base64url"))?;
+            let bytes = URL_SAFE_NO_PAD.decode(key.trim_end_matches('=')).with_context(|| format!("key `{id}` is not base64url"))?;
             if bytes.len() != 32 {
                 bail!("key `{id}` must be 32 bytes, it is {}", bytes.len());
             }
-            let key = SymmetricKey::<V4>::from(&bytes)
-                .map_err(|_| anyhow::anyhow!("key `{id}` is not a valid v4.local key"))?;
+            let key = SymmetricKey::<V4>::from(&bytes).map_err(|_| anyhow::anyhow!("key `{id}` is not a valid v4.local key"))?;
             if keys.iter().any(|(other, _)| other == id) {
                 bail!("key id `{id}` appears twice");
             }
@@ -137,8 +128,7 @@ impl KeyRing {
 
     /// A new random key, written as `ID:KEY`.
     pub fn generate_entry(id: &str) -> anyhow::Result<String> {
-        let key =
-            SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;
+        let key = SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;
         Ok(format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
@@ -154,8 +144,7 @@ impl KeyRing {
             return Self::parse(spec.trim()).with_context(|| format!("reading {}", path.display()));
         }
         let entry = Self::generate_entry("dev1")?;
-        write_private(&path, &entry)
-            .with_context(|| format!("writing a development key to {}", path.display()))?;
+        write_private(&path, &entry).with_context(|| format!("writing a development key to {}", path.display()))?;
         tracing::warn!(path = %path.display(), "generated a development token key; set USHER_KEYS in production");
         Self::parse(&entry)
     }
@@ -164,39 +153,17 @@ impl KeyRing {
         self.keys.iter().map(|(id, _)| id.as_str())
     }
 
-    pub fn issue(
-        &self,
-        clock: &Clock,
-        purpose: Purpose,
-        subject: &str,
-        ttl: Duration,
-    ) -> anyhow::Result<Issued> {
+    pub fn issue(&self, clock: &Clock, purpose: Purpose, subject: &str, ttl: Duration) -> anyhow::Result<Issued> {
         let (kid, key) = self.keys.first().context("the key ring is empty")?;
         let now = clock.now_ms();
         let expires = now.saturating_add(clock::ms(ttl));
         let jti = random_id();
-        let claims = Claims {
-            purpose,
-            sub: subject.to_owned(),
-            iat: clock::rfc3339(now),
-            exp: clock::rfc3339(expires),
-            jti,
-        };
+        let claims = Claims { purpose, sub: subject.to_owned(), iat: clock::rfc3339(now), exp: clock::rfc3339(expires), jti };
         let payload = serde_json::to_vec(&claims)?;
         let footer = serde_json::to_vec(&Footer { kid: kid.clone() })?;
-        let token = LocalToken::encrypt(
-            key,
-            &payload,
-            Some(&footer),
-            Some(purpose.implicit_assertion()),
-        )
-        .map_err(|e| anyhow::anyhow!("encrypting a token: {e:?}"))?;
-        Ok(Issued {
-            token,
-            id_hash: claims.id_hash(),
-            issued_at_ms: now,
-            expires_at_ms: expires,
-        })
+        let token = LocalToken::encrypt(key, &payload, Some(&footer), Some(purpose.implicit_assertion()))
+            .map_err(|e| anyhow::anyhow!("encrypting a token: {e:?}"))?;
+        Ok(Issued { token, id_hash: claims.id_hash(), issued_at_ms: now, expires_at_ms: expires })
     }
 
     pub fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
@@ -204,20 +171,12 @@ impl KeyRing {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(OpenError::Malformed);
         }
-        let untrusted =
-            UntrustedToken::<Local, V4>::try_from(token).map_err(|_| OpenError::Malformed)?;
-        let footer: Footer = serde_json::from_slice(untrusted.untrusted_footer())
-            .map_err(|_| OpenError::Malformed)?;
-        let (_, key) = self
-            .keys
-            .iter()
-            .find(|(id, _)| *id == footer.kid)
-            .ok_or(OpenError::Malformed)?;
+        let untrusted = UntrustedToken::<Local, V4>::try_from(token).map_err(|_| OpenError::Malformed)?;
+        let footer: Footer = serde_json::from_slice(untrusted.untrusted_footer()).map_err(|_| OpenError::Malformed)?;
+        let (_, key) = self.keys.iter().find(|(id, _)| *id == footer.kid).ok_or(OpenError::Malformed)?;
         let trusted =
-            LocalToken::decrypt(key, &untrusted, None, Some(purpose.implicit_assertion()))
-                .map_err(|_| OpenError::Undecryptable)?;
-        let claims: Claims =
-            serde_json::from_str(trusted.payload()).map_err(|_| OpenError::Undecryptable)?;
+            LocalToken::decrypt(key, &untrusted, None, Some(purpose.implicit_assertion())).map_err(|_| OpenError::Undecryptable)?;
+        let claims: Claims = serde_json::from_str(trusted.payload()).map_err(|_| OpenError::Undecryptable)?;
         if claims.purpose != purpose {
             return Err(OpenError::Undecryptable);
         }
@@ -257,85 +216,39 @@ mod tests {
     #[test]
     fn a_token_opens_only_for_its_own_purpose() {
         let keys = ring(&entry("k1"));
-        let issued = keys
-            .issue(
-                &Clock::default(),
-                Purpose::Signup,
-                "s-1",
-                Duration::from_secs(60),
-            )
-            .unwrap();
+        let issued = keys.issue(&Clock::default(), Purpose::Signup, "s-1", Duration::from_secs(60)).unwrap();
         let claims = keys.open(Purpose::Signup, &issued.token).unwrap();
         assert_eq!(claims.sub, "s-1");
         assert_eq!(claims.id_hash(), issued.id_hash);
-        assert_eq!(
-            keys.open(Purpose::Password, &issued.token).unwrap_err(),
-            OpenError::Undecryptable
-        );
+        assert_eq!(keys.open(Purpose::Password, &issued.token).unwrap_err(), OpenError::Undecryptable);
     }
 
     #[test]
     fn rotated_keys_still_open_tokens_minted_before_the_rotation() {
         let old = entry("old");
         let new = entry("new");
-        let before = ring(&old)
-            .issue(
-                &Clock::default(),
-                Purpose::Password,
-                "u",
-                Duration::from_secs(60),
-            )
-            .unwrap();
+        let before = ring(&old).issue(&Clock::default(), Purpose::Password, "u", Duration::from_secs(60)).unwrap();
         let rotated = ring(&format!("{new},{old}"));
         assert!(rotated.open(Purpose::Password, &before.token).is_ok());
-        assert_eq!(
-            ring(&new)
-                .open(Purpose::Password, &before.token)
-                .unwrap_err(),
-            OpenError::Malformed
-        );
+        assert_eq!(ring(&new).open(Purpose::Password, &before.token).unwrap_err(), OpenError::Malformed);
     }
 
     #[test]
     fn tampering_and_garbage_are_refused() {
         let keys = ring(&entry("k1"));
-        let issued = keys
-            .issue(
-                &Clock::default(),
-                Purpose::Signup,
-                "s",
-                Duration::from_secs(60),
-            )
-            .unwrap();
+        let issued = keys.issue(&Clock::default(), Purpose::Signup, "s", Duration::from_secs(60)).unwrap();
         let mut tampered = issued.token.clone().into_bytes();
         tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert_eq!(
-            keys.open(Purpose::Signup, &tampered).unwrap_err(),
-            OpenError::Undecryptable
-        );
-        assert_eq!(
-            keys.open(Purpose::Signup, "example").unwrap_err(),
-            OpenError::Malformed
-        );
-        assert_eq!(
-            keys.open(Purpose::Signup, &"v4.local.".repeat(200))
-                .unwrap_err(),
-            OpenError::Malformed
-        );
+        assert_eq!(keys.open(Purpose::Signup, &tampered).unwrap_err(), OpenError::Undecryptable);
+        assert_eq!(keys.open(Purpose::Signup, "example").unwrap_err(), OpenError::Malformed);
+        assert_eq!(keys.open(Purpose::Signup, &"v4.local.".repeat(200)).unwrap_err(), OpenError::Malformed);
     }
 
     #[test]
     fn the_token_does_not_reveal_its_subject() {
         let keys = ring(&entry("k1"));
-        let issued = keys
-            .issue(
-                &Clock::default(),
-                Purpose::Signup,
-                "jane@example.com",
-                Duration::from_secs(60),
-            )
-            .unwrap();
+        let issued = keys.issue(&Clock::default(), Purpose::Signup, "jane@example.com", Duration::from_secs(60)).unwrap();
         assert!(!issued.token.contains("jane"));
         assert!(issued.token.len() < MAX_TOKEN_LEN);
     }

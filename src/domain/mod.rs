@@ -18,10 +18,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
+        Self { field, message: message.into() }
     }
 }
 
@@ -41,11 +38,7 @@ pub fn required(field: &'static str, value: Option<String>, max: usize) -> Resul
 }
 
 /// An optional string field, trimmed; empty counts as absent.
-pub fn optional(
-    field: &'static str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, Invalid> {
+pub fn optional(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, Invalid> {
     match value.map(|v| v.trim().to_owned()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
@@ -55,10 +48,7 @@ pub fn optional(
 
 fn bounded(field: &'static str, value: String, max: usize) -> Result<String, Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
         return Err(Invalid::new(field, "must not contain control characters"));

@@ -13,10 +13,8 @@ impl Cname {
         }
         let bytes = s.as_bytes();
         let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        let ok = bytes.len() <= 63
-            && edge_ok(bytes[0])
-            && edge_ok(bytes[bytes.len() - 1])
-            && bytes.iter().all(|&b| edge_ok(b) || b == b'-');
+        let ok =
+            bytes.len() <= 63 && edge_ok(bytes[0]) && edge_ok(bytes[bytes.len() - 1]) && bytes.iter().all(|&b| edge_ok(b) || b == b'-');
         if !ok {
             return Err(Invalid::new(
                 field,
@@ -58,10 +56,7 @@ impl TenantType {
             None | Some("") | Some("UNKNOWN") => Ok(Self::Unknown),
             Some("FREEMIUM") => Ok(Self::Freemium),
             Some("ENTERPRISE") => Ok(Self::Enterprise),
-            Some(_) => Err(Invalid::new(
-                field,
-                "must be one of UNKNOWN, FREEMIUM, ENTERPRISE",
-            )),
+            Some(_) => Err(Invalid::new(field, "must be one of UNKNOWN, FREEMIUM, ENTERPRISE")),
         }
     }
 
@@ -103,16 +98,10 @@ impl Locale {
             return Ok(Self::default());
         }
         let mut parts = s.split('-');
-        let lang_ok = parts.next().is_some_and(|p| {
-            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
-        });
-        let rest_ok = parts
-            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let lang_ok = parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+        let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !(lang_ok && rest_ok) || s.len() > 35 {
-            return Err(Invalid::new(
-                field,
-                "must be a language tag such as en or en-US",
-            ));
+            return Err(Invalid::new(field, "must be a language tag such as en or en-US"));
         }
         Ok(Self(s))
     }
@@ -181,17 +170,9 @@ mod tests {
 
     #[test]
     fn locale_names_only_safe_directories() {
-        assert_eq!(
-            Locale::parse("locale", Some("pt_BR")).unwrap().as_str(),
-            "pt-BR"
-        );
+        assert_eq!(Locale::parse("locale", Some("pt_BR")).unwrap().as_str(), "pt-BR");
         assert_eq!(Locale::parse("locale", None).unwrap().as_str(), "en");
-        for bad in [
-            "../etc",
-            "e",
-            "en/US",
-            "english-language-of-england-and-more-stuff",
-        ] {
+        for bad in ["../etc", "e", "en/US", "english-language-of-england-and-more-stuff"] {
             assert!(Locale::parse("locale", Some(bad)).is_err(), "{bad}");
         }
     }

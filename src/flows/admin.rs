@@ -59,7 +59,8 @@ fn hash_secret(secret: &str) -> String {
 /// 256 random bits make a fast hash safe to store: there is nothing to guess.
 pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, role: Role) -> anyhow::Result<(String, String)> {
     let mut conn = ctx_store.acquire().await?;
-    let tenant = store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?;
+    let tenant =
+        store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?;
     let id = random_id();
     let secret_bytes: [u8; 32] = rand::random();
     let secret = format!("{PREFIX}.{id}.{}", URL_SAFE_NO_PAD.encode(secret_bytes));

@@ -33,7 +33,9 @@ fn code_invalid() -> Error {
 fn refused(state: TokenState) -> Error {
     match state {
         TokenState::Used => Error::Token { code: "TOKEN_USED", message: "This signup code was already used; sign in instead." },
-        TokenState::Superseded => Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer signup code was sent; use the most recent email." },
+        TokenState::Superseded => {
+            Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer signup code was sent; use the most recent email." }
+        }
         TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The signup code has expired; a new one has been emailed." },
         TokenState::Missing | TokenState::Exhausted | TokenState::Live => code_invalid(),
     }
@@ -116,7 +118,8 @@ pub async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeve
                 },
             )
             .await?;
-            let user = store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished")))?;
+            let user =
+                store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished")))?;
             queue_code(ctx, &mut tx, &user, now).await?;
             audit(&mut tx, now, caller, "developer.signed_up", &user_id, Some(cname.as_str())).await?;
         }

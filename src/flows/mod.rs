@@ -47,29 +47,16 @@ pub enum MailFlow {
 impl Ctx {
     /// The domain of the From address, used in Message-IDs.
     pub fn mail_domain(&self) -> &str {
-        self.settings
-            .mail_from
-            .normalized()
-            .rsplit('@')
-            .next()
-            .unwrap_or("localhost")
+        self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
     /// Counts one email of `flow` to `recipient` in the transaction, or
     /// refuses with 429. It is counted whether or not the recipient has an
     /// account, so the limit itself reveals nothing.
-    pub async fn take_email_slot(
-        &self,
-        tx: &mut Tx,
-        flow: MailFlow,
-        recipient_norm: &str,
-        now: i64,
-    ) -> Result<(), Error> {
+    pub async fn take_email_slot(&self, tx: &mut Tx, flow: MailFlow, recipient_norm: &str, now: i64) -> Result<(), Error> {
         let key = format!("{flow:?}:{recipient_norm}").to_lowercase();
         let s = &self.settings;
-        match store::limits::take_email(tx, &key, now, s.limit_email_interval, s.limit_email_daily)
-            .await?
-        {
+        match store::limits::take_email(tx, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
             Ok(()) => Ok(()),
             Err(retry_after) => Err(Error::TooManyRequests { retry_after }),
         }

@@ -56,56 +56,32 @@ pub struct Completed {
 }
 
 fn token_invalid() -> Error {
-    Error::Token {
-        code: "TOKEN_INVALID",
-        message: "The link is not valid. Check that it was copied whole, or ask for a new one.",
-    }
+    Error::Token { code: "TOKEN_INVALID", message: "The link is not valid. Check that it was copied whole, or ask for a new one." }
 }
 
 fn signup_completed() -> Error {
-    Error::Conflict {
-        code: "SIGNUP_COMPLETED",
-        message: "This signup is already completed; sign in instead.".into(),
-    }
+    Error::Conflict { code: "SIGNUP_COMPLETED", message: "This signup is already completed; sign in instead.".into() }
 }
 
 fn cname_taken() -> Error {
-    Error::Conflict {
-        code: "CNAME_TAKEN",
-        message: "That domain is already taken; choose another.".into(),
-    }
+    Error::Conflict { code: "CNAME_TAKEN", message: "That domain is already taken; choose another.".into() }
 }
 
 /// Refusal for a signup token the database says cannot be spent.
 fn refused(state: TokenState) -> Error {
     match state {
         TokenState::Used => signup_completed(),
-        TokenState::Superseded => Error::Token {
-            code: "TOKEN_SUPERSEDED",
-            message: "A newer link was sent for this signup; use the most recent email.",
-        },
-        TokenState::Expired => Error::Token {
-            code: "TOKEN_EXPIRED",
-            message: "The link has expired; ask for a new one.",
-        },
+        TokenState::Superseded => {
+            Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer link was sent for this signup; use the most recent email." }
+        }
+        TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The link has expired; ask for a new one." },
         TokenState::Missing | TokenState::Exhausted | TokenState::Live => token_invalid(),
     }
 }
 
 /// Queues a signup link for `signup`, superseding its earlier links.
-async fn queue_signup_link(
-    ctx: &Ctx,
-    tx: &mut Tx,
-    signup: &Signup,
-    first_name: &str,
-    now: i64,
-) -> Result<(), Error> {
-    let issued = ctx.keys.issue(
-        &ctx.clock,
-        Purpose::Signup,
-        &signup.id,
-        ctx.settings.signup_link_ttl,
-    )?;
+async fn queue_signup_link(ctx: &Ctx, tx: &mut Tx, signup: &Signup, first_name: &str, now: i64) -> Result<(), Error> {
+    let issued = ctx.keys.issue(&ctx.clock, Purpose::Signup, &signup.id, ctx.settings.signup_link_ttl)?;
     store::tokens::insert(tx, Purpose::Signup, &signup.id, &issued).await?;
     let intent = Intent::SignupLinkV1 {
         token: issued.token,
@@ -113,18 +89,7 @@ async fn queue_signup_link(
         first_name: first_name.to_owned(),
         expires_at: issued.expires_at_ms,
     };
-    mail::enqueue(
-        tx,
-        now,
-        ctx.mail_domain(),
-        Outgoing {
-            intent,
-            to: &signup.email,
-            tenant: None,
-            locale: &signup.locale,
-        },
-    )
-    .await?;
+    mail::enqueue(tx, now, ctx.mail_domain(), Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale }).await?;
     Ok(())
 }
 
@@ -133,31 +98,14 @@ async fn queue_signup_link(
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
     let now = ctx.clock.now_ms();
     let mut tx = ctx.store.begin().await?;
-    if store::users::tenant_by_cname(&mut tx, new.cname.as_str())
-        .await?
-        .is_some()
-    {
+    if store::users::tenant_by_cname(&mut tx, new.cname.as_str()).await?.is_some() {
         return Err(cname_taken());
     }
-    ctx.take_email_slot(&mut tx, MailFlow::Signup, new.email.normalized(), now)
-        .await?;
+    ctx.take_email_slot(&mut tx, MailFlow::Signup, new.email.normalized(), now).await?;
     if store::users::email_has_account(&mut tx, new.email.normalized()).await? {
-        let out = Outgoing {
-            intent: Intent::AccountExistsV1 {},
-            to: new.email.as_str(),
-            tenant: None,
-            locale: new.locale.as_str(),
-        };
+        let out = Outgoing { intent: Intent::AccountExistsV1 {}, to: new.email.as_str(), tenant: None, locale: new.locale.as_str() };
         mail::enqueue(&mut tx, now, ctx.mail_domain(), out).await?;
-        audit(
-            &mut tx,
-            now,
-            caller,
-            "signup.refused_existing_account",
-            new.cname.as_str(),
-            None,
-        )
-        .await?;
+        audit(&mut tx, now, caller, "signup.refused_existing_account", new.cname.as_str(), None).await?;
     } else {
         let signup = Signup {
             id: tokens::random_id(),
@@ -171,15 +119,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
         };
         store::signups::insert(&mut tx, &signup, new.email.normalized(), now).await?;
         queue_signup_link(ctx, &mut tx, &signup, &new.details.first_name, now).await?;
-        audit(
-            &mut tx,
-            now,
-            caller,
-            "signup.created",
-            &signup.id,
-            Some(new.cname.as_str()),
-        )
-        .await?;
+        audit(&mut tx, now, caller, "signup.created", &signup.id, Some(new.cname.as_str())).await?;
     }
     ctx.commit(tx, true).await
 }
@@ -188,35 +128,23 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
 /// superseded) link belongs to. The link goes to the signup's own address,
 /// never to the caller, so an old token grants nothing but a new email.
 pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
-    let claims = ctx
-        .keys
-        .open(Purpose::Signup, token)
-        .map_err(|_| token_invalid())?;
+    let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let now = ctx.clock.now_ms();
     let mut tx = ctx.store.begin().await?;
-    let signup = store::signups::get(&mut tx, &claims.sub)
-        .await?
-        .ok_or_else(token_invalid)?;
+    let signup = store::signups::get(&mut tx, &claims.sub).await?.ok_or_else(token_invalid)?;
     if signup.state == "completed" {
         return Err(signup_completed());
     }
     let email = EmailAddress::from_trusted(signup.email.clone());
-    ctx.take_email_slot(&mut tx, MailFlow::Signup, email.normalized(), now)
-        .await?;
-    let details: SignupDetails =
-        serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
+    ctx.take_email_slot(&mut tx, MailFlow::Signup, email.normalized(), now).await?;
+    let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
     queue_signup_link(ctx, &mut tx, &signup, &details.first_name, now).await?;
     audit(&mut tx, now, caller, "signup.resent", &signup.id, None).await?;
     ctx.commit(tx, true).await
 }
 
 /// Seed 003's checks, in SPEC §3.3's order. Reads only: never spends the token.
-pub async fn validate(
-    ctx: &Ctx,
-    email: &EmailAddress,
-    tenant_type: TenantType,
-    token: &str,
-) -> Result<RegistrationErr, Error> {
+pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
     use RegistrationErr::*;
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(ETOKEN_FAILED);
@@ -227,9 +155,7 @@ pub async fn validate(
         return Ok(ETOKEN_NOTFOUND);
     };
     let stored_type = TenantType::from_stored(&signup.tenant_type);
-    if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized()
-        || !tenant_type.matches(stored_type)
-    {
+    if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized() || !tenant_type.matches(stored_type) {
         return Ok(ETOKEN_FAILED);
     }
     if signup.state == "completed" {
@@ -238,10 +164,7 @@ pub async fn validate(
     match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await? {
         TokenState::Used => return Ok(ETOKEN_USED),
         TokenState::Live => {}
-        TokenState::Expired
-        | TokenState::Superseded
-        | TokenState::Missing
-        | TokenState::Exhausted => return Ok(ETOKEN_EXPIRED),
+        TokenState::Expired | TokenState::Superseded | TokenState::Missing | TokenState::Exhausted => return Ok(ETOKEN_EXPIRED),
     }
     if store::users::email_has_account(&mut conn, email.normalized()).await? {
         return Ok(EUSER_EXISTS);
@@ -251,19 +174,11 @@ pub async fn validate(
 
 /// What the page behind a signup link shows. Reads only.
 pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
-    let claims = ctx
-        .keys
-        .open(Purpose::Signup, token)
-        .map_err(|_| token_invalid())?;
+    let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let mut conn = ctx.store.acquire().await?;
-    let signup = store::signups::get(&mut conn, &claims.sub)
-        .await?
-        .ok_or_else(|| Error::NotFound("No signup matches this link.".into()))?;
-    let console_url = if signup.tenant_id.is_some() {
-        Some(ctx.console_url(&signup.cname))
-    } else {
-        None
-    };
+    let signup =
+        store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(|| Error::NotFound("No signup matches this link.".into()))?;
+    let console_url = if signup.tenant_id.is_some() { Some(ctx.console_url(&signup.cname)) } else { None };
     Ok(RegistrationDetails {
         email: signup.email,
         tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant(),
@@ -275,52 +190,27 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
 /// Flow 1, last step: creates the tenant and its first user and spends the
 /// token, all in one transaction. With a password the user is active at
 /// once; without one a password link is mailed.
-pub async fn complete(
-    ctx: &Ctx,
-    caller: &Caller,
-    token: &str,
-    password: Option<String>,
-) -> Result<Completed, Error> {
-    let claims = ctx
-        .keys
-        .open(Purpose::Signup, token)
-        .map_err(|_| token_invalid())?;
+pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
+    let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await?;
-        let signup = store::signups::get(&mut conn, &claims.sub)
-            .await?
-            .ok_or_else(token_invalid)?;
+        let signup = store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?;
         if signup.state == "completed" {
             return Err(signup_completed());
         }
         // Refuse a dead token before paying for a password hash.
-        let state = store::tokens::state(
-            &mut conn,
-            &claims.id_hash(),
-            Purpose::Signup,
-            ctx.clock.now_ms(),
-        )
-        .await?;
+        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await?;
         if state != TokenState::Live {
             return Err(refused(state));
         }
         signup
     };
-    let details: SignupDetails =
-        serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
+    let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
     let email = EmailAddress::from_trusted(signup.email.clone());
     let password_hash = match password {
         Some(pw) => {
-            let personal = vec![
-                details.first_name.clone(),
-                details.last_name.clone(),
-                signup.cname.clone(),
-            ];
-            Some(
-                ctx.hasher
-                    .check_and_hash("password", pw, email.local_part(), personal)
-                    .await?,
-            )
+            let personal = vec![details.first_name.clone(), details.last_name.clone(), signup.cname.clone()];
+            Some(ctx.hasher.check_and_hash("password", pw, email.local_part(), personal).await?)
         }
         None => None,
     };
@@ -331,42 +221,23 @@ pub async fn complete(
         TokenState::Live => {}
         other => return Err(refused(other)),
     }
-    if store::users::tenant_by_cname(&mut tx, &signup.cname)
-        .await?
-        .is_some()
-    {
+    if store::users::tenant_by_cname(&mut tx, &signup.cname).await?.is_some() {
         return Err(cname_taken());
     }
     if store::users::email_has_account(&mut tx, email.normalized()).await? {
-        return Err(Error::Conflict {
-            code: "USER_EXISTS",
-            message: "This email address already has an account; sign in instead.".into(),
-        });
+        return Err(Error::Conflict { code: "USER_EXISTS", message: "This email address already has an account; sign in instead.".into() });
     }
     let tenant = store::users::Tenant {
         id: tokens::random_id(),
         cname: signup.cname.clone(),
         name: details.company_name.clone(),
-        tenant_type: TenantType::from_stored(&signup.tenant_type)
-            .for_new_tenant()
-            .as_str()
-            .to_owned(),
+        tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
     };
     store::users::insert_tenant(&mut tx, &tenant, now)
         .await
-        .map_err(|e| {
-            if store::is_unique_violation(&e) {
-                cname_taken()
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| if store::is_unique_violation(&e) { cname_taken() } else { e.into() })?;
     let user_id = tokens::random_id();
-    let state = if password_hash.is_some() {
-        UserState::Active
-    } else {
-        UserState::Pending
-    };
+    let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
     store::users::insert_user(
         &mut tx,
         &store::users::NewUser {
@@ -387,15 +258,7 @@ pub async fn complete(
     if !store::signups::complete(&mut tx, &signup.id, &tenant.id, now).await? {
         return Err(signup_completed());
     }
-    audit(
-        &mut tx,
-        now,
-        caller,
-        "tenant.created",
-        &tenant.cname,
-        Some(&user_id),
-    )
-    .await?;
+    audit(&mut tx, now, caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
     let queued = password_hash.is_none();
     if queued {
         let user = store::users::User {
@@ -414,10 +277,7 @@ pub async fn complete(
         audit(&mut tx, now, caller, "password.set", &user_id, None).await?;
     }
     ctx.commit(tx, queued).await?;
-    Ok(Completed {
-        cname: tenant.cname,
-        email: email.as_str().to_owned(),
-    })
+    Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
 }
 
 /// What the page behind a signup link should offer. Reads only.
@@ -437,24 +297,10 @@ pub async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
         return Ok(LinkState::Invalid);
     };
     if signup.state == "completed" {
-        return Ok(LinkState::Completed {
-            console_url: ctx.console_url(&signup.cname),
-        });
+        return Ok(LinkState::Completed { console_url: ctx.console_url(&signup.cname) });
     }
-    Ok(
-        match store::tokens::state(
-            &mut conn,
-            &claims.id_hash(),
-            Purpose::Signup,
-            ctx.clock.now_ms(),
-        )
-        .await?
-        {
-            TokenState::Live => LinkState::Ready {
-                email: signup.email,
-                cname: signup.cname,
-            },
-            _ => LinkState::Expired,
-        },
-    )
+    Ok(match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {
+        TokenState::Live => LinkState::Ready { email: signup.email, cname: signup.cname },
+        _ => LinkState::Expired,
+    })
 }

@@ -81,7 +81,8 @@ async fn send_password_email(
     let email = admitted(&state, &who, "admin.send_password_email", &namespace, &req).await?;
     admin::send_password_email(&state.ctx, &who, &email, false).await?;
     let mut response = Json(json!({})).into_response();
-    let successor = format!("<{}{}>; rel=\"successor-version\"", state.ctx.settings.base_path, RESET_PASSWORD.replace("{namespace}", "system"));
+    let successor =
+        format!("<{}{}>; rel=\"successor-version\"", state.ctx.settings.base_path, RESET_PASSWORD.replace("{namespace}", "system"));
     let headers = response.headers_mut();
     headers.insert("deprecation", HeaderValue::from_static("true"));
     if let Ok(link) = HeaderValue::from_str(&successor) {

@@ -8,11 +8,11 @@ use crate::config::Settings;
 use crate::domain::{self, Cname, EmailAddress};
 use crate::error::Error;
 use crate::flows::akana;
+use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -24,12 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/resendActivation", post(resend_activation))
 }
 
-const VENDOR_TYPES: &[&str] = &[
-    "application/vnd.soa.v71+json",
-    "application/vnd.soa.v72+json",
-    "application/vnd.soa.v80+json",
-    "application/vnd.soa.v81+json",
-];
+const VENDOR_TYPES: &[&str] =
+    &["application/vnd.soa.v71+json", "application/vnd.soa.v72+json", "application/vnd.soa.v80+json", "application/vnd.soa.v81+json"];
 
 /// The media type to answer with, from the `Accept` header: the first range
 /// it names that usher can produce. No header means JSON; nothing
@@ -66,7 +62,8 @@ pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
 pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Error> {
     let Some(base) = &settings.tenancy_base_domain else { return Ok(settings.default_tenant.clone()) };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let host = host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let host =
+        host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h).to_ascii_lowercase();
     match host.strip_suffix(base.as_str()).and_then(|rest| rest.strip_suffix('.')) {
         Some(sub) => Cname::parse("host", sub).map_err(|_| Error::NotFound("No developer portal is served at this address.".into())),
         None => Ok(settings.default_tenant.clone()),
@@ -80,11 +77,7 @@ async fn form_or_json<T: DeserializeOwned>(state: &AppState, req: Request) -> Re
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" });
     }
     let bytes = body(req, state).await?;
-    if form {
-        serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form"))
-    } else {
-        parse_json(&bytes)
-    }
+    if form { serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form")) } else { parse_json(&bytes) }
 }
 
 /// 200 with no body, as Akana answers.
@@ -118,7 +111,12 @@ fn signup_code(form: &AkanaForm) -> Result<String, Error> {
     Ok(code.to_owned())
 }
 
-async fn signup_user(State(state): State<AppState>, Negotiated(ct): Negotiated, client: ClientAddr, req: Request) -> Result<Response, Error> {
+async fn signup_user(
+    State(state): State<AppState>,
+    Negotiated(ct): Negotiated,
+    client: ClientAddr,
+    req: Request,
+) -> Result<Response, Error> {
     let cname = tenant_of(&state.ctx.settings, req.headers())?;
     let form: AkanaForm = form_or_json(&state, req).await?;
     let new = akana::NewDeveloper {
@@ -131,7 +129,12 @@ async fn signup_user(State(state): State<AppState>, Negotiated(ct): Negotiated, 
     Ok(empty_ok(ct))
 }
 
-async fn resend_activation(State(state): State<AppState>, Negotiated(ct): Negotiated, client: ClientAddr, req: Request) -> Result<Response, Error> {
+async fn resend_activation(
+    State(state): State<AppState>,
+    Negotiated(ct): Negotiated,
+    client: ClientAddr,
+    req: Request,
+) -> Result<Response, Error> {
     let cname = tenant_of(&state.ctx.settings, req.headers())?;
     let form: AkanaForm = form_or_json(&state, req).await?;
     let email = EmailAddress::parse_field("emailAddress", form.email_address.as_deref())?;
@@ -139,7 +142,12 @@ async fn resend_activation(State(state): State<AppState>, Negotiated(ct): Negoti
     Ok(empty_ok(ct))
 }
 
-async fn verify_signup(State(state): State<AppState>, Negotiated(ct): Negotiated, client: ClientAddr, req: Request) -> Result<Response, Error> {
+async fn verify_signup(
+    State(state): State<AppState>,
+    Negotiated(ct): Negotiated,
+    client: ClientAddr,
+    req: Request,
+) -> Result<Response, Error> {
     let cname = tenant_of(&state.ctx.settings, req.headers())?;
     let form: AkanaForm = form_or_json(&state, req).await?;
     let verified = akana::verify_signup(&state.ctx, &client.caller(), &cname, &signup_code(&form)?).await?;
@@ -149,7 +157,12 @@ async fn verify_signup(State(state): State<AppState>, Negotiated(ct): Negotiated
     Ok(response)
 }
 
-async fn complete_signup(State(state): State<AppState>, Negotiated(ct): Negotiated, client: ClientAddr, req: Request) -> Result<Response, Error> {
+async fn complete_signup(
+    State(state): State<AppState>,
+    Negotiated(ct): Negotiated,
+    client: ClientAddr,
+    req: Request,
+) -> Result<Response, Error> {
     let cname = tenant_of(&state.ctx.settings, req.headers())?;
     let form: AkanaForm = form_or_json(&state, req).await?;
     let code = signup_code(&form)?;

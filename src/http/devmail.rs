@@ -12,9 +12,7 @@ use axum::{Json, Router};
 use minijinja::context;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dev/mail", get(html))
-        .route("/dev/mail.json", get(json))
+    Router::new().route("/dev/mail", get(html)).route("/dev/mail.json", get(json))
 }
 
 async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, Error> {
@@ -22,9 +20,7 @@ async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, E
     Ok(store::devmail::list(&mut conn, 200).await?)
 }
 
-async fn json(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<store::devmail::DevMessage>>, Error> {
+async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::DevMessage>>, Error> {
     messages(&state).await.map(Json)
 }
 
@@ -38,8 +34,5 @@ async fn html(State(state): State<AppState>) -> Result<Html<String>, Error> {
         })
         .collect();
     let json_url = format!("{}/dev/mail.json", state.ctx.settings.base_path);
-    state
-        .pages
-        .render("devmail.html", context! { messages => list, json_url })
-        .map(Html)
+    state.pages.render("devmail.html", context! { messages => list, json_url }).map(Html)
 }

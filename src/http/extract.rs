@@ -19,28 +19,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         if !content_type_is(req.headers(), "application/json") {
-            return Err(Error::UnsupportedMediaType {
-                expected: "application/json",
-            });
+            return Err(Error::UnsupportedMediaType { expected: "application/json" });
         }
         let bytes = body(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
 }
 
-pub(crate) async fn body<S: Send + Sync>(
-    req: Request,
-    state: &S,
-) -> Result<axum::body::Bytes, Error> {
-    axum::body::Bytes::from_request(req, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge
-            } else {
-                Error::invalid("body", "could not be read")
-            }
-        })
+pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, Error> {
+    axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge
+        } else {
+            Error::invalid("body", "could not be read")
+        }
+    })
 }
 
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -74,11 +67,7 @@ fn known_field(path: &str) -> &'static str {
         "mailing_address",
     ];
     let last = path.rsplit('.').next().unwrap_or(path);
-    FIELDS
-        .iter()
-        .copied()
-        .find(|f| *f == last)
-        .unwrap_or("body")
+    FIELDS.iter().copied().find(|f| *f == last).unwrap_or("body")
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -98,16 +87,8 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(Self(client_ip(
-            peer,
-            &parts.headers,
-            &state.ctx.settings.trusted_proxies,
-        )))
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(Self(client_ip(peer, &parts.headers, &state.ctx.settings.trusted_proxies)))
     }
 }
 
@@ -116,17 +97,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim);
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim);
     let hops: Vec<IpAddr> = forwarded.filter_map(|s| s.parse().ok()).collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 #[cfg(test)]

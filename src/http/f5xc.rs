@@ -17,26 +17,11 @@ use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/no_auth/namespaces/system/f5xc-saas/signup",
-            post(create_signup),
-        )
-        .route(
-            "/no_auth/namespaces/system/f5xc-saas/signup/send_email",
-            post(send_signup_email),
-        )
-        .route(
-            "/no_auth/namespaces/system/f5xc-saas/signup/registration_details",
-            get(registration_details),
-        )
-        .route(
-            "/no_auth/namespaces/system/f5xc-saas/signup/complete",
-            post(complete_signup),
-        )
-        .route(
-            "/no_auth/login/validate_registration",
-            post(validate_registration),
-        )
+        .route("/no_auth/namespaces/system/f5xc-saas/signup", post(create_signup))
+        .route("/no_auth/namespaces/system/f5xc-saas/signup/send_email", post(send_signup_email))
+        .route("/no_auth/namespaces/system/f5xc-saas/signup/registration_details", get(registration_details))
+        .route("/no_auth/namespaces/system/f5xc-saas/signup/complete", post(complete_signup))
+        .route("/no_auth/login/validate_registration", post(validate_registration))
         .route("/no_auth/send_password_email", post(send_password_email))
         .route("/no_auth/password/set", post(set_password))
 }
@@ -76,17 +61,7 @@ struct UserDetails {
 }
 
 /// The mailing address fields of the seeds, kept as strings and nothing else.
-const ADDRESS_FIELDS: &[&str] = &[
-    "address1",
-    "address2",
-    "city",
-    "country",
-    "county",
-    "phone_number",
-    "state",
-    "state_code",
-    "zip_code",
-];
+const ADDRESS_FIELDS: &[&str] = &["address1", "address2", "city", "country", "county", "phone_number", "state", "state_code", "zip_code"];
 
 impl TryFrom<SignupRequest> for signup::NewSignup {
     type Error = domain::Invalid;
@@ -100,42 +75,25 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
         let mut kept = serde_json::Map::new();
         for field in ADDRESS_FIELDS {
             if let Some(v) = address.get(*field) {
-                let s = v.as_str().ok_or_else(|| {
-                    domain::Invalid::new("mailing_address", format!("{field} must be a string"))
-                })?;
+                let s = v.as_str().ok_or_else(|| domain::Invalid::new("mailing_address", format!("{field} must be a string")))?;
                 if let Some(s) = domain::optional("mailing_address", Some(s.to_owned()), 256)? {
                     kept.insert((*field).to_owned(), Value::String(s));
                 }
             }
         }
         Ok(Self {
-            cname: Cname::parse(
-                "domain",
-                r.account_details.domain.as_deref().unwrap_or_default(),
-            )?,
+            cname: Cname::parse("domain", r.account_details.domain.as_deref().unwrap_or_default())?,
             email: EmailAddress::parse_field("email", r.user_details.email.as_deref())?,
             tenant_type: TenantType::parse("tenant_type", r.tenant_type.as_deref())?,
             locale: Locale::parse("locale", r.account_details.locale.as_deref())?,
             details: signup::SignupDetails {
-                company_name: domain::required(
-                    "company_details.name",
-                    r.company_details.name,
-                    256,
-                )?,
+                company_name: domain::required("company_details.name", r.company_details.name, 256)?,
                 mailing_address: Value::Object(kept),
                 first_name: domain::required("first_name", r.user_details.first_name, 128)?,
                 last_name: domain::required("last_name", r.user_details.last_name, 128)?,
-                contact_number: domain::optional(
-                    "contact_number",
-                    r.user_details.contact_number,
-                    64,
-                )?,
+                contact_number: domain::optional("contact_number", r.user_details.contact_number, 64)?,
                 tos_version: domain::required("tos_version", r.account_details.tos_version, 64)?,
-                tos_accepted_at: domain::optional(
-                    "tos_accepted_at",
-                    r.account_details.tos_accepted_at,
-                    64,
-                )?,
+                tos_accepted_at: domain::optional("tos_accepted_at", r.account_details.tos_accepted_at, 64)?,
             },
         })
     }
@@ -154,10 +112,7 @@ async fn create_signup(
 ) -> Result<Json<SendResult>, Error> {
     let new = signup::NewSignup::try_from(req)?;
     signup::create(&state.ctx, &client.caller(), new).await?;
-    Ok(Json(SendResult {
-        message: "Thank you for signing up. Check your email for a link to complete the signup.",
-        success: true,
-    }))
+    Ok(Json(SendResult { message: "Thank you for signing up. Check your email for a link to complete the signup.", success: true }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,10 +139,7 @@ async fn send_signup_email(
 ) -> Result<Json<SendResult>, Error> {
     let token = token_field(req.token)?;
     signup::resend(&state.ctx, &client.caller(), &token).await?;
-    Ok(Json(SendResult {
-        message: "A new signup email is on its way.",
-        success: true,
-    }))
+    Ok(Json(SendResult { message: "A new signup email is on its way.", success: true }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,10 +164,7 @@ async fn validate_registration(
     let tenant_type = TenantType::parse("tenant_type", req.tenant_type.as_deref())?;
     let token = token_field(req.token)?;
     let err = signup::validate(&state.ctx, &email, tenant_type, &token).await?;
-    Ok(Json(ValidateResponse {
-        err,
-        valid_registration: err == signup::RegistrationErr::ETOKEN_OK,
-    }))
+    Ok(Json(ValidateResponse { err, valid_registration: err == signup::RegistrationErr::ETOKEN_OK }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,10 +173,7 @@ struct DetailsQuery {
     token: Option<String>,
 }
 
-async fn registration_details(
-    State(state): State<AppState>,
-    Query(q): Query<DetailsQuery>,
-) -> Result<Json<Value>, Error> {
+async fn registration_details(State(state): State<AppState>, Query(q): Query<DetailsQuery>) -> Result<Json<Value>, Error> {
     let token = token_field(q.token)?;
     let d = signup::details(&state.ctx, &token).await?;
     let mut body = json!({ "email": d.email, "domain": d.cname, "tenant_type": d.tenant_type });
@@ -258,10 +204,7 @@ async fn complete_signup(
     let token = token_field(req.token)?;
     let password = req.password.filter(|p| !p.is_empty());
     let done = signup::complete(&state.ctx, &client.caller(), &token, password).await?;
-    Ok(Json(CompleteResponse {
-        cname: done.cname,
-        email: done.email,
-    }))
+    Ok(Json(CompleteResponse { cname: done.cname, email: done.email }))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<Value> {
@@ -24,10 +22,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Error> {
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");
-            Err(Error::Unavailable {
-                reason: "the database is unreachable",
-                retry_after: Duration::from_secs(5),
-            })
+            Err(Error::Unavailable { reason: "the database is unreachable", retry_after: Duration::from_secs(5) })
         }
     }
 }

@@ -69,9 +69,7 @@ async fn not_found() -> Error {
 /// axum answers a wrong method with an empty 405 and the right `Allow`
 /// header; this keeps the header and gives it usher's error body.
 async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
@@ -84,19 +82,12 @@ async fn method_not_allowed_as_json(response: Response) -> Response {
 
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per
 /// client address a minute, shared by all instances through the database.
-async fn limit_clients(
-    State(state): State<AppState>,
-    client: ClientAddr,
-    req: Request,
-    next: Next,
-) -> Result<Response, Error> {
+async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, Error> {
     let per_minute = state.ctx.settings.limit_client_per_minute;
     if per_minute > 0 {
         let now = state.ctx.clock.now_ms();
         let mut conn = state.ctx.store.acquire().await?;
-        if let Err(retry_after) =
-            store::limits::hit_client(&mut conn, &client.0.to_string(), now, per_minute).await?
-        {
+        if let Err(retry_after) = store::limits::hit_client(&mut conn, &client.0.to_string(), now, per_minute).await? {
             return Err(Error::TooManyRequests { retry_after });
         }
     }

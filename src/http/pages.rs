@@ -9,8 +9,8 @@
 use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is};
 use crate::error::Error;
-use crate::flows::{password, signup};
 use crate::flows::akana;
+use crate::flows::{password, signup};
 use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use crate::tokens;
 use axum::Router;
@@ -32,35 +32,18 @@ pub struct Pages {
 impl Pages {
     pub fn new() -> anyhow::Result<Self> {
         let mut env = Environment::new();
-        env.add_template(
-            "layout.html",
-            include_str!("../../templates/pages/layout.html"),
-        )?;
-        env.add_template(
-            "signup.html",
-            include_str!("../../templates/pages/signup.html"),
-        )?;
-        env.add_template(
-            "password.html",
-            include_str!("../../templates/pages/password.html"),
-        )?;
-        env.add_template(
-            "error.html",
-            include_str!("../../templates/pages/error.html"),
-        )?;
+        env.add_template("layout.html", include_str!("../../templates/pages/layout.html"))?;
+        env.add_template("signup.html", include_str!("../../templates/pages/signup.html"))?;
+        env.add_template("password.html", include_str!("../../templates/pages/password.html"))?;
+        env.add_template("error.html", include_str!("../../templates/pages/error.html"))?;
         env.add_template("activate.html", include_str!("../../templates/pages/activate.html"))?;
-        env.add_template(
-            "devmail.html",
-            include_str!("../../templates/pages/devmail.html"),
-        )?;
+        env.add_template("devmail.html", include_str!("../../templates/pages/devmail.html"))?;
         Ok(Self { env })
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
         let template = self.env.get_template(name).map_err(anyhow::Error::from)?;
-        template
-            .render(ctx)
-            .map_err(|e| Error::Internal(anyhow::Error::from(e)))
+        template.render(ctx).map_err(|e| Error::Internal(anyhow::Error::from(e)))
     }
 }
 
@@ -89,13 +72,7 @@ struct PageForm {
 }
 
 /// A page answer: HTML with a status, plus a fresh CSRF cookie when a form is shown.
-fn page(
-    state: &AppState,
-    status: StatusCode,
-    name: &str,
-    ctx: Value,
-    csrf: Option<&str>,
-) -> Response {
+fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Option<&str>) -> Response {
     let html = match state.pages.render(name, ctx) {
         Ok(h) => h,
         Err(e) => return e.into_response(),
@@ -103,10 +80,7 @@ fn page(
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if let Some(csrf) = csrf {
         let cookie = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict");
@@ -120,30 +94,13 @@ fn page(
 fn error_page(state: &AppState, e: Error) -> Response {
     let status = e.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        let mut response = page(
-            state,
-            status,
-            "error.html",
-            context! { message => e.public_message() },
-            None,
-        );
-        if let Some(retry) = e
-            .into_response()
-            .headers()
-            .get(header::RETRY_AFTER)
-            .cloned()
-        {
+        let mut response = page(state, status, "error.html", context! { message => e.public_message() }, None);
+        if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
             response.headers_mut().insert(header::RETRY_AFTER, retry);
         }
         return response;
     }
-    page(
-        state,
-        status,
-        "error.html",
-        context! { message => e.public_message() },
-        None,
-    )
+    page(state, status, "error.html", context! { message => e.public_message() }, None)
 }
 
 fn path(state: &AppState, p: &str) -> String {
@@ -172,20 +129,14 @@ async fn signup_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) 
 /// Reads a form POST and checks its CSRF token against the cookie.
 async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-        return Err(Error::UnsupportedMediaType {
-            expected: "application/x-www-form-urlencoded",
-        });
+        return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
     let cookie = csrf_cookie(req.headers()).unwrap_or_default();
     let bytes = body(req, state).await?;
-    let form: PageForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| Error::invalid("body", "is not a valid form"))?;
+    let form: PageForm = serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form"))?;
     let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.csrf.as_bytes()));
     if !matches {
-        return Err(Error::Forbidden(
-            "The form expired or came from another site. Open the link from the email again."
-                .into(),
-        ));
+        return Err(Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into()));
     }
     Ok(form)
 }
@@ -201,11 +152,7 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-async fn signup_submit(
-    State(state): State<AppState>,
-    client: ClientAddr,
-    req: Request,
-) -> Response {
+async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
         Err(e) => return error_page(&state, e),
@@ -222,46 +169,24 @@ async fn signup_submit(
             let details = signup::details(&state.ctx, &form.token).await;
             let (email, cname) = details.map(|d| (d.email, d.cname)).unwrap_or_default();
             let ctx = context! { state => "ready", email, cname, token => form.token, csrf, action => path(&state, SIGNUP_PAGE), error => format!("The {field} {message}.") };
-            page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "signup.html",
-                ctx,
-                Some(&csrf),
-            )
+            page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
         Err(e @ Error::Token { .. }) => {
             let csrf = tokens::random_id();
             let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => e.public_message() };
-            page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "signup.html",
-                ctx,
-                Some(&csrf),
-            )
+            page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
         Err(e) => error_page(&state, e),
     }
 }
 
-async fn signup_resend(
-    State(state): State<AppState>,
-    client: ClientAddr,
-    req: Request,
-) -> Response {
+async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
         Err(e) => return error_page(&state, e),
     };
     match signup::resend(&state.ctx, &client.caller(), &form.token).await {
-        Ok(()) => page(
-            &state,
-            StatusCode::OK,
-            "signup.html",
-            context! { state => "resent" },
-            None,
-        ),
+        Ok(()) => page(&state, StatusCode::OK, "signup.html", context! { state => "resent" }, None),
         Err(e) => error_page(&state, e),
     }
 }
@@ -277,53 +202,27 @@ async fn password_page(State(state): State<AppState>, Query(q): Query<LinkQuery>
             context! { state => "ready", token, csrf, action => path(&state, PASSWORD_PAGE) },
             Some(&csrf),
         ),
-        Ok(false) => page(
-            &state,
-            StatusCode::OK,
-            "password.html",
-            context! { state => "invalid" },
-            None,
-        ),
+        Ok(false) => page(&state, StatusCode::OK, "password.html", context! { state => "invalid" }, None),
         Err(e) => error_page(&state, e),
     }
 }
 
-async fn password_submit(
-    State(state): State<AppState>,
-    client: ClientAddr,
-    req: Request,
-) -> Response {
+async fn password_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
         Err(e) => return error_page(&state, e),
     };
     let pw = form.password.clone().unwrap_or_default();
     match password::set(&state.ctx, &client.caller(), &form.token, pw).await {
-        Ok(()) => page(
-            &state,
-            StatusCode::OK,
-            "password.html",
-            context! { state => "done" },
-            None,
-        ),
+        Ok(()) => page(&state, StatusCode::OK, "password.html", context! { state => "done" }, None),
         Err(Error::Invalid { field, message }) => {
             let csrf = tokens::random_id();
             let ctx = context! { state => "ready", token => form.token, csrf, action => path(&state, PASSWORD_PAGE), error => format!("The {field} {message}.") };
-            page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "password.html",
-                ctx,
-                Some(&csrf),
-            )
+            page(&state, StatusCode::BAD_REQUEST, "password.html", ctx, Some(&csrf))
         }
-        Err(e @ Error::Token { .. }) => page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "password.html",
-            context! { state => "invalid", error => e.public_message() },
-            None,
-        ),
+        Err(e @ Error::Token { .. }) => {
+            page(&state, StatusCode::BAD_REQUEST, "password.html", context! { state => "invalid", error => e.public_message() }, None)
+        }
         Err(e) => error_page(&state, e),
     }
 }
@@ -369,7 +268,9 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
             let ctx = context! { state => "ready", email, code => form.signup_code, csrf, action => path(&state, ACTIVATION_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "activate.html", ctx, Some(&csrf))
         }
-        Err(e @ Error::Token { .. }) => page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => e.public_message() }, None),
+        Err(e @ Error::Token { .. }) => {
+            page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => e.public_message() }, None)
+        }
         Err(e) => error_page(&state, e),
     }
 }

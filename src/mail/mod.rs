@@ -63,9 +63,9 @@ impl Intent {
     pub fn scrubbed(&self) -> Self {
         let mut copy = self.clone();
         match &mut copy {
-            Self::SignupLinkV1 { token, .. }
-            | Self::PasswordLinkV1 { token, .. }
-            | Self::ActivationCodeV1 { token, .. } => *token = String::new(),
+            Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
+                *token = String::new()
+            }
             Self::AccountExistsV1 {} => {}
         }
         copy
@@ -76,9 +76,9 @@ impl Intent {
     /// scrubbed failed messages too, and then put back by `outbox retry`.)
     pub fn lost_its_secret(&self) -> bool {
         match self {
-            Self::SignupLinkV1 { token, .. }
-            | Self::PasswordLinkV1 { token, .. }
-            | Self::ActivationCodeV1 { token, .. } => token.is_empty(),
+            Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
+                token.is_empty()
+            }
             Self::AccountExistsV1 {} => false,
         }
     }
@@ -87,30 +87,15 @@ impl Intent {
     pub fn context(&self, public_url: &str, locale: &str) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
         match self {
-            Self::SignupLinkV1 {
-                token,
-                cname,
-                first_name,
-                expires_at,
-            } => minijinja::context! {
+            Self::SignupLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
                 link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
             },
             Self::AccountExistsV1 {} => minijinja::context! { locale },
-            Self::PasswordLinkV1 {
-                token,
-                cname,
-                first_name,
-                expires_at,
-            } => minijinja::context! {
+            Self::PasswordLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
                 link => link(PASSWORD_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
             },
             // Akana clients expect the code under `signupCode=`.
-            Self::ActivationCodeV1 {
-                token,
-                tenant,
-                first_name,
-                expires_at,
-            } => minijinja::context! {
+            Self::ActivationCodeV1 { token, tenant, first_name, expires_at } => minijinja::context! {
                 link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
                 expires_at => clock::rfc3339(*expires_at),
             },
@@ -128,15 +113,9 @@ pub struct Outgoing<'a> {
 
 /// Writes a message to the outbox, inside the caller's transaction. Its
 /// Message-ID is fixed here, so every delivery attempt carries the same one.
-pub async fn enqueue(
-    conn: &mut Conn,
-    now: i64,
-    mail_domain: &str,
-    out: Outgoing<'_>,
-) -> Result<String, sqlx::Error> {
+pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, sqlx::Error> {
     let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
-    let payload =
-        serde_json::to_string(&out.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = serde_json::to_string(&out.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     store::outbox::enqueue(
         conn,
         &store::outbox::NewMessage {
@@ -159,12 +138,8 @@ mod tests {
 
     #[test]
     fn a_scrubbed_intent_keeps_no_secret() {
-        let intent = Intent::PasswordLinkV1 {
-            token: "v4.local.secret".into(),
-            cname: "acme".into(),
-            first_name: "Jo".into(),
-            expires_at: 0,
-        };
+        let intent =
+            Intent::PasswordLinkV1 { token: "v4.local.secret".into(), cname: "acme".into(), first_name: "Jo".into(), expires_at: 0 };
         let stored = serde_json::to_string(&intent.scrubbed()).unwrap();
         assert!(!stored.contains("secret"), "{stored}");
         assert!(stored.contains("PasswordLinkV1"));

@@ -14,10 +14,7 @@ use crate::config::{MailTransport, Settings};
 use crate::store::{self, Store};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
+use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 use lettre::message::header::HeaderName;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -38,16 +35,10 @@ pub struct SendError {
 
 impl SendError {
     fn permanent(hint: impl Into<String>) -> Self {
-        Self {
-            permanent: true,
-            hint: hint.into(),
-        }
+        Self { permanent: true, hint: hint.into() }
     }
     fn transient(hint: impl Into<String>) -> Self {
-        Self {
-            permanent: false,
-            hint: hint.into(),
-        }
+        Self { permanent: false, hint: hint.into() }
     }
 }
 
@@ -76,9 +67,8 @@ impl Transport {
         let kind = match s.mail_transport {
             MailTransport::Dev => Kind::Dev(store.clone()),
             MailTransport::File => {
-                std::fs::create_dir_all(&s.mail_file_dir).with_context(|| {
-                    format!("creating mail directory {}", s.mail_file_dir.display())
-                })?;
+                std::fs::create_dir_all(&s.mail_file_dir)
+                    .with_context(|| format!("creating mail directory {}", s.mail_file_dir.display()))?;
                 Kind::File(s.mail_file_dir.clone())
             }
             MailTransport::Smtp => {
@@ -105,21 +95,13 @@ impl Transport {
                     html: body.html.clone(),
                     created_at: env.now,
                 };
-                let mut conn = store
-                    .acquire()
-                    .await
-                    .map_err(|e| SendError::transient(format!("dev mailbox: {e}")))?;
-                store::devmail::insert(&mut conn, &message)
-                    .await
-                    .map_err(|e| SendError::transient(format!("dev mailbox: {e}")))
+                let mut conn = store.acquire().await.map_err(|e| SendError::transient(format!("dev mailbox: {e}")))?;
+                store::devmail::insert(&mut conn, &message).await.map_err(|e| SendError::transient(format!("dev mailbox: {e}")))
             }
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();
-                let name: String = env
-                    .message_id
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
-                    .collect();
+                let name: String =
+                    env.message_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@')).collect();
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.tmp"));
                 // Write then rename, so a reader never sees half a message.
@@ -127,16 +109,11 @@ impl Transport {
                     tokio::fs::write(&tmp, &bytes).await?;
                     tokio::fs::rename(&tmp, &path).await
                 };
-                write
-                    .await
-                    .map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
+                write.await.map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
             }
             Kind::Smtp(smtp) => {
                 let message = self.build(env, body)?;
-                smtp.send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(&e))
+                smtp.send(message).await.map(|_| ()).map_err(|e| classify(&e))
             }
         }
     }
@@ -144,22 +121,14 @@ impl Transport {
     /// The message as it leaves: text + HTML, the outbox's Message-ID, and a
     /// DKIM signature when one is configured.
     fn build(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Message, SendError> {
-        let from: Mailbox = env
-            .from
-            .parse()
-            .map_err(|_| SendError::permanent("mail_from is not a valid address"))?;
-        let to: Mailbox = env.to.parse().map_err(|_| {
-            SendError::permanent(format!("recipient {} is not a valid address", env.to))
-        })?;
+        let from: Mailbox = env.from.parse().map_err(|_| SendError::permanent("mail_from is not a valid address"))?;
+        let to: Mailbox = env.to.parse().map_err(|_| SendError::permanent(format!("recipient {} is not a valid address", env.to)))?;
         let mut message = Message::builder()
             .message_id(Some(env.message_id.to_owned()))
             .from(from)
             .to(to)
             .subject(body.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                body.text.clone(),
-                body.html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(body.text.clone(), body.html.clone()))
             .map_err(|e| SendError::permanent(format!("building the message: {e}")))?;
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
@@ -171,40 +140,18 @@ impl Transport {
 /// The headers a DKIM signature covers. `Content-Type` is not among them:
 /// lettre keeps a multipart's `Content-Type` with the body, out of its
 /// signer's sight, so naming it would make every signature fail.
-const DKIM_SIGNED_HEADERS: &[&str] = &[
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-];
+const DKIM_SIGNED_HEADERS: &[&str] = &["From", "To", "Subject", "Date", "Message-ID", "MIME-Version"];
 
 fn dkim_config(selector: &str, domain: &str, key_path: &Path) -> anyhow::Result<DkimConfig> {
-    let pem = std::fs::read_to_string(key_path)
-        .with_context(|| format!("reading dkim_private_key {}", key_path.display()))?;
-    let key = dkim_signing_key(&pem)
-        .with_context(|| format!("dkim_private_key {}", key_path.display()))?;
-    let headers = DKIM_SIGNED_HEADERS
-        .iter()
-        .map(|h| HeaderName::new_from_ascii_str(h))
-        .collect();
+    let pem = std::fs::read_to_string(key_path).with_context(|| format!("reading dkim_private_key {}", key_path.display()))?;
+    let key = dkim_signing_key(&pem).with_context(|| format!("dkim_private_key {}", key_path.display()))?;
+    let headers = DKIM_SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
     // relaxed/relaxed survives the re-folding and whitespace changes of relays.
-    let canonicalization = DkimCanonicalization {
-        header: DkimCanonicalizationType::Relaxed,
-        body: DkimCanonicalizationType::Relaxed,
-    };
-    Ok(DkimConfig::new(
-        selector.to_owned(),
-        domain.to_owned(),
-        key,
-        headers,
-        canonicalization,
-    ))
+    let canonicalization = DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
+    Ok(DkimConfig::new(selector.to_owned(), domain.to_owned(), key, headers, canonicalization))
 }
 
-const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
-    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// A DKIM key from PEM: RSA as PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
@@ -213,39 +160,29 @@ const ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.
 pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
     const HELP: &str = "give an unencrypted RSA or Ed25519 private key in PEM";
     let pem = pem.trim();
-    let (label, doc) = pkcs8::SecretDocument::from_pem(pem)
-        .map_err(|e| anyhow!("the file is not a PEM private key ({e}); {HELP}"))?;
+    let (label, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| anyhow!("the file is not a PEM private key ({e}); {HELP}"))?;
     if label == "RSA PRIVATE KEY" {
-        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
-            .map_err(|e| anyhow!("not a valid RSA private key ({e})"));
+        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa).map_err(|e| anyhow!("not a valid RSA private key ({e})"));
     }
     if label != "PRIVATE KEY" {
         bail!("a PEM `{label}` cannot sign; {HELP}");
     }
-    let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes())
-        .map_err(|e| anyhow!("not a valid PKCS#8 private key ({e})"))?;
+    let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes()).map_err(|e| anyhow!("not a valid PKCS#8 private key ({e})"))?;
     match info.algorithm.oid {
         RSA_ENCRYPTION => {
             // A PKCS#8 RSA key wraps the PKCS#1 one, which is what lettre reads.
-            let pkcs1 = pkcs8::der::pem::encode_string(
-                "RSA PRIVATE KEY",
-                pkcs8::LineEnding::LF,
-                info.private_key,
-            )
-            .map_err(|e| anyhow!("re-encoding the RSA key ({e})"))?;
-            DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
-                .map_err(|e| anyhow!("not a valid RSA private key ({e})"))
+            let pkcs1 = pkcs8::der::pem::encode_string("RSA PRIVATE KEY", pkcs8::LineEnding::LF, info.private_key)
+                .map_err(|e| anyhow!("re-encoding the RSA key ({e})"))?;
+            DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa).map_err(|e| anyhow!("not a valid RSA private key ({e})"))
         }
         ED25519 => {
             // RFC 8410: the private key is an OCTET STRING holding the 32-byte seed.
-            let seed = OctetStringRef::from_der(info.private_key)
-                .map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))?;
+            let seed = OctetStringRef::from_der(info.private_key).map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))?;
             if seed.as_bytes().len() != 32 {
                 bail!("not a valid Ed25519 private key (its seed is not 32 bytes)");
             }
             let encoded = base64::engine::general_purpose::STANDARD.encode(seed.as_bytes());
-            DkimSigningKey::new(&encoded, DkimSigningAlgorithm::Ed25519)
-                .map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))
+            DkimSigningKey::new(&encoded, DkimSigningAlgorithm::Ed25519).map_err(|e| anyhow!("not a valid Ed25519 private key ({e})"))
         }
         other => bail!("a key of algorithm {other} cannot sign DKIM; {HELP}"),
     }
@@ -254,14 +191,10 @@ pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
 /// Turns lettre's error into a decision and a hint an operator can act on.
 fn classify(e: &smtp::Error) -> SendError {
     if e.is_permanent() {
-        return SendError::permanent(format!(
-            "the SMTP server refused the message permanently ({e}); it will not be retried"
-        ));
+        return SendError::permanent(format!("the SMTP server refused the message permanently ({e}); it will not be retried"));
     }
     if e.is_transient() {
-        return SendError::transient(format!(
-            "the SMTP server deferred the message ({e}); it will be retried"
-        ));
+        return SendError::transient(format!("the SMTP server deferred the message ({e}); it will be retried"));
     }
     if e.is_tls() {
         return SendError::transient(format!(
@@ -284,14 +217,8 @@ fn smtp_from_url(raw: &str, s: &Settings) -> anyhow::Result<AsyncSmtpTransport<T
     if url.scheme() != "smtp" && url.scheme() != "smtps" {
         bail!("USHER_SMTP_URL must start with smtp:// or smtps://");
     }
-    let host = url
-        .host_str()
-        .context("USHER_SMTP_URL has no host")?
-        .to_owned();
-    let tls_mode = url
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned());
+    let host = url.host_str().context("USHER_SMTP_URL has no host")?.to_owned();
+    let tls_mode = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
     let tls_mode = match (tls_mode.as_deref(), url.scheme(), url.port()) {
         (Some(m), _, _) => m.to_owned(),
         (None, "smtps", _) | (None, _, Some(465)) => "tls".to_owned(),
@@ -299,14 +226,8 @@ fn smtp_from_url(raw: &str, s: &Settings) -> anyhow::Result<AsyncSmtpTransport<T
     };
     let (tls, default_port) = match tls_mode.as_str() {
         "none" => (Tls::None, 25),
-        "starttls" => (
-            Tls::Required(TlsParameters::new(host.clone()).context("TLS parameters")?),
-            587,
-        ),
-        "tls" => (
-            Tls::Wrapper(TlsParameters::new(host.clone()).context("TLS parameters")?),
-            465,
-        ),
+        "starttls" => (Tls::Required(TlsParameters::new(host.clone()).context("TLS parameters")?), 587),
+        "tls" => (Tls::Wrapper(TlsParameters::new(host.clone()).context("TLS parameters")?), 465),
         other => bail!("tls={other} in USHER_SMTP_URL: use none, starttls or tls"),
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -323,9 +244,7 @@ fn smtp_from_url(raw: &str, s: &Settings) -> anyhow::Result<AsyncSmtpTransport<T
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -334,15 +253,8 @@ mod tests {
 
     /// A fresh key from the openssl command line tool, as an operator makes one.
     fn openssl_key(args: &[&str]) -> String {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("the openssl command line tool");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new("openssl").args(args).output().expect("the openssl command line tool");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -362,21 +274,14 @@ mod tests {
 
     #[test]
     fn an_unusable_dkim_key_is_refused_with_the_reason() {
-        let ec = openssl_key(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ]);
+        let ec = openssl_key(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]);
         let refused = |pem: &str| match dkim_signing_key(pem) {
             Ok(_) => panic!("accepted {pem}"),
             Err(e) => format!("{e:#}"),
         };
         assert!(refused(&ec).contains("cannot sign DKIM"));
         assert!(refused("not a key").contains("not a PEM private key"));
-        let encrypted =
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
         assert!(refused(encrypted).contains("ENCRYPTED PRIVATE KEY"));
     }
 }

@@ -70,15 +70,7 @@ impl Worker {
         let lease_until = now + clock::ms(self.settings.lease);
         let claimed = {
             let mut conn = self.store.acquire().await?;
-            store::outbox::claim(
-                &mut conn,
-                self.store.backend(),
-                &self.id,
-                now,
-                lease_until,
-                self.settings.batch,
-            )
-            .await?
+            store::outbox::claim(&mut conn, self.store.backend(), &self.id, now, lease_until, self.settings.batch).await?
         };
         let n = claimed.len();
         let mut sends = JoinSet::new();
@@ -128,9 +120,7 @@ impl Delivery {
         let intent: Intent = match serde_json::from_str(&m.payload) {
             Ok(i) => i,
             Err(e) => {
-                return self
-                    .fail(&m, &format!("the stored message is unreadable: {e}"))
-                    .await;
+                return self.fail(&m, &format!("the stored message is unreadable: {e}")).await;
             }
         };
         if intent.lost_its_secret() {
@@ -142,22 +132,13 @@ impl Delivery {
         // settings) sends a link that works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
         let ctx = intent.context(&self.settings.public_url, &m.locale);
-        let rendered =
-            match self
-                .templates
-                .render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx)
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    return self.fail(&m, &format!("template error: {e:#}")).await;
-                }
-            };
-        let envelope = Envelope {
-            message_id: &m.message_id,
-            from: &self.settings.from,
-            to: &m.recipient,
-            now: self.clock.now_ms(),
+        let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.fail(&m, &format!("template error: {e:#}")).await;
+            }
         };
+        let envelope = Envelope { message_id: &m.message_id, from: &self.settings.from, to: &m.recipient, now: self.clock.now_ms() };
         let outcome = self.transport.send(&envelope, &rendered).await;
         let mut conn = self.store.acquire().await?;
         match outcome {
@@ -170,35 +151,20 @@ impl Delivery {
                 }
                 Ok(())
             }
-            Err(SendError {
-                permanent: true,
-                hint,
-            }) => {
+            Err(SendError { permanent: true, hint }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload)
-                    .await
-                    .map(|_| ())
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload).await.map(|_| ())
             }
-            Err(SendError {
-                permanent: false,
-                hint,
-            }) if m.attempts >= i64::from(self.settings.max_attempts) => {
+            Err(SendError { permanent: false, hint }) if m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = format!("gave up after {} attempts: {hint}", m.attempts);
                 tracing::warn!(hint = %hint, "email failed");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload)
-                    .await
-                    .map(|_| ())
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload).await.map(|_| ())
             }
-            Err(SendError {
-                permanent: false,
-                hint,
-            }) => {
+            Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "email deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
-                store::outbox::mark_retry(&mut conn, m.id, &self.worker, next, &hint)
-                    .await
-                    .map(|_| ())
+                store::outbox::mark_retry(&mut conn, m.id, &self.worker, next, &hint).await.map(|_| ())
             }
         }
     }
@@ -207,9 +173,7 @@ impl Delivery {
     async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), sqlx::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
         let mut conn = self.store.acquire().await?;
-        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint, &m.payload)
-            .await
-            .map(|_| ())
+        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint, &m.payload).await.map(|_| ())
     }
 }
 

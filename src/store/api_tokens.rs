@@ -62,7 +62,8 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), sqlx::Erro
 }
 
 pub async fn revoke(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind(now).execute(conn).await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind(now).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 

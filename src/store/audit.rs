@@ -12,19 +12,17 @@ pub struct Event<'a> {
 }
 
 pub async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(at)
-    .bind(e.actor)
-    .bind(e.action)
-    .bind(e.target)
-    .bind(e.client_addr)
-    .bind(e.outcome)
-    .bind(e.detail)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    sqlx::query("INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(at)
+        .bind(e.actor)
+        .bind(e.action)
+        .bind(e.target)
+        .bind(e.client_addr)
+        .bind(e.outcome)
+        .bind(e.detail)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -42,10 +40,11 @@ pub struct Listed {
 /// The newest `limit` events, newest first.
 pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
     rows.into_iter()
         .map(|r| {
             Ok(Listed {

@@ -10,13 +10,7 @@ const MINUTE_MS: i64 = 60 * 1000;
 
 /// Counts one email of a flow to a recipient, unless that would break the
 /// interval or the daily cap; then says how long to wait.
-pub async fn take_email(
-    conn: &mut Conn,
-    key: &str,
-    now: i64,
-    interval: Duration,
-    daily: u32,
-) -> Result<Result<(), Duration>, sqlx::Error> {
+pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration, daily: u32) -> Result<Result<(), Duration>, sqlx::Error> {
     let interval_ms = crate::clock::ms(interval);
     let day = now.div_euclid(DAY_MS);
     let taken = sqlx::query(
@@ -39,27 +33,14 @@ pub async fn take_email(
     if taken.is_some() {
         return Ok(Ok(()));
     }
-    let row = sqlx::query("SELECT last_at, day, day_count FROM email_limits WHERE key = $1")
-        .bind(key)
-        .fetch_one(conn)
-        .await?;
-    let (last_at, row_day, count): (i64, i64, i64) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    let wait_ms = if row_day == day && count >= i64::from(daily) {
-        (day + 1) * DAY_MS - now
-    } else {
-        last_at + interval_ms - now
-    };
+    let row = sqlx::query("SELECT last_at, day, day_count FROM email_limits WHERE key = $1").bind(key).fetch_one(conn).await?;
+    let (last_at, row_day, count): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let wait_ms = if row_day == day && count >= i64::from(daily) { (day + 1) * DAY_MS - now } else { last_at + interval_ms - now };
     Ok(Err(Duration::from_millis(wait_ms.max(1000) as u64)))
 }
 
 /// Counts one request of a client in the current minute.
-pub async fn hit_client(
-    conn: &mut Conn,
-    client: &str,
-    now: i64,
-    per_minute: u32,
-) -> Result<Result<(), Duration>, sqlx::Error> {
+pub async fn hit_client(conn: &mut Conn, client: &str, now: i64, per_minute: u32) -> Result<Result<(), Duration>, sqlx::Error> {
     let window = now - now.rem_euclid(MINUTE_MS);
     let row = sqlx::query(
         "INSERT INTO client_limits (client, window_start, hits) VALUES ($1, $2, 1)
@@ -72,22 +53,14 @@ pub async fn hit_client(
     .await?;
     let hits: i64 = row.try_get(0)?;
     if hits > i64::from(per_minute) {
-        return Ok(Err(Duration::from_millis(
-            (window + MINUTE_MS - now).max(1000) as u64,
-        )));
+        return Ok(Err(Duration::from_millis((window + MINUTE_MS - now).max(1000) as u64)));
     }
     Ok(Ok(()))
 }
 
 /// Drops windows that can no longer limit anything.
 pub async fn prune(conn: &mut Conn, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM client_limits WHERE window_start < $1")
-        .bind(now - 2 * MINUTE_MS)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM email_limits WHERE day < $1")
-        .bind(now.div_euclid(DAY_MS) - 1)
-        .execute(conn)
-        .await?;
+    sqlx::query("DELETE FROM client_limits WHERE window_start < $1").bind(now - 2 * MINUTE_MS).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM email_limits WHERE day < $1").bind(now.div_euclid(DAY_MS) - 1).execute(conn).await?;
     Ok(())
 }

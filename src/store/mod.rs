@@ -73,8 +73,7 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(format!("PRAGMA busy_timeout = {busy_timeout_ms}").as_str())
-                            .await?;
+                        conn.execute(format!("PRAGMA busy_timeout = {busy_timeout_ms}").as_str()).await?;
                     }
                     Ok(())
                 })
@@ -88,10 +87,7 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        migrator(self.backend)
-            .run(&self.pool)
-            .await
-            .context("running database migrations")
+        migrator(self.backend).run(&self.pool).await.context("running database migrations")
     }
 
     /// A write transaction. On SQLite it takes the write lock at once
@@ -121,45 +117,27 @@ impl Store {
 
 fn migrator(backend: Backend) -> Migrator {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        ), (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql"))],
-        Backend::Postgres => &[(
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        ), (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql"))],
+        Backend::Sqlite => &[
+            (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+            (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
+        ],
+        Backend::Postgres => &[
+            (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+            (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
+        ],
     };
     let migrations = files
         .iter()
-        .map(|(version, name, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(name),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )
-        })
+        .map(|(version, name, sql)| Migration::new(*version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false))
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
+    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
 /// Whether an error means "the database cannot serve us now" (answer 503 and
 /// let the client retry) rather than "this query is wrong" (a bug: 500).
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.

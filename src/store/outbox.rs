@@ -86,13 +86,7 @@ pub async fn claim(
          )
          RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts"
     );
-    let rows = sqlx::query(&sql)
-        .bind(worker)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(&sql).bind(worker).bind(lease_until).bind(now).bind(limit).fetch_all(conn).await?;
     rows.into_iter().map(claimed).collect()
 }
 
@@ -111,13 +105,7 @@ fn claimed(r: AnyRow) -> Result<Claimed, sqlx::Error> {
 
 /// Records delivery and replaces the payload with one that holds no secret.
 /// Only the worker holding the claim may; returns false if it lost it.
-pub async fn mark_sent(
-    conn: &mut Conn,
-    id: i64,
-    worker: &str,
-    now: i64,
-    scrubbed_payload: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE outbox SET status = 'sent', sent_at = $3, payload = $4, lease_until = NULL, last_error = NULL
          WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
@@ -131,13 +119,7 @@ pub async fn mark_sent(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn mark_retry(
-    conn: &mut Conn,
-    id: i64,
-    worker: &str,
-    next_attempt_at: i64,
-    error: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, lease_until = NULL
          WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
@@ -151,13 +133,7 @@ pub async fn mark_retry(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn mark_failed(
-    conn: &mut Conn,
-    id: i64,
-    worker: &str,
-    error: &str,
-    scrubbed_payload: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE outbox SET status = 'failed', last_error = $3, payload = $4, lease_until = NULL
          WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
@@ -171,11 +147,7 @@ pub async fn mark_failed(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn list(
-    conn: &mut Conn,
-    status: Option<&str>,
-    limit: i64,
-) -> Result<Vec<Listed>, sqlx::Error> {
+pub async fn list(conn: &mut Conn, status: Option<&str>, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, recipient, kind, status, attempts, message_id, last_error, created_at, sent_at FROM outbox
          WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",

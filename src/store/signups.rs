@@ -16,12 +16,7 @@ pub struct Signup {
     pub tenant_id: Option<String>,
 }
 
-pub async fn insert(
-    conn: &mut Conn,
-    s: &Signup,
-    email_norm: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut Conn, s: &Signup, email_norm: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO signups (id, cname, email, email_norm, tenant_type, locale, details, state, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
@@ -60,12 +55,7 @@ pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, sqlx::Erro
 }
 
 /// Marks a pending signup completed; false if it already was.
-pub async fn complete(
-    conn: &mut Conn,
-    id: &str,
-    tenant_id: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE signups SET state = 'completed', tenant_id = $2, completed_at = $3 WHERE id = $1 AND state = 'pending'")
         .bind(id)
         .bind(tenant_id)

@@ -18,12 +18,7 @@ pub enum TokenState {
 
 /// Stores a new token and supersedes every earlier live token of the same
 /// purpose and subject, so only the newest link works.
-pub async fn insert(
-    conn: &mut Conn,
-    purpose: Purpose,
-    subject: &str,
-    issued: &Issued,
-) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE one_time_tokens SET superseded_at = $3
          WHERE purpose = $1 AND subject = $2 AND used_at IS NULL AND superseded_at IS NULL",
@@ -33,27 +28,20 @@ pub async fn insert(
     .bind(issued.issued_at_ms)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO one_time_tokens (id_hash, purpose, subject, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&issued.id_hash)
-    .bind(purpose.as_str())
-    .bind(subject)
-    .bind(issued.issued_at_ms)
-    .bind(issued.expires_at_ms)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    sqlx::query("INSERT INTO one_time_tokens (id_hash, purpose, subject, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&issued.id_hash)
+        .bind(purpose.as_str())
+        .bind(subject)
+        .bind(issued.issued_at_ms)
+        .bind(issued.expires_at_ms)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Spends a token. The check and the write are one statement, so of any
 /// number of concurrent spends of one token exactly one sees `Live`.
-pub async fn spend(
-    conn: &mut Conn,
-    id_hash: &str,
-    purpose: Purpose,
-    now: i64,
-) -> Result<TokenState, sqlx::Error> {
+pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, sqlx::Error> {
     let spent = sqlx::query(
         "UPDATE one_time_tokens SET used_at = $3
          WHERE id_hash = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $3",
@@ -69,12 +57,7 @@ pub async fn spend(
     state(conn, id_hash, purpose, now).await
 }
 
-pub async fn state(
-    conn: &mut Conn,
-    id_hash: &str,
-    purpose: Purpose,
-    now: i64,
-) -> Result<TokenState, sqlx::Error> {
+pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, sqlx::Error> {
     let row = sqlx::query("SELECT used_at, superseded_at, expires_at FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2")
         .bind(id_hash)
         .bind(purpose.as_str())
@@ -100,9 +83,6 @@ pub async fn state(
 /// Forgets tokens that can no longer be used by anyone, a day after they died.
 pub async fn prune(conn: &mut Conn, now: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now - 24 * 3600 * 1000;
-    let done = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1")
-        .bind(cutoff)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1").bind(cutoff).execute(conn).await?;
     Ok(done.rows_affected())
 }

@@ -40,12 +40,7 @@ pub struct NewUser<'a> {
 }
 
 fn tenant(row: AnyRow) -> Result<Tenant, sqlx::Error> {
-    Ok(Tenant {
-        id: row.try_get(0)?,
-        cname: row.try_get(1)?,
-        name: row.try_get(2)?,
-        tenant_type: row.try_get(3)?,
-    })
+    Ok(Tenant { id: row.try_get(0)?, cname: row.try_get(1)?, name: row.try_get(2)?, tenant_type: row.try_get(3)? })
 }
 
 pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, sqlx::Error> {
@@ -80,10 +75,7 @@ pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), 
 
 /// Whether the address belongs to a user of any tenant.
 pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT 1 FROM users WHERE email_norm = $1 LIMIT 1")
-        .bind(email_norm)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query("SELECT 1 FROM users WHERE email_norm = $1 LIMIT 1").bind(email_norm).fetch_optional(conn).await?;
     Ok(row.is_some())
 }
 
@@ -124,38 +116,29 @@ fn user(row: AnyRow) -> Result<User, sqlx::Error> {
     })
 }
 
-pub async fn user_by_cname_and_email(
-    conn: &mut Conn,
-    cname: &str,
-    email_norm: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.cname = $1 AND u.email_norm = $2"))
-        .bind(cname)
-        .bind(email_norm)
-        .fetch_optional(conn)
-        .await?
-        .map(user)
-        .transpose()
-}
-
-pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, sqlx::Error> {
+pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1"
+        "SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.cname = $1 AND u.email_norm = $2"
     ))
-    .bind(id)
+    .bind(cname)
+    .bind(email_norm)
     .fetch_optional(conn)
     .await?
     .map(user)
     .transpose()
 }
 
+pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(user)
+        .transpose()
+}
+
 /// Sets the password and activates a pending user; a disabled user stays disabled.
-pub async fn set_password(
-    conn: &mut Conn,
-    user_id: &str,
-    hash: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET password_hash = $2, updated_at = $3,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
@@ -192,7 +175,14 @@ pub async fn locked_until(conn: &mut Conn, user_id: &str) -> Result<Option<i64>,
 /// Counts a wrong password in a window of `window_ms`; the `max`-th in one
 /// window locks the user for `lock_ms`. One statement, so concurrent wrong
 /// tries are all counted.
-pub async fn record_failed_login(conn: &mut Conn, user_id: &str, now: i64, window_ms: i64, max: i64, lock_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn record_failed_login(
+    conn: &mut Conn,
+    user_id: &str,
+    now: i64,
+    window_ms: i64,
+    max: i64,
+    lock_ms: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET
             failed_logins = CASE WHEN failed_since IS NULL OR failed_since <= $2 - $3 THEN 1 ELSE failed_logins + 1 END,

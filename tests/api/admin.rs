@@ -35,7 +35,8 @@ async fn admin_post(app: &TestApp, path: &str, auth: Option<&str>, body: &Value)
 }
 
 async fn verify(app: &TestApp, secret: &str, password: &str) -> bool {
-    let r = admin_post(app, VERIFY, Some(&format!("APIToken {secret}")), &json!({ "email": "jane@example.com", "password": password })).await;
+    let r =
+        admin_post(app, VERIFY, Some(&format!("APIToken {secret}")), &json!({ "email": "jane@example.com", "password": password })).await;
     let (status, answer) = body(r).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer["valid"].as_bool().unwrap()
@@ -178,16 +179,18 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("serve.log");
-    let mut server = KillOnDrop(std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
-        .arg("serve")
-        .env("USHER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("USHER_DATABASE_URL", &db)
-        .env("USHER_DATA_DIR", dir.path())
-        .env("USHER_MAIL_POLL_INTERVAL", "50ms")
-        .env("RUST_LOG", "trace")
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap());
+    let mut server = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
+            .arg("serve")
+            .env("USHER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("USHER_DATABASE_URL", &db)
+            .env("USHER_DATA_DIR", dir.path())
+            .env("USHER_MAIL_POLL_INTERVAL", "50ms")
+            .env("RUST_LOG", "trace")
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..400 {
@@ -199,7 +202,12 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     }
     assert!(ready, "usher serve did not become ready");
 
-    let r = client.post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup")).json(&signup_body("acme", "jane@example.com")).send().await.unwrap();
+    let r = client
+        .post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup"))
+        .json(&signup_body("acme", "jane@example.com"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let mut signup_token = String::new();
     for _ in 0..400 {
@@ -210,7 +218,12 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let r = client.post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup/complete")).json(&json!({ "token": signup_token, "password": STRONG_PASSWORD })).send().await.unwrap();
+    let r = client
+        .post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup/complete"))
+        .json(&json!({ "token": signup_token, "password": STRONG_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     let created = usher(&db, dir.path(), &["api-token", "create", "--tenant", "acme", "--role", "admin"]);
@@ -239,7 +252,13 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     };
     let r = verify(format!("APIToken {secret}")).await;
     assert_eq!(body(r).await, (StatusCode::OK, json!({ "valid": true })));
-    let r = client.post(format!("{url}{SEND}")).header("authorization", format!("Bearer {secret}")).json(&json!({ "email": "jane@example.com", "namespace": "system" })).send().await.unwrap();
+    let r = client
+        .post(format!("{url}{SEND}"))
+        .header("authorization", format!("Bearer {secret}"))
+        .json(&json!({ "email": "jane@example.com", "namespace": "system" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let listed: Vec<Value> = serde_json::from_str(&usher(&db, dir.path(), &["api-token", "list", "--json"])).unwrap();
     assert!(listed[0]["last_used_at"].is_i64());
@@ -267,7 +286,12 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     server.0.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("usher is listening") && log.lines().count() > 20, "the log was captured");
-    for (what, secret) in [("API token", secret.as_str()), ("password", STRONG_PASSWORD), ("signup token", &signup_token), ("password token", &password_token)] {
+    for (what, secret) in [
+        ("API token", secret.as_str()),
+        ("password", STRONG_PASSWORD),
+        ("signup token", &signup_token),
+        ("password token", &password_token),
+    ] {
         assert!(!secret.is_empty());
         assert!(!log.contains(secret), "the {what} appears in the log");
     }

@@ -217,11 +217,7 @@ pub fn token_in(text: &Value) -> String {
     let text = text.as_str().expect("text part");
     let link = text.split_whitespace().find(|w| w.starts_with("http")).unwrap_or_else(|| panic!("no link in {text}"));
     let query = link.split_once('?').expect("query").1;
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token=").or_else(|| kv.strip_prefix("signupCode=")))
-        .expect("token in link")
-        .to_owned()
+    query.split('&').find_map(|kv| kv.strip_prefix("token=").or_else(|| kv.strip_prefix("signupCode="))).expect("token in link").to_owned()
 }
 
 pub fn link_in(text: &Value) -> String {

@@ -8,9 +8,7 @@ use crate::helpers::*;
 use crate::on_each_backend;
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::common::verify::DomainKey;
-use mail_auth::{
-    AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
-};
+use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::borrow::Borrow;
@@ -178,11 +176,7 @@ on_each_backend! {
 /// Starts usher with the SMTP transport pointed at the sink on `port`.
 async fn smtp_app(backend: Backend, port: u16, extra: &[(&str, &str)]) -> TestApp {
     let url = format!("smtp://127.0.0.1:{port}?tls=none");
-    let mut settings = vec![
-        ("mail_transport", "smtp"),
-        ("smtp_url", url.as_str()),
-        ("mail_from", "signup@usher.test"),
-    ];
+    let mut settings = vec![("mail_transport", "smtp"), ("smtp_url", url.as_str()), ("mail_from", "signup@usher.test")];
     settings.extend_from_slice(extra);
     TestApp::spawn_with(backend, &settings).await
 }
@@ -211,16 +205,9 @@ impl TappedSink {
     fn start() -> (Self, u16) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let tap = Self {
-            smtp: SmtpSink::default(),
-            tries: Arc::default(),
-            current: Vec::new(),
-        };
+        let tap = Self { smtp: SmtpSink::default(), tries: Arc::default(), current: Vec::new() };
         let mut server = mailin_embedded::Server::new(tap.clone());
-        server
-            .with_name("sink.test")
-            .with_num_threads(32)
-            .with_tcp_listener(listener);
+        server.with_name("sink.test").with_num_threads(32).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -229,24 +216,12 @@ impl TappedSink {
 
     fn tries(&self) -> Vec<Try> {
         let tries = self.tries.lock().unwrap();
-        tries
-            .iter()
-            .map(|t| Try {
-                code: t.code,
-                message: t.message.clone(),
-            })
-            .collect()
+        tries.iter().map(|t| Try { code: t.code, message: t.message.clone() }).collect()
     }
 }
 
 impl mailin_embedded::Handler for TappedSink {
-    fn data_start(
-        &mut self,
-        domain: &str,
-        from: &str,
-        is8bit: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
+    fn data_start(&mut self, domain: &str, from: &str, is8bit: bool, to: &[String]) -> mailin_embedded::Response {
         self.current.clear();
         self.smtp.data_start(domain, from, is8bit, to)
     }
@@ -264,14 +239,8 @@ impl mailin_embedded::Handler for TappedSink {
             // it; the sink hangs up instead, as servers may.
             answer.action = mailin_embedded::Action::Close;
         }
-        let message = Received {
-            to: Vec::new(),
-            raw: String::from_utf8_lossy(&self.current).into_owned(),
-        };
-        self.tries.lock().unwrap().push(Try {
-            code: answer.code,
-            message,
-        });
+        let message = Received { to: Vec::new(), raw: String::from_utf8_lossy(&self.current).into_owned() };
+        self.tries.lock().unwrap().push(Try { code: answer.code, message });
         answer
     }
 }
@@ -306,17 +275,8 @@ async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
                 cmd.env_remove(name);
             }
         }
-        let out = cmd
-            .args(&args)
-            .env("USHER_DATABASE_URL", database_url)
-            .current_dir(workdir.path())
-            .output()
-            .expect("run usher");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = cmd.args(&args).env("USHER_DATABASE_URL", database_url).current_dir(workdir.path()).output().expect("run usher");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     })
     .await
     .unwrap()
@@ -338,19 +298,11 @@ fn write(path: &Path, text: &str) {
 
 /// Signs `cname` up in `locale`, completes the signup without a password
 /// and returns the password email that follows.
-async fn password_email(
-    app: &TestApp,
-    smtp: &SmtpSink,
-    cname: &str,
-    email: &str,
-    locale: &str,
-) -> Received {
+async fn password_email(app: &TestApp, smtp: &SmtpSink, cname: &str, email: &str, locale: &str) -> Received {
     let mut body = signup_body(cname, email);
     body["account_details"]["locale"] = json!(locale);
     let before = smtp.messages().len();
-    let signup = app
-        .post_json("/no_auth/namespaces/system/f5xc-saas/signup", &body)
-        .await;
+    let signup = app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &body).await;
     assert_eq!(signup.status(), StatusCode::OK);
     let link_mail = smtp.wait_for(before + 1).await.remove(before);
     let token = token_in(&Value::String(link_mail.text()));
@@ -384,14 +336,7 @@ fn dkim_key(dir: &Path, kind: KeyKind) -> (PathBuf, String) {
         args.push("2048");
     }
     openssl(&args);
-    let spki = openssl(&[
-        "pkey",
-        "-in",
-        path.to_str().unwrap(),
-        "-pubout",
-        "-outform",
-        "DER",
-    ]);
+    let spki = openssl(&["pkey", "-in", path.to_str().unwrap(), "-pubout", "-outform", "DER"]);
     use base64::Engine;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let record = match kind {
@@ -403,15 +348,8 @@ fn dkim_key(dir: &Path, kind: KeyKind) -> (PathBuf, String) {
 }
 
 fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl command line tool");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = std::process::Command::new("openssl").args(args).output().expect("the openssl command line tool");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
@@ -449,12 +387,7 @@ async fn dkim_verdicts(raw: &[u8], name: &str, record: &str) -> Vec<DkimResult> 
     dns.insert(format!("{name}."), key.into(), Instant::now());
     let verifier = MessageAuthenticator::new_cloudflare().expect("verifier");
     let message = AuthenticatedMessage::parse(raw).expect("a parsable message");
-    verifier
-        .verify_dkim(Parameters::new(&message).with_txt_cache(&dns))
-        .await
-        .iter()
-        .map(|out| out.result().clone())
-        .collect()
+    verifier.verify_dkim(Parameters::new(&message).with_txt_cache(&dns)).await.iter().map(|out| out.result().clone()).collect()
 }
 
 /// Every value of every text column of every table: (table, column, value).
@@ -483,8 +416,7 @@ async fn text_cells(app: &TestApp, backend: &Backend) -> Vec<(String, String, St
     let mut cells = Vec::new();
     for (table, column) in columns {
         let sql = format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\"");
-        let values: Vec<(Option<String>,)> =
-            sqlx::query_as(&sql).fetch_all(&mut *conn).await.unwrap();
+        let values: Vec<(Option<String>,)> = sqlx::query_as(&sql).fetch_all(&mut *conn).await.unwrap();
         for (value,) in values {
             if let Some(v) = value {
                 cells.push((table.clone(), column.clone(), v));

@@ -42,20 +42,13 @@ fn postgres_or_skip() -> Option<String> {
 }
 
 /// Polls `check` until it gives a value; fails the test after `within`.
-async fn eventually<T>(
-    what: &str,
-    within: Duration,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
+async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + within;
     loop {
         if let Some(value) = check().await {
             return value;
         }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {within:?} waiting until {what}"
-        );
+        assert!(Instant::now() < deadline, "gave up after {within:?} waiting until {what}");
         tokio::time::sleep(POLL).await;
     }
 }
@@ -76,17 +69,11 @@ impl FreshDatabase {
     async fn create(admin: &str) -> Self {
         let name = format!("usher_test_{}", uuid_like());
         create_pg_database(admin, &name).await;
-        Self {
-            admin: admin.to_owned(),
-            url: replace_db_name(admin, &name),
-            name,
-        }
+        Self { admin: admin.to_owned(), url: replace_db_name(admin, &name), name }
     }
 
     async fn pool(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        sqlx::PgPool::connect(&self.url).await.expect("connect to the test database")
     }
 }
 
@@ -95,10 +82,7 @@ impl Drop for FreshDatabase {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         // Best effort, on a thread of its own: Drop cannot await.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {
@@ -124,35 +108,22 @@ struct OutboxRow {
 }
 
 async fn outbox(pool: &sqlx::PgPool) -> Vec<OutboxRow> {
-    let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT recipient, message_id, status, claimed_by, attempts FROM outbox ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("read the outbox");
+    let rows: Vec<(String, String, String, Option<String>, i64)> =
+        sqlx::query_as("SELECT recipient, message_id, status, claimed_by, attempts FROM outbox ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("read the outbox");
     rows.into_iter()
-        .map(
-            |(recipient, message_id, status, claimed_by, attempts)| OutboxRow {
-                recipient,
-                message_id,
-                status,
-                claimed_by,
-                attempts,
-            },
-        )
+        .map(|(recipient, message_id, status, claimed_by, attempts)| OutboxRow { recipient, message_id, status, claimed_by, attempts })
         .collect()
 }
 
 /// Waits until every queued message is sent; returns the outbox.
 async fn all_sent(pool: &sqlx::PgPool, expected: usize) -> Vec<OutboxRow> {
-    eventually(
-        &format!("all {expected} queued messages are sent"),
-        WITHIN,
-        async || {
-            let rows = outbox(pool).await;
-            (rows.len() == expected && rows.iter().all(|r| r.status == "sent")).then_some(rows)
-        },
-    )
+    eventually(&format!("all {expected} queued messages are sent"), WITHIN, async || {
+        let rows = outbox(pool).await;
+        (rows.len() == expected && rows.iter().all(|r| r.status == "sent")).then_some(rows)
+    })
     .await
 }
 
@@ -168,13 +139,7 @@ struct Instance {
 impl Instance {
     /// Starts `usher serve` on `database_url` with the key ring `keys`, mailing
     /// through the SMTP server on `smtp_port`, with `env` on top.
-    fn start(
-        name: &'static str,
-        database_url: &str,
-        keys: &str,
-        smtp_port: u16,
-        env: &[(&str, &str)],
-    ) -> Self {
+    fn start(name: &'static str, database_url: &str, keys: &str, smtp_port: u16, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let address = format!("http://127.0.0.1:{port}");
@@ -195,27 +160,13 @@ impl Instance {
             .env("USHER_KEYS", keys)
             .env("USHER_DATA_DIR", dir.path())
             .env("USHER_MAIL_TRANSPORT", "smtp")
-            .env(
-                "USHER_SMTP_URL",
-                format!("smtp://127.0.0.1:{smtp_port}?tls=none"),
-            )
+            .env("USHER_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}?tls=none"))
             .env("USHER_MAIL_POLL_INTERVAL", "100ms");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("start usher serve");
-        Self {
-            name,
-            address,
-            child,
-            log,
-            _dir: dir,
-        }
+        let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().expect("start usher serve");
+        Self { name, address, child, log, _dir: dir }
     }
 
     fn url(&self, path: &str) -> String {
@@ -232,23 +183,14 @@ impl Instance {
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = self.child.try_wait().expect("child status") {
-                panic!(
-                    "usher {} exited ({status}) before it was ready:\n{}",
-                    self.name,
-                    self.log()
-                );
+                panic!("usher {} exited ({status}) before it was ready:\n{}", self.name, self.log());
             }
             if let Ok(r) = client.get(self.url("/readyz")).send().await {
                 if r.status() == StatusCode::OK {
                     return;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "usher {} was not ready after {STARTUP:?}:\n{}",
-                self.name,
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "usher {} was not ready after {STARTUP:?}:\n{}", self.name, self.log());
             tokio::time::sleep(POLL).await;
         }
     }
@@ -303,10 +245,7 @@ async fn storm(
 }
 
 async fn answer_of(r: Response) -> (StatusCode, Option<u64>, Value) {
-    let retry_after = r
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().expect("ascii").parse().expect("seconds"));
+    let retry_after = r.headers().get("retry-after").map(|v| v.to_str().expect("ascii").parse().expect("seconds"));
     let (status, answer) = body(r).await;
     (status, retry_after, answer)
 }
@@ -325,37 +264,22 @@ async fn one_signup_token_spent_through_two_instances_at_once_succeeds_exactly_o
     let (a, b) = two_instances(&db, smtp_port).await;
     let client = reqwest::Client::new();
 
-    let r = post(
-        &client,
-        a.url(SIGNUP),
-        &signup_body("acme", "jane@example.com"),
-    )
-    .await;
+    let r = post(&client, a.url(SIGNUP), &signup_body("acme", "jane@example.com")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let token = token_of(&smtp.wait_for(1).await[0]);
 
     let complete = json!({ "token": token, "password": STRONG_PASSWORD });
     let answers = storm(&client, [&a, &b], 10, COMPLETE, complete).await;
-    let won = answers
-        .iter()
-        .filter(|(s, ..)| *s == StatusCode::OK)
-        .count();
+    let won = answers.iter().filter(|(s, ..)| *s == StatusCode::OK).count();
     assert_eq!(won, 1, "{answers:?}");
     assert!(
-        answers.iter().all(|(s, _, answer)| *s == StatusCode::OK
-            || (*s == StatusCode::CONFLICT && answer["code"] == "SIGNUP_COMPLETED")),
+        answers.iter().all(|(s, _, answer)| *s == StatusCode::OK || (*s == StatusCode::CONFLICT && answer["code"] == "SIGNUP_COMPLETED")),
         "{answers:?}"
     );
 
     let pool = db.pool().await;
-    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap();
     assert_eq!((tenants, users), (1, 1), "one tenant, one user");
 }
 
@@ -370,26 +294,15 @@ async fn a_recipient_asking_two_instances_at_once_is_sent_one_email_and_the_rest
     let client = reqwest::Client::new();
 
     // An onboarded user: signed up through one instance, completed through the other.
-    let r = post(
-        &client,
-        a.url(SIGNUP),
-        &signup_body("acme", "jane@example.com"),
-    )
-    .await;
+    let r = post(&client, a.url(SIGNUP), &signup_body("acme", "jane@example.com")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let token = token_of(&smtp.wait_for(1).await[0]);
     let done = json!({ "token": token, "password": STRONG_PASSWORD });
-    assert_eq!(
-        post(&client, b.url(COMPLETE), &done).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(post(&client, b.url(COMPLETE), &done).await.status(), StatusCode::OK);
 
     let ask = json!({ "cname": "acme", "email": "jane@example.com" });
     let answers = storm(&client, [&a, &b], 10, SEND_PASSWORD, ask).await;
-    let accepted = answers
-        .iter()
-        .filter(|(s, ..)| *s == StatusCode::OK)
-        .count();
+    let accepted = answers.iter().filter(|(s, ..)| *s == StatusCode::OK).count();
     assert_eq!(accepted, 1, "one email a minute: {answers:?}");
     for (status, retry_after, answer) in &answers {
         if *status != StatusCode::OK {
@@ -397,10 +310,7 @@ async fn a_recipient_asking_two_instances_at_once_is_sent_one_email_and_the_rest
             assert_eq!(answer["code"], "TOO_MANY_REQUESTS");
             // A minute from when the slot was taken, rounded up; a request
             // that read the clock just before the winner did may see 61.
-            assert!(
-                retry_after.is_some_and(|s| (1..=61).contains(&s)),
-                "{answers:?}"
-            );
+            assert!(retry_after.is_some_and(|s| (1..=61).contains(&s)), "{answers:?}");
         }
     }
 
@@ -410,16 +320,9 @@ async fn a_recipient_asking_two_instances_at_once_is_sent_one_email_and_the_rest
     let arrived = smtp.wait_for(2).await;
     assert_eq!(arrived.len(), 2, "no more emails than allowed");
     let sent_ids: BTreeSet<_> = queued.iter().map(|r| r.message_id.clone()).collect();
-    let arrived_ids: BTreeSet<_> = arrived
-        .iter()
-        .map(|m| m.header("message-id").expect("Message-ID"))
-        .collect();
+    let arrived_ids: BTreeSet<_> = arrived.iter().map(|m| m.header("message-id").expect("Message-ID")).collect();
     assert_eq!(sent_ids, arrived_ids);
-    assert!(
-        arrived
-            .iter()
-            .all(|m| m.to == vec!["jane@example.com".to_owned()])
-    );
+    assert!(arrived.iter().all(|m| m.to == vec!["jane@example.com".to_owned()]));
 }
 
 /// An SMTP server that reads each message whole and then holds its answer
@@ -448,10 +351,7 @@ impl StallingSmtp {
             rcpt: Vec::new(),
         };
         let mut server = mailin_embedded::Server::new(sink.clone());
-        server
-            .with_name("stall.test")
-            .with_num_threads(32)
-            .with_tcp_listener(listener);
+        server.with_name("stall.test").with_num_threads(32).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -468,13 +368,7 @@ impl StallingSmtp {
 }
 
 impl mailin_embedded::Handler for StallingSmtp {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        _from: &str,
-        _is8bit: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
         self.current.clear();
         self.rcpt = to.to_vec();
         mailin_embedded::response::START_DATA
@@ -492,10 +386,7 @@ impl mailin_embedded::Handler for StallingSmtp {
             return mailin_embedded::Response::custom(451, "try again later".to_owned());
         }
         let raw = String::from_utf8_lossy(&self.current).into_owned();
-        self.accepted.lock().expect("accepted").push(Received {
-            to: self.rcpt.clone(),
-            raw,
-        });
+        self.accepted.lock().expect("accepted").push(Received { to: self.rcpt.clone(), raw });
         mailin_embedded::response::OK
     }
 }
@@ -519,22 +410,11 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
     // A's worker takes the first message and stalls inside DATA with it, so
     // the next ones queue up behind it...
     let first = signup_body("first", "first@example.com");
-    assert_eq!(
-        post(&client, a.url(SIGNUP), &first).await.status(),
-        StatusCode::OK
-    );
-    eventually("A stalls inside DATA", WITHIN, async || {
-        (stall.stalled() == 1).then_some(())
-    })
-    .await;
+    assert_eq!(post(&client, a.url(SIGNUP), &first).await.status(), StatusCode::OK);
+    eventually("A stalls inside DATA", WITHIN, async || (stall.stalled() == 1).then_some(())).await;
     let recipients: Vec<String> = (0..6).map(|i| format!("user{i}@example.com")).collect();
     for (i, to) in recipients.iter().enumerate() {
-        let r = post(
-            &client,
-            a.url(SIGNUP),
-            &signup_body(&format!("acme{i}"), to),
-        )
-        .await;
+        let r = post(&client, a.url(SIGNUP), &signup_body(&format!("acme{i}"), to)).await;
         assert_eq!(r.status(), StatusCode::OK, "signup {i}");
     }
     let rows = outbox(&pool).await;
@@ -545,17 +425,11 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
     // ...and once it is answered, A claims them all in one batch and stalls
     // inside DATA with every one of them.
     release.send(()).expect("release the first message");
-    let held = eventually(
-        "A holds every queued message, stalled inside DATA",
-        WITHIN,
-        async || {
-            let rows = outbox(&pool).await;
-            let held = rows[1..]
-                .iter()
-                .all(|r| r.status == "sending" && r.claimed_by.as_deref() == Some(&worker_a));
-            (held && stall.stalled() == 1 + recipients.len()).then_some(rows)
-        },
-    )
+    let held = eventually("A holds every queued message, stalled inside DATA", WITHIN, async || {
+        let rows = outbox(&pool).await;
+        let held = rows[1..].iter().all(|r| r.status == "sending" && r.claimed_by.as_deref() == Some(&worker_a));
+        (held && stall.stalled() == 1 + recipients.len()).then_some(rows)
+    })
     .await;
     assert_eq!(held[0].status, "sent", "{held:#?}");
     a.kill();
@@ -573,14 +447,8 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
         let id = m.header("message-id").expect("Message-ID");
         by_recipient.entry(m.to[0].clone()).or_default().push(id);
     }
-    let expected: BTreeMap<String, Vec<String>> = done[1..]
-        .iter()
-        .map(|r| (r.recipient.clone(), vec![r.message_id.clone()]))
-        .collect();
-    assert_eq!(
-        by_recipient, expected,
-        "each message once, with its own Message-ID"
-    );
+    let expected: BTreeMap<String, Vec<String>> = done[1..].iter().map(|r| (r.recipient.clone(), vec![r.message_id.clone()])).collect();
+    assert_eq!(by_recipient, expected, "each message once, with its own Message-ID");
     assert_eq!(expected.keys().cloned().collect::<Vec<_>>(), recipients);
     for r in &done[1..] {
         assert_ne!(r.claimed_by.as_deref(), Some(worker_a.as_str()), "{r:?}");
@@ -589,15 +457,8 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
     // The first message went out through A only, before it was killed.
     let first_out = stall.accepted();
     assert_eq!(first_out.len(), 1);
-    assert_eq!(
-        first_out[0].header("message-id").as_deref(),
-        Some(done[0].message_id.as_str())
-    );
-    assert_eq!(
-        smtp.messages().len(),
-        recipients.len(),
-        "nothing more arrives"
-    );
+    assert_eq!(first_out[0].header("message-id").as_deref(), Some(done[0].message_id.as_str()));
+    assert_eq!(smtp.messages().len(), recipients.len(), "nothing more arrives");
     // Unblocks A's abandoned sessions, which the server now answers 451.
     drop(release);
 }
@@ -614,12 +475,7 @@ impl Proxy {
     async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
-        let mut proxy = Self {
-            port,
-            upstream,
-            accept: None,
-            connections: Arc::default(),
-        };
+        let mut proxy = Self { port, upstream, accept: None, connections: Arc::default() };
         proxy.serve(listener);
         proxy
     }
@@ -650,9 +506,7 @@ impl Proxy {
 
     /// Listens again on the same port.
     async fn restore(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("bind the proxy's port again");
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind the proxy's port again");
         self.serve(listener);
     }
 }
@@ -668,67 +522,39 @@ impl Drop for Proxy {
 
 fn assert_unavailable(status: StatusCode, retry_after: Option<u64>, answer: &Value) {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
-    assert!(
-        retry_after.is_some_and(|s| s >= 1),
-        "Retry-After: {retry_after:?}"
-    );
+    assert!(retry_after.is_some_and(|s| s >= 1), "Retry-After: {retry_after:?}");
     assert_eq!(answer["code"], "UNAVAILABLE", "{answer}");
     let text = answer.to_string().to_lowercase();
-    assert!(
-        !text.contains("postgres") && !text.contains("sqlx"),
-        "{answer}"
-    );
+    assert!(!text.contains("postgres") && !text.contains("sqlx"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_postgresql_is_unreachable_usher_answers_503_with_retry_after_and_recovers_without_a_restart()
- {
+async fn while_postgresql_is_unreachable_usher_answers_503_with_retry_after_and_recovers_without_a_restart() {
     let Some(admin) = postgres_or_skip() else {
         return;
     };
     // The database is created directly; only usher reaches it through the proxy.
     let db = FreshDatabase::create(&admin).await;
     let direct = url::Url::parse(&db.url).expect("postgres url");
-    let upstream = format!(
-        "{}:{}",
-        direct.host_str().expect("host"),
-        direct.port().unwrap_or(5432)
-    );
+    let upstream = format!("{}:{}", direct.host_str().expect("host"), direct.port().unwrap_or(5432));
     let mut proxy = Proxy::start(upstream).await;
     let mut proxied = direct.clone();
     proxied.set_port(Some(proxy.port)).expect("port");
     // `database_url` overrides the harness's own (SQLite) database.
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        &[
-            ("database_url", proxied.as_str()),
-            ("database_acquire_timeout", "500ms"),
-        ],
-    )
-    .await;
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("database_url", proxied.as_str()), ("database_acquire_timeout", "500ms")]).await;
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
-    assert_eq!(
-        app.signup("acme", "jane@example.com").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
     app.wait_for_mail("jane@example.com", 1).await;
 
     proxy.cut().await;
     let (status, retry_after, answer) = answer_of(app.get("/readyz").await).await;
     assert_unavailable(status, retry_after, &answer);
-    let (status, retry_after, answer) =
-        answer_of(app.signup("other", "kim@example.com").await).await;
+    let (status, retry_after, answer) = answer_of(app.signup("other", "kim@example.com").await).await;
     assert_unavailable(status, retry_after, &answer);
 
     proxy.restore().await;
-    eventually("/readyz is 200 again", WITHIN, async || {
-        (app.get("/readyz").await.status() == StatusCode::OK).then_some(())
-    })
-    .await;
-    assert_eq!(
-        app.signup("other", "kim@example.com").await.status(),
-        StatusCode::OK
-    );
+    eventually("/readyz is 200 again", WITHIN, async || (app.get("/readyz").await.status() == StatusCode::OK).then_some(())).await;
+    assert_eq!(app.signup("other", "kim@example.com").await.status(), StatusCode::OK);
     app.wait_for_mail("kim@example.com", 1).await;
     let queued = outbox(&db.pool().await).await;
     assert_eq!(queued.len(), 2, "nothing was queued for the refused signup");

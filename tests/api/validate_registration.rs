@@ -10,7 +10,8 @@ use usher::tokens::Purpose;
 const VALIDATE: &str = "/no_auth/login/validate_registration";
 
 async fn validate(app: &TestApp, email: &str, tenant_type: &str, token: &str) -> Value {
-    let (status, answer) = body(app.post_json(VALIDATE, &json!({ "email": email, "tenant_type": tenant_type, "token": token })).await).await;
+    let (status, answer) =
+        body(app.post_json(VALIDATE, &json!({ "email": email, "tenant_type": tenant_type, "token": token })).await).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let valid = answer["err"] == "ETOKEN_OK";
     assert_eq!(answer["valid_registration"], valid, "{answer}");
