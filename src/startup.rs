@@ -46,6 +46,14 @@ impl Application {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
+        if settings.mail_transport == crate::config::MailTransport::Smtp && settings.mail_lease < settings.smtp_timeout * 2 {
+            // Not an error: tests and small setups use short leases on purpose.
+            tracing::warn!(
+                lease = ?settings.mail_lease,
+                smtp_timeout = ?settings.smtp_timeout,
+                "mail_lease is shorter than twice smtp_timeout: a slow send may be claimed by another instance and sent twice (with the same Message-ID)"
+            );
+        }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
@@ -69,7 +77,9 @@ impl Application {
                 max_attempts: settings.mail_max_attempts,
                 poll_interval: settings.mail_poll_interval,
                 lease: settings.mail_lease,
-                batch: i64::from(settings.smtp_pool_size.max(1)) * 2,
+                // A batch is sent concurrently; lettre's pool size caps only idle
+                // connections, so the batch is what bounds open SMTP connections.
+                batch: i64::from(settings.smtp_pool_size.max(1)),
                 public_url: settings.public_url.clone(),
                 from: settings.mail_from.as_str().to_owned(),
             }),

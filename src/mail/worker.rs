@@ -153,12 +153,12 @@ impl Delivery {
             }
             Err(SendError { permanent: true, hint }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload).await.map(|_| ())
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint).await.map(|_| ())
             }
             Err(SendError { permanent: false, hint }) if m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = format!("gave up after {} attempts: {hint}", m.attempts);
                 tracing::warn!(hint = %hint, "email failed");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint, &m.payload).await.map(|_| ())
+                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint).await.map(|_| ())
             }
             Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
@@ -173,7 +173,7 @@ impl Delivery {
     async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), sqlx::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
         let mut conn = self.store.acquire().await?;
-        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint, &m.payload).await.map(|_| ())
+        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint).await.map(|_| ())
     }
 }
 

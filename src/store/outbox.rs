@@ -133,15 +133,16 @@ pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at:
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {
+/// Gives a message up. Its payload stays whole, so that `outbox retry` can
+/// still send a link that works; only delivery scrubs the secret.
+pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $3, payload = $4, lease_until = NULL
+        "UPDATE outbox SET status = 'failed', last_error = $3, lease_until = NULL
          WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
     )
     .bind(id)
     .bind(worker)
     .bind(error)
-    .bind(scrubbed_payload)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

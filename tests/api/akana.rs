@@ -150,10 +150,12 @@ on_each_backend! {
     async fn a_resent_code_supersedes_the_earlier_one(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         assert_eq!(signup_user(&app, "jane@example.com").await.status(), StatusCode::OK);
+        // Wait for each email before asking for the next: two queued together
+        // are sent concurrently and may reach the mailbox in either order.
+        let old = code_in(&app.wait_for_mail("jane@example.com", 1).await[0]);
         app.clock.advance(Duration::from_secs(61));
         assert_eq!(form(&app, "/api/users/resendActivation", "emailAddress=jane%40example.com").await.status(), StatusCode::OK);
-        let mail = app.wait_for_mail("jane@example.com", 2).await;
-        let (old, new) = (code_in(&mail[0]), code_in(&mail[1]));
+        let new = code_in(&app.wait_for_mail("jane@example.com", 2).await[1]);
         let (status, answer) = body(form(&app, "/api/users/completeSignup", &format!("signupCode={old}&password={STRONG_PASSWORD}")).await).await;
         assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("TOKEN_SUPERSEDED")));
         assert_eq!(form(&app, "/api/users/completeSignup", &format!("signupCode={new}&password={STRONG_PASSWORD}")).await.status(), StatusCode::OK);

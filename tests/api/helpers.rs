@@ -312,7 +312,12 @@ impl mailin_embedded::Handler for SmtpSink {
             if script.is_empty() { None } else { Some(script.remove(0)) }
         };
         if let Some((code, text)) = scripted {
-            return mailin_embedded::Response::custom(code, text.to_owned());
+            // mailin stays in its DATA state after refusing a message, so it
+            // would take the client's QUIT for message text and never answer
+            // it; the sink hangs up instead, as servers may.
+            let mut answer = mailin_embedded::Response::custom(code, text.to_owned());
+            answer.action = mailin_embedded::Action::Close;
+            return answer;
         }
         let raw = String::from_utf8_lossy(&self.current).into_owned();
         self.received.lock().expect("received").push(Received { to: self.rcpt.clone(), raw });

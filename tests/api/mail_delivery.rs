@@ -232,13 +232,7 @@ impl mailin_embedded::Handler for TappedSink {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
-        let mut answer = self.smtp.data_end();
-        if answer.is_error {
-            // mailin stays in its DATA state after refusing a message, so it
-            // would take the client's QUIT for message text and never answer
-            // it; the sink hangs up instead, as servers may.
-            answer.action = mailin_embedded::Action::Close;
-        }
+        let answer = self.smtp.data_end();
         let message = Received { to: Vec::new(), raw: String::from_utf8_lossy(&self.current).into_owned() };
         self.tries.lock().unwrap().push(Try { code: answer.code, message });
         answer

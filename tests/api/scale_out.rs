@@ -401,7 +401,8 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
     let keys = KeyRing::generate_entry("k1").expect("key");
     // The lease is written by the claimer, so the whole fleet runs with a
     // short one; a pool of 4 makes a worker claim up to 8 messages at once.
-    let fleet = [("USHER_MAIL_LEASE", "1s"), ("USHER_SMTP_POOL_SIZE", "4")];
+    // A batch is as large as the SMTP pool: 8 lets A claim all six queued messages at once.
+    let fleet = [("USHER_MAIL_LEASE", "1s"), ("USHER_SMTP_POOL_SIZE", "8")];
     let (stall, stall_port, release) = StallingSmtp::start();
     let mut a = Instance::start("a", &db.url, &keys, stall_port, &fleet);
     a.wait_until_ready().await;
