@@ -7,9 +7,9 @@ use super::extract::{ClientAddr, body, content_type_is, parse_json};
 use crate::config::Settings;
 use crate::domain::{self, Cname, EmailAddress};
 use crate::error::Error;
-use crate::flows::akana;
+use crate::flows::{Caller, akana};
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -111,64 +111,59 @@ fn signup_code(form: &AkanaForm) -> Result<String, Error> {
     Ok(code.to_owned())
 }
 
-async fn signup_user(
-    State(state): State<AppState>,
-    Negotiated(ct): Negotiated,
-    client: ClientAddr,
-    req: Request,
-) -> Result<Response, Error> {
-    let cname = tenant_of(&state.ctx.settings, req.headers())?;
-    let form: AkanaForm = form_or_json(&state, req).await?;
+/// What every Akana endpoint starts from, in the order its errors come: the
+/// media type to answer with (406), the portal (404), the body (415, 400).
+struct AkanaCall {
+    answer_as: &'static str,
+    cname: Cname,
+    caller: Caller,
+    form: AkanaForm,
+}
+
+impl FromRequest<AppState> for AkanaCall {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+        let (mut parts, body) = req.into_parts();
+        let Negotiated(answer_as) = Negotiated::from_request_parts(&mut parts, state).await?;
+        let caller = ClientAddr::from_request_parts(&mut parts, state).await?.caller();
+        let cname = tenant_of(&state.ctx.settings, &parts.headers)?;
+        let form = form_or_json(state, Request::from_parts(parts, body)).await?;
+        Ok(Self { answer_as, cname, caller, form })
+    }
+}
+
+async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+    let form = call.form;
     let new = akana::NewDeveloper {
         first_name: domain::required("firstName", form.first_name, 128)?,
         last_name: domain::required("lastName", form.last_name, 128)?,
         email: EmailAddress::parse_field("emailAddress", form.email_address.as_deref())?,
         phone: domain::optional("phone", form.phone, 64)?,
     };
-    akana::signup_user(&state.ctx, &client.caller(), &cname, new).await?;
-    Ok(empty_ok(ct))
+    akana::signup_user(&state.ctx, &call.caller, &call.cname, new).await?;
+    Ok(empty_ok(call.answer_as))
 }
 
-async fn resend_activation(
-    State(state): State<AppState>,
-    Negotiated(ct): Negotiated,
-    client: ClientAddr,
-    req: Request,
-) -> Result<Response, Error> {
-    let cname = tenant_of(&state.ctx.settings, req.headers())?;
-    let form: AkanaForm = form_or_json(&state, req).await?;
-    let email = EmailAddress::parse_field("emailAddress", form.email_address.as_deref())?;
-    akana::resend_activation(&state.ctx, &client.caller(), &cname, &email).await?;
-    Ok(empty_ok(ct))
+async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+    let email = EmailAddress::parse_field("emailAddress", call.form.email_address.as_deref())?;
+    akana::resend_activation(&state.ctx, &call.caller, &call.cname, &email).await?;
+    Ok(empty_ok(call.answer_as))
 }
 
-async fn verify_signup(
-    State(state): State<AppState>,
-    Negotiated(ct): Negotiated,
-    client: ClientAddr,
-    req: Request,
-) -> Result<Response, Error> {
-    let cname = tenant_of(&state.ctx.settings, req.headers())?;
-    let form: AkanaForm = form_or_json(&state, req).await?;
-    let verified = akana::verify_signup(&state.ctx, &client.caller(), &cname, &signup_code(&form)?).await?;
+async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+    let verified = akana::verify_signup(&state.ctx, &call.caller, &call.cname, &signup_code(&call.form)?).await?;
     let body = serde_json::json!({ "emailAddress": verified.email, "status": verified.status });
-    let mut response = empty_ok(ct);
+    let mut response = empty_ok(call.answer_as);
     *response.body_mut() = axum::body::Body::from(body.to_string());
     Ok(response)
 }
 
-async fn complete_signup(
-    State(state): State<AppState>,
-    Negotiated(ct): Negotiated,
-    client: ClientAddr,
-    req: Request,
-) -> Result<Response, Error> {
-    let cname = tenant_of(&state.ctx.settings, req.headers())?;
-    let form: AkanaForm = form_or_json(&state, req).await?;
-    let code = signup_code(&form)?;
-    let password = form.password.filter(|p| !p.is_empty()).ok_or_else(|| Error::invalid("password", "is required"))?;
-    akana::complete_signup(&state.ctx, &client.caller(), &cname, &code, password).await?;
-    Ok(empty_ok(ct))
+async fn complete_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+    let code = signup_code(&call.form)?;
+    let password = call.form.password.filter(|p| !p.is_empty()).ok_or_else(|| Error::invalid("password", "is required"))?;
+    akana::complete_signup(&state.ctx, &call.caller, &call.cname, &code, password).await?;
+    Ok(empty_ok(call.answer_as))
 }
 
 #[cfg(test)]
