@@ -122,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(keys) = &settings.keys {
                 KeyRing::parse(keys.expose()).context("keys")?;
             }
+            crate::mail::transport::Transport::check(&settings)?;
             println!("# configuration is valid");
             Ok(())
         }

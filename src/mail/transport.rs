@@ -83,6 +83,18 @@ impl Transport {
         Ok(Self { kind, dkim })
     }
 
+    /// What `from_settings` would refuse (an SMTP URL, a DKIM key), checked
+    /// without opening anything; for `usher check-config`.
+    pub fn check(s: &Settings) -> anyhow::Result<()> {
+        if let (Some(selector), Some(key)) = (&s.dkim_selector, &s.dkim_private_key) {
+            dkim_config(selector, &s.dkim_domain, key)?;
+        }
+        if let (MailTransport::Smtp, Some(url)) = (s.mail_transport, &s.smtp_url) {
+            smtp_from_url(url.expose(), s)?;
+        }
+        Ok(())
+    }
+
     pub async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
         match &self.kind {
             Kind::Dev(store) => {
