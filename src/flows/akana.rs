@@ -185,25 +185,7 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
 /// `completeSignup`: spends the code, sets the password, activates the user.
 pub async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
-    {
-        let mut conn = ctx.store.acquire().await?;
-        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?;
-        if state != TokenState::Live {
-            return Err(refused(state));
-        }
-    }
-    let email = EmailAddress::from_trusted(user.email.clone());
-    let personal = vec![user.first_name.clone(), user.last_name.clone(), user.tenant_cname.clone()];
-    let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    match store::tokens::spend(&mut tx, &claims.id_hash(), Purpose::Activation, now).await? {
-        TokenState::Live => {}
-        other => return Err(refused(other)),
-    }
-    store::users::set_password(&mut tx, &user.id, &hash, now).await?;
-    audit(&mut tx, now, caller, "user.activated", &user.id, None).await?;
-    ctx.commit(tx, false).await
+    super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password, refused).await
 }
 
 /// The address a live activation code belongs to, for the activation page.

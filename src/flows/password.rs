@@ -63,25 +63,44 @@ pub async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> R
     let claims = ctx.keys.open(Purpose::Password, token).map_err(|_| token_invalid())?;
     let user = {
         let mut conn = ctx.store.acquire().await?;
-        let user = store::users::user_by_id(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?;
-        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Password, ctx.clock.now_ms()).await?;
+        store::users::user_by_id(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?
+    };
+    set_with_token(ctx, caller, Purpose::Password, &claims.id_hash(), &user, password, refused).await
+}
+
+/// The last step of every "choose your password" link (password links, Akana
+/// activation codes): refuse a dead token before paying for a hash, check and
+/// hash the password, then spend the token and set the password in one
+/// transaction, so two concurrent uses cannot both succeed.
+pub(crate) async fn set_with_token(
+    ctx: &Ctx,
+    caller: &Caller,
+    purpose: Purpose,
+    id_hash: &str,
+    user: &User,
+    password: String,
+    refused: fn(TokenState) -> Error,
+) -> Result<(), Error> {
+    let action = if purpose == Purpose::Activation { "user.activated" } else { "password.set" };
+    {
+        let mut conn = ctx.store.acquire().await?;
+        let state = store::tokens::state(&mut conn, id_hash, purpose, ctx.clock.now_ms()).await?;
         if state != TokenState::Live {
             return Err(refused(state));
         }
-        user
-    };
+    }
     let email = EmailAddress::from_trusted(user.email.clone());
     let personal = vec![user.first_name.clone(), user.last_name.clone(), user.tenant_cname.clone()];
     let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
 
     let now = ctx.clock.now_ms();
     let mut tx = ctx.store.begin().await?;
-    match store::tokens::spend(&mut tx, &claims.id_hash(), Purpose::Password, now).await? {
+    match store::tokens::spend(&mut tx, id_hash, purpose, now).await? {
         TokenState::Live => {}
         other => return Err(refused(other)),
     }
     store::users::set_password(&mut tx, &user.id, &hash, now).await?;
-    audit(&mut tx, now, caller, "password.set", &user.id, None).await?;
+    audit(&mut tx, now, caller, action, &user.id, None).await?;
     ctx.commit(tx, false).await
 }
 
