@@ -37,7 +37,7 @@ fn refused(state: TokenState) -> Error {
             Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer signup code was sent; use the most recent email." }
         }
         TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The signup code has expired; a new one has been emailed." },
-        TokenState::Missing | TokenState::Exhausted | TokenState::Live => code_invalid(),
+        TokenState::Missing | TokenState::Live => code_invalid(),
     }
 }
 

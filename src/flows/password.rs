@@ -20,7 +20,7 @@ fn refused(state: TokenState) -> Error {
         },
         TokenState::Superseded => Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer link was sent; use the most recent email." },
         TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The link has expired; ask for a new one." },
-        TokenState::Missing | TokenState::Exhausted | TokenState::Live => token_invalid(),
+        TokenState::Missing | TokenState::Live => token_invalid(),
     }
 }
 

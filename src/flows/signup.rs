@@ -75,7 +75,7 @@ fn refused(state: TokenState) -> Error {
             Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer link was sent for this signup; use the most recent email." }
         }
         TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The link has expired; ask for a new one." },
-        TokenState::Missing | TokenState::Exhausted | TokenState::Live => token_invalid(),
+        TokenState::Missing | TokenState::Live => token_invalid(),
     }
 }
 
@@ -164,7 +164,7 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
     match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await? {
         TokenState::Used => return Ok(ETOKEN_USED),
         TokenState::Live => {}
-        TokenState::Expired | TokenState::Superseded | TokenState::Missing | TokenState::Exhausted => return Ok(ETOKEN_EXPIRED),
+        TokenState::Expired | TokenState::Superseded | TokenState::Missing => return Ok(ETOKEN_EXPIRED),
     }
     if store::users::email_has_account(&mut conn, email.normalized()).await? {
         return Ok(EUSER_EXISTS);
@@ -261,17 +261,8 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     audit(&mut tx, now, caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
     let queued = password_hash.is_none();
     if queued {
-        let user = store::users::User {
-            id: user_id,
-            tenant_id: tenant.id.clone(),
-            tenant_cname: tenant.cname.clone(),
-            email: email.as_str().to_owned(),
-            first_name: details.first_name.clone(),
-            last_name: details.last_name.clone(),
-            locale: signup.locale.clone(),
-            state: state.as_str().to_owned(),
-            password_hash: None,
-        };
+        let user =
+            store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
         super::password::queue_password_link(ctx, &mut tx, &user, now).await?;
     } else {
         audit(&mut tx, now, caller, "password.set", &user_id, None).await?;

@@ -12,8 +12,6 @@ pub enum TokenState {
     Expired,
     /// No row: never issued here, or pruned.
     Missing,
-    /// Too many wrong guesses of a short code.
-    Exhausted,
 }
 
 /// Stores a new token and supersedes every earlier live token of the same
