@@ -92,15 +92,13 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
 }
 
 fn error_page(state: &AppState, e: Error) -> Response {
-    let status = e.status();
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        let mut response = page(state, status, "error.html", context! { message => e.public_message() }, None);
-        if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
-            response.headers_mut().insert(header::RETRY_AFTER, retry);
-        }
-        return response;
+    let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
+    // The JSON answer is built only for what it carries besides the body: it
+    // logs an internal error, and holds the Retry-After of a 429 or 503.
+    if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
+        response.headers_mut().insert(header::RETRY_AFTER, retry);
     }
-    page(state, status, "error.html", context! { message => e.public_message() }, None)
+    response
 }
 
 fn path(state: &AppState, p: &str) -> String {
