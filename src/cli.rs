@@ -192,8 +192,9 @@ async fn api_token(settings: Settings, command: ApiTokenCommand) -> anyhow::Resu
             }
         }
         ApiTokenCommand::Revoke { id } => {
-            let mut conn = store.acquire().await?;
-            if !store::api_tokens::revoke(&mut conn, &id, now).await? {
+            let token = id.clone();
+            let revoked = store.write(move |conn| Box::pin(async move { store::api_tokens::revoke(conn, &token, now).await })).await?;
+            if !revoked {
                 anyhow::bail!("no active token with id {id}");
             }
             println!("token {id} revoked");
@@ -204,9 +205,9 @@ async fn api_token(settings: Settings, command: ApiTokenCommand) -> anyhow::Resu
 
 async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    let mut conn = store.acquire().await?;
     match command {
         OutboxCommand::List { status, limit, json } => {
+            let mut conn = store.acquire().await?;
             let rows = store::outbox::list(&mut conn, status.as_deref(), limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -216,7 +217,7 @@ async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()
                     println!(
                         "{:>6}  {:<8}  {:<15}  {:>8}  {:<32}  {}",
                         r.id,
-                        r.status,
+                        r.status.as_str(),
                         r.kind,
                         r.attempts,
                         r.to,
@@ -227,7 +228,7 @@ async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()
         }
         OutboxCommand::Retry { id } => {
             let now = crate::clock::Clock::default().now_ms();
-            if !store::outbox::retry(&mut conn, id, now).await? {
+            if !store.write(move |conn| Box::pin(async move { store::outbox::retry(conn, id, now).await })).await? {
                 anyhow::bail!("no failed message with id {id}");
             }
             println!("message {id} queued again");

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod limiter;
 pub mod mail;
 pub mod passwords;
 pub mod startup;

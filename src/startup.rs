@@ -2,14 +2,15 @@
 //! which start the real server on port 0 with a database of their own.
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{MailTransport, Settings};
 use crate::flows::Ctx;
 use crate::http::{self, AppState};
+use crate::limiter::ClientLimiter;
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{Worker, WorkerSettings};
 use crate::passwords::Hasher;
-use crate::store::{PoolSettings, Store};
+use crate::store::{Backend, PoolSettings, Store};
 use crate::tokens::{self, KeyRing};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -46,7 +47,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
-        if settings.mail_transport == crate::config::MailTransport::Smtp && settings.mail_lease < settings.smtp_timeout * 2 {
+        if settings.mail_transport == MailTransport::Smtp && settings.mail_lease < settings.smtp_timeout * 2 {
             // Not an error: tests and small setups use short leases on purpose.
             tracing::warn!(
                 lease = ?settings.mail_lease,
@@ -57,10 +58,11 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
+        let keys = Arc::new(keys);
         let ctx = Ctx {
             store: store.clone(),
             clock: clock.clone(),
-            keys: Arc::new(keys),
+            keys: keys.clone(),
             hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score),
             settings: settings.clone(),
             mail_queued: mail_queued.clone(),
@@ -68,7 +70,8 @@ impl Application {
         let worker = Worker {
             id: format!("{}-{}", hostname(), tokens::random_id()),
             store,
-            clock,
+            clock: clock.clone(),
+            keys,
             transport: Arc::new(transport),
             templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())),
             settings: Arc::new(WorkerSettings {
@@ -79,13 +82,20 @@ impl Application {
                 lease: settings.mail_lease,
                 // A batch is sent concurrently; lettre's pool size caps only idle
                 // connections, so the batch is what bounds open SMTP connections.
-                batch: i64::from(settings.smtp_pool_size.max(1)),
+                batch: match settings.mail_transport {
+                    MailTransport::Smtp => i64::from(settings.smtp_pool_size.max(1)),
+                    MailTransport::Dev | MailTransport::File => 64,
+                },
                 public_url: settings.public_url.clone(),
                 from: settings.mail_from.as_str().to_owned(),
+                signup_link_ttl: settings.signup_link_ttl,
+                password_link_ttl: settings.password_link_ttl,
+                activation_code_ttl: settings.activation_code_ttl,
             }),
             wake: mail_queued,
         };
-        let state = AppState { ctx, pages: Arc::new(http::pages::Pages::new()?) };
+        let limiter = ClientLimiter::new(settings.limit_client_per_minute, clock);
+        let state = AppState { ctx, pages: Arc::new(http::pages::Pages::new()?), limiter };
         Ok(Self { listener, state, worker: Some(worker) })
     }
 
@@ -111,12 +121,15 @@ impl Application {
 
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run()));
+        // One instance on SQLite: its own counts are the whole truth.
+        let sync = (self.state.ctx.store.backend() == Backend::Postgres)
+            .then(|| tokio::spawn(self.state.limiter.clone().run_sync(self.state.ctx.store.clone())));
         let addr = self.local_addr()?;
         tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
         let app = http::router(self.state);
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stop).await;
-        if let Some(w) = worker {
-            w.abort();
+        for task in worker.into_iter().chain(sync) {
+            task.abort();
         }
         served.context("serving HTTP")
     }

@@ -58,13 +58,17 @@ fn hash_secret(secret: &str) -> String {
 /// Creates a token and returns `(id, secret)`; the secret exists only in the answer.
 /// 256 random bits make a fast hash safe to store: there is nothing to guess.
 pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, role: Role) -> anyhow::Result<(String, String)> {
-    let mut conn = ctx_store.acquire().await?;
-    let tenant =
-        store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?;
+    let tenant = {
+        let mut conn = ctx_store.acquire().await?;
+        store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?
+    };
     let id = random_id();
     let secret_bytes: [u8; 32] = rand::random();
     let secret = format!("{PREFIX}.{id}.{}", URL_SAFE_NO_PAD.encode(secret_bytes));
-    store::api_tokens::insert(&mut conn, &id, &tenant.id, role.as_str(), &hash_secret(&secret), now).await?;
+    let (token_id, hash) = (id.clone(), hash_secret(&secret));
+    ctx_store
+        .write(move |conn| Box::pin(async move { store::api_tokens::insert(conn, &token_id, &tenant.id, role.as_str(), &hash, now).await }))
+        .await?;
     Ok((id, secret))
 }
 
@@ -75,13 +79,16 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
     let (Some(PREFIX), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Unauthenticated);
     };
-    let mut conn = ctx.store.acquire().await?;
-    let token = store::api_tokens::by_id(&mut conn, id).await?.ok_or(Error::Unauthenticated)?;
+    let token = {
+        let mut conn = ctx.store.acquire().await?;
+        store::api_tokens::by_id(&mut conn, id).await?.ok_or(Error::Unauthenticated)?
+    };
     let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
     if !matches || token.revoked {
         return Err(Error::Unauthenticated);
     }
-    store::api_tokens::touch(&mut conn, &token.id, ctx.clock.now_ms()).await?;
+    let token_id = token.id.clone();
+    ctx.write(move |conn, now| Box::pin(async move { Ok(store::api_tokens::touch(conn, &token_id, now).await?) })).await?;
     let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
     let caller = Caller { actor: format!("api-token:{}", token.id), addr };
     Ok(ApiCaller { token_id: token.id, tenant_id: token.tenant_id, tenant_cname: token.tenant_cname, role, caller })
@@ -89,7 +96,7 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
 
 impl ApiCaller {
     /// 403 for a token whose role is not `admin`, recorded in the audit trail.
-    pub async fn require_admin(&self, ctx: &Ctx, action: &str) -> Result<(), Error> {
+    pub async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
         if self.role == Role::Admin {
             return Ok(());
         }
@@ -97,10 +104,11 @@ impl ApiCaller {
         Err(Error::Forbidden("This API token's role may not do that; an admin token is needed.".into()))
     }
 
-    /// Records a refused admin action; it has no transaction of its own to join.
-    pub async fn refuse(&self, ctx: &Ctx, action: &str, target: &str, outcome: &str) -> Result<(), Error> {
-        let mut conn = ctx.store.acquire().await?;
-        audit_outcome(&mut conn, ctx.clock.now_ms(), &self.caller, action, target, outcome, None).await
+    /// Records a refused admin action in a write of its own: the refused
+    /// action has no transaction to join.
+    pub async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
+        let (caller, target) = (self.caller.clone(), target.to_owned());
+        ctx.write(move |conn, now| Box::pin(async move { audit_outcome(conn, now, &caller, action, &target, outcome, None).await })).await
     }
 }
 
@@ -113,20 +121,28 @@ fn user_not_found() -> Error {
 /// user a password link.
 pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
     let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    let Some(user) = store::users::user_by_cname_and_email(&mut tx, &admin.tenant_cname, email.normalized()).await? else {
-        drop(tx);
+    let user = {
+        let mut conn = ctx.store.acquire().await?;
+        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await?
+    };
+    let Some(user) = user else {
         admin.refuse(ctx, action, email.as_str(), "not_found").await?;
         return Err(user_not_found());
     };
-    ctx.take_email_slot(&mut tx, MailFlow::Password, email.normalized(), now).await?;
-    if reset {
-        store::users::invalidate_password(&mut tx, &user.id, now).await?;
-    }
-    super::password::queue_password_link(ctx, &mut tx, &user, now).await?;
-    audit(&mut tx, now, &admin.caller, action, &user.id, None).await?;
-    ctx.commit(tx, true).await
+    let (ctx2, caller, email) = (ctx.clone(), admin.caller.clone(), email.clone());
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            ctx2.take_email_slot(conn, MailFlow::Password, email.normalized(), now).await?;
+            if reset {
+                store::users::invalidate_password(conn, &user.id, now).await?;
+            }
+            audit(conn, now, &caller, action, &user.id, None).await?;
+            super::deferred::queue_password_link(&ctx2, conn, user, now).await
+        })
+    })
+    .await?;
+    ctx.mail_queued();
+    Ok(())
 }
 
 /// Checks a password for the platform's login service. Ten wrong tries in 15
@@ -145,23 +161,26 @@ pub async fn verify_password(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress,
         admin.refuse(ctx, action, email.as_str(), "unknown_user").await?;
         return Ok(false);
     };
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    let locked = store::users::locked_until(&mut tx, &user.id).await?.is_some_and(|until| until > now);
-    let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
-    let outcome = if locked {
-        "locked"
-    } else if valid {
-        store::users::reset_failed_logins(&mut tx, &user.id).await?;
-        "ok"
-    } else {
-        let ms = crate::clock::ms;
-        store::users::record_failed_login(&mut tx, &user.id, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
-        "wrong_password"
-    };
-    audit_outcome(&mut tx, now, &admin.caller, action, &user.id, outcome, None).await?;
-    ctx.commit(tx, false).await?;
-    Ok(valid)
+    let caller = admin.caller.clone();
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            let locked = store::users::locked_until(conn, &user.id).await?.is_some_and(|until| until > now);
+            let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
+            let outcome = if locked {
+                "locked"
+            } else if valid {
+                store::users::reset_failed_logins(conn, &user.id).await?;
+                "ok"
+            } else {
+                let ms = crate::clock::ms;
+                store::users::record_failed_login(conn, &user.id, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
+                "wrong_password"
+            };
+            audit_outcome(conn, now, &caller, action, &user.id, outcome, None).await?;
+            Ok(valid)
+        })
+    })
+    .await
 }
 
 /// An Argon2id hash of a random string with the production parameters, so

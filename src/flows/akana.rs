@@ -7,11 +7,11 @@
 //! they cannot be guessed, so the "5 wrong tries" rule for typed codes
 //! (SPEC §4) has nothing to count.
 
+use super::deferred::{self, Request};
 use super::{Caller, Ctx, MailFlow, audit};
-use crate::domain::{Cname, EmailAddress, Locale, UserState};
+use crate::domain::{Cname, EmailAddress, UserState};
 use crate::error::Error;
-use crate::mail::{self, Intent, Outgoing};
-use crate::store::{self, Tx, tokens::TokenState, users::User};
+use crate::store::{self, Conn, tokens::TokenState, users::User};
 use crate::tokens::{self, Purpose};
 
 pub struct NewDeveloper {
@@ -42,7 +42,7 @@ fn refused(state: TokenState) -> Error {
 }
 
 /// The tenant the Akana users belong to, created on first use.
-pub async fn tenant_id(ctx: &Ctx, tx: &mut Tx, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
+pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
     if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await? {
         return Ok(Some(t.id));
     }
@@ -63,93 +63,45 @@ fn no_tenant() -> Error {
     Error::NotFound("No developer portal is served at this address.".into())
 }
 
-async fn queue_code(ctx: &Ctx, tx: &mut Tx, user: &User, now: i64) -> Result<(), Error> {
-    let issued = ctx.keys.issue(&ctx.clock, Purpose::Activation, &user.id, ctx.settings.activation_code_ttl)?;
-    store::tokens::insert(tx, Purpose::Activation, &user.id, &issued).await?;
-    let intent = Intent::ActivationCodeV1 {
-        token: issued.token,
-        tenant: user.tenant_cname.clone(),
-        first_name: user.first_name.clone(),
-        expires_at: issued.expires_at_ms,
-    };
-    let out = Outgoing { intent, to: &user.email, tenant: Some(&user.tenant_cname), locale: &user.locale };
-    mail::enqueue(tx, now, ctx.mail_domain(), out).await?;
-    Ok(())
-}
-
-async fn queue_account_exists(ctx: &Ctx, tx: &mut Tx, user: &User, now: i64) -> Result<(), Error> {
-    let out = Outgoing { intent: Intent::AccountExistsV1 {}, to: &user.email, tenant: Some(&user.tenant_cname), locale: &user.locale };
-    mail::enqueue(tx, now, ctx.mail_domain(), out).await?;
-    Ok(())
-}
-
-/// `signupUser`: the same answer for new, pending and registered addresses.
+/// `signupUser`: the same request path for new, pending and registered
+/// addresses; the worker decides between a code and "you already have an
+/// account".
 pub async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), Error> {
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    let tenant_id = tenant_id(ctx, &mut tx, cname, now).await?.ok_or_else(no_tenant)?;
-    ctx.take_email_slot(&mut tx, MailFlow::Activation, new.email.normalized(), now).await?;
-    match store::users::user_by_cname_and_email(&mut tx, cname.as_str(), new.email.normalized()).await? {
-        Some(user) if user.state == UserState::Pending.as_str() => {
-            queue_code(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "developer.signup_repeated", &user.id, None).await?;
-        }
-        Some(user) => {
-            queue_account_exists(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "developer.signup_refused_existing_account", &user.id, None).await?;
-        }
-        None => {
-            let user_id = tokens::random_id();
-            let locale = Locale::default();
-            store::users::insert_user(
-                &mut tx,
-                &store::users::NewUser {
-                    id: &user_id,
-                    tenant_id: &tenant_id,
-                    email: new.email.as_str(),
-                    email_norm: new.email.normalized(),
-                    first_name: &new.first_name,
-                    last_name: &new.last_name,
-                    contact_number: new.phone.as_deref(),
-                    locale: locale.as_str(),
-                    state: UserState::Pending.as_str(),
-                    password_hash: None,
-                    now,
-                },
-            )
-            .await?;
-            let user =
-                store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished")))?;
-            queue_code(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "developer.signed_up", &user_id, Some(cname.as_str())).await?;
-        }
-    }
-    ctx.commit(tx, true).await
+    let request = Request::DeveloperSignupV1 {
+        cname: cname.as_str().to_owned(),
+        email: new.email.as_str().to_owned(),
+        first_name: new.first_name,
+        last_name: new.last_name,
+        phone: new.phone,
+        caller: caller.clone(),
+    };
+    submit(ctx, cname, request).await
 }
 
 /// `resendActivation`: a fresh code for a pending user, the "you already have
 /// an account" email for a registered one, nothing for a stranger; the same
-/// answer for all three.
+/// request path for all three.
 pub async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    if tenant_id(ctx, &mut tx, cname, now).await?.is_none() {
-        return Err(no_tenant());
-    }
-    ctx.take_email_slot(&mut tx, MailFlow::Activation, email.normalized(), now).await?;
-    let queued = match store::users::user_by_cname_and_email(&mut tx, cname.as_str(), email.normalized()).await? {
-        Some(user) if user.state == UserState::Pending.as_str() => {
-            queue_code(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "developer.activation_resent", &user.id, None).await?;
-            true
-        }
-        Some(user) => {
-            queue_account_exists(ctx, &mut tx, &user, now).await?;
-            true
-        }
-        None => false,
-    };
-    ctx.commit(tx, queued).await
+    let request =
+        Request::ActivationResendV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
+    submit(ctx, cname, request).await
+}
+
+/// The portal must exist (404 otherwise: portals are public addresses, not
+/// accounts); the rest is deferred.
+async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error> {
+    let (ctx2, cname) = (ctx.clone(), cname.clone());
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            if tenant_id(&ctx2, conn, &cname, now).await?.is_none() {
+                return Err(no_tenant());
+            }
+            deferred::submit(&ctx2, conn, now, MailFlow::Activation, &request).await
+        })
+    })
+    .await?;
+    ctx.mail_queued();
+    Ok(())
 }
 
 /// Opens a code and finds its user, refusing codes of another portal.
@@ -166,16 +118,24 @@ async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens:
 /// `verifySignup`: reads only, except that an expired code mails a fresh one.
 pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    match store::tokens::state(&mut tx, &claims.id_hash(), Purpose::Activation, now).await? {
+    let state = {
+        let mut conn = ctx.store.acquire().await?;
+        store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?
+    };
+    match state {
         TokenState::Live => Ok(Verified { email: user.email, status: "PENDING_COMPLETION" }),
         TokenState::Expired if user.state == UserState::Pending.as_str() => {
-            let email = EmailAddress::from_trusted(user.email.clone());
-            ctx.take_email_slot(&mut tx, MailFlow::Activation, email.normalized(), now).await?;
-            queue_code(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
-            ctx.commit(tx, true).await?;
+            let (ctx2, caller) = (ctx.clone(), caller.clone());
+            ctx.write(move |conn, now| {
+                Box::pin(async move {
+                    let email = EmailAddress::from_trusted(user.email.clone());
+                    ctx2.take_email_slot(conn, MailFlow::Activation, email.normalized(), now).await?;
+                    audit(conn, now, &caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
+                    deferred::queue_activation_code(&ctx2, conn, user, now).await
+                })
+            })
+            .await?;
+            ctx.mail_queued();
             Err(refused(TokenState::Expired))
         }
         other => Err(refused(other)),

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod akana;
+pub mod deferred;
 pub mod password;
 pub mod signup;
 
@@ -11,8 +12,9 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::passwords::Hasher;
-use crate::store::{self, Store, Tx};
+use crate::store::{self, BoxFuture, Conn, Store};
 use crate::tokens::KeyRing;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -30,7 +32,7 @@ pub struct Ctx {
 
 /// Who is asking, for the audit trail: `anonymous` or `api-token:<id>`, and
 /// the client's address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Caller {
     pub actor: String,
     pub addr: String,
@@ -44,6 +46,17 @@ pub enum MailFlow {
     Activation,
 }
 
+impl MailFlow {
+    /// Part of the stored limit key: renaming a variant must not change it.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::Password => "password",
+            Self::Activation => "activation",
+        }
+    }
+}
+
 impl Ctx {
     /// The domain of the From address, used in Message-IDs.
     pub fn mail_domain(&self) -> &str {
@@ -53,22 +66,29 @@ impl Ctx {
     /// Counts one email of `flow` to `recipient` in the transaction, or
     /// refuses with 429. It is counted whether or not the recipient has an
     /// account, so the limit itself reveals nothing.
-    pub async fn take_email_slot(&self, tx: &mut Tx, flow: MailFlow, recipient_norm: &str, now: i64) -> Result<(), Error> {
-        let key = format!("{flow:?}:{recipient_norm}").to_lowercase();
+    pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient_norm: &str, now: i64) -> Result<(), Error> {
+        let key = format!("{}:{recipient_norm}", flow.key());
         let s = &self.settings;
-        match store::limits::take_email(tx, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
+        match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
             Ok(()) => Ok(()),
             Err(retry_after) => Err(Error::TooManyRequests { retry_after }),
         }
     }
 
-    /// Commits and, if mail was queued, wakes the worker.
-    pub async fn commit(&self, tx: Tx, queued_mail: bool) -> Result<(), Error> {
-        tx.commit().await?;
-        if queued_mail {
-            self.mail_queued.notify_one();
-        }
-        Ok(())
+    /// Runs `job` in a write transaction (see [`Store::write`]); `now` is
+    /// read when the job runs, so on SQLite times are in commit order.
+    pub async fn write<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
+    {
+        let clock = self.clock.clone();
+        self.store.write(move |conn| job(conn, clock.now_ms())).await
+    }
+
+    /// Wakes the worker after a commit that queued mail or a request.
+    pub fn mail_queued(&self) {
+        self.mail_queued.notify_one();
     }
 
     pub fn console_url(&self, cname: &str) -> String {
@@ -76,7 +96,7 @@ impl Ctx {
     }
 }
 
-pub(crate) async fn audit(tx: &mut Tx, now: i64, caller: &Caller, action: &str, target: &str, detail: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn audit(tx: &mut Conn, now: i64, caller: &Caller, action: &str, target: &str, detail: Option<&str>) -> Result<(), Error> {
     audit_outcome(tx, now, caller, action, target, "ok", detail).await
 }
 

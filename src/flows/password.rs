@@ -1,11 +1,11 @@
 //! Flow 3 (the onboarding password email, seed 001) and setting a password
 //! through a `password` link.
 
+use super::deferred::{self, Request};
 use super::{Caller, Ctx, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
 use crate::error::Error;
-use crate::mail::{self, Intent, Outgoing};
-use crate::store::{self, Tx, tokens::TokenState, users::User};
+use crate::store::{self, tokens::TokenState, users::User};
 use crate::tokens::Purpose;
 
 fn token_invalid() -> Error {
@@ -24,38 +24,15 @@ fn refused(state: TokenState) -> Error {
     }
 }
 
-/// Queues a password link for `user`, superseding earlier ones.
-pub(crate) async fn queue_password_link(ctx: &Ctx, tx: &mut Tx, user: &User, now: i64) -> Result<(), Error> {
-    let issued = ctx.keys.issue(&ctx.clock, Purpose::Password, &user.id, ctx.settings.password_link_ttl)?;
-    store::tokens::insert(tx, Purpose::Password, &user.id, &issued).await?;
-    let intent = Intent::PasswordLinkV1 {
-        token: issued.token,
-        cname: user.tenant_cname.clone(),
-        first_name: user.first_name.clone(),
-        expires_at: issued.expires_at_ms,
-    };
-    let out = Outgoing { intent, to: &user.email, tenant: Some(&user.tenant_cname), locale: &user.locale };
-    mail::enqueue(tx, now, ctx.mail_domain(), out).await?;
-    Ok(())
-}
-
-/// Seed 001. The caller learns nothing: the answer is the same whether the
-/// tenant or the user exists, and the per-recipient limit counts requests for
-/// unknown addresses too.
+/// Seed 001. The caller learns nothing: the request path is the same whether
+/// the tenant or the user exists (the worker finds out), and the
+/// per-recipient limit counts requests for unknown addresses too.
 pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    ctx.take_email_slot(&mut tx, MailFlow::Password, email.normalized(), now).await?;
-    let user = store::users::user_by_cname_and_email(&mut tx, cname.as_str(), email.normalized()).await?;
-    let queued = match user {
-        Some(user) if user.state != "disabled" => {
-            queue_password_link(ctx, &mut tx, &user, now).await?;
-            audit(&mut tx, now, caller, "password_email.queued", &user.id, None).await?;
-            true
-        }
-        _ => false,
-    };
-    ctx.commit(tx, queued).await
+    let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
+    let ctx2 = ctx.clone();
+    ctx.write(move |conn, now| Box::pin(async move { deferred::submit(&ctx2, conn, now, MailFlow::Password, &request).await })).await?;
+    ctx.mail_queued();
+    Ok(())
 }
 
 /// Sets the password of the user a `password` link belongs to and activates them.
@@ -93,15 +70,18 @@ pub(crate) async fn set_with_token(
     let personal = vec![user.first_name.clone(), user.last_name.clone(), user.tenant_cname.clone()];
     let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
 
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    match store::tokens::spend(&mut tx, id_hash, purpose, now).await? {
-        TokenState::Live => {}
-        other => return Err(refused(other)),
-    }
-    store::users::set_password(&mut tx, &user.id, &hash, now).await?;
-    audit(&mut tx, now, caller, action, &user.id, None).await?;
-    ctx.commit(tx, false).await
+    let (caller, id_hash, user_id) = (caller.clone(), id_hash.to_owned(), user.id.clone());
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            match store::tokens::spend(conn, &id_hash, purpose, now).await? {
+                TokenState::Live => {}
+                other => return Err(refused(other)),
+            }
+            store::users::set_password(conn, &user_id, &hash, now).await?;
+            audit(conn, now, &caller, action, &user_id, None).await
+        })
+    })
+    .await
 }
 
 /// Whether a password link can still be used. Reads only.

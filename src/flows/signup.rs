@@ -1,11 +1,12 @@
 //! Flow 1 (tenant signup), flow 2 (resend the signup email) and
 //! `validate_registration` (seed 003).
 
+use super::deferred::{self, Request};
 use super::{Caller, Ctx, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress, Locale, TenantType, UserState};
 use crate::error::Error;
 use crate::mail::{self, Intent, Outgoing};
-use crate::store::{self, Tx, signups::Signup, tokens::TokenState};
+use crate::store::{self, tokens::TokenState};
 use crate::tokens::{self, Purpose};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,18 @@ pub struct NewSignup {
     pub email: EmailAddress,
     pub tenant_type: TenantType,
     pub locale: Locale,
+    pub details: SignupDetails,
+}
+
+/// A signup as it is stored: written by the worker when it resolves the
+/// request, so it travels in the request's outbox row until then.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewSignupRecord {
+    pub cname: String,
+    pub email: String,
+    pub email_norm: String,
+    pub tenant_type: TenantType,
+    pub locale: String,
     pub details: SignupDetails,
 }
 
@@ -79,49 +92,32 @@ fn refused(state: TokenState) -> Error {
     }
 }
 
-/// Queues a signup link for `signup`, superseding its earlier links.
-async fn queue_signup_link(ctx: &Ctx, tx: &mut Tx, signup: &Signup, first_name: &str, now: i64) -> Result<(), Error> {
-    let issued = ctx.keys.issue(&ctx.clock, Purpose::Signup, &signup.id, ctx.settings.signup_link_ttl)?;
-    store::tokens::insert(tx, Purpose::Signup, &signup.id, &issued).await?;
-    let intent = Intent::SignupLinkV1 {
-        token: issued.token,
-        cname: signup.cname.clone(),
-        first_name: first_name.to_owned(),
-        expires_at: issued.expires_at_ms,
-    };
-    mail::enqueue(tx, now, ctx.mail_domain(), Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale }).await?;
-    Ok(())
-}
-
-/// Flow 1, first step. The answer is the same whether or not the address
-/// already has an account; only the email differs.
+/// Flow 1, first step. The request path is the same whether or not the
+/// address already has an account: the worker decides which email it gets.
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    if store::users::tenant_by_cname(&mut tx, new.cname.as_str()).await?.is_some() {
-        return Err(cname_taken());
-    }
-    ctx.take_email_slot(&mut tx, MailFlow::Signup, new.email.normalized(), now).await?;
-    if store::users::email_has_account(&mut tx, new.email.normalized()).await? {
-        let out = Outgoing { intent: Intent::AccountExistsV1 {}, to: new.email.as_str(), tenant: None, locale: new.locale.as_str() };
-        mail::enqueue(&mut tx, now, ctx.mail_domain(), out).await?;
-        audit(&mut tx, now, caller, "signup.refused_existing_account", new.cname.as_str(), None).await?;
-    } else {
-        let signup = Signup {
-            id: tokens::random_id(),
-            cname: new.cname.as_str().to_owned(),
-            email: new.email.as_str().to_owned(),
-            tenant_type: new.tenant_type.as_str().to_owned(),
-            locale: new.locale.as_str().to_owned(),
-            details: serde_json::to_string(&new.details).map_err(anyhow::Error::from)?,
-            state: "pending".to_owned(),
-            tenant_id: None,
-        };
-        store::signups::insert(&mut tx, &signup, new.email.normalized(), now).await?;
-        queue_signup_link(ctx, &mut tx, &signup, &new.details.first_name, now).await?;
-        audit(&mut tx, now, caller, "signup.created", &signup.id, Some(new.cname.as_str())).await?;
-    }
-    ctx.commit(tx, true).await
+    let ctx2 = ctx.clone();
+    let caller = caller.clone();
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            // Tenant names are public DNS labels: refusing a taken one reveals no account.
+            if store::users::tenant_by_cname(conn, new.cname.as_str()).await?.is_some() {
+                return Err(cname_taken());
+            }
+            let signup = NewSignupRecord {
+                cname: new.cname.as_str().to_owned(),
+                email: new.email.as_str().to_owned(),
+                email_norm: new.email.normalized().to_owned(),
+                tenant_type: new.tenant_type,
+                locale: new.locale.as_str().to_owned(),
+                details: new.details,
+            };
+            let request = Request::TenantSignupV1 { signup, caller };
+            deferred::submit(&ctx2, conn, now, MailFlow::Signup, &request).await
+        })
+    })
+    .await?;
+    ctx.mail_queued();
+    Ok(())
 }
 
 /// Flow 2: mail a fresh link for the signup an old (possibly expired or
@@ -129,18 +125,29 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
 /// never to the caller, so an old token grants nothing but a new email.
 pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    let signup = store::signups::get(&mut tx, &claims.sub).await?.ok_or_else(token_invalid)?;
+    let signup = {
+        let mut conn = ctx.store.acquire().await?;
+        store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?
+    };
     if signup.state == "completed" {
         return Err(signup_completed());
     }
-    let email = EmailAddress::from_trusted(signup.email.clone());
-    ctx.take_email_slot(&mut tx, MailFlow::Signup, email.normalized(), now).await?;
     let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
-    queue_signup_link(ctx, &mut tx, &signup, &details.first_name, now).await?;
-    audit(&mut tx, now, caller, "signup.resent", &signup.id, None).await?;
-    ctx.commit(tx, true).await
+    let ctx2 = ctx.clone();
+    let caller = caller.clone();
+    ctx.write(move |conn, now| {
+        Box::pin(async move {
+            let email = EmailAddress::from_trusted(signup.email.clone());
+            ctx2.take_email_slot(conn, MailFlow::Signup, email.normalized(), now).await?;
+            let intent = Intent::SignupLinkV2 { signup_id: signup.id.clone(), cname: signup.cname.clone(), first_name: details.first_name };
+            let out = Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale };
+            mail::enqueue(conn, now, ctx2.mail_domain(), out).await?;
+            audit(conn, now, &caller, "signup.resent", &signup.id, None).await
+        })
+    })
+    .await?;
+    ctx.mail_queued();
+    Ok(())
 }
 
 /// Seed 003's checks, in SPEC §3.3's order. Reads only: never spends the token.
@@ -215,60 +222,74 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
         None => None,
     };
 
-    let now = ctx.clock.now_ms();
-    let mut tx = ctx.store.begin().await?;
-    match store::tokens::spend(&mut tx, &claims.id_hash(), Purpose::Signup, now).await? {
-        TokenState::Live => {}
-        other => return Err(refused(other)),
-    }
-    if store::users::tenant_by_cname(&mut tx, &signup.cname).await?.is_some() {
-        return Err(cname_taken());
-    }
-    if store::users::email_has_account(&mut tx, email.normalized()).await? {
-        return Err(Error::Conflict { code: "USER_EXISTS", message: "This email address already has an account; sign in instead.".into() });
-    }
-    let tenant = store::users::Tenant {
-        id: tokens::random_id(),
-        cname: signup.cname.clone(),
-        name: details.company_name.clone(),
-        tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
-    };
-    store::users::insert_tenant(&mut tx, &tenant, now)
-        .await
-        .map_err(|e| if store::is_unique_violation(&e) { cname_taken() } else { e.into() })?;
-    let user_id = tokens::random_id();
-    let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
-    store::users::insert_user(
-        &mut tx,
-        &store::users::NewUser {
-            id: &user_id,
-            tenant_id: &tenant.id,
-            email: email.as_str(),
-            email_norm: email.normalized(),
-            first_name: &details.first_name,
-            last_name: &details.last_name,
-            contact_number: details.contact_number.as_deref(),
-            locale: &signup.locale,
-            state: state.as_str(),
-            password_hash: password_hash.as_deref(),
-            now,
-        },
-    )
-    .await?;
-    if !store::signups::complete(&mut tx, &signup.id, &tenant.id, now).await? {
-        return Err(signup_completed());
-    }
-    audit(&mut tx, now, caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
+    let ctx2 = ctx.clone();
+    let caller = caller.clone();
+    let id_hash = claims.id_hash();
     let queued = password_hash.is_none();
+    let done = ctx
+        .write(move |conn, now| {
+            Box::pin(async move {
+                match store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await? {
+                    TokenState::Live => {}
+                    other => return Err(refused(other)),
+                }
+                if store::users::tenant_by_cname(conn, &signup.cname).await?.is_some() {
+                    return Err(cname_taken());
+                }
+                if store::users::email_has_account(conn, email.normalized()).await? {
+                    return Err(Error::Conflict {
+                        code: "USER_EXISTS",
+                        message: "This email address already has an account; sign in instead.".into(),
+                    });
+                }
+                let tenant = store::users::Tenant {
+                    id: tokens::random_id(),
+                    cname: signup.cname.clone(),
+                    name: details.company_name.clone(),
+                    tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
+                };
+                store::users::insert_tenant(conn, &tenant, now)
+                    .await
+                    .map_err(|e| if store::is_unique_violation(&e) { cname_taken() } else { e.into() })?;
+                let user_id = tokens::random_id();
+                let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
+                store::users::insert_user(
+                    conn,
+                    &store::users::NewUser {
+                        id: &user_id,
+                        tenant_id: &tenant.id,
+                        email: email.as_str(),
+                        email_norm: email.normalized(),
+                        first_name: &details.first_name,
+                        last_name: &details.last_name,
+                        contact_number: details.contact_number.as_deref(),
+                        locale: &signup.locale,
+                        state: state.as_str(),
+                        password_hash: password_hash.as_deref(),
+                        now,
+                    },
+                )
+                .await?;
+                if !store::signups::complete(conn, &signup.id, &tenant.id, now).await? {
+                    return Err(signup_completed());
+                }
+                audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
+                if password_hash.is_none() {
+                    let user = store::users::user_by_id(conn, &user_id)
+                        .await?
+                        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
+                    deferred::queue_password_link(&ctx2, conn, user, now).await?;
+                } else {
+                    audit(conn, now, &caller, "password.set", &user_id, None).await?;
+                }
+                Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
+            })
+        })
+        .await?;
     if queued {
-        let user =
-            store::users::user_by_id(&mut tx, &user_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
-        super::password::queue_password_link(ctx, &mut tx, &user, now).await?;
-    } else {
-        audit(&mut tx, now, caller, "password.set", &user_id, None).await?;
+        ctx.mail_queued();
     }
-    ctx.commit(tx, queued).await?;
-    Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
+    Ok(done)
 }
 
 /// What the page behind a signup link should offer. Reads only.

@@ -54,7 +54,13 @@ struct EmailRequest {
 /// The checks every admin endpoint makes, in order: role (403), the path's
 /// namespace (403 unless `system`), the body's namespace (400 unless equal),
 /// the email (400).
-async fn admitted(state: &AppState, who: &ApiCaller, action: &str, namespace: &str, req: &EmailRequest) -> Result<EmailAddress, Error> {
+async fn admitted(
+    state: &AppState,
+    who: &ApiCaller,
+    action: &'static str,
+    namespace: &str,
+    req: &EmailRequest,
+) -> Result<EmailAddress, Error> {
     who.require_admin(&state.ctx, action).await?;
     if namespace != "system" {
         who.refuse(&state.ctx, action, namespace, "denied").await?;

@@ -2,7 +2,7 @@
 //!
 //! Every dialect's routes are served at the root and again under the
 //! configured `base_path`. Unauthenticated routes share one per-client rate
-//! limit, counted in the database so every instance sees the same count.
+//! limit (see [`crate::limiter`]).
 
 pub mod admin;
 pub mod akana;
@@ -14,7 +14,7 @@ pub mod pages;
 
 use crate::error::Error;
 use crate::flows::{Caller, Ctx};
-use crate::store;
+use crate::limiter::ClientLimiter;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub ctx: Ctx,
     pub pages: Arc<pages::Pages>,
+    pub limiter: ClientLimiter,
 }
 
 impl ClientAddr {
@@ -81,15 +82,8 @@ async fn method_not_allowed_as_json(response: Response) -> Response {
 }
 
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per
-/// client address a minute, shared by all instances through the database.
+/// client address a minute.
 async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, Error> {
-    let per_minute = state.ctx.settings.limit_client_per_minute;
-    if per_minute > 0 {
-        let now = state.ctx.clock.now_ms();
-        let mut conn = state.ctx.store.acquire().await?;
-        if let Err(retry_after) = store::limits::hit_client(&mut conn, &client.0.to_string(), now, per_minute).await? {
-            return Err(Error::TooManyRequests { retry_after });
-        }
-    }
+    state.limiter.admit(client.0).map_err(|retry_after| Error::TooManyRequests { retry_after })?;
     Ok(next.run(req).await)
 }

@@ -2,17 +2,19 @@
 //! it reads (templates), and how it leaves (transports, driven by the worker).
 //!
 //! An intent is rendered at send time, not at enqueue time, so a template
-//! fixed by the operator applies to mail still in the queue, and the stored
-//! row holds the link's secret only until delivery (see [`Intent::scrubbed`]).
-//! A message that failed keeps its secret, so that `usher outbox retry` sends
-//! a link that works.
+//! fixed by the operator applies to mail still in the queue. A link's token
+//! is minted at send time too (the `V2` intents name only its subject), so
+//! its secret is never stored: a retry mints a new one, which supersedes the
+//! unsent one. Rows written by an usher that stored the token (`V1`) are
+//! still sent, and scrubbed once delivered.
 
 pub mod templates;
 pub mod transport;
 pub mod worker;
 
 use crate::clock;
-use crate::store::{self, Conn};
+use crate::store::{self, Conn, outbox::Status};
+use crate::tokens::Purpose;
 use serde::{Deserialize, Serialize};
 
 /// What an outbox row asks to be sent. Variants are versioned: a row written
@@ -40,6 +42,34 @@ pub enum Intent {
         first_name: String,
         expires_at: i64,
     },
+    /// A link to the page of a pending signup; its token is minted at send time.
+    SignupLinkV2 {
+        signup_id: String,
+        cname: String,
+        first_name: String,
+    },
+    PasswordLinkV2 {
+        user_id: String,
+        cname: String,
+        first_name: String,
+    },
+    ActivationCodeV2 {
+        user_id: String,
+        tenant: String,
+        first_name: String,
+    },
+}
+
+/// The token a `V2` link intent needs minted before it is sent.
+pub struct LinkToMint<'a> {
+    pub purpose: Purpose,
+    pub subject: &'a str,
+}
+
+/// A token minted for one delivery attempt.
+pub struct Minted {
+    pub token: String,
+    pub expires_at_ms: i64,
 }
 
 /// Where the links in emails point, relative to `public_url`.
@@ -51,11 +81,21 @@ impl Intent {
     /// The template family, and the `kind` shown by `outbox list`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::SignupLinkV1 { .. } => "signup_link",
+            Self::SignupLinkV1 { .. } | Self::SignupLinkV2 { .. } => "signup_link",
             Self::AccountExistsV1 {} => "account_exists",
-            Self::PasswordLinkV1 { .. } => "password_link",
-            Self::ActivationCodeV1 { .. } => "activation_code",
+            Self::PasswordLinkV1 { .. } | Self::PasswordLinkV2 { .. } => "password_link",
+            Self::ActivationCodeV1 { .. } | Self::ActivationCodeV2 { .. } => "activation_code",
         }
+    }
+
+    pub fn link_to_mint(&self) -> Option<LinkToMint<'_>> {
+        let (purpose, subject) = match self {
+            Self::SignupLinkV2 { signup_id, .. } => (Purpose::Signup, signup_id),
+            Self::PasswordLinkV2 { user_id, .. } => (Purpose::Password, user_id),
+            Self::ActivationCodeV2 { user_id, .. } => (Purpose::Activation, user_id),
+            _ => return None,
+        };
+        Some(LinkToMint { purpose, subject })
     }
 
     /// The same intent with its secret removed: what stays in the database
@@ -66,7 +106,7 @@ impl Intent {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
                 *token = String::new()
             }
-            Self::AccountExistsV1 {} => {}
+            _ => {}
         }
         copy
     }
@@ -79,13 +119,14 @@ impl Intent {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
                 token.is_empty()
             }
-            Self::AccountExistsV1 {} => false,
+            _ => false,
         }
     }
 
-    /// The values the templates see.
-    pub fn context(&self, public_url: &str, locale: &str) -> minijinja::Value {
+    /// The values the templates see; `minted` is the token of a `V2` link.
+    pub fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
+        let (token, expires_at) = minted.map_or(("", 0), |m| (m.token.as_str(), m.expires_at_ms));
         match self {
             Self::SignupLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
                 link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
@@ -98,6 +139,16 @@ impl Intent {
             Self::ActivationCodeV1 { token, tenant, first_name, expires_at } => minijinja::context! {
                 link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
                 expires_at => clock::rfc3339(*expires_at),
+            },
+            Self::SignupLinkV2 { cname, first_name, .. } => minijinja::context! {
+                link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+            },
+            Self::PasswordLinkV2 { cname, first_name, .. } => minijinja::context! {
+                link => link(PASSWORD_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+            },
+            Self::ActivationCodeV2 { tenant, first_name, .. } => minijinja::context! {
+                link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
+                expires_at => clock::rfc3339(expires_at),
             },
         }
     }
@@ -114,21 +165,35 @@ pub struct Outgoing<'a> {
 /// Writes a message to the outbox, inside the caller's transaction. Its
 /// Message-ID is fixed here, so every delivery attempt carries the same one.
 pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, sqlx::Error> {
-    let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
     let payload = serde_json::to_string(&out.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    store::outbox::enqueue(
-        conn,
-        &store::outbox::NewMessage {
-            message_id: &message_id,
-            kind: out.intent.kind(),
-            recipient: out.to,
-            tenant: out.tenant,
-            locale: out.locale,
-            payload: &payload,
-            now,
-        },
-    )
-    .await?;
+    let row =
+        Row { kind: out.intent.kind(), to: out.to, tenant: out.tenant, locale: out.locale, payload: &payload, status: Status::Pending };
+    insert(conn, now, mail_domain, row).await
+}
+
+/// An outbox row before it has a Message-ID.
+pub struct Row<'a> {
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub tenant: Option<&'a str>,
+    pub locale: &'a str,
+    pub payload: &'a str,
+    pub status: Status,
+}
+
+pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, row: Row<'_>) -> Result<String, sqlx::Error> {
+    let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
+    let new = store::outbox::NewMessage {
+        message_id: &message_id,
+        kind: row.kind,
+        recipient: row.to,
+        tenant: row.tenant,
+        locale: row.locale,
+        payload: row.payload,
+        status: row.status,
+        now,
+    };
+    store::outbox::enqueue(conn, &new).await?;
     Ok(message_id)
 }
 

@@ -93,8 +93,11 @@ mod tests {
     use crate::mail::Intent;
 
     fn signup_ctx(first_name: &str) -> Value {
-        Intent::SignupLinkV1 { token: "TKN".into(), cname: "acme".into(), first_name: first_name.into(), expires_at: 0 }
-            .context("https://usher.example", "en")
+        Intent::SignupLinkV1 { token: "TKN".into(), cname: "acme".into(), first_name: first_name.into(), expires_at: 0 }.context(
+            "https://usher.example",
+            "en",
+            None,
+        )
     }
 
     #[test]

@@ -107,8 +107,10 @@ impl Transport {
                     html: body.html.clone(),
                     created_at: env.now,
                 };
-                let mut conn = store.acquire().await.map_err(|e| SendError::transient(format!("dev mailbox: {e}")))?;
-                store::devmail::insert(&mut conn, &message).await.map_err(|e| SendError::transient(format!("dev mailbox: {e}")))
+                store
+                    .write(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await }))
+                    .await
+                    .map_err(|e: sqlx::Error| SendError::transient(format!("dev mailbox: {e}")))
             }
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();

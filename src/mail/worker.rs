@@ -1,20 +1,24 @@
-//! The delivery worker: claims due outbox rows, renders and sends them, and
-//! records the outcome. Any number of workers may run, in any number of
-//! instances; the claim and its lease keep them from sending a row twice at
-//! once, and a row claimed by a worker that died is claimed again once its
-//! lease runs out.
+//! The delivery worker: resolves requested rows, claims due outbox rows,
+//! mints their links' tokens, renders and sends them, and records the
+//! outcome. Any number of workers may run, in any number of instances; the
+//! claim and its lease keep them from sending a row twice at once, and a row
+//! claimed by a worker that died is claimed again once its lease runs out.
 
-use super::Intent;
 use super::templates::Templates;
 use super::transport::{Envelope, SendError, Transport};
+use super::{Intent, LinkToMint, Minted};
 use crate::clock::{self, Clock};
-use crate::store::{self, Store};
+use crate::store::{self, Conn, Store};
+use crate::tokens::{KeyRing, Purpose};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::Instrument;
+
+/// Requests resolved in one transaction at most.
+const RESOLVE_BATCH: i64 = 256;
 
 pub struct WorkerSettings {
     pub retry_min: Duration,
@@ -25,22 +29,67 @@ pub struct WorkerSettings {
     pub batch: i64,
     pub public_url: String,
     pub from: String,
+    pub signup_link_ttl: Duration,
+    pub password_link_ttl: Duration,
+    pub activation_code_ttl: Duration,
+}
+
+impl WorkerSettings {
+    fn ttl(&self, purpose: Purpose) -> Duration {
+        match purpose {
+            Purpose::Signup => self.signup_link_ttl,
+            Purpose::Password => self.password_link_ttl,
+            Purpose::Activation => self.activation_code_ttl,
+        }
+    }
 }
 
 pub struct Worker {
     pub id: String,
     pub store: Store,
     pub clock: Clock,
+    pub keys: Arc<KeyRing>,
     pub transport: Arc<Transport>,
     pub templates: Arc<Templates>,
     pub settings: Arc<WorkerSettings>,
-    /// Rung after a commit that queued mail, so delivery starts at once
-    /// instead of at the next poll.
+    /// Rung after a commit that queued mail or a request, so work starts at
+    /// once instead of at the next poll.
     pub wake: Arc<Notify>,
 }
 
 impl Worker {
+    /// Two loops: one resolves requests, one delivers. Resolving never waits
+    /// behind a slow SMTP server, and delivery starts as soon as a request
+    /// is resolved.
     pub async fn run(self) {
+        let this = Arc::new(self);
+        let resolved = Arc::new(Notify::new());
+        let resolver = tokio::spawn(this.clone().resolve_loop(resolved.clone()));
+        this.deliver_loop(resolved).await;
+        resolver.abort();
+    }
+
+    async fn resolve_loop(self: Arc<Self>, resolved: Arc<Notify>) {
+        loop {
+            match self.resolve_once().await {
+                Ok(n) if n > 0 => {
+                    resolved.notify_one();
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: resolving requests failed; will try again"),
+            }
+            // Mail queued without a request (a resend, an admin's email)
+            // rings the same bell: pass it on.
+            resolved.notify_one();
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    async fn deliver_loop(&self, resolved: Arc<Notify>) {
         let mut last_prune = 0;
         loop {
             match self.tick().await {
@@ -58,23 +107,52 @@ impl Worker {
                 }
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = resolved.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
             }
         }
     }
 
-    /// Claims one batch and delivers it; returns how many were claimed.
+    /// Resolves one batch of requests; returns how many.
+    pub async fn resolve_once(&self) -> Result<usize, sqlx::Error> {
+        let backend = self.store.backend();
+        let max_attempts = i64::from(self.settings.max_attempts);
+        self.store
+            .write(move |conn| {
+                Box::pin(async move { crate::flows::deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts).await })
+            })
+            .instrument(tracing::info_span!("resolve"))
+            .await
+    }
+
+    /// Claims one batch, mints the tokens its links need, and delivers it;
+    /// returns how many were claimed.
     pub async fn tick(&self) -> Result<usize, sqlx::Error> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
-        let claimed = {
-            let mut conn = self.store.acquire().await?;
-            store::outbox::claim(&mut conn, self.store.backend(), &self.id, now, lease_until, self.settings.batch).await?
-        };
+        let (backend, worker, batch) = (self.store.backend(), self.id.clone(), self.settings.batch);
+        let (keys, clock, settings) = (self.keys.clone(), self.clock.clone(), self.settings.clone());
+        let claimed = self
+            .store
+            .write(move |conn| {
+                Box::pin(async move {
+                    let claimed = store::outbox::claim(conn, backend, &worker, now, lease_until, batch).await?;
+                    let mut prepared = Vec::with_capacity(claimed.len());
+                    for message in claimed {
+                        let intent = serde_json::from_str::<Intent>(&message.payload).map_err(|e| e.to_string());
+                        let minted = match intent.as_ref().ok().and_then(Intent::link_to_mint) {
+                            Some(link) => mint(conn, &keys, &clock, &settings, link).await?,
+                            None => None,
+                        };
+                        prepared.push((message, intent, minted));
+                    }
+                    Ok::<_, sqlx::Error>(prepared)
+                })
+            })
+            .await?;
         let n = claimed.len();
         let mut sends = JoinSet::new();
-        for message in claimed {
+        for (message, intent, minted) in claimed {
             let ctx = Delivery {
                 store: self.store.clone(),
                 clock: self.clock.clone(),
@@ -84,7 +162,7 @@ impl Worker {
                 worker: self.id.clone(),
             };
             let span = tracing::info_span!("deliver", outbox_id = message.id, kind = %message.kind, attempt = message.attempts);
-            sends.spawn(async move { ctx.deliver(message).await }.instrument(span));
+            sends.spawn(async move { ctx.deliver(message, intent, minted).await }.instrument(span));
         }
         while let Some(done) = sends.join_next().await {
             match done {
@@ -99,11 +177,37 @@ impl Worker {
     }
 
     async fn prune(&self, now: i64) -> Result<(), sqlx::Error> {
-        let mut conn = self.store.acquire().await?;
-        store::limits::prune(&mut conn, now).await?;
-        store::tokens::prune(&mut conn, now).await?;
-        Ok(())
+        self.store
+            .write(move |conn| {
+                Box::pin(async move {
+                    store::limits::prune(conn, now).await?;
+                    store::tokens::prune(conn, now).await.map(|_| ())
+                })
+            })
+            .await
     }
+}
+
+/// Mints the token of one delivery attempt and records it, superseding the
+/// subject's earlier ones: the newest email is the one whose link works.
+/// A token that cannot be minted (an empty key ring) fails the message,
+/// not the batch.
+async fn mint(
+    conn: &mut Conn,
+    keys: &KeyRing,
+    clock: &Clock,
+    settings: &WorkerSettings,
+    link: LinkToMint<'_>,
+) -> Result<Option<Minted>, sqlx::Error> {
+    let issued = match keys.issue(clock, link.purpose, link.subject, settings.ttl(link.purpose)) {
+        Ok(issued) => issued,
+        Err(e) => {
+            tracing::error!(error = %e, "minting a link's token failed");
+            return Ok(None);
+        }
+    };
+    store::tokens::insert(conn, link.purpose, link.subject, &issued).await?;
+    Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }))
 }
 
 struct Delivery {
@@ -116,22 +220,22 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn deliver(&self, m: store::outbox::Claimed) -> Result<(), sqlx::Error> {
-        let intent: Intent = match serde_json::from_str(&m.payload) {
+    async fn deliver(&self, m: store::outbox::Claimed, intent: Result<Intent, String>, minted: Option<Minted>) -> Result<(), sqlx::Error> {
+        let intent = match intent {
             Ok(i) => i,
-            Err(e) => {
-                return self.fail(&m, &format!("the stored message is unreadable: {e}")).await;
-            }
+            Err(e) => return self.fail(&m, &format!("the stored message is unreadable: {e}")).await,
         };
         if intent.lost_its_secret() {
             let hint = "the link's secret was removed from this message, so its link cannot work; it will not be sent: the person must ask for a new email";
             return self.fail(&m, hint).await;
         }
-        // Only a delivered message gives up its secret: a failed one keeps it,
-        // so that `usher outbox retry` (after fixing a template or the SMTP
-        // settings) sends a link that works.
+        if intent.link_to_mint().is_some() && minted.is_none() {
+            return self.fail(&m, "no token could be minted for the link: check the key ring (USHER_KEYS)").await;
+        }
+        // A V1 row carries its token: only a delivered one gives it up, so
+        // that `usher outbox retry` of a failed one still sends a link that works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
-        let ctx = intent.context(&self.settings.public_url, &m.locale);
+        let ctx = intent.context(&self.settings.public_url, &m.locale, minted.as_ref());
         let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
             Ok(r) => r,
             Err(e) => {
@@ -140,11 +244,15 @@ impl Delivery {
         };
         let envelope = Envelope { message_id: &m.message_id, from: &self.settings.from, to: &m.recipient, now: self.clock.now_ms() };
         let outcome = self.transport.send(&envelope, &rendered).await;
-        let mut conn = self.store.acquire().await?;
+        let (id, worker) = (m.id, self.worker.clone());
         match outcome {
             Ok(()) => {
                 let now = self.clock.now_ms();
-                if store::outbox::mark_sent(&mut conn, m.id, &self.worker, now, &scrubbed).await? {
+                let kept = self
+                    .store
+                    .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await }))
+                    .await?;
+                if kept {
                     tracing::info!(message_id = %m.message_id, "email delivered");
                 } else {
                     tracing::warn!(message_id = %m.message_id, "email delivered after this worker's lease ran out; another worker may send it again with the same Message-ID");
@@ -153,18 +261,21 @@ impl Delivery {
             }
             Err(SendError { permanent: true, hint }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint).await.map(|_| ())
+                self.mark_failed(id, hint).await
             }
             Err(SendError { permanent: false, hint }) if m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = format!("gave up after {} attempts: {hint}", m.attempts);
                 tracing::warn!(hint = %hint, "email failed");
-                store::outbox::mark_failed(&mut conn, m.id, &self.worker, &hint).await.map(|_| ())
+                self.mark_failed(id, hint).await
             }
             Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "email deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
-                store::outbox::mark_retry(&mut conn, m.id, &self.worker, next, &hint).await.map(|_| ())
+                self.store
+                    .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
+                    .await
+                    .map(|_| ())
             }
         }
     }
@@ -172,8 +283,12 @@ impl Delivery {
     /// Gives up on a message before sending it, keeping its payload as it is.
     async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), sqlx::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
-        let mut conn = self.store.acquire().await?;
-        store::outbox::mark_failed(&mut conn, m.id, &self.worker, hint).await.map(|_| ())
+        self.mark_failed(m.id, hint.to_owned()).await
+    }
+
+    async fn mark_failed(&self, id: i64, hint: String) -> Result<(), sqlx::Error> {
+        let worker = self.worker.clone();
+        self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
     }
 }
 

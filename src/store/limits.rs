@@ -6,10 +6,12 @@ use sqlx::Row;
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-const MINUTE_MS: i64 = 60 * 1000;
+pub const MINUTE_MS: i64 = 60 * 1000;
 
 /// Counts one email of a flow to a recipient, unless that would break the
-/// interval or the daily cap; then says how long to wait.
+/// interval or the daily cap; then says how long to wait. A zero interval
+/// checks none: on PostgreSQL two transactions may commit out of the order
+/// in which they read the clock.
 pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration, daily: u32) -> Result<Result<(), Duration>, sqlx::Error> {
     let interval_ms = crate::clock::ms(interval);
     let day = now.div_euclid(DAY_MS);
@@ -19,7 +21,7 @@ pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration
              day_count = CASE WHEN email_limits.day = excluded.day THEN email_limits.day_count + 1 ELSE 1 END,
              day = excluded.day,
              last_at = excluded.last_at
-         WHERE email_limits.last_at <= $4
+         WHERE ($6 = 0 OR email_limits.last_at <= $4)
            AND (email_limits.day <> excluded.day OR email_limits.day_count < $5)
          RETURNING key",
     )
@@ -28,6 +30,7 @@ pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration
     .bind(day)
     .bind(now - interval_ms)
     .bind(i64::from(daily))
+    .bind(interval_ms)
     .fetch_optional(&mut *conn)
     .await?;
     if taken.is_some() {
@@ -39,23 +42,29 @@ pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration
     Ok(Err(Duration::from_millis(wait_ms.max(1000) as u64)))
 }
 
-/// Counts one request of a client in the current minute.
-pub async fn hit_client(conn: &mut Conn, client: &str, now: i64, per_minute: u32) -> Result<Result<(), Duration>, sqlx::Error> {
-    let window = now - now.rem_euclid(MINUTE_MS);
-    let row = sqlx::query(
-        "INSERT INTO client_limits (client, window_start, hits) VALUES ($1, $2, 1)
-         ON CONFLICT (client, window_start) DO UPDATE SET hits = client_limits.hits + 1
-         RETURNING hits",
-    )
-    .bind(client)
-    .bind(window)
-    .fetch_one(conn)
-    .await?;
-    let hits: i64 = row.try_get(0)?;
-    if hits > i64::from(per_minute) {
-        return Ok(Err(Duration::from_millis((window + MINUTE_MS - now).max(1000) as u64)));
+/// Adds what this instance admitted since its last report to the shared
+/// per-client counts of one minute window, and returns each client's total
+/// over all instances. One statement for many clients.
+pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut totals = Vec::with_capacity(hits.len());
+    // Three parameters a row keeps each statement under PostgreSQL's 65,535.
+    for chunk in hits.chunks(1000) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, ${})", 2 * i + 2, 2 * i + 3)).collect();
+        let sql = format!(
+            "INSERT INTO client_limits (client, window_start, hits) VALUES {}
+             ON CONFLICT (client, window_start) DO UPDATE SET hits = client_limits.hits + excluded.hits
+             RETURNING client, hits",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(window_start);
+        for (client, n) in chunk {
+            query = query.bind(client).bind(n);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            totals.push((row.try_get(0)?, row.try_get(1)?));
+        }
     }
-    Ok(Ok(()))
+    Ok(totals)
 }
 
 /// Drops windows that can no longer limit anything.

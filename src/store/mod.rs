@@ -4,7 +4,7 @@
 //! One implementation serves both backends through sqlx's `Any` driver: the
 //! queries are written in the SQL that SQLite and PostgreSQL share (`$N`
 //! parameters, `ON CONFLICT … DO UPDATE`, `RETURNING`, integer times), and
-//! the few places where the backends must differ (transaction start, claiming
+//! the few places where the backends must differ (the writer, claiming
 //! outbox rows) branch on [`Backend`]. Each backend has its own migrations.
 
 pub mod api_tokens;
@@ -15,17 +15,24 @@ pub mod outbox;
 pub mod signups;
 pub mod tokens;
 pub mod users;
+mod writer;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyPool, Connection, Executor};
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use sqlx::AnyConnection as Conn;
-pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// What a write job returns: a future borrowing the writer's connection.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,10 +40,18 @@ pub enum Backend {
     Postgres,
 }
 
+/// Reads go to a pool; writes go through [`Store::write`]. On SQLite every
+/// write of the instance is applied by one task on one connection, batched
+/// into one transaction (group commit), so writers never fight for SQLite's
+/// lock and one fsync covers many requests. On PostgreSQL each write is its
+/// own pooled transaction: the server already commits concurrently.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    reads: AnyPool,
     backend: Backend,
+    options: AnyConnectOptions,
+    writer: Option<writer::Handle>,
+    commits: Arc<AtomicU64>,
 }
 
 pub struct PoolSettings {
@@ -45,6 +60,8 @@ pub struct PoolSettings {
 }
 
 impl Store {
+    /// Opens the database. Must be called inside a Tokio runtime: on SQLite
+    /// it starts the writer task.
     pub async fn connect(url: &str, pool: PoolSettings) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if url.starts_with("sqlite:") {
@@ -64,55 +81,93 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url).context("parsing database_url")?;
         let busy_timeout_ms = pool.acquire_timeout.as_millis();
-        let pool = AnyPoolOptions::new()
+        let reads = AnyPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .acquire_timeout(pool.acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(format!("PRAGMA busy_timeout = {busy_timeout_ms}").as_str()).await?;
+                        sqlite_pragmas(conn, busy_timeout_ms).await?;
+                        // A write on a read connection would take SQLite's lock
+                        // behind the writer's back; make it an error instead.
+                        conn.execute("PRAGMA query_only = ON").await?;
                     }
                     Ok(())
                 })
             })
-            .connect_lazy_with(options);
-        Ok(Self { pool, backend })
+            .connect_lazy_with(options.clone());
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer = match backend {
+            Backend::Sqlite => Some(writer::Handle::start(options.clone(), busy_timeout_ms, commits.clone())),
+            Backend::Postgres => None,
+        };
+        Ok(Self { reads, backend, options, writer, commits })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// Applies pending migrations, on a connection of their own: they open
+    /// transactions of their own, which cannot nest in the writer's batch.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        migrator(self.backend).run(&self.pool).await.context("running database migrations")
+        let mut conn = Conn::connect_with(&self.options).await.context("connecting to the database to migrate it")?;
+        migrator(self.backend).run_direct(&mut conn).await.context("running database migrations")?;
+        conn.close().await.context("closing the migration connection")
     }
 
-    /// A write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads before it writes
-    /// cannot upgrade its lock once another writer committed, and fails
-    /// instead of waiting.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+    /// Runs `job` in a write transaction and returns its result once the
+    /// transaction is committed (on SQLite: durably, `synchronous = FULL`).
+    /// A job that fails is rolled back alone; on SQLite, the other jobs of
+    /// its batch still commit.
+    pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit(job).await,
+            None => {
+                let mut tx = self.reads.begin().await?;
+                let value = job(&mut tx).await?;
+                tx.commit().await?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(value)
+            }
         }
     }
 
+    /// A connection for reading. On SQLite it refuses to write.
     pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Any>, sqlx::Error> {
-        self.pool.acquire().await
+        self.reads.acquire().await
+    }
+
+    /// Writes waiting for SQLite's writer (always 0 on PostgreSQL).
+    pub fn queued_writes(&self) -> usize {
+        self.writer.as_ref().map_or(0, writer::Handle::queued)
+    }
+
+    /// Committed write transactions (SQLite: batches) since the start.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reads.acquire().await?;
         conn.execute("SELECT 1").await.map(|_| ())
     }
+}
 
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
+/// `synchronous = FULL`: a commit returns only once it is on disk, so no
+/// answered request is lost with a power cut (WAL's NORMAL may lose the last
+/// transactions).
+async fn sqlite_pragmas(conn: &mut Conn, busy_timeout_ms: u128) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute(format!("PRAGMA busy_timeout = {busy_timeout_ms}").as_str()).await?;
+    Ok(())
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -1,14 +1,56 @@
 //! The outbox: emails written in the transaction of the change that caused
 //! them, claimed by delivery workers under a lease.
 //!
-//! States: `pending` → `sending` (claimed, lease running) → `sent`, or back
-//! to `pending` with a later `next_attempt_at`, or `failed`. A `sending` row
+//! States: `requested` (an email-naming request whose account is not yet
+//! looked up) → `pending`, or `dropped` when there is nobody to write to;
+//! `pending` → `sending` (claimed, lease running) → `sent`, or back to
+//! `pending` with a later `next_attempt_at`, or `failed`. A `sending` row
 //! whose lease ran out belongs to a worker that died; any worker may claim it.
 
 use super::{Backend, Conn};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Requested,
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Dropped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Dropped => "dropped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Requested, Self::Pending, Self::Sending, Self::Sent, Self::Failed, Self::Dropped].into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether the worker is done with a row in this state.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Sent | Self::Failed | Self::Dropped)
+    }
+}
+
+/// A status reads as its stored name, so `row.status == "sent"` says what it means.
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 pub struct NewMessage<'a> {
     pub message_id: &'a str,
@@ -17,6 +59,7 @@ pub struct NewMessage<'a> {
     pub tenant: Option<&'a str>,
     pub locale: &'a str,
     pub payload: &'a str,
+    pub status: Status,
     pub now: i64,
 }
 
@@ -32,12 +75,21 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
+/// A `requested` row, taken for resolution.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub id: i64,
+    pub payload: String,
+    pub created_at: i64,
+    pub attempts: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
     pub id: i64,
     pub to: String,
     pub kind: String,
-    pub status: String,
+    pub status: Status,
     pub attempts: i64,
     pub message_id: String,
     pub last_error: Option<String>,
@@ -48,7 +100,7 @@ pub struct Listed {
 pub async fn enqueue(conn: &mut Conn, m: &NewMessage<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
     )
     .bind(m.message_id)
     .bind(m.kind)
@@ -56,7 +108,74 @@ pub async fn enqueue(conn: &mut Conn, m: &NewMessage<'_>) -> Result<(), sqlx::Er
     .bind(m.tenant)
     .bind(m.locale)
     .bind(m.payload)
+    .bind(m.status.as_str())
     .bind(m.now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Takes up to `limit` requested rows, oldest first, for resolution inside
+/// the caller's transaction. On PostgreSQL the rows stay locked until it
+/// ends, so two instances never resolve one request twice.
+pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, sqlx::Error> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!("SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 {lock}");
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
+    rows.into_iter()
+        .map(|r| Ok(Requested { id: r.try_get(0)?, payload: r.try_get(1)?, created_at: r.try_get(2)?, attempts: r.try_get(3)? }))
+        .collect()
+}
+
+/// What a request turned out to ask for: an email to this recipient.
+pub struct Resolved<'a> {
+    pub kind: &'a str,
+    pub recipient: &'a str,
+    pub tenant: Option<&'a str>,
+    pub locale: &'a str,
+    pub payload: &'a str,
+}
+
+pub async fn resolve(conn: &mut Conn, id: i64, r: &Resolved<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
+         WHERE id = $1 AND status = 'requested'",
+    )
+    .bind(id)
+    .bind(r.kind)
+    .bind(r.recipient)
+    .bind(r.tenant)
+    .bind(r.locale)
+    .bind(r.payload)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// A request that needs no email (no such account): kept, for the
+/// operator, with the reason.
+pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// A resolution that failed: tried again later, given up after `max_attempts`.
+pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
+         WHERE id = $1 AND status = 'requested'",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(max_attempts)
     .execute(conn)
     .await
     .map(|_| ())
@@ -163,7 +282,7 @@ pub async fn list(conn: &mut Conn, status: Option<&str>, limit: i64) -> Result<V
                 id: r.try_get(0)?,
                 to: r.try_get(1)?,
                 kind: r.try_get(2)?,
-                status: r.try_get(3)?,
+                status: Status::parse(&r.try_get::<String, _>(3)?).ok_or_else(|| sqlx::Error::Decode("unknown outbox status".into()))?,
                 attempts: r.try_get(4)?,
                 message_id: r.try_get(5)?,
                 last_error: r.try_get(6)?,
@@ -174,10 +293,13 @@ pub async fn list(conn: &mut Conn, status: Option<&str>, limit: i64) -> Result<V
         .collect()
 }
 
-/// Puts a failed message back in the queue for one more round of attempts.
+/// Puts a failed message back in the queue for one more round of attempts
+/// (a request whose resolution failed is resolved again).
 pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, claimed_by = NULL WHERE id = $1 AND status = 'failed'",
+        "UPDATE outbox SET attempts = 0, next_attempt_at = $2, claimed_by = NULL,
+                status = CASE WHEN kind LIKE '%request' THEN 'requested' ELSE 'pending' END
+         WHERE id = $1 AND status = 'failed'",
     )
     .bind(id)
     .bind(now)

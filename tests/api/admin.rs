@@ -75,9 +75,9 @@ on_each_backend! {
         let user = token(&app, "acme", Role::User).await;
         let revoked = token(&app, "acme", Role::Admin).await;
         let revoked_id = revoked.split('.').nth(1).unwrap().to_owned();
-        let mut conn = app.ctx.store.acquire().await.unwrap();
-        assert!(usher::store::api_tokens::revoke(&mut conn, &revoked_id, app.clock.now_ms()).await.unwrap());
-        drop(conn);
+        let now = app.clock.now_ms();
+        let revoked_now = app.ctx.store.write(move |conn| Box::pin(async move { usher::store::api_tokens::revoke(conn, &revoked_id, now).await }));
+        assert!(revoked_now.await.map_err(|e: sqlx::Error| e).unwrap());
         let jane = json!({ "email": "jane@example.com", "namespace": "system" });
         let forged = format!("{}x", &admin[..admin.len() - 1]);
         let cases: Vec<(&str, Option<String>, Value, StatusCode, &str)> = vec![

@@ -206,6 +206,7 @@ on_each_backend! {
         assert_eq!(signup("acme.dev.test:8080").await.unwrap().status(), StatusCode::OK);
         let (status, answer) = body(signup("nosuch.dev.test").await.unwrap()).await;
         assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
+        app.drain_outbox().await;
         let mut conn = app.ctx.store.acquire().await.unwrap();
         assert!(usher::store::users::user_by_cname_and_email(&mut conn, "acme", "jane@example.com").await.unwrap().is_some());
     }

@@ -5,7 +5,7 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use usher::clock::Clock;
 use usher::config::Layers;
 use usher::flows::Ctx;
@@ -162,10 +162,10 @@ impl TestApp {
         usher::store::outbox::list(&mut conn, None, 1000).await.expect("outbox")
     }
 
-    /// Waits until no message is pending or being sent.
+    /// Waits until every request is resolved and no message is pending or being sent.
     pub async fn drain_outbox(&self) {
         for _ in 0..400 {
-            if self.outbox().await.iter().all(|m| m.status == "sent" || m.status == "failed") {
+            if self.outbox().await.iter().all(|m| m.status.is_final()) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -255,10 +255,83 @@ pub fn replace_db_name(admin: &str, name: &str) -> String {
     url.to_string()
 }
 
+/// The test process's subscriber: the statement log always, and the
+/// server's logs on stderr with `TEST_LOG=1`.
 fn init_test_log() {
-    if std::env::var("TEST_LOG").is_ok() {
-        usher::telemetry::init("text");
+    use tracing_subscriber::prelude::*;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let fmt = std::env::var("TEST_LOG").is_ok().then(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
+        });
+        let statements =
+            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "sqlx::query" || (meta.is_span() && meta.name() == "request"));
+        let _ = tracing_subscriber::registry().with(StatementLog.with_filter(statements)).with(fmt).try_init();
+    });
+}
+
+/// Every SQL statement run on behalf of an HTTP request, with the request's
+/// path: sqlx logs each statement as a `sqlx::query` event, inside the span
+/// of the request that asked for it (the SQLite writer runs a job inside its
+/// submitter's span).
+struct StatementLog;
+
+static STATEMENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+struct RequestPath(String);
+
+#[derive(Default)]
+struct Fields {
+    path: Option<String>,
+    summary: Option<String>,
+    statement: Option<String>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
     }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        let slot = match field.name() {
+            "path" => &mut self.path,
+            "summary" => &mut self.summary,
+            "db.statement" => &mut self.statement,
+            _ => return,
+        };
+        *slot = Some(value.to_owned());
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for StatementLog
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let (Some(path), Some(span)) = (fields.path, ctx.span(id)) {
+            span.extensions_mut().insert(RequestPath(path));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(scope) = ctx.event_scope(event) else { return };
+        let Some(path) = scope.from_root().find_map(|span| span.extensions().get::<RequestPath>().map(|p| p.0.clone())) else { return };
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let sql = fields.statement.filter(|s| !s.trim().is_empty()).or(fields.summary).unwrap_or_default();
+        STATEMENTS.lock().expect("statements").push((path, sql.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+}
+
+/// The statements run so far for requests to `path`, and forgets them.
+pub fn take_statements(path: &str) -> Vec<String> {
+    let mut all = STATEMENTS.lock().expect("statements");
+    let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p == path);
+    *all = rest;
+    mine.into_iter().map(|(_, sql)| sql).collect()
 }
 
 /// A real SMTP server (mailin-embedded) on a free port, recording what it accepts.
@@ -358,5 +431,56 @@ impl SmtpSink {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the SMTP server received {} messages, expected {n}", self.messages().len());
+    }
+}
+
+/// Polls `check` until it gives a value; fails the test after `within`.
+pub async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up after {within:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A database of its own on the test server, dropped with the test.
+pub struct FreshDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl FreshDatabase {
+    pub async fn create(admin: &str) -> Self {
+        let name = format!("usher_test_{}", uuid_like());
+        create_pg_database(admin, &name).await;
+        Self { admin: admin.to_owned(), url: replace_db_name(admin, &name), name }
+    }
+
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Best effort, on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::{Connection, Executor};
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = c.execute(drop.as_str()).await;
+                }
+            });
+        })
+        .join();
     }
 }

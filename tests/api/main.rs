@@ -10,6 +10,7 @@ mod helpers;
 mod admin;
 mod akana;
 mod browser;
+mod constant_work;
 mod delivery;
 mod errors;
 mod limits;

@@ -65,6 +65,8 @@ on_each_backend! {
         app.clock.advance(Duration::from_secs(61));
         let r = app.post_json("/no_auth/namespaces/system/f5xc-saas/signup/send_email", &json!({ "token": second })).await;
         assert_eq!(r.status(), StatusCode::OK);
+        // The new link's token is minted when its email is sent.
+        app.wait_for_mail("jane@example.com", 3).await;
         assert_eq!(validate(&app, "jane@example.com", "UNKNOWN", &second).await, "ETOKEN_EXPIRED");
 
         app.clock.advance(Duration::from_secs(24 * 3600));

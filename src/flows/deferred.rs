@@ -1,0 +1,230 @@
+//! Deferred resolution: an unauthenticated request that names an email
+//! address does the same work whatever the account's state — check the
+//! input, take the per-recipient slot, write one `requested` outbox row,
+//! answer. The worker resolves the row afterwards: it looks the account up,
+//! creates what the flow creates, audits, and turns the row into the email
+//! to send, or drops it when there is nobody to write to.
+//!
+//! So the request path never depends on whether an account exists, and
+//! neither its answer nor its timing can tell.
+
+use super::signup::NewSignupRecord;
+use super::{Caller, Ctx, MailFlow, audit};
+use crate::domain::{EmailAddress, Locale, UserState};
+use crate::error::Error;
+use crate::mail::{self, Intent};
+use crate::store::{self, Backend, Conn, outbox::Status};
+use crate::tokens;
+use serde::{Deserialize, Serialize};
+
+/// What an email-naming request asked for, as stored until it is resolved.
+/// Versioned like [`Intent`]: rows written by an older usher stay readable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Request {
+    /// Seed 001: a password link for this user of this tenant, if they exist.
+    PasswordEmailV1 { cname: String, email: String, caller: Caller },
+    /// Flow 1: a pending signup and its link, or "you already have an account".
+    TenantSignupV1 { signup: NewSignupRecord, caller: Caller },
+    /// Akana `signupUser`: a pending developer and an activation code.
+    DeveloperSignupV1 { cname: String, email: String, first_name: String, last_name: String, phone: Option<String>, caller: Caller },
+    /// Akana `resendActivation`: a fresh code for a pending developer.
+    ActivationResendV1 { cname: String, email: String, caller: Caller },
+}
+
+impl Request {
+    /// The outbox `kind` of the row; every one ends in `request`, which is
+    /// how `outbox retry` knows to resolve it again.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::PasswordEmailV1 { .. } => "password_email_request",
+            Self::TenantSignupV1 { .. } => "tenant_signup_request",
+            Self::DeveloperSignupV1 { .. } => "developer_signup_request",
+            Self::ActivationResendV1 { .. } => "activation_resend_request",
+        }
+    }
+
+    /// Who the email would go to, and the row's tenant and locale.
+    fn envelope(&self) -> (&str, Option<&str>, &str) {
+        match self {
+            Self::PasswordEmailV1 { cname, email, .. }
+            | Self::DeveloperSignupV1 { cname, email, .. }
+            | Self::ActivationResendV1 { cname, email, .. } => (email, Some(cname), "en"),
+            Self::TenantSignupV1 { signup, .. } => (&signup.email, None, &signup.locale),
+        }
+    }
+}
+
+/// The request path's whole work, inside the caller's write job: the slot,
+/// then the row. Neither depends on the account.
+pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), Error> {
+    let (to, tenant, locale) = request.envelope();
+    let recipient = EmailAddress::from_trusted(to.to_owned());
+    ctx.take_email_slot(conn, flow, recipient.normalized(), now).await?;
+    let payload = serde_json::to_string(request).map_err(anyhow::Error::from)?;
+    let row = mail::Row { kind: request.kind(), to, tenant, locale, payload: &payload, status: Status::Requested };
+    mail::insert(conn, now, ctx.mail_domain(), row).await?;
+    Ok(())
+}
+
+/// An email to send, as a resolution decides it.
+struct Mail {
+    intent: Intent,
+    to: String,
+    tenant: Option<String>,
+    locale: String,
+}
+
+/// Resolves up to `limit` requested rows, oldest first, in the caller's
+/// transaction; returns how many it took. Each row is resolved under a
+/// savepoint of its own: one that fails is rolled back alone and tried again
+/// on a later round (`failed` after `max_attempts`).
+pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64) -> Result<usize, sqlx::Error> {
+    let rows = store::outbox::take_requested(conn, backend, limit).await?;
+    for row in &rows {
+        sqlx::Executor::execute(&mut *conn, "SAVEPOINT resolve").await?;
+        let outcome = match serde_json::from_str::<Request>(&row.payload) {
+            Ok(request) => resolve(conn, &request, row.created_at).await,
+            Err(e) => Err(Error::Internal(anyhow::Error::new(e).context("the stored request is unreadable"))),
+        };
+        let recorded = match outcome {
+            Ok(Some(send)) => {
+                let payload = serde_json::to_string(&send.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                let resolved = store::outbox::Resolved {
+                    kind: send.intent.kind(),
+                    recipient: &send.to,
+                    tenant: send.tenant.as_deref(),
+                    locale: &send.locale,
+                    payload: &payload,
+                };
+                store::outbox::resolve(conn, row.id, &resolved).await
+            }
+            Ok(None) => store::outbox::drop_request(conn, row.id, "no account to write to").await,
+            Err(e) => {
+                sqlx::Executor::execute(&mut *conn, "ROLLBACK TO resolve").await?;
+                tracing::warn!(outbox_id = row.id, error = format!("{e:#}"), "resolving a request failed; it will be tried again");
+                store::outbox::resolution_failed(conn, row.id, "resolving the request failed; see the log", max_attempts).await
+            }
+        };
+        recorded?;
+        sqlx::Executor::execute(&mut *conn, "RELEASE resolve").await?;
+    }
+    Ok(rows.len())
+}
+
+/// One request: what exists decides what is sent. `at` is when it was asked,
+/// which is when the audit trail says it happened.
+async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<Mail>, Error> {
+    match request {
+        Request::PasswordEmailV1 { cname, email, caller } => {
+            let norm = EmailAddress::from_trusted(email.clone());
+            let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await?;
+            let Some(user) = user.filter(|u| u.state != UserState::Disabled.as_str()) else { return Ok(None) };
+            audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
+            Ok(Some(password_link(user)))
+        }
+        Request::TenantSignupV1 { signup, caller } => {
+            if store::users::email_has_account(conn, &signup.email_norm).await? {
+                audit(conn, at, caller, "signup.refused_existing_account", &signup.cname, None).await?;
+                let to = signup.email.clone();
+                return Ok(Some(Mail { intent: Intent::AccountExistsV1 {}, to, tenant: None, locale: signup.locale.clone() }));
+            }
+            let id = tokens::random_id();
+            let row = store::signups::Signup {
+                id: id.clone(),
+                cname: signup.cname.clone(),
+                email: signup.email.clone(),
+                tenant_type: signup.tenant_type.as_str().to_owned(),
+                locale: signup.locale.clone(),
+                details: serde_json::to_string(&signup.details).map_err(anyhow::Error::from)?,
+                state: "pending".to_owned(),
+                tenant_id: None,
+            };
+            store::signups::insert(conn, &row, &signup.email_norm, at).await?;
+            audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
+            let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
+            Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
+        }
+        Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
+            let email = EmailAddress::from_trusted(email.clone());
+            match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await? {
+                Some(user) if user.state == UserState::Pending.as_str() => {
+                    audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
+                    Ok(Some(activation_code(user)))
+                }
+                Some(user) => {
+                    audit(conn, at, caller, "developer.signup_refused_existing_account", &user.id, None).await?;
+                    Ok(Some(account_exists(user)))
+                }
+                None => {
+                    let Some(tenant) = store::users::tenant_by_cname(conn, cname).await? else { return Ok(None) };
+                    let id = tokens::random_id();
+                    let locale = Locale::default();
+                    let new = store::users::NewUser {
+                        id: &id,
+                        tenant_id: &tenant.id,
+                        email: email.as_str(),
+                        email_norm: email.normalized(),
+                        first_name,
+                        last_name,
+                        contact_number: phone.as_deref(),
+                        locale: locale.as_str(),
+                        state: UserState::Pending.as_str(),
+                        password_hash: None,
+                        now: at,
+                    };
+                    store::users::insert_user(conn, &new).await?;
+                    audit(conn, at, caller, "developer.signed_up", &id, Some(cname)).await?;
+                    let intent = Intent::ActivationCodeV2 { user_id: id, tenant: cname.clone(), first_name: first_name.clone() };
+                    Ok(Some(Mail {
+                        intent,
+                        to: email.as_str().to_owned(),
+                        tenant: Some(cname.clone()),
+                        locale: locale.as_str().to_owned(),
+                    }))
+                }
+            }
+        }
+        Request::ActivationResendV1 { cname, email, caller } => {
+            let norm = EmailAddress::from_trusted(email.clone());
+            match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await? {
+                Some(user) if user.state == UserState::Pending.as_str() => {
+                    audit(conn, at, caller, "developer.activation_resent", &user.id, None).await?;
+                    Ok(Some(activation_code(user)))
+                }
+                Some(user) => Ok(Some(account_exists(user))),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+fn password_link(user: store::users::User) -> Mail {
+    let intent = Intent::PasswordLinkV2 { user_id: user.id, cname: user.tenant_cname.clone(), first_name: user.first_name };
+    Mail { intent, to: user.email, tenant: Some(user.tenant_cname), locale: user.locale }
+}
+
+fn activation_code(user: store::users::User) -> Mail {
+    let intent = Intent::ActivationCodeV2 { user_id: user.id, tenant: user.tenant_cname.clone(), first_name: user.first_name };
+    Mail { intent, to: user.email, tenant: Some(user.tenant_cname), locale: user.locale }
+}
+
+fn account_exists(user: store::users::User) -> Mail {
+    Mail { intent: Intent::AccountExistsV1 {}, to: user.email, tenant: Some(user.tenant_cname), locale: user.locale }
+}
+
+/// A password link for a user the caller already holds (an admin, or a
+/// signup completed without a password): no resolution needed.
+pub(crate) async fn queue_password_link(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), Error> {
+    enqueue(ctx, conn, password_link(user), now).await
+}
+
+pub(crate) async fn queue_activation_code(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), Error> {
+    enqueue(ctx, conn, activation_code(user), now).await
+}
+
+async fn enqueue(ctx: &Ctx, conn: &mut Conn, send: Mail, now: i64) -> Result<(), Error> {
+    let out = mail::Outgoing { intent: send.intent, to: &send.to, tenant: send.tenant.as_deref(), locale: &send.locale };
+    mail::enqueue(conn, now, ctx.mail_domain(), out).await?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! SPEC §4's per-client limit on unauthenticated requests, counted in memory
+//! so that a request costs no database write.
+//!
+//! Windows are fixed minutes. On SQLite there is one instance and the local
+//! count is the whole truth. On PostgreSQL every instance reports what it
+//! admitted every [`SYNC_EVERY`] in one upsert, learns each client's total
+//! over all instances, and admits on that total plus what it admitted since.
+//! Between two reports the other instances' admissions are unseen, so with
+//! N instances a client can get past the limit by at most what the other
+//! N − 1 instances admit to it in one report interval, and never more than
+//! N × the limit in one window.
+
+use crate::clock::Clock;
+use crate::store::{self, Store};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const SYNC_EVERY: Duration = Duration::from_millis(250);
+const MINUTE_MS: i64 = store::limits::MINUTE_MS;
+
+#[derive(Default)]
+struct Count {
+    /// Admitted by this instance in the window.
+    mine: i64,
+    /// The part of `mine` already reported to the database.
+    reported: i64,
+    /// Admitted by the other instances, as of the last report.
+    others: i64,
+}
+
+#[derive(Default)]
+struct Window {
+    start: i64,
+    clients: HashMap<IpAddr, Count>,
+}
+
+#[derive(Clone)]
+pub struct ClientLimiter {
+    per_minute: i64,
+    clock: Clock,
+    window: Arc<Mutex<Window>>,
+}
+
+impl ClientLimiter {
+    /// `per_minute == 0` admits everything.
+    pub fn new(per_minute: u32, clock: Clock) -> Self {
+        Self { per_minute: i64::from(per_minute), clock, window: Arc::default() }
+    }
+
+    /// Counts one request of `client`, or says how long it must wait.
+    pub fn admit(&self, client: IpAddr) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let start = now - now.rem_euclid(MINUTE_MS);
+        let mut window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if window.start != start {
+            // Entries of a past window can no longer limit anything.
+            window.start = start;
+            window.clients.clear();
+        }
+        let count = window.clients.entry(client).or_default();
+        if count.mine + count.others >= self.per_minute {
+            return Err(Duration::from_millis((start + MINUTE_MS - now).max(1000) as u64));
+        }
+        count.mine += 1;
+        Ok(())
+    }
+
+    /// Reports local admissions to the shared counts and learns the others'.
+    pub async fn sync(&self, store: &Store) -> Result<(), sqlx::Error> {
+        let (start, deltas) = {
+            let window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let deltas: Vec<(String, i64)> =
+                window.clients.iter().filter(|(_, c)| c.mine > c.reported).map(|(ip, c)| (ip.to_string(), c.mine - c.reported)).collect();
+            (window.start, deltas)
+        };
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let sent: HashMap<String, i64> = deltas.iter().cloned().collect();
+        let totals = store.write(move |conn| Box::pin(async move { store::limits::add_client_hits(conn, start, &deltas).await })).await?;
+        let mut window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if window.start != start {
+            return Ok(());
+        }
+        for (client, total) in totals {
+            let (Ok(ip), Some(delta)) = (client.parse::<IpAddr>(), sent.get(&client)) else { continue };
+            if let Some(count) = window.clients.get_mut(&ip) {
+                count.reported += delta;
+                count.others = (total - count.reported).max(0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports every [`SYNC_EVERY`], for as long as the instance runs.
+    pub async fn run_sync(self, store: Store) {
+        let mut tick = tokio::time::interval(SYNC_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.sync(&store).await {
+                tracing::warn!(error = %e, "sharing per-client request counts failed; counting locally until it works again");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_refused_past_the_limit_until_the_next_minute() {
+        let clock = Clock::default();
+        let limiter = ClientLimiter::new(3, clock.clone());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limiter.admit(ip).is_ok());
+        }
+        let wait = limiter.admit(ip).unwrap_err();
+        assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(60), "{wait:?}");
+        assert!(limiter.admit(other).is_ok(), "clients are counted apart");
+        clock.advance(Duration::from_secs(60));
+        assert!(limiter.admit(ip).is_ok());
+    }
+
+    #[test]
+    fn a_limit_of_zero_admits_everything() {
+        let limiter = ClientLimiter::new(0, Clock::default());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!((0..1000).all(|_| limiter.admit(ip).is_ok()));
+    }
+}

@@ -1,0 +1,221 @@
+//! SQLite's single writer: one task owns the only connection that writes.
+//! Requests hand it a job and await the outcome; it applies whatever jobs are
+//! waiting as one batch in one transaction, each inside a savepoint of its
+//! own (so a failing job rolls back alone), and commits once: group commit.
+//!
+//! Nobody waits in SQLite's busy handler for a lock held by a sibling
+//! connection, and one fsync covers the whole batch.
+
+use super::{BoxFuture, Conn};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{Connection, Executor};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// Jobs taken into one transaction at most; more wait for the next.
+const MAX_BATCH: usize = 256;
+/// Jobs waiting for the writer at most; past that a write is refused at once
+/// (503) instead of queueing without bound.
+const MAX_WAITING: usize = 8192;
+
+type Finish = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
+
+/// A job's outcome inside the batch: whether its savepoint is kept, and how
+/// to answer its caller once the batch's commit succeeded or failed.
+struct Done {
+    keep: bool,
+    finish: Finish,
+}
+
+/// A write job with its answer channel, its types erased.
+trait Work: Send {
+    fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done>;
+    /// Answers a job that never ran.
+    fn refuse(self: Box<Self>, error: &sqlx::Error);
+}
+
+struct Typed<T, E, F> {
+    job: F,
+    answer: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Work for Typed<T, E, F>
+where
+    T: Send + 'static,
+    E: From<sqlx::Error> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done> {
+        let Typed { job, answer } = *self;
+        Box::pin(async move {
+            match job(conn).await {
+                Ok(value) => Done {
+                    keep: true,
+                    finish: Box::new(move |commit_error| {
+                        let _ = answer.send(match commit_error {
+                            None => Ok(value),
+                            Some(e) => Err(E::from(replicate(e))),
+                        });
+                    }),
+                },
+                Err(e) => Done {
+                    keep: false,
+                    finish: Box::new(move |_| {
+                        let _ = answer.send(Err(e));
+                    }),
+                },
+            }
+        })
+    }
+
+    fn refuse(self: Box<Self>, error: &sqlx::Error) {
+        let _ = self.answer.send(Err(E::from(replicate(error))));
+    }
+}
+
+struct Job {
+    work: Box<dyn Work>,
+    /// The submitter's span, so the job's statements are logged as part of
+    /// the request that asked for them.
+    span: tracing::Span,
+}
+
+#[derive(Clone)]
+pub(super) struct Handle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Handle {
+    pub(super) fn start(options: AnyConnectOptions, busy_timeout_ms: u128, commits: Arc<AtomicU64>) -> Self {
+        let (jobs, rx) = mpsc::channel(MAX_WAITING);
+        tokio::spawn(run(options, busy_timeout_ms, rx, commits));
+        Self { jobs }
+    }
+
+    pub(super) fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
+    pub(super) async fn submit<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel::<Result<T, E>>();
+        let work = Box::new(Typed { job, answer });
+        self.jobs.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(sqlx::Error::PoolTimedOut))?;
+        answered.await.map_err(|_| E::from(sqlx::Error::WorkerCrashed))?
+    }
+}
+
+async fn run(options: AnyConnectOptions, busy_timeout_ms: u128, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+    let mut conn: Option<Conn> = None;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs: Vec<Job> = std::mem::take(&mut batch);
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match open(&options, busy_timeout_ms).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "database writer cannot connect");
+                    refuse_all(jobs, &e);
+                    continue;
+                }
+            },
+        };
+        // A batch runs in a task of its own, so that a panicking job costs
+        // its batch (whose callers see an error) and not the writer.
+        match tokio::spawn(apply(c, jobs)).await {
+            Ok((c, committed)) => {
+                if committed {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+                // A connection that failed at the I/O level is replaced.
+                conn = c;
+            }
+            Err(e) => tracing::error!(error = %e, "a database write batch panicked; its transaction was rolled back"),
+        }
+    }
+}
+
+async fn open(options: &AnyConnectOptions, busy_timeout_ms: u128) -> Result<Conn, sqlx::Error> {
+    let mut conn = Conn::connect_with(options).await?;
+    super::sqlite_pragmas(&mut conn, busy_timeout_ms).await?;
+    Ok(conn)
+}
+
+/// Applies one batch; returns the connection (unless it broke) and whether
+/// the batch committed.
+async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
+    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+        let keep = !is_broken(&e);
+        refuse_all(jobs, &e);
+        return (keep.then_some(conn), false);
+    }
+    let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
+    let mut failure: Option<sqlx::Error> = None;
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = conn.execute("SAVEPOINT job").await {
+            job.work.refuse(&e);
+            failure = Some(e);
+            break;
+        }
+        let done = job.work.run(&mut conn).instrument(job.span).await;
+        let closed = if done.keep { conn.execute("RELEASE job").await.map(|_| ()) } else { rollback_to(&mut conn).await };
+        finishers.push(done.finish);
+        if let Err(e) = closed {
+            failure = Some(e);
+            break;
+        }
+    }
+    if let Some(e) = failure {
+        let _ = conn.execute("ROLLBACK").await;
+        refuse_all(jobs, &e);
+        for finish in finishers {
+            finish(Some(&e));
+        }
+        return ((!is_broken(&e)).then_some(conn), false);
+    }
+    match conn.execute("COMMIT").await {
+        Ok(_) => {
+            for finish in finishers {
+                finish(None);
+            }
+            (Some(conn), true)
+        }
+        Err(e) => {
+            let _ = conn.execute("ROLLBACK").await;
+            for finish in finishers {
+                finish(Some(&e));
+            }
+            ((!is_broken(&e)).then_some(conn), false)
+        }
+    }
+}
+
+async fn rollback_to(conn: &mut Conn) -> Result<(), sqlx::Error> {
+    conn.execute("ROLLBACK TO job").await?;
+    conn.execute("RELEASE job").await.map(|_| ())
+}
+
+/// Answers jobs that never ran: their callers get `error`.
+fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &sqlx::Error) {
+    for job in jobs {
+        job.work.refuse(error);
+    }
+}
+
+fn is_broken(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed)
+}
+
+/// One commit error answers many callers; sqlx errors are not `Clone`, so
+/// each gets a copy that keeps what matters: whether it means "unavailable".
+fn replicate(e: &sqlx::Error) -> sqlx::Error {
+    if super::is_unavailable(e) { sqlx::Error::Io(std::io::Error::other(e.to_string())) } else { sqlx::Error::Protocol(e.to_string()) }
+}

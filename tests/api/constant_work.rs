@@ -1,0 +1,204 @@
+//! SPEC §4, no account enumeration, made structural: the request path of an
+//! email-naming endpoint runs the same statements whatever the account's
+//! state; what differs happens later, in the worker. And the SQLite writer
+//! behind it: group commit that rolls a failing job back alone, durably.
+
+use crate::helpers::*;
+use crate::on_each_backend;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+use usher::store::{PoolSettings, Store};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// An app whose paths are its own, so that its statements are told apart
+/// from those of tests running beside it in the same process.
+async fn probed(backend: Backend) -> (TestApp, String) {
+    let base = format!("/probe{}", &uuid_like()[..12]);
+    let app = TestApp::spawn_with(backend, &[("base_path", base.as_str()), ("limit_email_daily", "1000")]).await;
+    (app, base)
+}
+
+/// The statements one request ran, by the statement text.
+async fn statements_of(app: &TestApp, path: &str, send: impl std::future::Future<Output = reqwest::Response>) -> Vec<String> {
+    take_statements(path);
+    let r = send.await;
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let ran = take_statements(path);
+    assert!(!ran.is_empty(), "the statement log saw nothing for {path}: is the capture layer installed?");
+    app.clock.advance(Duration::from_secs(61));
+    ran
+}
+
+async fn post_form(app: &TestApp, path: &str, body: String) -> reqwest::Response {
+    app.client.post(app.url(path)).header("content-type", FORM).body(body).send().await.unwrap()
+}
+
+fn akana_signup(email: &str) -> String {
+    format!("firstName=Jane&lastName=Saoirse&emailAddress={}", email.replace('@', "%40"))
+}
+
+on_each_backend! {
+    async fn send_password_email_runs_the_same_statements_for_known_and_unknown_addresses(backend: Backend) {
+        let (app, base) = probed(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        let path = format!("{base}/no_auth/send_password_email");
+        let known = statements_of(&app, &path, app.post_json(&path, &json!({ "cname": "acme", "email": "jane@example.com" }))).await;
+        let unknown = statements_of(&app, &path, app.post_json(&path, &json!({ "cname": "acme", "email": "nobody@example.com" }))).await;
+        let no_tenant = statements_of(&app, &path, app.post_json(&path, &json!({ "cname": "nosuch", "email": "kim@example.com" }))).await;
+        assert_eq!(known, unknown);
+        assert_eq!(known, no_tenant);
+        assert!(known.iter().all(|sql| !sql.contains("users")), "the request path does not look the user up: {known:#?}");
+    }
+
+    async fn signup_runs_the_same_statements_for_a_new_address_and_one_with_an_account(backend: Backend) {
+        let (app, base) = probed(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        app.clock.advance(Duration::from_secs(61));
+        let path = format!("{base}/no_auth/namespaces/system/f5xc-saas/signup");
+        let existing = statements_of(&app, &path, app.post_json(&path, &signup_body("other", "jane@example.com"))).await;
+        let new = statements_of(&app, &path, app.post_json(&path, &signup_body("third", "kim@example.com"))).await;
+        assert_eq!(existing, new);
+    }
+
+    async fn akana_signup_and_resend_run_the_same_statements_for_new_pending_registered_and_unknown_addresses(backend: Backend) {
+        let (app, base) = probed(backend).await;
+        let signup = format!("{base}/api/users/signupUser");
+        let resend = format!("{base}/api/users/resendActivation");
+        // The default portal is created on first use: make that happen first.
+        let _ = statements_of(&app, &signup, post_form(&app, &signup, akana_signup("first@example.com"))).await;
+        let _ = statements_of(&app, &signup, post_form(&app, &signup, akana_signup("pending@example.com"))).await;
+        let _ = statements_of(&app, &signup, post_form(&app, &signup, akana_signup("active@example.com"))).await;
+        let code = token_in(&app.wait_for_mail("active@example.com", 1).await[0]["text"]);
+        let done = post_form(&app, &format!("{base}/api/users/completeSignup"), format!("signupCode={code}&password={STRONG_PASSWORD}")).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        app.drain_outbox().await;
+
+        let mut runs = Vec::new();
+        for email in ["new@example.com", "pending@example.com", "active@example.com"] {
+            runs.push(statements_of(&app, &signup, post_form(&app, &signup, akana_signup(email))).await);
+        }
+        for email in ["nobody@example.com", "pending@example.com", "active@example.com"] {
+            let body = format!("emailAddress={}", email.replace('@', "%40"));
+            runs.push(statements_of(&app, &resend, post_form(&app, &resend, body)).await);
+        }
+        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[0], runs[2]);
+        assert_eq!(runs[3], runs[4]);
+        assert_eq!(runs[3], runs[5]);
+    }
+
+    async fn nothing_is_mailed_to_an_address_without_an_account(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let r = app.post_json("/no_auth/send_password_email", &json!({ "cname": "acme", "email": "nobody@example.com" })).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = post_form(&app, "/api/users/resendActivation", "emailAddress=stranger%40example.com".to_owned()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        app.drain_outbox().await;
+        let rows = app.outbox().await;
+        assert_eq!(rows.len(), 2, "each request left its row: {rows:#?}");
+        assert!(rows.iter().all(|m| m.status == "dropped" && m.last_error.is_some()), "{rows:#?}");
+        assert!(app.mail_to("nobody@example.com").await.is_empty());
+        assert!(app.mail_to("stranger@example.com").await.is_empty());
+    }
+
+    async fn one_failing_write_rolls_back_alone(backend: Backend) {
+        let (store, _dir, _db) = bare_store(&backend).await;
+        assert!(insert_tenant(&store, "taken").await.is_ok());
+
+        // Held open, this write keeps the writer busy while the others queue
+        // up behind it, so on SQLite they are applied as one batch.
+        let (release, held) = tokio::sync::oneshot::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let held: Result<(), sqlx::Error> = store
+                    .write(move |_conn| {
+                        Box::pin(async move {
+                            let _ = started.send(());
+                            let _ = held.await;
+                            Ok(())
+                        })
+                    })
+                    .await;
+                held
+            })
+        };
+        running.await.unwrap();
+        let commits_before = store.commits();
+        let names = ["a1", "a2", "taken", "a3", "a4"];
+        let writes: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (store, name) = (store.clone(), name.to_string());
+                tokio::spawn(async move { insert_tenant(&store, &name).await })
+            })
+            .collect();
+        if store.backend() == usher::store::Backend::Sqlite {
+            eventually("every write waits for the writer", Duration::from_secs(10), async || (store.queued_writes() == names.len()).then_some(())).await;
+        }
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        let mut outcomes = Vec::new();
+        for w in writes {
+            outcomes.push(w.await.unwrap());
+        }
+        for (name, outcome) in names.iter().zip(&outcomes) {
+            match *name {
+                "taken" => assert!(matches!(outcome, Err(e) if usher::store::is_unique_violation(e)), "{outcome:?}"),
+                _ => assert!(outcome.is_ok(), "{name}: {outcome:?}"),
+            }
+        }
+        let mut conn = store.acquire().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(count, 5, "taken once, and the four others");
+        if store.backend() == usher::store::Backend::Sqlite {
+            assert_eq!(store.commits() - commits_before, 2, "the holder's batch, then one batch for all five");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_answers_only_once_a_write_is_on_disk() {
+    let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
+    let synchronous: Result<i64, sqlx::Error> =
+        store.write(|conn| Box::pin(async move { sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await })).await;
+    assert_eq!(synchronous.unwrap(), 2, "the writer's connection is synchronous = FULL");
+    let mut conn = store.acquire().await.unwrap();
+    let read: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(read, 2);
+    let refused = sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ('x', 'x', 'x', 'FREEMIUM', 0)")
+        .execute(&mut *conn)
+        .await;
+    assert!(refused.is_err(), "a read connection cannot write behind the writer's back");
+}
+
+async fn insert_tenant(store: &Store, cname: &str) -> Result<(), sqlx::Error> {
+    let tenant = usher::store::users::Tenant {
+        id: uuid_like(),
+        cname: cname.to_owned(),
+        name: cname.to_owned(),
+        tenant_type: "FREEMIUM".to_owned(),
+    };
+    store.write(move |conn| Box::pin(async move { usher::store::users::insert_tenant(conn, &tenant, 0).await })).await
+}
+
+/// A store with no server and no worker in front of it: every write in
+/// these tests is the test's own.
+async fn bare_store(backend: &Backend) -> (Store, tempfile::TempDir, Option<FreshDatabase>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("bare.db").display()), None),
+        Backend::Postgres(admin) => {
+            let db = FreshDatabase::create(admin).await;
+            (db.url.clone(), Some(db))
+        }
+    };
+    let store = Store::connect(&url, PoolSettings { max_connections: 4, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir, db)
+}
