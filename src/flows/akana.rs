@@ -21,9 +21,17 @@ pub struct NewDeveloper {
     pub phone: Option<String>,
 }
 
+/// What `verifySignup` tells of a live code: usher's `status` and the
+/// fields of Akana's `SignupResponse` that usher knows.
 pub struct Verified {
     pub email: String,
     pub status: &'static str,
+    pub first_name: String,
+    pub last_name: String,
+    /// The developer portal (tenant) the code belongs to.
+    pub domain_name: String,
+    pub expired: bool,
+    pub state: String,
 }
 
 fn code_invalid() -> Error {
@@ -169,7 +177,15 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
     let now = ctx.clock.now_ms();
     let mut tx = ctx.store.begin().await?;
     match store::tokens::state(&mut tx, &claims.id_hash(), Purpose::Activation, now).await? {
-        TokenState::Live => Ok(Verified { email: user.email, status: "PENDING_COMPLETION" }),
+        TokenState::Live => Ok(Verified {
+            email: user.email,
+            status: "PENDING_COMPLETION",
+            first_name: user.first_name,
+            last_name: user.last_name,
+            domain_name: user.tenant_cname,
+            expired: false,
+            state: user.state,
+        }),
         TokenState::Expired if user.state == UserState::Pending.as_str() => {
             let email = EmailAddress::from_trusted(user.email.clone());
             ctx.take_email_slot(&mut tx, MailFlow::Activation, email.normalized(), now).await?;
