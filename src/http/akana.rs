@@ -107,8 +107,9 @@ pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Erro
 /// The fields of an Akana request that usher reads, keyed by the name its
 /// errors use. Akana's clients spell them camelCase in forms and PascalCase
 /// in JSON (`SignupCode`, `FirstName`; the User object's `Email`), so names
-/// are matched case-insensitively; every other field is ignored.
-#[derive(Debug, Default)]
+/// are matched case-insensitively; every other field is ignored. No
+/// `Debug`: it may hold a password.
+#[derive(Default)]
 struct Fields(HashMap<&'static str, String>);
 
 const FIELD_NAMES: &[(&str, &str)] = &[

@@ -339,7 +339,7 @@ on_each_backend! {
 
         // SignupXCSaaS's entitlement-token body is declined: it names no person to mail.
         let (status, answer) = post(&app, "/no_auth/namespaces/system/f5xc-saas/signup", None, &example_body(&saas, "POST", "/no_auth/namespaces/system/f5xc-saas/signup")).await;
-        assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT")), "{answer}");
+        assert_eq!((status, answer["code"].as_str(), answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT"), Some("domain")), "{answer}");
 
         // The placeholder tokens (F5's own token format) are refused as invalid links.
         let path = "/no_auth/namespaces/system/f5xc-saas/signup/send_email";
