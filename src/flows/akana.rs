@@ -21,9 +21,17 @@ pub struct NewDeveloper {
     pub phone: Option<String>,
 }
 
+/// What `verifySignup` tells of a live code: usher's `status` and the
+/// fields of Akana's `SignupResponse` that usher knows.
 pub struct Verified {
     pub email: String,
     pub status: &'static str,
+    pub first_name: String,
+    pub last_name: String,
+    /// The developer portal (tenant) the code belongs to.
+    pub domain_name: String,
+    pub expired: bool,
+    pub state: String,
 }
 
 fn code_invalid() -> Error {
@@ -123,7 +131,15 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
         store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?
     };
     match state {
-        TokenState::Live => Ok(Verified { email: user.email, status: "PENDING_COMPLETION" }),
+        TokenState::Live => Ok(Verified {
+            email: user.email,
+            status: "PENDING_COMPLETION",
+            first_name: user.first_name,
+            last_name: user.last_name,
+            domain_name: user.tenant_cname,
+            expired: false,
+            state: user.state,
+        }),
         TokenState::Expired if user.state == UserState::Pending.as_str() => {
             let (ctx2, caller) = (ctx.clone(), caller.clone());
             ctx.write(move |conn, now| {

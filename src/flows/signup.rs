@@ -61,7 +61,12 @@ pub struct RegistrationDetails {
     pub cname: String,
     pub tenant_type: TenantType,
     pub console_url: Option<String>,
+    /// F5's `error_message`: for a person, when this link cannot go on.
+    pub error_message: Option<&'static str>,
 }
+
+/// F5's own wording for a completed signup (its `GetRegistrationDetailsResponse` example).
+pub const ALREADY_ACTIVE: &str = "Your account is already active. Please log in to continue.";
 
 pub struct Completed {
     pub cname: String,
@@ -186,11 +191,24 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
     let signup =
         store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(|| Error::NotFound("No signup matches this link.".into()))?;
     let console_url = if signup.tenant_id.is_some() { Some(ctx.console_url(&signup.cname)) } else { None };
+    let error_message = if signup.state == "completed" {
+        Some(ALREADY_ACTIVE)
+    } else {
+        match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {
+            TokenState::Live => None,
+            TokenState::Superseded => Some("A newer signup link was sent. Please use the link in the most recent email."),
+            // A pruned token (Missing) died long ago; a used one belongs to a completed signup.
+            TokenState::Expired | TokenState::Missing | TokenState::Used => {
+                Some("This signup link has expired. Please ask for a new one to continue.")
+            }
+        }
+    };
     Ok(RegistrationDetails {
         email: signup.email,
         tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant(),
         cname: signup.cname,
         console_url,
+        error_message,
     })
 }
 

@@ -1,5 +1,10 @@
 //! The F5 XC admin endpoints (seed 002 and its successor, verify_password),
 //! behind API tokens: `Authorization: APIToken <secret>` or `Bearer <secret>`.
+//!
+//! Seed 002's successor is F5's `ResetPasswordByAdmin` at
+//! `/api/web/custom/password/admin_reset`, which names no namespace (an
+//! admin's namespace is always `system`); the namespaced path usher served
+//! before F5's document was known stays as an alias.
 
 use super::AppState;
 use super::extract::{AppJson, ClientAddr};
@@ -15,12 +20,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 const SEND_PASSWORD_EMAIL: &str = "/api/web/custom/namespaces/{namespace}/send_password_email";
+const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
 const RESET_PASSWORD: &str = "/api/web/custom/namespaces/{namespace}/reset_password_by_admin";
 const VERIFY_PASSWORD: &str = "/api/web/custom/namespaces/{namespace}/verify_password";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(SEND_PASSWORD_EMAIL, post(send_password_email))
+        .route(ADMIN_RESET, post(admin_reset))
         .route(RESET_PASSWORD, post(reset_password_by_admin))
         .route(VERIFY_PASSWORD, post(verify_password))
 }
@@ -87,14 +94,25 @@ async fn send_password_email(
     let email = admitted(&state, &who, "admin.send_password_email", &namespace, &req).await?;
     admin::send_password_email(&state.ctx, &who, &email, false).await?;
     let mut response = Json(json!({})).into_response();
-    let successor =
-        format!("<{}{}>; rel=\"successor-version\"", state.ctx.settings.base_path, RESET_PASSWORD.replace("{namespace}", "system"));
+    let successor = format!("<{}{ADMIN_RESET}>; rel=\"successor-version\"", state.ctx.settings.base_path);
     let headers = response.headers_mut();
     headers.insert("deprecation", HeaderValue::from_static("true"));
     if let Ok(link) = HeaderValue::from_str(&successor) {
         headers.insert(header::LINK, link);
     }
     Ok(response)
+}
+
+async fn admin_reset(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    AppJson(req): AppJson<EmailRequest>,
+) -> Result<Json<Value>, Error> {
+    let action = "admin.reset_password";
+    who.require_admin(&state.ctx, action).await?;
+    let email = EmailAddress::parse_field("email", req.email.as_deref())?;
+    admin::send_password_email(&state.ctx, &who, &email, true).await?;
+    Ok(Json(json!({})))
 }
 
 async fn reset_password_by_admin(

@@ -13,8 +13,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,12 +24,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/resendActivation", post(resend_activation))
 }
 
+const JSON: &str = "application/json";
 const VENDOR_TYPES: &[&str] =
     &["application/vnd.soa.v71+json", "application/vnd.soa.v72+json", "application/vnd.soa.v80+json", "application/vnd.soa.v81+json"];
 
-/// The media type to answer with, from the `Accept` header: the first range
-/// it names that usher can produce. No header means JSON; nothing
-/// acceptable is 406.
+/// The media type to answer with, from the `Accept` header: of the types
+/// usher can produce, the one the client rates highest. No header means
+/// JSON; nothing acceptable is 406.
 pub struct Negotiated(pub &'static str);
 
 impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
@@ -41,20 +42,53 @@ impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
     }
 }
 
-pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
-    let ranges: Vec<String> = accept
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(|r| r.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-        .filter(|r| !r.is_empty())
-        .collect();
-    if ranges.is_empty() {
-        return Some("application/json");
+/// One media range of an `Accept` header: its type, its quality in
+/// thousandths, and where it stood in the list.
+struct MediaRange {
+    range: String,
+    quality: u16,
+    position: usize,
+}
+
+impl MediaRange {
+    /// 3 for an exact type, 2 for `type/*`, 1 for `*/*`, 0 for no match: the
+    /// most specific range that matches a type decides its quality (RFC 9110 §12.5.1).
+    fn specificity(&self, media_type: &str) -> u8 {
+        match self.range.as_str() {
+            "*/*" => 1,
+            r if r == media_type => 3,
+            r => r.strip_suffix("/*").filter(|main| media_type.split('/').next() == Some(*main)).map_or(0, |_| 2),
+        }
     }
-    ranges.iter().find_map(|r| match r.as_str() {
-        "*/*" | "application/*" | "application/json" => Some("application/json"),
-        other => VENDOR_TYPES.iter().copied().find(|v| *v == other),
-    })
+}
+
+fn media_ranges(accept: &[&str]) -> Vec<MediaRange> {
+    let items = accept.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|r| !r.is_empty());
+    items
+        .enumerate()
+        .map(|(position, item)| {
+            let mut params = item.split(';').map(str::trim);
+            let range = params.next().unwrap_or_default().to_ascii_lowercase();
+            let q = params.filter_map(|p| p.split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("q"));
+            // A malformed q counts as 1: a sloppy client still means the type.
+            let quality = q.and_then(|(_, v)| v.trim().parse::<f32>().ok()).map_or(1000, |q| (q.clamp(0.0, 1.0) * 1000.0).round() as u16);
+            MediaRange { range, quality, position }
+        })
+        .collect()
+}
+
+pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
+    let ranges = media_ranges(accept);
+    if ranges.is_empty() {
+        return Some(JSON);
+    }
+    let candidates = std::iter::once(JSON).chain(VENDOR_TYPES.iter().copied()).enumerate();
+    let rated = candidates.filter_map(|(preference, media_type)| {
+        let decisive = ranges.iter().filter(|r| r.specificity(media_type) > 0).max_by_key(|r| (r.specificity(media_type), r.quality))?;
+        let key = (decisive.quality, decisive.specificity(media_type), std::cmp::Reverse(decisive.position), std::cmp::Reverse(preference));
+        (decisive.quality > 0).then_some((key, media_type))
+    });
+    rated.max_by_key(|(key, _)| *key).map(|(_, media_type)| media_type)
 }
 
 /// The portal (tenant) a request belongs to: the `Host` subdomain under
@@ -70,14 +104,104 @@ pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Erro
     }
 }
 
-/// A form-encoded (the dialect's own) or JSON body.
-async fn form_or_json<T: DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Error> {
+/// The fields of an Akana request that usher reads, keyed by the name its
+/// errors use. Akana's clients spell them camelCase in forms and PascalCase
+/// in JSON (`SignupCode`, `FirstName`; the User object's `Email`), so names
+/// are matched case-insensitively; every other field is ignored. No
+/// `Debug`: it may hold a password.
+#[derive(Default)]
+struct Fields(HashMap<&'static str, String>);
+
+const FIELD_NAMES: &[(&str, &str)] = &[
+    ("firstname", "firstName"),
+    ("lastname", "lastName"),
+    ("emailaddress", "emailAddress"),
+    ("email", "emailAddress"),
+    ("phone", "phone"),
+    ("phonenumber", "phone"),
+    ("signupcode", "signupCode"),
+    ("password", "password"),
+];
+
+fn known_field(name: &str) -> Option<&'static str> {
+    FIELD_NAMES.iter().find(|(spelling, _)| name.eq_ignore_ascii_case(spelling)).map(|(_, field)| *field)
+}
+
+impl Fields {
+    /// Two spellings of one field must agree: which one usher took would otherwise be a guess.
+    fn insert(&mut self, name: &str, value: String) -> Result<(), Error> {
+        let Some(field) = known_field(name) else { return Ok(()) };
+        match self.0.get(field) {
+            Some(earlier) if *earlier != value => Err(Error::invalid(field, "is given twice with different values")),
+            _ => {
+                self.0.insert(field, value);
+                Ok(())
+            }
+        }
+    }
+
+    fn from_form(bytes: &[u8]) -> Result<Self, Error> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(bytes).map_err(|_| Error::invalid("body", "is not a valid form"))?;
+        let mut fields = Self::default();
+        for (name, value) in pairs {
+            fields.insert(&name, value)?;
+        }
+        Ok(fields)
+    }
+
+    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+        let Value::Object(object) = parse_json::<Value>(bytes)? else {
+            return Err(Error::invalid("body", "must be a JSON object"));
+        };
+        let mut fields = Self::default();
+        for (name, value) in object {
+            let text = match value {
+                Value::Null => continue,
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                // Akana's 8.4 body also carries objects (`classifiers`,
+                // `artifacts`) and flags that usher has no use for.
+                _ if known_field(&name).is_none() => continue,
+                _ => return Err(Error::invalid(known_field(&name).unwrap_or("body"), "must be a string")),
+            };
+            fields.insert(&name, text)?;
+        }
+        Ok(fields)
+    }
+
+    fn get(&self, field: &str) -> Option<String> {
+        self.0.get(field).cloned()
+    }
+
+    /// These fields, and any of `fallback`'s that they lack.
+    fn or(mut self, fallback: Self) -> Self {
+        for (field, value) in fallback.0 {
+            self.0.entry(field).or_insert(value);
+        }
+        self
+    }
+}
+
+/// A form-encoded (the dialect's own) or JSON body. An empty body needs no
+/// content type: older Akana clients send `completeSignup`'s fields in the query.
+async fn fields_of(state: &AppState, req: Request) -> Result<Fields, Error> {
     let form = content_type_is(req.headers(), "application/x-www-form-urlencoded");
-    if !form && !content_type_is(req.headers(), "application/json") {
+    let json = content_type_is(req.headers(), "application/json");
+    let typed = req.headers().contains_key(header::CONTENT_TYPE);
+    if typed && !form && !json {
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" });
     }
     let bytes = body(req, state).await?;
-    if form { serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form")) } else { parse_json(&bytes) }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(Fields::default())
+    } else if json {
+        Fields::from_json(&bytes)
+    } else if form {
+        Fields::from_form(&bytes)
+    } else {
+        Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" })
+    }
 }
 
 /// 200 with no body, as Akana answers.
@@ -89,19 +213,9 @@ fn empty_ok(content_type: &'static str) -> Response {
     response
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct AkanaForm {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email_address: Option<String>,
-    phone: Option<String>,
-    signup_code: Option<String>,
-    password: Option<String>,
-}
-
-fn signup_code(form: &AkanaForm) -> Result<String, Error> {
-    let code = form.signup_code.as_deref().map(str::trim).unwrap_or_default();
+fn signup_code(fields: &Fields) -> Result<String, Error> {
+    let code = fields.get("signupCode").unwrap_or_default();
+    let code = code.trim();
     if code.is_empty() {
         return Err(Error::invalid("signupCode", "is required"));
     }
@@ -117,7 +231,9 @@ struct AkanaCall {
     answer_as: &'static str,
     cname: Cname,
     caller: Caller,
-    form: AkanaForm,
+    fields: Fields,
+    /// The raw query; only `completeSignup` reads fields from it.
+    query: Option<String>,
 }
 
 impl FromRequest<AppState> for AkanaCall {
@@ -128,40 +244,59 @@ impl FromRequest<AppState> for AkanaCall {
         let Negotiated(answer_as) = Negotiated::from_request_parts(&mut parts, state).await?;
         let caller = ClientAddr::from_request_parts(&mut parts, state).await?.caller();
         let cname = tenant_of(&state.ctx.settings, &parts.headers)?;
-        let form = form_or_json(state, Request::from_parts(parts, body)).await?;
-        Ok(Self { answer_as, cname, caller, form })
+        let query = parts.uri.query().map(str::to_owned);
+        let fields = fields_of(state, Request::from_parts(parts, body)).await?;
+        Ok(Self { answer_as, cname, caller, fields, query })
     }
 }
 
+/// Also takes Akana's User object (`FirstName`, `LastName`, `Email`,
+/// `Phone`); its `Password` is not kept, since the password is set only
+/// with the emailed code, at `completeSignup`.
 async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
-    let form = call.form;
+    let fields = call.fields;
     let new = akana::NewDeveloper {
-        first_name: domain::required("firstName", form.first_name, 128)?,
-        last_name: domain::required("lastName", form.last_name, 128)?,
-        email: EmailAddress::parse_field("emailAddress", form.email_address.as_deref())?,
-        phone: domain::optional("phone", form.phone, 64)?,
+        first_name: domain::required("firstName", fields.get("firstName"), 128)?,
+        last_name: domain::required("lastName", fields.get("lastName"), 128)?,
+        email: EmailAddress::parse_field("emailAddress", fields.get("emailAddress").as_deref())?,
+        phone: domain::optional("phone", fields.get("phone"), 64)?,
     };
     akana::signup_user(&state.ctx, &call.caller, &call.cname, new).await?;
     Ok(empty_ok(call.answer_as))
 }
 
 async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
-    let email = EmailAddress::parse_field("emailAddress", call.form.email_address.as_deref())?;
+    let email = EmailAddress::parse_field("emailAddress", call.fields.get("emailAddress").as_deref())?;
     akana::resend_activation(&state.ctx, &call.caller, &call.cname, &email).await?;
     Ok(empty_ok(call.answer_as))
 }
 
 async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
-    let verified = akana::verify_signup(&state.ctx, &call.caller, &call.cname, &signup_code(&call.form)?).await?;
-    let body = serde_json::json!({ "emailAddress": verified.email, "status": verified.status });
+    let v = akana::verify_signup(&state.ctx, &call.caller, &call.cname, &signup_code(&call.fields)?).await?;
+    // Akana's SignupResponse fields that usher knows, beside usher's own `status`.
+    let body = serde_json::json!({
+        "emailAddress": v.email,
+        "firstName": v.first_name,
+        "lastName": v.last_name,
+        "domainName": v.domain_name,
+        "expired": v.expired,
+        "state": v.state,
+        "signupStatus": v.status,
+        "status": v.status,
+    });
     let mut response = empty_ok(call.answer_as);
     *response.body_mut() = axum::body::Body::from(body.to_string());
     Ok(response)
 }
 
+/// The body (form, or 8.4's PascalCase JSON), or in older releases
+/// `?password=…&signupCode=…` in the query; the code names the user, so the
+/// body's names and address are not read.
 async fn complete_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
-    let code = signup_code(&call.form)?;
-    let password = call.form.password.filter(|p| !p.is_empty()).ok_or_else(|| Error::invalid("password", "is required"))?;
+    let query = Fields::from_form(call.query.as_deref().unwrap_or_default().as_bytes())?;
+    let fields = call.fields.or(query);
+    let code = signup_code(&fields)?;
+    let password = fields.get("password").filter(|p| !p.is_empty()).ok_or_else(|| Error::invalid("password", "is required"))?;
     akana::complete_signup(&state.ctx, &call.caller, &call.cname, &code, password).await?;
     Ok(empty_ok(call.answer_as))
 }
@@ -178,5 +313,32 @@ mod tests {
         assert_eq!(negotiate(&["text/html, application/vnd.soa.v72+json;q=0.9"]), Some("application/vnd.soa.v72+json"));
         assert_eq!(negotiate(&["text/html"]), None);
         assert_eq!(negotiate(&["application/vnd.soa.v99+json"]), None);
+    }
+
+    #[test]
+    fn the_best_rated_acceptable_type_wins_and_q_zero_refuses() {
+        assert_eq!(negotiate(&["application/json, text/javascript, */*; q=0.01"]), Some("application/json"));
+        assert_eq!(negotiate(&["*/*;q=0.1, application/vnd.soa.v80+json"]), Some("application/vnd.soa.v80+json"));
+        assert_eq!(
+            negotiate(&["application/vnd.soa.v71+json;q=0.5, application/vnd.soa.v81+json;q=0.8"]),
+            Some("application/vnd.soa.v81+json")
+        );
+        assert_eq!(negotiate(&["text/html;q=1", "application/*;q=0.2"]), Some("application/json"));
+        assert_eq!(negotiate(&["application/json;q=0, application/vnd.soa.v72+json;q=0.3"]), Some("application/vnd.soa.v72+json"));
+        assert_eq!(negotiate(&["application/json;q=0"]), None);
+        assert_eq!(negotiate(&["*/*;q=0"]), None);
+        assert_eq!(negotiate(&["APPLICATION/JSON;Q=0.9"]), Some("application/json"));
+    }
+
+    #[test]
+    fn field_names_match_whatever_their_case_and_two_spellings_must_agree() {
+        let fields =
+            Fields::from_json(br#"{"SignupCode": "c", "PASSWORD": "p", "classifiers": {"a": [""]}, "SignupAgreementsAccepted": true}"#)
+                .unwrap();
+        assert_eq!((fields.get("signupCode").as_deref(), fields.get("password").as_deref()), (Some("c"), Some("p")));
+        let fields = Fields::from_form(b"FIRSTNAME=Jane&Email=j%40example.com&emailaddress=j%40example.com").unwrap();
+        assert_eq!((fields.get("firstName").as_deref(), fields.get("emailAddress").as_deref()), (Some("Jane"), Some("j@example.com")));
+        assert!(Fields::from_form(b"Email=a%40example.com&EmailAddress=b%40example.com").is_err());
+        assert!(Fields::from_json(br#"{"SignupCode": ["c"]}"#).is_err());
     }
 }

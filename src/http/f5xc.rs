@@ -180,6 +180,9 @@ async fn registration_details(State(state): State<AppState>, Query(q): Query<Det
     if let Some(url) = d.console_url {
         body["console_url"] = Value::String(url);
     }
+    if let Some(message) = d.error_message {
+        body["error_message"] = Value::from(message);
+    }
     Ok(Json(body))
 }
 

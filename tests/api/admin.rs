@@ -10,6 +10,8 @@ use usher::flows::admin::{Role, create_token};
 
 const SEND: &str = "/api/web/custom/namespaces/system/send_password_email";
 const RESET: &str = "/api/web/custom/namespaces/system/reset_password_by_admin";
+/// F5's `ResetPasswordByAdmin`, the successor seed 002 names.
+const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
 const VERIFY: &str = "/api/web/custom/namespaces/system/verify_password";
 
 /// Tenant `acme` with active user jane, and tenant `other` with active user kim.
@@ -50,7 +52,7 @@ on_each_backend! {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["deprecation"], "true");
         let link = r.headers()["link"].to_str().unwrap().to_owned();
-        assert_eq!(link, "</api/web/custom/namespaces/system/reset_password_by_admin>; rel=\"successor-version\"");
+        assert_eq!(link, "</api/web/custom/password/admin_reset>; rel=\"successor-version\"");
         assert_eq!(body(r).await.1, json!({}));
 
         let mail = app.wait_for_mail("jane@example.com", 2).await;
@@ -115,6 +117,66 @@ on_each_backend! {
         let set = json!({ "token": token_in(&mail[1]["text"]), "password": "another-Lantern-quarry-44" });
         assert_eq!(app.post_json("/no_auth/password/set", &set).await.status(), StatusCode::OK);
         assert!(verify(&app, &secret, "another-Lantern-quarry-44").await);
+    }
+
+    async fn the_successor_f5_documents_mails_a_password_link_and_the_old_password_stops_working(backend: Backend) {
+        let app = two_tenants(backend).await;
+        let secret = token(&app, "acme", Role::Admin).await;
+        assert!(verify(&app, &secret, STRONG_PASSWORD).await);
+        let r = admin_post(&app, ADMIN_RESET, Some(&format!("APIToken {secret}")), &json!({ "email": "jane@example.com" })).await;
+        assert_eq!(body(r).await, (StatusCode::OK, json!({})));
+        assert!(!verify(&app, &secret, STRONG_PASSWORD).await, "the old password is refused");
+
+        let mail = app.wait_for_mail("jane@example.com", 2).await;
+        assert!(link_in(&mail[1]["text"]).contains("/password?token="));
+        let set = json!({ "token": token_in(&mail[1]["text"]), "password": "another-Lantern-quarry-44" });
+        assert_eq!(app.post_json("/no_auth/password/set", &set).await.status(), StatusCode::OK);
+        assert!(verify(&app, &secret, "another-Lantern-quarry-44").await);
+
+        let mut conn = app.ctx.store.acquire().await.unwrap();
+        let audit = usher::store::audit::list(&mut conn, 100).await.unwrap();
+        let reset = audit.iter().find(|e| e.action == "admin.reset_password").expect("the reset is audited");
+        assert_eq!((reset.actor.starts_with("api-token:"), reset.outcome.as_str()), (true, "ok"));
+    }
+
+    async fn the_successor_refuses_as_the_alias_does(backend: Backend) {
+        let app = two_tenants(backend).await;
+        let admin = token(&app, "acme", Role::Admin).await;
+        let user = token(&app, "acme", Role::User).await;
+        let cases: Vec<(Option<String>, Value, StatusCode, &str)> = vec![
+            (None, json!({ "email": "jane@example.com" }), StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            (Some(format!("APIToken {user}")), json!({ "email": "jane@example.com" }), StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+            (Some(format!("APIToken {admin}")), json!({}), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
+            (Some(format!("APIToken {admin}")), json!({ "email": "jane@" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
+            (Some(format!("APIToken {admin}")), json!({ "email": "kim@example.com" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
+        ];
+        for (auth, req, status, code) in cases {
+            let (got, answer) = body(admin_post(&app, ADMIN_RESET, auth.as_deref(), &req).await).await;
+            assert_eq!((got, answer["code"].as_str().unwrap()), (status, code), "{auth:?} {req}: {answer}");
+        }
+        let r = app.client.get(app.url(ADMIN_RESET)).send().await.unwrap();
+        assert_eq!((r.status(), r.headers()["allow"].to_str().unwrap()), (StatusCode::METHOD_NOT_ALLOWED, "POST"));
+        assert!(verify(&app, &admin, STRONG_PASSWORD).await, "no refused request touched the password");
+    }
+
+    async fn under_a_base_path_the_link_names_the_successor_there_and_it_works(backend: Backend) {
+        const BASE: &str = "/api/v1/api/production/us-east-1/namespaces/default";
+        let app = TestApp::spawn_with(backend, &[("base_path", BASE)]).await;
+        let token_ = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token_, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        let secret = token(&app, "acme", Role::Admin).await;
+        let jane = json!({ "email": "jane@example.com", "namespace": "system" });
+        let r = admin_post(&app, &format!("{BASE}{SEND}"), Some(&format!("APIToken {secret}")), &jane).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let link = r.headers()["link"].to_str().unwrap().to_owned();
+        assert_eq!(link, format!("<{BASE}{ADMIN_RESET}>; rel=\"successor-version\""));
+        let successor = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
+
+        app.clock.advance(Duration::from_secs(61));
+        let r = admin_post(&app, &successor, Some(&format!("Bearer {secret}")), &json!({ "email": "jane@example.com" })).await;
+        assert_eq!(body(r).await, (StatusCode::OK, json!({})));
+        assert!(!verify(&app, &secret, STRONG_PASSWORD).await);
+        app.wait_for_mail("jane@example.com", 3).await;
     }
 
     async fn ten_wrong_passwords_lock_the_user_for_fifteen_minutes(backend: Backend) {

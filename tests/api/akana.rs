@@ -44,7 +44,8 @@ on_each_backend! {
 
         let r = form(&app, "/api/users/verifySignup", &format!("signupCode={code}")).await;
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(body(r).await.1, json!({ "emailAddress": "jane.saoirse@acmepaymentscorp.com", "status": "PENDING_COMPLETION" }));
+        let answer = body(r).await.1;
+        assert_eq!((answer["emailAddress"].as_str(), answer["status"].as_str()), (Some("jane.saoirse@acmepaymentscorp.com"), Some("PENDING_COMPLETION")));
 
         let r = form(&app, "/api/users/completeSignup", &format!("signupCode={code}&password={STRONG_PASSWORD}")).await;
         assert_eq!(r.status(), StatusCode::OK);

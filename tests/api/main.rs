@@ -9,7 +9,9 @@ mod helpers;
 
 mod admin;
 mod akana;
+mod akana_shapes;
 mod browser;
+mod conformance;
 mod constant_work;
 mod delivery;
 mod errors;

@@ -166,6 +166,41 @@ on_each_backend! {
         assert!(!mail[1]["text"].as_str().unwrap().contains("token="));
     }
 
+    async fn registration_details_tell_a_person_why_a_link_cannot_go_on_in_f5s_error_message(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let details = |token: String| {
+            let app = &app;
+            async move { body(app.get(&format!("/no_auth/namespaces/system/f5xc-saas/signup/registration_details?token={token}")).await).await }
+        };
+        let old = app.signup_token("acme", "jane@example.com").await;
+        let (status, live) = details(old.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(live.get("error_message").is_none(), "a live link needs no message: {live}");
+
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(app.post_json(RESEND, &json!({ "token": old })).await.status(), StatusCode::OK);
+        let new = token_in(&app.wait_for_mail("jane@example.com", 2).await[1]["text"]);
+        let (status, superseded) = details(old.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(superseded["error_message"].as_str().unwrap().contains("most recent email"), "{superseded}");
+        assert_eq!((superseded["email"].as_str(), superseded["domain"].as_str()), (Some("jane@example.com"), Some("acme")));
+
+        app.clock.advance(Duration::from_secs(24 * 3600 + 1));
+        let (status, expired) = details(new.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(expired["error_message"].as_str().unwrap().contains("expired"), "{expired}");
+
+        assert_eq!(app.post_json(RESEND, &json!({ "token": new })).await.status(), StatusCode::OK);
+        let fresh = token_in(&app.wait_for_mail("jane@example.com", 3).await[2]["text"]);
+        assert_eq!(app.complete(&fresh, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        for token in [old, new, fresh] {
+            let (status, done) = details(token).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(done["error_message"], "Your account is already active. Please log in to continue.", "F5's own words");
+            assert_eq!(done["console_url"], format!("{}/console/acme", app.address));
+        }
+    }
+
     async fn every_endpoint_also_answers_under_the_configured_base_path(backend: Backend) {
         let base = "/api/v1/api/production/us-east-1/namespaces/default";
         let app = TestApp::spawn_with(backend, &[("base_path", base)]).await;
