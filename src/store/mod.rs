@@ -52,6 +52,7 @@ pub struct Store {
     options: AnyConnectOptions,
     writer: Option<writer::Handle>,
     commits: Arc<AtomicU64>,
+    busy_timeout_ms: u128,
 }
 
 pub struct PoolSettings {
@@ -101,7 +102,7 @@ impl Store {
             Backend::Sqlite => Some(writer::Handle::start(options.clone(), busy_timeout_ms, commits.clone())),
             Backend::Postgres => None,
         };
-        Ok(Self { reads, backend, options, writer, commits })
+        Ok(Self { reads, backend, options, writer, commits, busy_timeout_ms })
     }
 
     pub fn backend(&self) -> Backend {
@@ -112,6 +113,9 @@ impl Store {
     /// transactions of their own, which cannot nest in the writer's batch.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut conn = Conn::connect_with(&self.options).await.context("connecting to the database to migrate it")?;
+        if self.backend == Backend::Sqlite {
+            sqlite_pragmas(&mut conn, self.busy_timeout_ms).await.context("configuring the migration connection")?;
+        }
         migrator(self.backend).run_direct(&mut conn).await.context("running database migrations")?;
         conn.close().await.context("closing the migration connection")
     }
@@ -119,7 +123,8 @@ impl Store {
     /// Runs `job` in a write transaction and returns its result once the
     /// transaction is committed (on SQLite: durably, `synchronous = FULL`).
     /// A job that fails is rolled back alone; on SQLite, the other jobs of
-    /// its batch still commit.
+    /// its batch still commit. A job awaits nothing but the database: on
+    /// SQLite every other write waits for it.
     pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,

@@ -1,0 +1,179 @@
+//! The benchmark's helpers (scripts/bench.sh drives them; wrk makes the load):
+//!
+//! - `seed URL N`: N onboarded F5 users (`known{i}@bench.test`, tenant
+//!   `bench{i}`), N pending and N active Akana developers, and one live signup
+//!   link for `validate_registration` (written to `bench-token.txt`).
+//! - `timing URL ENDPOINT N`: N known and N unknown requests to an
+//!   email-naming endpoint, interleaved in random order on one keep-alive
+//!   connection; prints medians and Welch's t of the two groups.
+//! - `backlog DATABASE_URL`: waits until the worker has resolved and
+//!   delivered everything queued; prints how long that took.
+//!
+//! Run usher with the dev transport and the limits out of the way (see
+//! scripts/bench.sh), or seeding is refused by them.
+
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["seed", url, n] => seed(url, n.parse()?).await,
+        ["timing", url, endpoint, n] => timing(url, endpoint, n.parse()?).await,
+        ["backlog", db] => backlog(db).await,
+        _ => Err("usage: bench seed URL N | timing URL ENDPOINT N | backlog DATABASE_URL".into()),
+    }
+}
+
+const PASSWORD: &str = "violet-Tractor-harbour-91";
+
+fn signup_body(cname: &str, email: &str) -> Value {
+    json!({
+        "account_details": { "domain": cname, "locale": "en", "tos_version": "2026-01" },
+        "company_details": { "name": "Bench", "mailing_address": { "country": "US", "zip_code": "98101" } },
+        "user_details": { "email": email, "first_name": "Bench", "last_name": "Mark" },
+        "tenant_type": "FREEMIUM"
+    })
+}
+
+async fn post_json(c: &reqwest::Client, url: &str, body: &Value) -> Result<reqwest::Response> {
+    Ok(c.post(url).json(body).send().await?.error_for_status()?)
+}
+
+async fn post_form(c: &reqwest::Client, url: &str, body: String) -> Result<reqwest::Response> {
+    let r = c.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await?;
+    Ok(r.error_for_status()?)
+}
+
+/// The secret of the newest link mailed to `to`, read from the dev mailbox.
+async fn link_secret(c: &reqwest::Client, base: &str, to: &str) -> Result<String> {
+    for _ in 0..400 {
+        let all: Vec<Value> = c.get(format!("{base}/dev/mail.json")).send().await?.json().await?;
+        let text = all.iter().find(|m| m["to"] == to).and_then(|m| m["text"].as_str()).map(str::to_owned);
+        if let Some(secret) = text.as_deref().and_then(|t| t.split(['=', '\n', ' ']).find(|w| w.starts_with("v4.local."))) {
+            return Ok(secret.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(format!("no link reached {to}").into())
+}
+
+async fn seed(base: &str, n: usize) -> Result<()> {
+    let c = reqwest::Client::new();
+    for i in 0..n {
+        let email = format!("known{i}@bench.test");
+        post_json(&c, &format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"), &signup_body(&format!("bench{i}"), &email)).await?;
+        let token = link_secret(&c, base, &email).await?;
+        post_json(
+            &c,
+            &format!("{base}/no_auth/namespaces/system/f5xc-saas/signup/complete"),
+            &json!({ "token": token, "password": PASSWORD }),
+        )
+        .await?;
+        for kind in ["pending", "active"] {
+            let body = format!("firstName=Bench&lastName=Mark&emailAddress={kind}{i}%40bench.test");
+            post_form(&c, &format!("{base}/api/users/signupUser"), body).await?;
+        }
+        let code = link_secret(&c, base, &format!("active{i}@bench.test")).await?;
+        post_form(&c, &format!("{base}/api/users/completeSignup"), format!("signupCode={code}&password={PASSWORD}")).await?;
+    }
+    post_json(&c, &format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"), &signup_body("benchvalid", "valid@bench.test")).await?;
+    std::fs::write("bench-token.txt", link_secret(&c, base, "valid@bench.test").await?)?;
+    println!("seeded {n} F5 users, {n} pending and {n} active developers, and one live signup link");
+    Ok(())
+}
+
+/// One request of `endpoint`, for a known (`true`) or unknown address.
+fn request(c: &reqwest::Client, base: &str, endpoint: &str, known: bool, i: usize, run: u32) -> Result<reqwest::RequestBuilder> {
+    let form =
+        |path: &str, body: String| c.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded").body(body);
+    let who = i % 100;
+    Ok(match (endpoint, known) {
+        ("send_password_email", true) => c
+            .post(format!("{base}/no_auth/send_password_email"))
+            .json(&json!({ "cname": format!("bench{who}"), "email": format!("known{who}@bench.test") })),
+        ("send_password_email", false) => c
+            .post(format!("{base}/no_auth/send_password_email"))
+            .json(&json!({ "cname": format!("bench{who}"), "email": format!("nobody{i}-{run}@bench.test") })),
+        ("signup", true) => c
+            .post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
+            .json(&signup_body(&format!("k{run}x{i}"), &format!("known{who}@bench.test"))),
+        ("signup", false) => c
+            .post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
+            .json(&signup_body(&format!("u{run}x{i}"), &format!("new{i}-{run}@bench.test"))),
+        ("signupUser", true) => form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress=active{who}%40bench.test")),
+        ("signupUser", false) => form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress=new{i}-{run}%40bench.test")),
+        ("resendActivation", true) => form("/api/users/resendActivation", format!("emailAddress=pending{who}%40bench.test")),
+        ("resendActivation", false) => form("/api/users/resendActivation", format!("emailAddress=nobody{i}-{run}%40bench.test")),
+        _ => return Err(format!("unknown endpoint {endpoint}").into()),
+    })
+}
+
+async fn timing(base: &str, endpoint: &str, n: usize) -> Result<()> {
+    // One connection, kept alive: what is measured is usher, not the handshake.
+    let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let run: u32 = rand::random();
+    for i in 0..300 {
+        request(&c, base, endpoint, i % 2 == 0, i + 1_000_000, run)?.send().await?.error_for_status()?;
+    }
+    let mut order: Vec<bool> = (0..2 * n).map(|i| i % 2 == 0).collect();
+    order.shuffle(&mut rand::thread_rng());
+    let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (i, is_known) in order.into_iter().enumerate() {
+        let req = request(&c, base, endpoint, is_known, i, run)?;
+        let start = Instant::now();
+        let r = req.send().await?;
+        let status = r.status();
+        r.bytes().await?;
+        let us = start.elapsed().as_secs_f64() * 1e6;
+        if !status.is_success() {
+            return Err(format!("{endpoint} answered {status}").into());
+        }
+        if is_known { known.push(us) } else { unknown.push(us) }
+    }
+    let (mk, mu) = (median(&mut known), median(&mut unknown));
+    println!(
+        "{endpoint:<20} known median {mk:7.1} µs  unknown median {mu:7.1} µs  difference {:+6.1} µs  Welch's t {:+6.2}  (n = {n} each)",
+        mk - mu,
+        welch_t(&known, &unknown)
+    );
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn welch_t(a: &[f64], b: &[f64]) -> f64 {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0);
+    let (ma, mb) = (mean(a), mean(b));
+    (ma - mb) / (var(a, ma) / a.len() as f64 + var(b, mb) / b.len() as f64).sqrt()
+}
+
+async fn backlog(db: &str) -> Result<()> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(db).await?;
+    let start = Instant::now();
+    let mut first: Option<i64> = None;
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('requested', 'pending', 'sending')")
+            .fetch_one(&mut conn)
+            .await?;
+        first.get_or_insert(open);
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = first.unwrap_or(0);
+    println!("backlog of {n} messages resolved and delivered in {secs:.1} s ({:.0} messages/s)", n as f64 / secs.max(0.001));
+    Ok(())
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# usher's benchmark (docs/benchmarks.md): release build, usher pinned to core
+# 0, the load generator (wrk) pinned to core 1, and a bare axum echo built
+# and measured in the same run as the ceiling. Nothing else heavy may run
+# meanwhile: no build, no test suite.
+#
+#   scripts/bench.sh                 # SQLite
+#   scripts/bench.sh postgres://postgres@127.0.0.1:5432/postgres   # PostgreSQL (a fresh database is made there)
+#
+# Prints req/s, p50, p99 and refusals (non-2xx and socket errors) per endpoint,
+# the worker's time to deliver the backlog of each burst, a fixed-rate run,
+# and the timing of known vs unknown addresses on every email-naming endpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_ADMIN=${1:-}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+TIMING_N=${TIMING_N:-3000}
+SEED_N=${SEED_N:-100}
+PORT=18080
+ECHO_PORT=18090
+URL=http://127.0.0.1:$PORT
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+cargo build --release --locked --bin usher --example echo --example bench 2>&1 | tail -n 1
+BIN=target/release
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+if [ -n "$PG_ADMIN" ]; then
+    DB_NAME=usher_bench_$$
+    psql "$PG_ADMIN" -qc "CREATE DATABASE $DB_NAME" >/dev/null
+    DB_URL="${PG_ADMIN%/*}/$DB_NAME"
+    trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"; psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null' EXIT
+else
+    DB_URL=sqlite://$WORK/bench.db
+fi
+
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(nproc) cores, database ${DB_URL%%:*}, wrk -t1 -c$CONNECTIONS -d$DURATION"
+
+# The limits are set so high that nothing is refused, but their work is done.
+USHER_LISTEN=127.0.0.1:$PORT USHER_DATABASE_URL=$DB_URL USHER_DATA_DIR=$WORK \
+USHER_LIMIT_EMAIL_INTERVAL=0s USHER_LIMIT_EMAIL_DAILY=1000000000 USHER_LIMIT_CLIENT_PER_MINUTE=1000000000 \
+USHER_PASSWORD_HASH_QUEUE=256 RUST_LOG=warn \
+    taskset -c 0 "$BIN/usher" serve 2>"$WORK/usher.log" &
+taskset -c 0 "$BIN/examples/echo" 127.0.0.1:$ECHO_PORT &
+for _ in $(seq 1 100); do curl -fs "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+(cd "$WORK" && taskset -c 1 "$OLDPWD/$BIN/examples/bench" seed "$URL" "$SEED_N") >/dev/null
+TOKEN=$(cat "$WORK/bench-token.txt")
+taskset -c 1 "$BIN/examples/bench" backlog "$DB_URL" >/dev/null
+
+# request(): a POST whose body is $BODY with {i} (a counter), {m} (counter mod
+# 100, a seeded user) and {r} (this run) filled in.
+cat >"$WORK/post.lua" <<'LUA'
+local counter, run = 0, "0"
+local body, path = os.getenv("BODY"), os.getenv("REQ_PATH")
+local headers = { ["Content-Type"] = os.getenv("CTYPE") }
+function init(args) math.randomseed(os.time()); run = tostring(math.random(1, 1000000000)) end
+function request()
+    counter = counter + 1
+    local b = body:gsub("{i}", tostring(counter)):gsub("{m}", tostring(counter % 100)):gsub("{r}", run)
+    return wrk.format("POST", path, headers, b)
+end
+LUA
+
+printf '\n%-44s %10s %9s %9s %9s\n' "endpoint" "req/s" "p50" "p99" "refused"
+load() { # name url path content-type body
+    local out
+    out=$(BODY=$5 REQ_PATH=$3 CTYPE=$4 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$2")
+    local rps p50 p99 non2xx sock
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' <<<"$out")
+    printf '%-44s %10.0f %9s %9s %9s\n' "$1" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${sock:-0} ))"
+}
+drain() {
+    printf '%-44s %s\n' "  then the worker:" "$(taskset -c 1 "$BIN/examples/bench" backlog "$DB_URL")"
+}
+
+J=application/json
+F=application/x-www-form-urlencoded
+load "axum JSON echo (the ceiling)" "http://127.0.0.1:$ECHO_PORT" /echo $J '{"cname":"bench{m}","email":"known{m}@bench.test"}'
+load "send_password_email, known users" "$URL" /no_auth/send_password_email $J '{"cname":"bench{m}","email":"known{m}@bench.test"}'
+drain
+load "send_password_email, unknown addresses" "$URL" /no_auth/send_password_email $J '{"cname":"bench{m}","email":"nobody{i}-{r}@bench.test"}'
+drain
+load "resendActivation, pending developers" "$URL" /api/users/resendActivation $F 'emailAddress=pending{m}%40bench.test'
+drain
+load "signup create" "$URL" /no_auth/namespaces/system/f5xc-saas/signup $J \
+    '{"account_details":{"domain":"w{r}x{i}","locale":"en","tos_version":"1"},"company_details":{"name":"Load"},"user_details":{"email":"w{i}-{r}@load.test","first_name":"Lo","last_name":"Ad"},"tenant_type":"FREEMIUM"}'
+drain
+load "signupUser, new developers" "$URL" /api/users/signupUser $F 'firstName=Lo&lastName=Ad&emailAddress=d{i}-{r}%40load.test'
+drain
+load "validate_registration (reads only)" "$URL" /no_auth/login/validate_registration $J "{\"email\":\"valid@bench.test\",\"tenant_type\":\"UNKNOWN\",\"token\":\"$TOKEN\"}"
+
+if command -v oha >/dev/null || [ -x /opt/oha/bin/oha ]; then
+    OHA=$(command -v oha || echo /opt/oha/bin/oha)
+    echo
+    echo "fixed rate, 2,000 req/s offered for 10 s over $CONNECTIONS connections (oha, latency corrected for coordinated omission):"
+    taskset -c 1 "$OHA" -z 10s -q 2000 -c "$CONNECTIONS" --latency-correction --no-tui -m POST -T $J \
+        -d '{"cname":"bench7","email":"known7@bench.test"}' "$URL/no_auth/send_password_email" \
+        | grep -E "Success rate|Requests/sec|50.00%|99.00%|99.90%|\[200\]|\[[45][0-9][0-9]\]|Error" | sed 's/^/  /'
+    drain
+fi
+
+echo
+echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
+for endpoint in send_password_email signup signupUser resendActivation; do
+    taskset -c 1 "$BIN/examples/bench" timing "$URL" "$endpoint" "$TIMING_N"
+done
+drain
