@@ -6,6 +6,10 @@
 //! - `timing URL ENDPOINT N`: N known and N unknown requests to an
 //!   email-naming endpoint, interleaved in random order on one keep-alive
 //!   connection; prints medians and Welch's t of the two groups.
+//! - `rate URL RPS SECONDS CONNECTIONS`: offers `send_password_email` for a
+//!   known user at a fixed rate (open loop: each request's latency counts
+//!   from when it was due, so a slow answer cannot hide the queue behind
+//!   it); prints p50, p99, p99.9 and refusals.
 //! - `backlog DATABASE_URL`: waits until the worker has resolved and
 //!   delivered everything queued; prints how long that took.
 //!
@@ -25,7 +29,8 @@ async fn main() -> Result<()> {
         ["seed", url, n] => seed(url, n.parse()?).await,
         ["timing", url, endpoint, n] => timing(url, endpoint, n.parse()?).await,
         ["backlog", db] => backlog(db).await,
-        _ => Err("usage: bench seed URL N | timing URL ENDPOINT N | backlog DATABASE_URL".into()),
+        ["rate", url, rps, secs, conns] => rate(url, rps.parse()?, secs.parse()?, conns.parse()?).await,
+        _ => Err("usage: bench seed URL N | timing URL ENDPOINT N | rate URL RPS SECONDS CONNECTIONS | backlog DATABASE_URL".into()),
     }
 }
 
@@ -154,6 +159,40 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
     let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0);
     let (ma, mb) = (mean(a), mean(b));
     (ma - mb) / (var(a, ma) / a.len() as f64 + var(b, mb) / b.len() as f64).sqrt()
+}
+
+async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
+    let c = reqwest::Client::builder().pool_max_idle_per_host(conns).build()?;
+    let url = format!("{base}/no_auth/send_password_email");
+    let body = json!({ "cname": "bench7", "email": "known7@bench.test" });
+    // At most `conns` requests in flight, as over `conns` keep-alive connections.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(conns));
+    let total = rps * secs;
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rps);
+        tokio::time::sleep_until(due).await;
+        let (c, url, body, slots) = (c.clone(), url.clone(), body.clone(), slots.clone());
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.ok()?;
+            let ok = c.post(&url).json(&body).send().await.ok().is_some_and(|r| r.status().is_success());
+            Some((due.elapsed().as_secs_f64() * 1e3, ok))
+        });
+    }
+    let done: Vec<(f64, bool)> = tasks.join_all().await.into_iter().flatten().collect();
+    let refused = done.iter().filter(|(_, ok)| !ok).count() + (total as usize - done.len());
+    let mut ms: Vec<f64> = done.iter().map(|(ms, _)| *ms).collect();
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+    let achieved = done.len() as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "offered {rps} req/s for {secs} s over {conns} connections: achieved {achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, refused {refused}",
+        q(0.5),
+        q(0.99),
+        q(0.999)
+    );
+    Ok(())
 }
 
 async fn backlog(db: &str) -> Result<()> {

@@ -51,6 +51,19 @@ on_each_backend! {
         assert_eq!(app.mail_to("jane@example.com").await.len(), 3);
     }
 
+    async fn with_no_interval_concurrent_requests_for_one_recipient_are_never_refused(backend: Backend) {
+        // Concurrent transactions may commit out of the order they read the
+        // clock in; a zero interval must not turn that into a 429.
+        let app = TestApp::spawn_with(backend, &[("limit_email_interval", "0s"), ("limit_email_daily", "1000")]).await;
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let (client, url) = (app.client.clone(), app.url(SEND));
+            sends.spawn(async move { client.post(url).json(&json!({ "cname": "acme", "email": "jane@example.com" })).send().await.unwrap().status() });
+        }
+        let statuses = sends.join_all().await;
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    }
+
     async fn a_client_making_too_many_unauthenticated_requests_is_429(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("limit_client_per_minute", "5")]).await;
         let probe = json!({ "email": "jane@example.com", "token": "x" });
