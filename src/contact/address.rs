@@ -119,8 +119,8 @@ pub fn check(raw: RawAddress<'_>) -> Verdict {
         }
         // Patterns are written in capitals ("SW1A 1AA"); people type either.
         (Some(rule), Some(zip)) if !rule.is_match(&zip.to_uppercase()) => {
-            let example = country.zip_example.map(|e| format!(", for example {e}")).unwrap_or_default();
-            let message = format!("is not a postal code of {}{example}", country.name);
+            let example = country.zip_example.map(|e| format!(" (for example {e})")).unwrap_or_default();
+            let message = format!("does not match the postal codes of {}{example}", country.name);
             refuse(&mut verdict, ContactErr::ECONTACT_INVALID_ZIP, AddressField::ZipCode, message);
         }
         // A country without postal codes takes whatever is given: there is no rule to hold it to.
