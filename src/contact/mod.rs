@@ -149,7 +149,11 @@ impl Directory {
     /// Countries whose name or code starts with `prefix`, by name.
     pub fn countries(&self, prefix: &str) -> Vec<&Country> {
         let p = normalize_prefix(prefix);
-        self.by_name.iter().map(|&i| &self.countries[i]).filter(|c| c.keys.starts_with(&p) || c.code.to_ascii_lowercase().starts_with(&p)).collect()
+        self.by_name
+            .iter()
+            .map(|&i| &self.countries[i])
+            .filter(|c| c.keys.starts_with(&p) || c.code.to_ascii_lowercase().starts_with(&p))
+            .collect()
     }
 }
 

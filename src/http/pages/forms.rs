@@ -133,7 +133,8 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
     let dir = contact::directory();
     let country: Option<&Country> = dir.country(&form.country);
     let countries: Vec<Choice> = dir.countries("").into_iter().map(|c| Choice { code: c.code, name: c.name }).collect();
-    let states: Vec<Choice> = country.map(|c| c.states("")).unwrap_or_default().into_iter().map(|s| Choice { code: s.code, name: s.name }).collect();
+    let states: Vec<Choice> =
+        country.map(|c| c.states("")).unwrap_or_default().into_iter().map(|s| Choice { code: s.code, name: s.name }).collect();
     let subdivision = country.and_then(|c| c.subdivision(&form.state_code));
     let cities: Vec<&str> = subdivision.map(|s| s.cities("")).unwrap_or_default().into_iter().map(|c| c.name).collect();
     let settings = &state.ctx.settings;
@@ -229,7 +230,13 @@ struct DeveloperForm {
     phone: String,
 }
 
-fn render_developer(state: &AppState, status: StatusCode, form: &DeveloperForm, errors: &FieldErrors, form_error: Option<String>) -> Response {
+fn render_developer(
+    state: &AppState,
+    status: StatusCode,
+    form: &DeveloperForm,
+    errors: &FieldErrors,
+    form_error: Option<String>,
+) -> Response {
     let csrf = tokens::random_id();
     let ctx = context! { state => "form", values => form, errors, form_error, action => path(state, DEVELOPER_FORM), csrf => &csrf };
     page(state, status, "developer_form.html", ctx, Some(&csrf))
