@@ -304,3 +304,73 @@ async fn a_developer_signs_up_in_a_browser_and_activates_the_account() {
     let user = usher::store::users::user_by_cname_and_email(&mut conn, "default", "dev@example.com").await.unwrap().unwrap();
     assert_eq!(user.state, "active");
 }
+
+/// Not a check: saves docs/screenshots/*.png of each page a person sees.
+/// `USHER_SCREENSHOTS=docs/screenshots cargo nextest run --run-ignored only screenshots`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn screenshots_of_each_page() {
+    let Some(dir) = std::env::var_os("USHER_SCREENSHOTS") else { return };
+    let Some(driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = driver.browser().await;
+    let shot = |name: &'static str, height: u32| {
+        let (browser, dir) = (browser.clone(), std::path::PathBuf::from(&dir));
+        async move {
+            browser.set_window_size(900, height).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await.unwrap()).unwrap();
+        }
+    };
+    browser.goto(&app.url("/")).await.unwrap();
+    shot("home", 500).await;
+    browser.goto(&app.url(TENANT_FORM)).await.unwrap();
+    shot("tenant-form", 2000).await;
+    fill(&browser, "company_name", "Acme Inc").await;
+    fill(&browser, "domain", "acme").await;
+    choose(&browser, "country", "US").await;
+    wait_for(&browser, "#tenant-form[data-states=loaded]").await;
+    choose(&browser, "state_code", "WA").await;
+    wait_for(&browser, "#tenant-form[data-cities=loaded]").await;
+    fill(&browser, "city", "Seattle").await;
+    fill(&browser, "zip_code", "9810").await;
+    fill_the_person(&browser).await;
+    click(&browser, "#tos").await;
+    click(&browser, "button[value=submit]").await;
+    wait_for(&browser, "#zip_code-error").await;
+    shot("tenant-form-bad-zip", 2000).await;
+    fill(&browser, "zip_code", "1").await;
+    click(&browser, "button[value=submit]").await;
+    wait_for_text(&browser, "Check your email").await;
+    shot("tenant-form-sent", 500).await;
+    let link = link_in(&app.wait_for_mail("jane@example.com", 1).await[0]["text"]);
+    browser.goto(&link).await.unwrap();
+    shot("signup-link", 600).await;
+    app.clock.advance(Duration::from_secs(25 * 3600));
+    browser.goto(&link).await.unwrap();
+    shot("signup-link-expired", 600).await;
+
+    let no_js = driver.browser_without_js().await;
+    no_js.goto(&app.url(TENANT_FORM)).await.unwrap();
+    choose(&no_js, "country", "US").await;
+    click(&no_js, "button[value=country]").await;
+    wait_for(&no_js, "#state_code option[value=WA]").await;
+    no_js.set_window_size(900, 2000).await.unwrap();
+    std::fs::write(std::path::PathBuf::from(&dir).join("tenant-form-without-javascript.png"), no_js.screenshot().await.unwrap()).unwrap();
+    no_js.close().await.unwrap();
+
+    browser.goto(&app.url(DEVELOPER_FORM)).await.unwrap();
+    shot("developer-form", 900).await;
+    fill(&browser, "first_name", "Dev").await;
+    fill(&browser, "last_name", "Eloper").await;
+    fill(&browser, "email", "dev@example.com").await;
+    click(&browser, "button[type=submit]").await;
+    wait_for_text(&browser, "Check your email").await;
+    shot("developer-form-sent", 500).await;
+    let link = link_in(&app.wait_for_mail("dev@example.com", 1).await[0]["text"]);
+    browser.goto(&link).await.unwrap();
+    shot("activation", 600).await;
+    browser.goto(&app.url("/activate?signupCode=nonsense")).await.unwrap();
+    shot("activation-dead-link", 500).await;
+    browser.close().await.unwrap();
+}
