@@ -11,6 +11,7 @@ use super::extract::AppJson;
 use crate::contact::{self, City, Country, RawAddress, Subdivision};
 use crate::error::Error;
 use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -174,26 +175,34 @@ fn list_cities(country: &str, state: &str, prefix: &str) -> Result<Json<ListCiti
     Ok(Json(ListCitiesResponse { error_code, cities }))
 }
 
+/// The path's segments; one that is not UTF-8 once decoded is 400 in usher's format.
+fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Error> {
+    path.map(|Path(p)| p).map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
+}
+
 async fn all_countries() -> Json<ListCountriesResponse> {
     list_countries("")
 }
 
-async fn countries(Path(prefix): Path<String>) -> Json<ListCountriesResponse> {
-    list_countries(&prefix)
+async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<ListCountriesResponse>, Error> {
+    Ok(list_countries(&segments(path)?))
 }
 
-async fn all_states(Path(country): Path<String>) -> Result<Json<ListStatesResponse>, Error> {
-    list_states(&country, "")
+async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
+    list_states(&segments(path)?, "")
 }
 
-async fn states(Path((country, prefix)): Path<(String, String)>) -> Result<Json<ListStatesResponse>, Error> {
+async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
+    let (country, prefix) = segments(path)?;
     list_states(&country, &prefix)
 }
 
-async fn all_cities(Path((country, state)): Path<(String, String)>) -> Result<Json<ListCitiesResponse>, Error> {
+async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
+    let (country, state) = segments(path)?;
     list_cities(&country, &state, "")
 }
 
-async fn cities(Path((country, state, prefix)): Path<(String, String, String)>) -> Result<Json<ListCitiesResponse>, Error> {
+async fn cities(path: Result<Path<(String, String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
+    let (country, state, prefix) = segments(path)?;
     list_cities(&country, &state, &prefix)
 }

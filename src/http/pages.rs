@@ -103,12 +103,16 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
 
 fn error_page(state: &AppState, e: Error) -> Response {
     let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
-    // The JSON answer is built only for what it carries besides the body: it
-    // logs an internal error, and holds the Retry-After of a 429 or 503.
+    keep_retry_after(&mut response, e);
+    response
+}
+
+/// The JSON answer is built only for what it carries besides the body: it
+/// logs an internal error, and holds the Retry-After of a 429 or 503.
+fn keep_retry_after(response: &mut Response, e: Error) {
     if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
         response.headers_mut().insert(header::RETRY_AFTER, retry);
     }
-    response
 }
 
 fn path(state: &AppState, p: &str) -> String {

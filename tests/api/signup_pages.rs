@@ -165,6 +165,22 @@ async fn wait_for(browser: &Client, css: &str) {
     panic!("{css} never appeared");
 }
 
+async fn fill_the_company(browser: &Client) {
+    fill(browser, "company_name", "Acme Inc").await;
+    fill(browser, "domain", "acme").await;
+}
+
+/// With US and WA chosen: the rest of the form, submitted, then the emailed link followed.
+async fn submit_seattle_and_complete(app: &TestApp, browser: &Client) {
+    fill(browser, "city", "Seattle").await;
+    fill(browser, "zip_code", "98101").await;
+    fill_the_person(browser).await;
+    click(browser, "#tos").await;
+    click(browser, "button[value=submit]").await;
+    wait_for_text(browser, "Check your email").await;
+    complete_from_the_email(app, browser).await;
+}
+
 async fn fill_the_person(browser: &Client) {
     fill(browser, "first_name", "Jane").await;
     fill(browser, "last_name", "Saoirse").await;
@@ -198,8 +214,7 @@ async fn a_person_without_javascript_signs_up_a_tenant_choosing_country_then_sta
     browser.goto(&app.url("/")).await.unwrap();
     click(&browser, &format!("a[href='{TENANT_FORM}']")).await;
     wait_for_text(&browser, "Sign up your company").await;
-    fill(&browser, "company_name", "Acme Inc").await;
-    fill(&browser, "domain", "acme").await;
+    fill_the_company(&browser).await;
     fill(&browser, "address1", "1 Pike St").await;
     assert!(!browser.find(Locator::Id("state-row")).await.unwrap().is_displayed().await.unwrap(), "no states before a country");
 
@@ -211,13 +226,7 @@ async fn a_person_without_javascript_signs_up_a_tenant_choosing_country_then_sta
     click(&browser, "button[value=state]").await;
     wait_for(&browser, "#city-list option[value=Seattle]").await;
 
-    fill(&browser, "city", "Seattle").await;
-    fill(&browser, "zip_code", "98101").await;
-    fill_the_person(&browser).await;
-    click(&browser, "#tos").await;
-    click(&browser, "button[value=submit]").await;
-    wait_for_text(&browser, "Check your email").await;
-    complete_from_the_email(&app, &browser).await;
+    submit_seattle_and_complete(&app, &browser).await;
     browser.close().await.unwrap();
 }
 
@@ -232,20 +241,13 @@ async fn a_person_with_javascript_signs_up_a_tenant_with_the_lists_filled_in_pla
         !browser.find(Locator::Css("button[value=country]")).await.unwrap().is_displayed().await.unwrap(),
         "the script hides the buttons"
     );
-    fill(&browser, "company_name", "Acme Inc").await;
-    fill(&browser, "domain", "acme").await;
+    fill_the_company(&browser).await;
 
     choose(&browser, "country", "US").await;
     wait_for(&browser, "#tenant-form[data-states=loaded] #state_code option[value=WA]").await;
     choose(&browser, "state_code", "WA").await;
     wait_for(&browser, "#tenant-form[data-cities=loaded] #city-list option[value=Seattle]").await;
-    fill(&browser, "city", "Seattle").await;
-    fill(&browser, "zip_code", "98101").await;
-    fill_the_person(&browser).await;
-    click(&browser, "#tos").await;
-    click(&browser, "button[value=submit]").await;
-    wait_for_text(&browser, "Check your email").await;
-    complete_from_the_email(&app, &browser).await;
+    submit_seattle_and_complete(&app, &browser).await;
     browser.close().await.unwrap();
 }
 
@@ -255,8 +257,7 @@ async fn a_bad_zip_shows_its_error_beside_the_field_in_a_browser_with_the_other_
     let app = TestApp::spawn(Backend::Sqlite).await;
     let browser = driver.browser().await;
     browser.goto(&app.url(TENANT_FORM)).await.unwrap();
-    fill(&browser, "company_name", "Acme Inc").await;
-    fill(&browser, "domain", "acme").await;
+    fill_the_company(&browser).await;
     choose(&browser, "country", "US").await;
     fill(&browser, "zip_code", "9810").await;
     fill_the_person(&browser).await;
@@ -326,8 +327,7 @@ async fn screenshots_of_each_page() {
     shot("home", 500).await;
     browser.goto(&app.url(TENANT_FORM)).await.unwrap();
     shot("tenant-form", 2000).await;
-    fill(&browser, "company_name", "Acme Inc").await;
-    fill(&browser, "domain", "acme").await;
+    fill_the_company(&browser).await;
     choose(&browser, "country", "US").await;
     wait_for(&browser, "#tenant-form[data-states=loaded]").await;
     choose(&browser, "state_code", "WA").await;

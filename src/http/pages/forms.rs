@@ -7,7 +7,7 @@
 //! entered value kept. With JavaScript the lists fill in place from the
 //! flow 6 endpoints and those buttons are hidden.
 
-use super::{AppState, error_page, page, path, read_checked};
+use super::{AppState, error_page, keep_retry_after, page, path, read_checked};
 use crate::clock;
 use crate::config::HomePage;
 use crate::contact::{self, Country};
@@ -192,7 +192,9 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: R
     match unplaced {
         None => render_tenant(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
         Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. })) => {
-            render_tenant(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()))
+            let mut response = render_tenant(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
+            keep_retry_after(&mut response, e);
+            response
         }
         Some(e) => error_page(&state, e),
     }
@@ -273,7 +275,9 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req
         None => page(&state, StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
         Some(None) => render_developer(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
         Some(Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. }))) => {
-            render_developer(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()))
+            let mut response = render_developer(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
+            keep_retry_after(&mut response, e);
+            response
         }
         Some(Some(e)) => error_page(&state, e),
     }
