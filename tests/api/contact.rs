@@ -160,6 +160,13 @@ on_each_backend! {
         }
     }
 
+    async fn a_path_segment_that_is_not_utf8_is_400_in_ushers_error_format(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (status, answer) = body(app.get("/no_auth/countries/US/states/%FF").await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!((answer["code"].as_str(), answer["field"].as_str()), (Some("INVALID_INPUT"), Some("path")));
+    }
+
     async fn contact_endpoints_are_served_under_the_base_path_too(backend: Backend) {
         let base = "/api/v1/api/production/us-east-1/namespaces/default";
         let app = TestApp::spawn_with(backend, &[("base_path", base)]).await;
