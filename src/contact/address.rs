@@ -24,7 +24,6 @@ pub enum AddressField {
 }
 
 impl AddressField {
-    /// The field's name in F5's contact spec.
     pub fn name(self) -> &'static str {
         match self {
             Self::Country => "country",
@@ -33,7 +32,6 @@ impl AddressField {
         }
     }
 
-    /// The field's path in a signup body.
     pub fn signup_path(self) -> &'static str {
         match self {
             Self::Country => "company_details.mailing_address.country",
@@ -81,7 +79,6 @@ impl Verdict {
         self.errors.is_empty()
     }
 
-    /// The address, or the first refused field.
     pub fn into_result(self) -> Result<MailingAddress, FieldError> {
         match (self.errors.into_iter().next(), self.country) {
             (Some(e), _) => Err(e),

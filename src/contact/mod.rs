@@ -25,7 +25,6 @@ static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| match Directory::parse(
     }
 });
 
-/// The embedded directory, parsed on first use.
 pub fn directory() -> &'static Directory {
     &DIRECTORY
 }
@@ -89,7 +88,6 @@ impl MatchKeys {
     }
 }
 
-/// A type-ahead prefix: trimmed and lower-cased; empty matches everything.
 fn normalize_prefix(prefix: &str) -> String {
     prefix.trim().to_lowercase()
 }
@@ -140,13 +138,11 @@ impl Directory {
         Ok(Self { countries, by_name })
     }
 
-    /// The country with this ISO 3166-1 alpha-2 code, in any case.
     pub fn country(&self, code: &str) -> Option<&Country> {
         let code = code.trim().to_ascii_uppercase();
         self.countries.binary_search_by(|c| c.code.cmp(code.as_str())).ok().map(|i| &self.countries[i])
     }
 
-    /// Countries whose name or code starts with `prefix`, by name.
     pub fn countries(&self, prefix: &str) -> Vec<&Country> {
         let p = normalize_prefix(prefix);
         self.by_name
@@ -177,7 +173,6 @@ impl Country {
         self.subdivisions.iter().find(|s| s.code == own)
     }
 
-    /// Subdivisions whose name or code starts with `prefix`, by name.
     pub fn states(&self, prefix: &str) -> Vec<&Subdivision> {
         let p = normalize_prefix(prefix);
         self.subdivisions.iter().filter(|s| s.keys.starts_with(&p) || s.code.to_ascii_lowercase().starts_with(&p)).collect()
@@ -185,7 +180,6 @@ impl Country {
 }
 
 impl Subdivision {
-    /// Cities whose name starts with `prefix`, largest first.
     pub fn cities(&self, prefix: &str) -> Vec<&City> {
         let p = normalize_prefix(prefix);
         self.cities.iter().filter(|c| c.keys.starts_with(&p)).collect()

@@ -99,7 +99,6 @@ fn developer_input(field: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-/// Puts a refusal beside its input, or returns it when it belongs to no input.
 fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'static str)>, e: Error) -> Option<Error> {
     match e {
         Error::Invalid { field, message } => match input(field) {
@@ -117,7 +116,6 @@ fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'st
     }
 }
 
-/// The first tag of `Accept-Language`, when it is one usher can use.
 fn locale_of(headers: &HeaderMap) -> Locale {
     let first = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split([',', ';']).next());
     first.and_then(|tag| Locale::parse("locale", Some(tag)).ok()).unwrap_or_default()
