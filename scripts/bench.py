@@ -34,7 +34,7 @@ def post(path, body):
 def signup_body(cname, email):
     return {
         "account_details": {"domain": cname, "locale": "en", "tos_version": "1"},
-        "company_details": {"name": "Bench"},
+        "company_details": {"name": "Bench", "mailing_address": {"country": "US", "zip_code": "98101"}},
         "user_details": {"email": email, "first_name": "Bench", "last_name": "Mark"},
     }
 
