@@ -91,7 +91,7 @@ drain
 load "resendActivation, pending developers" "$URL" /api/users/resendActivation $F 'emailAddress=pending{m}%40bench.test'
 drain
 load "signup create" "$URL" /no_auth/namespaces/system/f5xc-saas/signup $J \
-    '{"account_details":{"domain":"w{r}x{i}","locale":"en","tos_version":"1"},"company_details":{"name":"Load"},"user_details":{"email":"w{i}-{r}@load.test","first_name":"Lo","last_name":"Ad"},"tenant_type":"FREEMIUM"}'
+    '{"account_details":{"domain":"w{r}x{i}","locale":"en","tos_version":"1"},"company_details":{"name":"Load","mailing_address":{"country":"US","zip_code":"98101"}},"user_details":{"email":"w{i}-{r}@load.test","first_name":"Lo","last_name":"Ad"},"tenant_type":"FREEMIUM"}'
 drain
 load "signupUser, new developers" "$URL" /api/users/signupUser $F 'firstName=Lo&lastName=Ad&emailAddress=d{i}-{r}%40load.test'
 drain

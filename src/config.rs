@@ -52,6 +52,13 @@ pub enum MailTransport {
     Smtp,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HomePage {
+    On,
+    Off,
+    Redirect(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
@@ -95,6 +102,13 @@ pub struct Settings {
     pub default_tenant: Cname,
     pub tenancy_base_domain: Option<String>,
     pub console_url: String,
+
+    /// What `/` shows: usher's own page, nothing (404), or a redirect.
+    pub home_page: HomePage,
+    /// The terms of service version the signup form asks a person to
+    /// accept, and where to read them.
+    pub terms_version: String,
+    pub terms_url: Option<String>,
 
     pub password_min_score: u8,
     pub password_hash_workers: usize,
@@ -140,6 +154,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("default_tenant", "default"),
     ("tenancy_base_domain", ""),
     ("console_url", ""),
+    ("home_page", "on"),
+    ("terms_version", "2026-01"),
+    ("terms_url", ""),
     ("password_min_score", "3"),
     ("password_hash_workers", "2"),
     ("password_hash_queue", "32"),
@@ -271,6 +288,21 @@ impl Layers {
         if password_min_score > 4 {
             bail!("password_min_score must be 0 to 4");
         }
+        let home_page = match self.get("home_page").trim() {
+            "on" | "" => HomePage::On,
+            "off" => HomePage::Off,
+            url => {
+                let ok = url.starts_with('/') || url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    bail!("home_page must be on, off, a path or an http(s) URL, not `{url}`");
+                }
+                HomePage::Redirect(url.to_owned())
+            }
+        };
+        let terms_version = self.get("terms_version").trim().to_owned();
+        if terms_version.is_empty() || terms_version.len() > 64 {
+            bail!("terms_version must be 1 to 64 characters");
+        }
         let settings = Settings {
             listen,
             database_url: Secret::new(self.get("database_url").trim()),
@@ -307,6 +339,9 @@ impl Layers {
                 .map_err(|e| anyhow::anyhow!("default_tenant {}", e.message))?,
             tenancy_base_domain: self.opt("tenancy_base_domain").map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
             console_url,
+            home_page,
+            terms_version,
+            terms_url: self.opt("terms_url").map(str::to_owned),
             password_min_score,
             password_hash_workers: self.number::<usize>("password_hash_workers")?.max(1),
             password_hash_queue: self.number("password_hash_queue")?,

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod contact;
 pub mod domain;
 pub mod error;
 pub mod flows;

@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::extract::{AppJson, ClientAddr};
+use crate::contact;
 use crate::domain::{self, Cname, EmailAddress, Locale, TenantType};
 use crate::error::Error;
 use crate::flows::{password, signup};
@@ -81,6 +82,7 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
                 }
             }
         }
+        check_address(&mut kept)?;
         Ok(Self {
             cname: Cname::parse("domain", r.account_details.domain.as_deref().unwrap_or_default())?,
             email: EmailAddress::parse_field("email", r.user_details.email.as_deref())?,
@@ -97,6 +99,21 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
             },
         })
     }
+}
+
+/// Flow 6's rules on a signup's address, before anything is stored; the
+/// stored address gets the canonical codes (`US`, `WA`) and, when only the
+/// code was sent, the subdivision's name.
+fn check_address(kept: &mut serde_json::Map<String, Value>) -> Result<(), domain::Invalid> {
+    let field = |name: &str| kept.get(name).and_then(Value::as_str);
+    let raw = contact::RawAddress { country: field("country"), state_code: field("state_code"), zip_code: field("zip_code") };
+    let address = contact::check(raw).into_result().map_err(|e| domain::Invalid::new(e.field.signup_path(), e.message))?;
+    kept.insert("country".into(), address.country.code.into());
+    if let Some(sub) = address.subdivision {
+        kept.insert("state_code".into(), sub.code.into());
+        kept.entry("state").or_insert_with(|| sub.name.into());
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod akana;
+pub mod contact;
 pub mod devmail;
 pub mod extract;
 pub mod f5xc;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     let unauthenticated = Router::new()
         .merge(f5xc::router())
         .merge(akana::router())
+        .merge(contact::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
     let mut api = Router::new().merge(unauthenticated).merge(admin::router());

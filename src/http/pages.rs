@@ -20,7 +20,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
+
+mod forms;
 
 const CSRF_COOKIE: &str = "usher_csrf";
 const SIGNUP_RESEND: &str = "/signup/resend";
@@ -38,6 +41,10 @@ impl Pages {
         env.add_template("error.html", include_str!("../../templates/pages/error.html"))?;
         env.add_template("activate.html", include_str!("../../templates/pages/activate.html"))?;
         env.add_template("devmail.html", include_str!("../../templates/pages/devmail.html"))?;
+        env.add_template("forms.html", include_str!("../../templates/pages/forms.html"))?;
+        env.add_template("home.html", include_str!("../../templates/pages/home.html"))?;
+        env.add_template("tenant_form.html", include_str!("../../templates/pages/tenant_form.html"))?;
+        env.add_template("developer_form.html", include_str!("../../templates/pages/developer_form.html"))?;
         Ok(Self { env })
     }
 
@@ -49,6 +56,7 @@ impl Pages {
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(forms::router())
         .route(SIGNUP_PAGE, get(signup_page).post(signup_submit))
         .route(SIGNUP_RESEND, post(signup_resend))
         .route(PASSWORD_PAGE, get(password_page).post(password_submit))
@@ -73,6 +81,8 @@ struct PageForm {
 
 /// A page answer: HTML with a status, plus a fresh CSRF cookie when a form is shown.
 fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Option<&str>) -> Response {
+    // Every page can point back to the signup forms (expired links, errors).
+    let ctx = context! { tenant_form => path(state, forms::TENANT_FORM), developer_form => path(state, forms::DEVELOPER_FORM), ..ctx };
     let html = match state.pages.render(name, ctx) {
         Ok(h) => h,
         Err(e) => return e.into_response(),
@@ -93,12 +103,16 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
 
 fn error_page(state: &AppState, e: Error) -> Response {
     let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
-    // The JSON answer is built only for what it carries besides the body: it
-    // logs an internal error, and holds the Retry-After of a 429 or 503.
+    keep_retry_after(&mut response, e);
+    response
+}
+
+/// The JSON answer is built only for what it carries besides the body: it
+/// logs an internal error, and holds the Retry-After of a 429 or 503.
+fn keep_retry_after(response: &mut Response, e: Error) {
     if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
         response.headers_mut().insert(header::RETRY_AFTER, retry);
     }
-    response
 }
 
 fn path(state: &AppState, p: &str) -> String {
@@ -126,17 +140,28 @@ async fn signup_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) 
 
 /// Reads a form POST and checks its CSRF token against the cookie.
 async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
+    read_checked(state, req).await
+}
+
+/// Reads a form POST into `T` once its `csrf` field equals the cookie.
+async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Error> {
+    #[derive(Deserialize)]
+    struct Csrf {
+        #[serde(default)]
+        csrf: String,
+    }
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
     let cookie = csrf_cookie(req.headers()).unwrap_or_default();
     let bytes = body(req, state).await?;
-    let form: PageForm = serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form"))?;
-    let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.csrf.as_bytes()));
+    let not_a_form = |_| Error::invalid("body", "is not a valid form");
+    let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)?;
+    let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(csrf.as_bytes()));
     if !matches {
-        return Err(Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into()));
+        return Err(Error::Forbidden("The form expired or came from another site. Open the page again and resend it.".into()));
     }
-    Ok(form)
+    serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)
 }
 
 fn csrf_cookie(headers: &HeaderMap) -> Option<String> {

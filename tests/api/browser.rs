@@ -11,7 +11,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// chromedriver on a free port, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -25,7 +25,7 @@ impl Drop for Driver {
 
 impl Driver {
     /// None where no browser is installed, except in CI, where it must be.
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
             let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
             assert!(!in_ci, "CI=true but Chromium is missing: .ci/run installs it");
@@ -44,7 +44,16 @@ impl Driver {
         panic!("chromedriver did not start");
     }
 
-    async fn browser(&self) -> fantoccini::Client {
+    pub(crate) async fn browser(&self) -> fantoccini::Client {
+        self.session(true).await
+    }
+
+    /// A browser that runs no JavaScript at all, as some people browse.
+    pub(crate) async fn browser_without_js(&self) -> fantoccini::Client {
+        self.session(false).await
+    }
+
+    async fn session(&self, javascript: bool) -> fantoccini::Client {
         let mut caps = serde_json::Map::new();
         let args = [
             "--headless=new",
@@ -57,13 +66,17 @@ impl Driver {
             "--disable-component-update",
             "--disable-sync",
         ];
-        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": CHROMIUM, "args": args }));
+        let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
+        if !javascript {
+            options["prefs"] = serde_json::json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("a Chromium session")
     }
 }
 
-async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
+pub(crate) async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
     let mut body = String::new();
     for _ in 0..200 {
         body = browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap();

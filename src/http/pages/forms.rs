@@ -1,0 +1,282 @@
+//! The pages a person signs up with: `/` (what usher is), the tenant signup
+//! form (flow 1, the same path as the F5 API's signup) and the developer
+//! signup form (flow 5, the same path as Akana's `signupUser`).
+//!
+//! They work without JavaScript: choosing a country and pressing "Show
+//! states" posts the form back and it returns with the next list, every
+//! entered value kept. With JavaScript the lists fill in place from the
+//! flow 6 endpoints and those buttons are hidden.
+
+use super::{AppState, error_page, keep_retry_after, page, path, read_checked};
+use crate::clock;
+use crate::config::HomePage;
+use crate::contact::{self, Country};
+use crate::domain::{self, EmailAddress, Locale};
+use crate::error::Error;
+use crate::flows::{akana, signup};
+use crate::http::extract::ClientAddr;
+use crate::http::f5xc::SignupRequest;
+use crate::tokens;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const TENANT_FORM: &str = "/signup/tenant";
+pub const DEVELOPER_FORM: &str = "/signup/developer";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route(TENANT_FORM, get(tenant_page).post(tenant_submit))
+        .route(DEVELOPER_FORM, get(developer_page).post(developer_submit))
+}
+
+async fn home(State(state): State<AppState>) -> Response {
+    match &state.ctx.settings.home_page {
+        HomePage::On => {
+            let ctx = context! { tenant_form => path(&state, TENANT_FORM), developer_form => path(&state, DEVELOPER_FORM) };
+            page(&state, StatusCode::OK, "home.html", ctx, None)
+        }
+        HomePage::Off => Error::NotFound("No such endpoint.".into()).into_response(),
+        HomePage::Redirect(to) => Redirect::to(to).into_response(),
+    }
+}
+
+/// The tenant form's fields, as posted; kept whole so a re-rendered form
+/// shows what was typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct TenantForm {
+    company_name: String,
+    domain: String,
+    address1: String,
+    address2: String,
+    country: String,
+    state_code: String,
+    city: String,
+    zip_code: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone: String,
+    tos: String,
+    /// Which button was pressed: `country` or `state` re-render with the next list.
+    #[serde(skip_serializing)]
+    step: String,
+}
+
+type FieldErrors = BTreeMap<&'static str, String>;
+
+/// The form input an error of the signup path belongs beside, and its label.
+fn tenant_input(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field {
+        "company_details.name" => ("company_name", "Company name"),
+        "domain" | "cname" => ("domain", "Domain"),
+        "mailing_address" => ("address1", "Address"),
+        "company_details.mailing_address.country" => ("country", "Country"),
+        "company_details.mailing_address.state_code" => ("state_code", "State or region"),
+        "company_details.mailing_address.zip_code" => ("zip_code", "ZIP or postal code"),
+        "first_name" => ("first_name", "First name"),
+        "last_name" => ("last_name", "Last name"),
+        "email" => ("email", "Email"),
+        "contact_number" => ("phone", "Phone"),
+        _ => return None,
+    })
+}
+
+fn developer_input(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field {
+        "firstName" => ("first_name", "First name"),
+        "lastName" => ("last_name", "Last name"),
+        "emailAddress" => ("email", "Email"),
+        "phone" => ("phone", "Phone"),
+        _ => return None,
+    })
+}
+
+fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'static str)>, e: Error) -> Option<Error> {
+    match e {
+        Error::Invalid { field, message } => match input(field) {
+            Some((name, label)) => {
+                errors.insert(name, format!("{label} {message}."));
+                None
+            }
+            None => Some(Error::Invalid { field, message }),
+        },
+        Error::Conflict { code: "CNAME_TAKEN", message } => {
+            errors.insert("domain", message.into_owned());
+            None
+        }
+        other => Some(other),
+    }
+}
+
+fn locale_of(headers: &HeaderMap) -> Locale {
+    let first = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split([',', ';']).next());
+    first.and_then(|tag| Locale::parse("locale", Some(tag)).ok()).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct Choice {
+    code: &'static str,
+    name: &'static str,
+}
+
+fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors: &FieldErrors, form_error: Option<String>) -> Response {
+    let dir = contact::directory();
+    let country: Option<&Country> = dir.country(&form.country);
+    let countries: Vec<Choice> = dir.countries("").into_iter().map(|c| Choice { code: c.code, name: c.name }).collect();
+    let states: Vec<Choice> =
+        country.map(|c| c.states("")).unwrap_or_default().into_iter().map(|s| Choice { code: s.code, name: s.name }).collect();
+    let subdivision = country.and_then(|c| c.subdivision(&form.state_code));
+    let cities: Vec<&str> = subdivision.map(|s| s.cities("")).unwrap_or_default().into_iter().map(|c| c.name).collect();
+    let settings = &state.ctx.settings;
+    let csrf = tokens::random_id();
+    let ctx = context! {
+        state => "form",
+        values => form,
+        errors,
+        form_error,
+        countries,
+        states,
+        cities,
+        zip_example => country.and_then(|c| c.zip_example),
+        // The chosen subdivision, canonical, so "us-wa" shows as selected.
+        state_code => subdivision.map(|s| s.code),
+        terms_version => &settings.terms_version,
+        terms_url => &settings.terms_url,
+        action => path(state, TENANT_FORM),
+        api => &settings.base_path,
+        csrf => &csrf,
+    };
+    page(state, status, "tenant_form.html", ctx, Some(&csrf))
+}
+
+async fn tenant_page(State(state): State<AppState>) -> Response {
+    render_tenant(&state, StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), None)
+}
+
+async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
+    let locale = locale_of(req.headers());
+    let form: TenantForm = match read_checked(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    if form.step == "country" || form.step == "state" {
+        return render_tenant(&state, StatusCode::OK, &form, &FieldErrors::new(), None);
+    }
+    let mut errors = FieldErrors::new();
+    if form.tos != "accepted" {
+        errors.insert("tos", "Accept the terms of service to sign up.".into());
+    }
+    let result = match tenant_signup(&state, &form, &locale) {
+        Ok(new) if errors.is_empty() => signup::create(&state.ctx, &client.caller(), new).await,
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let unplaced = match result {
+        Ok(()) if errors.is_empty() => {
+            let ctx = context! { state => "sent", email => &form.email };
+            return page(&state, StatusCode::OK, "tenant_form.html", ctx, None);
+        }
+        Ok(()) => None,
+        Err(e) => place(&mut errors, tenant_input, e),
+    };
+    match unplaced {
+        None => render_tenant(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
+        Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. })) => {
+            let mut response = render_tenant(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
+            keep_retry_after(&mut response, e);
+            response
+        }
+        Some(e) => error_page(&state, e),
+    }
+}
+
+/// The form as the API's signup body, parsed by the API's own parser, so
+/// both reach `signup::create` through the same checks.
+fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, Error> {
+    let body = serde_json::json!({
+        "account_details": {
+            "domain": form.domain,
+            "locale": locale.as_str(),
+            "tos_version": state.ctx.settings.terms_version,
+            "tos_accepted_at": clock::rfc3339(state.ctx.clock.now_ms()),
+        },
+        "company_details": {
+            "name": form.company_name,
+            "mailing_address": {
+                "address1": form.address1, "address2": form.address2, "city": form.city,
+                "country": form.country, "state_code": form.state_code, "zip_code": form.zip_code,
+            },
+        },
+        "user_details": { "email": form.email, "first_name": form.first_name, "last_name": form.last_name, "contact_number": form.phone },
+    });
+    let request: SignupRequest = serde_json::from_value(body).map_err(anyhow::Error::from)?;
+    Ok(signup::NewSignup::try_from(request)?)
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct DeveloperForm {
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone: String,
+}
+
+fn render_developer(
+    state: &AppState,
+    status: StatusCode,
+    form: &DeveloperForm,
+    errors: &FieldErrors,
+    form_error: Option<String>,
+) -> Response {
+    let csrf = tokens::random_id();
+    let ctx = context! { state => "form", values => form, errors, form_error, action => path(state, DEVELOPER_FORM), csrf => &csrf };
+    page(state, status, "developer_form.html", ctx, Some(&csrf))
+}
+
+async fn developer_page(State(state): State<AppState>) -> Response {
+    render_developer(&state, StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), None)
+}
+
+async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
+    let cname = match crate::http::akana::tenant_of(&state.ctx.settings, req.headers()) {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, e),
+    };
+    let form: DeveloperForm = match read_checked(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    // The same parsing as the Akana handler, field names included.
+    let parsed = (|| {
+        Ok::<_, Error>(akana::NewDeveloper {
+            first_name: domain::required("firstName", Some(form.first_name.clone()), 128)?,
+            last_name: domain::required("lastName", Some(form.last_name.clone()), 128)?,
+            email: EmailAddress::parse_field("emailAddress", Some(form.email.as_str()))?,
+            phone: domain::optional("phone", Some(form.phone.clone()), 64)?,
+        })
+    })();
+    let result = match parsed {
+        Ok(new) => akana::signup_user(&state.ctx, &client.caller(), &cname, new).await,
+        Err(e) => Err(e),
+    };
+    let mut errors = FieldErrors::new();
+    match result.err().map(|e| place(&mut errors, developer_input, e)) {
+        None => page(&state, StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
+        Some(None) => render_developer(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
+        Some(Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. }))) => {
+            let mut response = render_developer(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
+            keep_retry_after(&mut response, e);
+            response
+        }
+        Some(Some(e)) => error_page(&state, e),
+    }
+}
