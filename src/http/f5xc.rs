@@ -82,14 +82,20 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
                 }
             }
         }
+        // Fields are checked in the order of the form: the account first.
+        let cname = Cname::parse("domain", r.account_details.domain.as_deref().unwrap_or_default())?;
+        let email = EmailAddress::parse_field("email", r.user_details.email.as_deref())?;
+        let tenant_type = TenantType::parse("tenant_type", r.tenant_type.as_deref())?;
+        let locale = Locale::parse("locale", r.account_details.locale.as_deref())?;
+        let company_name = domain::required("company_details.name", r.company_details.name, 256)?;
         check_address(&mut kept)?;
         Ok(Self {
-            cname: Cname::parse("domain", r.account_details.domain.as_deref().unwrap_or_default())?,
-            email: EmailAddress::parse_field("email", r.user_details.email.as_deref())?,
-            tenant_type: TenantType::parse("tenant_type", r.tenant_type.as_deref())?,
-            locale: Locale::parse("locale", r.account_details.locale.as_deref())?,
+            cname,
+            email,
+            tenant_type,
+            locale,
             details: signup::SignupDetails {
-                company_name: domain::required("company_details.name", r.company_details.name, 256)?,
+                company_name,
                 mailing_address: Value::Object(kept),
                 first_name: domain::required("first_name", r.user_details.first_name, 128)?,
                 last_name: domain::required("last_name", r.user_details.last_name, 128)?,

@@ -199,6 +199,7 @@ on_each_backend! {
         let mut req = signup_body("acme", "jane@example.com");
         req["company_details"]["mailing_address"] = json!({ "country": "us", "state_code": "us-wa", "zip_code": "98101-1234" });
         assert_eq!(app.post_json(SIGNUP, &req).await.status(), StatusCode::OK);
+        app.drain_outbox().await;
         let details: String = sqlx::query_scalar("SELECT details FROM signups").fetch_one(&mut *conn).await.unwrap();
         let stored: Value = serde_json::from_str(&details).unwrap();
         assert_eq!(stored["mailing_address"], json!({ "country": "US", "state_code": "WA", "state": "Washington", "zip_code": "98101-1234" }));
