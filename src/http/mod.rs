@@ -11,6 +11,7 @@ pub mod extract;
 pub mod f5xc;
 pub mod health;
 pub mod pages;
+pub mod security;
 
 use crate::error::Error;
 use crate::flows::{Caller, Ctx};
@@ -22,6 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use extract::ClientAddr;
 use std::sync::Arc;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -43,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(akana::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
-    let mut api = Router::new().merge(unauthenticated).merge(admin::router());
+    let mut api = Router::new().merge(unauthenticated).merge(admin::router()).merge(security::assets());
     if state.ctx.settings.dev_mailbox {
         api = api.merge(devmail::router());
     }
@@ -56,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(state.ctx.settings.http_body_timeout))
+        .layer(middleware::from_fn(security::harden))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: a query string may hold a token.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
@@ -68,17 +72,13 @@ async fn not_found() -> Error {
 }
 
 /// axum answers a wrong method with an empty 405 and the right `Allow`
-/// header; this keeps the header and gives it usher's error body.
+/// header; this gives it usher's error body, naming those same methods.
 async fn method_not_allowed_as_json(response: Response) -> Response {
     if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
         return response;
     }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let mut answer = Error::MethodNotAllowed { allow: "POST" }.into_response();
-    if let Some(allow) = allow {
-        answer.headers_mut().insert(header::ALLOW, allow);
-    }
-    answer
+    let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    Error::MethodNotAllowed { allow: allow.into() }.into_response()
 }
 
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per

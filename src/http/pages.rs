@@ -3,11 +3,13 @@
 //!
 //! Opening a link (GET) never spends its token: mail scanners and link
 //! previews fetch links too. Only the form's POST acts. Forms carry a CSRF
-//! token that must equal the `usher_csrf` cookie set with the form
-//! (double submit), and the cookie is `SameSite=Strict`.
+//! token whose HMAC under a server secret must equal the `usher_csrf`
+//! cookie set with the form (`SameSite=Strict`), and must come from usher's
+//! own origin (see [`super::security`]).
 
 use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is};
+use super::security::{self, CsrfKey};
 use crate::error::Error;
 use crate::flows::akana;
 use crate::flows::{password, signup};
@@ -20,25 +22,27 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 const CSRF_COOKIE: &str = "usher_csrf";
 const SIGNUP_RESEND: &str = "/signup/resend";
 
 pub struct Pages {
     env: Environment<'static>,
+    csrf: CsrfKey,
 }
 
 impl Pages {
-    pub fn new() -> anyhow::Result<Self> {
+    /// `base_path` is where the pages find `/assets/`.
+    pub fn new(csrf: CsrfKey, base_path: &str) -> anyhow::Result<Self> {
         let mut env = Environment::new();
+        env.add_global("assets", base_path.to_owned());
         env.add_template("layout.html", include_str!("../../templates/pages/layout.html"))?;
         env.add_template("signup.html", include_str!("../../templates/pages/signup.html"))?;
         env.add_template("password.html", include_str!("../../templates/pages/password.html"))?;
         env.add_template("error.html", include_str!("../../templates/pages/error.html"))?;
         env.add_template("activate.html", include_str!("../../templates/pages/activate.html"))?;
         env.add_template("devmail.html", include_str!("../../templates/pages/devmail.html"))?;
-        Ok(Self { env })
+        Ok(Self { env, csrf })
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
@@ -83,7 +87,7 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if let Some(csrf) = csrf {
-        let cookie = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict");
+        let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", state.pages.csrf.cookie_for(csrf));
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, v);
         }
@@ -129,12 +133,14 @@ async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
+    if !security::same_origin(req.headers(), &state.ctx.settings.public_url) {
+        return Err(security::refused_form());
+    }
     let cookie = csrf_cookie(req.headers()).unwrap_or_default();
     let bytes = body(req, state).await?;
     let form: PageForm = serde_urlencoded::from_bytes(&bytes).map_err(|_| Error::invalid("body", "is not a valid form"))?;
-    let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.csrf.as_bytes()));
-    if !matches {
-        return Err(Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into()));
+    if !state.pages.csrf.matches(&form.csrf, &cookie) {
+        return Err(security::refused_form());
     }
     Ok(form)
 }
