@@ -228,7 +228,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, limi
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
-        async move { Ok::<_, Infallible>(app.oneshot(req.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {})) }
+        async move {
+            let response = app.oneshot(req.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {});
+            Ok::<_, Infallible>(crate::http::finish(response))
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);

@@ -63,7 +63,8 @@ impl Application {
             store: store.clone(),
             clock: clock.clone(),
             keys: keys.clone(),
-            hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score),
+            hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score)
+                .with_pwned_check(crate::pwned::PwnedCheck::from_settings(&settings)?),
             settings: settings.clone(),
             mail_queued: mail_queued.clone(),
         };

@@ -256,8 +256,8 @@ impl FromRequest<AppState> for AkanaCall {
 async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let fields = call.fields;
     let new = akana::NewDeveloper {
-        first_name: domain::required("firstName", fields.get("firstName"), 128)?,
-        last_name: domain::required("lastName", fields.get("lastName"), 128)?,
+        first_name: domain::person_name("firstName", fields.get("firstName"), 128)?,
+        last_name: domain::person_name("lastName", fields.get("lastName"), 128)?,
         email: EmailAddress::parse_field("emailAddress", fields.get("emailAddress").as_deref())?,
         phone: domain::optional("phone", fields.get("phone"), 64)?,
     };

@@ -56,10 +56,9 @@ pub fn router(state: AppState) -> Router {
     }
     app.merge(health::router())
         .fallback(not_found)
-        .layer(middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(RequestBodyTimeoutLayer::new(state.ctx.settings.http_body_timeout))
-        .layer(middleware::from_fn(security::harden))
+        .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: a query string may hold a token.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
@@ -71,14 +70,19 @@ async fn not_found() -> Error {
     Error::NotFound("No such endpoint.".into())
 }
 
-/// axum answers a wrong method with an empty 405 and the right `Allow`
-/// header; this gives it usher's error body, naming those same methods.
-async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
-        return response;
-    }
-    let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    Error::MethodNotAllowed { allow: allow.into() }.into_response()
+/// What every answer goes through after the router (the server calls it):
+/// axum's empty 405 gets usher's error body, then every answer the
+/// security headers. It runs outside the router because axum adds a 405's
+/// `Allow` only there, after every layer.
+pub fn finish(response: Response) -> Response {
+    let mut response = if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+        let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        Error::MethodNotAllowed { allow: allow.into() }.into_response()
+    } else {
+        response
+    };
+    security::add_headers(&mut response);
+    response
 }
 
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per

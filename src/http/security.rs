@@ -40,19 +40,22 @@ async fn stylesheet() -> Response {
     response
 }
 
-/// The outermost layer: refuses ambiguous framing, then sets the headers
-/// every answer carries.
-pub async fn harden(req: Request, next: Next) -> Response {
-    let mut response = if has_two_framings(req.headers()) {
-        // RFC 9112 §6.3: a request with both is a smuggling attempt or a
-        // broken proxy; answering it would let the two disagree on where
-        // the next request starts, so the connection is closed too.
-        let mut r = Error::invalid("body", "must not be framed by both Content-Length and Transfer-Encoding").into_response();
-        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        r
-    } else {
-        next.run(req).await
-    };
+/// Refuses a request that frames its body two ways, before any handler.
+pub async fn refuse_ambiguous_framing(req: Request, next: Next) -> Response {
+    if !has_two_framings(req.headers()) {
+        return next.run(req).await;
+    }
+    // RFC 9112 §6.3: a request with both is a smuggling attempt or a broken
+    // proxy; answering it would let the two disagree on where the next
+    // request starts, so the connection is closed too.
+    let mut r = Error::invalid("body", "must not be framed by both Content-Length and Transfer-Encoding").into_response();
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The headers every answer carries, set last, outside the router (see
+/// [`super::finish`]).
+pub fn add_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -60,7 +63,6 @@ pub async fn harden(req: Request, next: Next) -> Response {
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 fn has_two_framings(headers: &HeaderMap) -> bool {
