@@ -195,22 +195,6 @@ pub async fn verify_password(
     .await
 }
 
-/// An Argon2id hash of a random string with the production parameters, so
-/// checking a password against it costs what a real check costs.
-const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3jvGQ4mCSpTQRv5kGz3rjCXyqWnq3l4AqHfyWcLWXno";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_users_cost_a_full_check() {
-        let parsed = argon2::PasswordHash::new(DUMMY_PHC).unwrap();
-        assert_eq!(parsed.algorithm.as_str(), "argon2id");
-        assert_eq!(parsed.hash.unwrap().len(), 32);
-    }
-}
-
 /// `usher user unlock`: clears a user's wrong tries and locks, from every client.
 pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
     let user = {
@@ -230,4 +214,20 @@ pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -
         })
         .await?;
     Ok(cleared)
+}
+
+/// An Argon2id hash of a random string with the production parameters, so
+/// checking a password against it costs what a real check costs.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3jvGQ4mCSpTQRv5kGz3rjCXyqWnq3l4AqHfyWcLWXno";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_users_cost_a_full_check() {
+        let parsed = argon2::PasswordHash::new(DUMMY_PHC).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+    }
 }

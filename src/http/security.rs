@@ -103,18 +103,19 @@ impl CsrfKey {
     }
 }
 
-/// Whether a form POST comes from usher's own pages. Browsers send
-/// `Sec-Fetch-Site` (anything but `same-origin` or `none` — typed or
-/// bookmarked — is another site) and `Origin`, which must name this host
-/// (the request's `Host`, or `public_url`'s origin). A request with
-/// neither header is not from a browser that could be tricked, and the
-/// token check still applies to it.
+/// Whether a form POST comes from usher's own pages. `Sec-Fetch-Site`,
+/// which browsers set and pages cannot, decides when present: only
+/// `same-origin` or `none` (typed, bookmarked). Otherwise `Origin` must
+/// name this host (the request's `Host`, or `public_url`'s origin); the
+/// pages' `Referrer-Policy: no-referrer` makes some browsers send
+/// `Origin: null` even for their own forms, so `null` counts only where
+/// `Sec-Fetch-Site` vouched. A request with neither header does not come
+/// from a browser that could be tricked into it; the token check still
+/// applies to it.
 pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
-        }
+        return matches!(site, "same-origin" | "none");
     }
     let Some(origin) = text(header::ORIGIN) else { return true };
     let origin = origin.trim_end_matches('/');
@@ -168,6 +169,8 @@ mod tests {
         assert!(same_origin(&headers(&[("origin", "https://acme.portal.example"), ("host", "acme.portal.example")]), public));
         assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "signup.example.com")]), public));
         assert!(!same_origin(&headers(&[("origin", "null")]), public));
+        assert!(same_origin(&headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), public));
+        assert!(!same_origin(&headers(&[("origin", "https://signup.example.com"), ("sec-fetch-site", "cross-site")]), public));
         assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), public));
         assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")]), public));
     }
