@@ -3,8 +3,9 @@
 //!
 //! - A request's headers must arrive within `http_header_timeout` (hyper's
 //!   `header_read_timeout`, whose timer also runs while a connection waits
-//!   for its first request); its body within `http_body_timeout` (a
-//!   tower-http layer in `http::router`).
+//!   for its first request); its whole body within `http_body_timeout`
+//!   of the headers ([`Deadline`]: a deadline, not an idle timer, so a
+//!   body trickled a byte at a time is cut off too).
 //! - A keep-alive connection with no request for `http_keepalive_timeout`
 //!   is closed.
 //! - At most `http_max_connections` are open at once, and at most
@@ -46,6 +47,7 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub keepalive_timeout: Duration,
     pub max_connections: usize,
     pub max_per_client: usize,
@@ -56,6 +58,7 @@ impl Limits {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         Self {
             header_timeout: s.http_header_timeout,
+            body_timeout: s.http_body_timeout,
             keepalive_timeout: s.http_keepalive_timeout,
             max_connections: s.http_max_connections,
             max_per_client: s.http_max_connections_per_client,
@@ -225,11 +228,13 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, limi
     let activity = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone(), started });
+    let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
         async move {
-            let response = app.oneshot(req.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {});
+            let req = req.map(|body| axum::body::Body::new(Deadline::new(body, body_timeout)));
+            let response = app.oneshot(req).await.unwrap_or_else(|e| match e {});
             Ok::<_, Infallible>(crate::http::finish(response))
         }
     });
@@ -307,5 +312,41 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A request body that fails once `timeout` has passed since the request's
+/// headers, however steadily it trickles in.
+struct Deadline {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self { inner, deadline: Box::pin(tokio::time::sleep(timeout)) }
+    }
+}
+
+impl hyper::body::Body for Deadline {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.inner.is_end_stream() {
+            return Poll::Ready(None);
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err("the request body was not received within http_body_timeout".into())));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }

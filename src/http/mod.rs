@@ -23,7 +23,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use extract::ClientAddr;
 use std::sync::Arc;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -57,7 +56,6 @@ pub fn router(state: AppState) -> Router {
     app.merge(health::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(RequestBodyTimeoutLayer::new(state.ctx.settings.http_body_timeout))
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: a query string may hold a token.
