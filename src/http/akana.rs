@@ -286,6 +286,8 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
     });
     let mut response = empty_ok(call.answer_as);
     *response.body_mut() = axum::body::Body::from(body.to_string());
+    // Unlike the empty answers, this one names the person: no cache may keep it.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
