@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -43,19 +43,8 @@ impl Server {
         let address = format!("http://127.0.0.1:{port}");
         let log = dir.path().join("usher.log");
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_usher"));
-        cmd.arg("serve");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("USHER_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("USHER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("USHER_PUBLIC_URL", &address)
-            .env("USHER_DATABASE_URL", database_url)
-            .env("USHER_KEYS", KeyRing::generate_entry("k1").unwrap())
-            .env("USHER_DATA_DIR", dir.path())
-            .env("RUST_LOG", "info");
+        let mut cmd = serve_command(port, &database_url, &KeyRing::generate_entry("k1").unwrap(), dir.path());
+        cmd.env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -259,22 +259,12 @@ async fn pwned_range_server(breached: &[&str]) -> (String, Arc<Mutex<Vec<(String
     (url, asked)
 }
 
-/// The signup page's form: its `Set-Cookie` pair and its CSRF token.
-async fn signup_form(app: &TestApp, token: &str) -> (String, String) {
-    let r = app.get(&format!("/signup?token={token}")).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let html = r.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    (cookie, csrf)
-}
-
 on_each_backend! {
     // Finding 5: CSRF.
     async fn a_page_form_needs_a_server_bound_token_and_a_same_site_origin(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let token = app.signup_token("acme", "jane@example.com").await;
-        let (cookie, csrf) = signup_form(&app, &token).await;
+        let (cookie, csrf) = form_with_cookie(&app, &format!("/signup?token={token}")).await;
         assert_ne!(cookie, format!("usher_csrf={csrf}"), "the cookie is not the form's token itself");
         let form = [("token", token.as_str()), ("csrf", csrf.as_str()), ("password", STRONG_PASSWORD)];
         let post = |cookie: String, headers: &'static [(&'static str, &'static str)]| {
