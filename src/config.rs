@@ -484,6 +484,20 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_have_safe_defaults_and_no_timeout_can_be_switched_off() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!((s.http_header_timeout, s.http_body_timeout), (Duration::from_secs(10), Duration::from_secs(10)));
+        assert_eq!((s.http_max_connections, s.http_max_connections_per_client), (4096, 64));
+        assert!(s.password_pwned_url.is_none(), "the Have I Been Pwned check is off unless asked for");
+        let err = Layers::from_sources(None, env(&[("USHER_HTTP_HEADER_TIMEOUT", "0s")])).unwrap().parse().unwrap_err();
+        assert!(err.to_string().contains("http_header_timeout"), "{err}");
+        let s = Layers::from_sources(None, env(&[("USHER_RESERVED_CNAMES", " Staff, billing ,")])).unwrap().parse().unwrap();
+        assert_eq!(s.reserved_cnames, ["staff", "billing"]);
+        let shown = Layers::from_sources(None, Vec::new()).unwrap().describe().join("\n");
+        assert!(shown.contains("http_max_connections_per_client = \"64\""), "check-config shows the new settings: {shown}");
+    }
+
+    #[test]
     fn smtp_transport_needs_a_url() {
         let err = Layers::from_sources(None, env(&[("USHER_MAIL_TRANSPORT", "smtp")])).unwrap().parse().unwrap_err();
         assert!(err.to_string().contains("USHER_SMTP_URL"));
