@@ -161,7 +161,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("password_hash_queue", "32"),
     ("http_header_timeout", "10s"),
     ("http_body_timeout", "10s"),
-    ("http_keepalive_timeout", "60s"),
+    ("http_keepalive_timeout", "5s"),
     ("http_max_connections", "4096"),
     ("http_max_connections_per_client", "64"),
     ("reserved_cnames", ""),

@@ -6,8 +6,10 @@
 //!   for its first request); its whole body within `http_body_timeout`
 //!   of the headers ([`Deadline`]: a deadline, not an idle timer, so a
 //!   body trickled a byte at a time is cut off too).
-//! - A keep-alive connection with no request for `http_keepalive_timeout`
-//!   is closed.
+//! - A keep-alive connection with no bytes either way for
+//!   `http_keepalive_timeout` is closed (hyper's header timer closes it
+//!   anyway after `http_header_timeout`: it also times the wait for the
+//!   next request, so the shorter of the two wins).
 //! - At most `http_max_connections` are open at once, and at most
 //!   `http_max_connections_per_client` from one peer address (trusted
 //!   proxies excepted: their peers are everybody). Past a cap a connection

@@ -141,6 +141,7 @@ on_each_backend! {
         let waited = healthz_within(&server, Duration::from_secs(15)).await;
         assert!(waited <= Duration::from_secs(15), "{waited:?}");
         let closed = all_closed(flood, Duration::from_secs(15)).await;
+        eprintln!("/healthz answered {waited:?} after the flood; {closed} of {FLOOD} half-sent connections closed");
         assert_eq!(closed, FLOOD, "every half-sent connection is closed by the header timeout or the cap");
         let log = server.log();
         assert!(log.contains("connection cap reached"), "the cap is logged:\n{log}");
@@ -151,6 +152,7 @@ on_each_backend! {
         let server = Server::start(backend, &[("USHER_HTTP_MAX_CONNECTIONS_PER_CLIENT", "16")]).await;
         let flood = half_sent(server.addr(), [127, 0, 0, 2], 200).await;
         let waited = healthz_within(&server, Duration::from_secs(2)).await;
+        eprintln!("another client's /healthz answered after {waited:?}");
         assert!(waited < Duration::from_secs(2), "another client waited {waited:?}");
         assert_eq!(all_closed(flood, Duration::from_secs(15)).await, 200);
         assert!(server.log().contains("per-client connection cap reached"), "{}", server.log());
