@@ -129,7 +129,8 @@ impl Drop for ClientSlot {
 /// Counts refusals and logs them in sums, so a flood costs one line per
 /// [`LOG_EVERY`] instead of one per connection.
 struct Refusals {
-    last: Instant,
+    /// When the last line was logged; none yet means the next refusal logs at once.
+    last: Option<Instant>,
     total_cap: u64,
     client_cap: u64,
     accept_errors: u64,
@@ -137,11 +138,11 @@ struct Refusals {
 
 impl Refusals {
     fn new() -> Self {
-        Self { last: Instant::now() - LOG_EVERY, total_cap: 0, client_cap: 0, accept_errors: 0 }
+        Self { last: None, total_cap: 0, client_cap: 0, accept_errors: 0 }
     }
 
     fn note(&mut self, limits: &Limits) {
-        if self.last.elapsed() < LOG_EVERY {
+        if self.last.is_some_and(|at| at.elapsed() < LOG_EVERY) {
             return;
         }
         if self.total_cap > 0 {
@@ -162,7 +163,7 @@ impl Refusals {
             tracing::warn!(errors = self.accept_errors, "accepting connections failed");
         }
         (self.total_cap, self.client_cap, self.accept_errors) = (0, 0, 0);
-        self.last = Instant::now();
+        self.last = Some(Instant::now());
     }
 }
 

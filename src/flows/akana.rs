@@ -55,7 +55,7 @@ fn refused(state: TokenState) -> Error {
 /// developer-signup`). The default tenant always does.
 pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
     if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await? {
-        let open = *cname == ctx.settings.default_tenant || store::users::allows_developer_signup(tx, &t.id).await?;
+        let open = t.developer_signup || *cname == ctx.settings.default_tenant;
         return Ok(open.then_some(t.id));
     }
     if *cname != ctx.settings.default_tenant {
@@ -66,6 +66,7 @@ pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Res
         cname: cname.as_str().to_owned(),
         name: cname.as_str().to_owned(),
         tenant_type: "FREEMIUM".to_owned(),
+        developer_signup: true,
     };
     store::users::insert_tenant(tx, &tenant, now).await?;
     Ok(Some(tenant.id))

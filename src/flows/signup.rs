@@ -269,6 +269,8 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     cname: signup.cname.clone(),
                     name: details.company_name.clone(),
                     tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
+                    // Its users are the signer's colleagues, not strangers.
+                    developer_signup: false,
                 };
                 store::users::insert_tenant(conn, &tenant, now)
                     .await

@@ -10,6 +10,8 @@ pub struct Tenant {
     pub cname: String,
     pub name: String,
     pub tenant_type: String,
+    /// Whether strangers may sign up as developers of this tenant (Akana).
+    pub developer_signup: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -40,11 +42,17 @@ pub struct NewUser<'a> {
 }
 
 fn tenant(row: AnyRow) -> Result<Tenant, sqlx::Error> {
-    Ok(Tenant { id: row.try_get(0)?, cname: row.try_get(1)?, name: row.try_get(2)?, tenant_type: row.try_get(3)? })
+    Ok(Tenant {
+        id: row.try_get(0)?,
+        cname: row.try_get(1)?,
+        name: row.try_get(2)?,
+        tenant_type: row.try_get(3)?,
+        developer_signup: row.try_get::<i64, _>(4)? != 0,
+    })
 }
 
 pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE cname = $1")
+    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE cname = $1")
         .bind(cname)
         .fetch_optional(conn)
         .await?
@@ -53,7 +61,7 @@ pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tena
 }
 
 pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE id = $1")
+    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -62,11 +70,12 @@ pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, s
 }
 
 pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, developer_signup, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&t.id)
         .bind(&t.cname)
         .bind(&t.name)
         .bind(&t.tenant_type)
+        .bind(i64::from(t.developer_signup))
         .bind(now)
         .execute(conn)
         .await
@@ -219,12 +228,6 @@ pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -
 /// or counts it removed.
 pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM login_failures WHERE user_id = $1").bind(user_id).execute(conn).await?.rows_affected())
-}
-
-/// Whether strangers may sign up as developers of the tenant.
-pub async fn allows_developer_signup(conn: &mut Conn, tenant_id: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT developer_signup FROM tenants WHERE id = $1").bind(tenant_id).fetch_optional(conn).await?;
-    Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?.is_some_and(|v| v != 0))
 }
 
 pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, sqlx::Error> {
