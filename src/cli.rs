@@ -41,6 +41,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ApiTokenCommand,
     },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -67,6 +77,29 @@ pub enum ApiTokenCommand {
     },
     /// Revoke a token by id.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Clear a user's verify_password lock-out and wrong tries, from every client.
+    Unlock {
+        /// The tenant's cname.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Allow or refuse developer self-signup (Akana signupUser) for a tenant.
+    DeveloperSignup {
+        /// The tenant's cname.
+        tenant: String,
+        /// on or off.
+        setting: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +173,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Outbox { command } => outbox(layers.parse()?, command).await,
         Command::ApiToken { command } => api_token(layers.parse()?, command).await,
+        Command::User { command: UserCommand::Unlock { tenant, email } } => {
+            let store = open_store(&layers.parse()?).await?;
+            let cname = crate::domain::Cname::parse("tenant", &tenant).map_err(|e| anyhow::anyhow!("--tenant {}", e.message))?;
+            let email = crate::domain::EmailAddress::parse("email", &email).map_err(|e| anyhow::anyhow!("--email {}", e.message))?;
+            let cleared = crate::flows::admin::unlock(&store, &cname, &email).await?;
+            println!("{email} in {cname} is unlocked ({cleared} lock-out records cleared)");
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::DeveloperSignup { tenant, setting } } => {
+            let allowed = match setting.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => anyhow::bail!("the setting must be on or off"),
+            };
+            let store = open_store(&layers.parse()?).await?;
+            let done =
+                store.write(move |conn| Box::pin(async move { store::users::set_developer_signup(conn, &tenant, allowed).await })).await?;
+            if !done {
+                anyhow::bail!("no such tenant");
+            }
+            println!("developer self-signup is {setting}");
+            Ok(())
+        }
         Command::Audit { command: AuditCommand::List { limit, json } } => {
             let store = open_store(&layers.parse()?).await?;
             let mut conn = store.acquire().await?;

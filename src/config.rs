@@ -114,6 +114,22 @@ pub struct Settings {
     pub password_hash_workers: usize,
     pub password_hash_queue: usize,
 
+    /// Connections (src/server.rs): how long a client may take to send a
+    /// request's headers, its body, and how long an idle keep-alive
+    /// connection is kept; how many connections are open at once, in all
+    /// and per client address (0 = no per-client cap).
+    pub http_header_timeout: Duration,
+    pub http_body_timeout: Duration,
+    pub http_keepalive_timeout: Duration,
+    pub http_max_connections: usize,
+    pub http_max_connections_per_client: usize,
+
+    /// Cnames no signup may claim, beyond the built-in ones (domain::RESERVED_CNAMES).
+    pub reserved_cnames: Vec<String>,
+    /// The Have I Been Pwned range API (`…/range/`); none = not asked.
+    pub password_pwned_url: Option<String>,
+    pub password_pwned_timeout: Duration,
+
     pub log_format: String,
 }
 
@@ -160,6 +176,14 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("password_min_score", "3"),
     ("password_hash_workers", "2"),
     ("password_hash_queue", "32"),
+    ("http_header_timeout", "10s"),
+    ("http_body_timeout", "10s"),
+    ("http_keepalive_timeout", "5s"),
+    ("http_max_connections", "4096"),
+    ("http_max_connections_per_client", "64"),
+    ("reserved_cnames", ""),
+    ("password_pwned_url", ""),
+    ("password_pwned_timeout", "2s"),
     ("log_format", "text"),
 ];
 
@@ -222,6 +246,11 @@ impl Layers {
         Some(self.get(key).trim()).filter(|v| !v.is_empty())
     }
 
+    /// A comma-separated list, blanks dropped.
+    fn list(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.get(key).split(',').map(str::trim).filter(|s| !s.is_empty())
+    }
+
     fn duration(&self, key: &str) -> anyhow::Result<Duration> {
         humantime::parse_duration(self.get(key).trim()).with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
     }
@@ -250,10 +279,7 @@ impl Layers {
             Some(_) => bail!("base_path must start with '/'"),
         };
         let trusted_proxies = self
-            .get("trusted_proxies")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .list("trusted_proxies")
             .map(|s| {
                 s.parse::<IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -345,8 +371,21 @@ impl Layers {
             password_min_score,
             password_hash_workers: self.number::<usize>("password_hash_workers")?.max(1),
             password_hash_queue: self.number("password_hash_queue")?,
+            http_header_timeout: self.duration("http_header_timeout")?,
+            http_body_timeout: self.duration("http_body_timeout")?,
+            http_keepalive_timeout: self.duration("http_keepalive_timeout")?,
+            http_max_connections: self.number::<usize>("http_max_connections")?.max(1),
+            http_max_connections_per_client: self.number("http_max_connections_per_client")?,
+            reserved_cnames: self.list("reserved_cnames").map(|c| c.to_ascii_lowercase()).collect(),
+            password_pwned_url: self.opt("password_pwned_url").map(str::to_owned),
+            password_pwned_timeout: self.duration("password_pwned_timeout")?,
             log_format: self.get("log_format").trim().to_owned(),
         };
+        for (key, d) in [("http_header_timeout", settings.http_header_timeout), ("http_body_timeout", settings.http_body_timeout)] {
+            if d.is_zero() {
+                bail!("{key} must be longer than 0s: without it one client can hold connections open for ever");
+            }
+        }
         if settings.mail_retry_max < settings.mail_retry_min {
             bail!("mail_retry_max must not be shorter than mail_retry_min");
         }
@@ -477,6 +516,20 @@ mod tests {
         assert!(half.to_string().contains("dkim_private_key"), "{half}");
         let bad = parse(&[("USHER_DKIM_SELECTOR", "s 1"), ("USHER_DKIM_PRIVATE_KEY", "k.pem")]).unwrap_err();
         assert!(bad.to_string().contains("dkim_selector"), "{bad}");
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_no_timeout_can_be_switched_off() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!((s.http_header_timeout, s.http_body_timeout), (Duration::from_secs(10), Duration::from_secs(10)));
+        assert_eq!((s.http_max_connections, s.http_max_connections_per_client), (4096, 64));
+        assert!(s.password_pwned_url.is_none(), "the Have I Been Pwned check is off unless asked for");
+        let err = Layers::from_sources(None, env(&[("USHER_HTTP_HEADER_TIMEOUT", "0s")])).unwrap().parse().unwrap_err();
+        assert!(err.to_string().contains("http_header_timeout"), "{err}");
+        let s = Layers::from_sources(None, env(&[("USHER_RESERVED_CNAMES", " Staff, billing ,")])).unwrap().parse().unwrap();
+        assert_eq!(s.reserved_cnames, ["staff", "billing"]);
+        let shown = Layers::from_sources(None, Vec::new()).unwrap().describe().join("\n");
+        assert!(shown.contains("http_max_connections_per_client = \"64\""), "check-config shows the new settings: {shown}");
     }
 
     #[test]

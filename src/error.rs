@@ -28,7 +28,8 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: Cow<'static, str> },
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    /// `allow` is the methods the path answers, as the `Allow` header lists them.
+    MethodNotAllowed { allow: Cow<'static, str> },
     #[error("not acceptable")]
     NotAcceptable,
     #[error("request body too large")]
@@ -157,7 +158,9 @@ impl IntoResponse for Error {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             Self::MethodNotAllowed { allow } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    headers.insert(header::ALLOW, v);
+                }
             }
             _ => {}
         }

@@ -11,6 +11,8 @@ pub mod http;
 pub mod limiter;
 pub mod mail;
 pub mod passwords;
+pub mod pwned;
+pub mod server;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

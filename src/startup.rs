@@ -63,7 +63,8 @@ impl Application {
             store: store.clone(),
             clock: clock.clone(),
             keys: keys.clone(),
-            hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score),
+            hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score)
+                .with_pwned_check(crate::pwned::PwnedCheck::from_settings(&settings)?),
             settings: settings.clone(),
             mail_queued: mail_queued.clone(),
         };
@@ -95,7 +96,9 @@ impl Application {
             wake: mail_queued,
         };
         let limiter = ClientLimiter::new(settings.limit_client_per_minute, clock);
-        let state = AppState { ctx, pages: Arc::new(http::pages::Pages::new()?), limiter };
+        let csrf = http::security::CsrfKey::from_keys(&ctx.keys)?;
+        let pages = http::pages::Pages::new(csrf, &ctx.settings.base_path)?;
+        let state = AppState { ctx, pages: Arc::new(pages), limiter };
         Ok(Self { listener, state, worker: Some(worker) })
     }
 
@@ -126,8 +129,9 @@ impl Application {
             .then(|| tokio::spawn(self.state.limiter.clone().run_sync(self.state.ctx.store.clone())));
         let addr = self.local_addr()?;
         tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
+        let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
         let app = http::router(self.state);
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(stop).await;
+        let served = crate::server::serve(self.listener, app, limits, stop).await;
         for task in worker.into_iter().chain(sync) {
             task.abort();
         }

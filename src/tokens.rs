@@ -126,6 +126,17 @@ impl KeyRing {
         Ok(Self { keys })
     }
 
+    /// A key for another purpose than tokens (`label` names it), derived
+    /// from the signing key: HMAC-SHA-256(signing key, label). Every
+    /// instance sharing the ring derives the same one.
+    pub fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let signing = self.keys.first().map(|(_, k)| k.as_bytes()).unwrap_or_default();
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(signing).context("deriving a key")?;
+        mac.update(label.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     /// A new random key, written as `ID:KEY`.
     pub fn generate_entry(id: &str) -> anyhow::Result<String> {
         let key = SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;

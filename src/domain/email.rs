@@ -23,7 +23,7 @@ impl EmailAddress {
         if display.len() > MAX_EMAIL_LEN {
             return Err(Invalid::new(field, "must be at most 1024 characters"));
         }
-        if !matches_seed_pattern(display) {
+        if !matches_seed_pattern(display) || !within_rfc_5321(display) {
             return Err(Invalid::new(field, "is not a valid email address"));
         }
         Ok(Self { display: display.to_owned(), normalized: display.to_ascii_lowercase() })
@@ -47,6 +47,18 @@ impl EmailAddress {
         self.normalized.split('@').next().unwrap_or_default()
     }
 
+    /// The key of the per-recipient email limit: one key per mailbox, not per
+    /// spelling. A `+tag` is dropped for every domain (subaddressing is the
+    /// common convention, and a false merge only shares a limit), and dots
+    /// of the local part for the domains known to ignore them.
+    pub fn mailbox_key(&self) -> String {
+        let (local, domain) = self.normalized.rsplit_once('@').unwrap_or((&self.normalized, ""));
+        let local = local.split('+').next().unwrap_or(local);
+        let local = if DOTLESS_DOMAINS.contains(&domain) { local.replace('.', "") } else { local.to_owned() };
+        let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+        format!("{local}@{domain}")
+    }
+
     /// Rebuilds an address read back from storage, where it was stored only
     /// after passing [`EmailAddress::parse`].
     pub fn from_trusted(display: String) -> Self {
@@ -59,6 +71,22 @@ impl std::fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)
     }
+}
+
+/// Domains whose mailboxes ignore dots in the local part.
+const DOTLESS_DOMAINS: &[&str] = &["gmail.com", "googlemail.com"];
+
+/// RFC 5321 §4.5.3.1 and RFC 1035 on top of the seeds' pattern, which lets
+/// through what no mail server takes: a local part of at most 64 octets
+/// without leading, trailing or doubled dots; a domain of at most 253
+/// octets whose labels are 1–63 letters, digits or inner hyphens.
+fn within_rfc_5321(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let local_ok = local.len() <= 64 && !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len()) && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    local_ok && domain.len() <= 253 && domain.split('.').all(label_ok)
 }
 
 fn matches_seed_pattern(s: &str) -> bool {
@@ -93,6 +121,34 @@ mod tests {
         {
             assert!(EmailAddress::parse("email", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refuses_what_rfc_5321_refuses_although_the_seed_pattern_allows_it() {
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long_label = format!("jane@{}.com", "a".repeat(64));
+        for bad in [
+            ".jane@example.com",
+            "jane.@example.com",
+            "ja..ne@example.com",
+            "jane@example..com",
+            "jane@-example.com",
+            "jane@example-.com",
+            &long_local,
+            &long_label,
+        ] {
+            assert!(EmailAddress::parse("email", bad).is_err(), "{bad}");
+        }
+        assert!(EmailAddress::parse("email", &format!("{}@example.com", "a".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn plus_tags_and_ignored_dots_fold_into_one_mailbox_key() {
+        let key = |s: &str| EmailAddress::parse("email", s).unwrap().mailbox_key();
+        assert_eq!(key("Victim+1@Example.com"), "victim@example.com");
+        assert_eq!(key("victim+2@example.com"), key("victim@example.com"));
+        assert_eq!(key("j.a.n.e+x@googlemail.com"), "jane@gmail.com");
+        assert_eq!(key("j.ane@example.com"), "j.ane@example.com", "other domains keep their dots");
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod email;
 mod names;
 
 pub use email::EmailAddress;
-pub use names::{Cname, Locale, TenantType, UserState};
+pub use names::{Cname, Locale, RESERVED_CNAMES, TenantType, UserState};
 
 /// Why a value was refused, with the name of the field the client sent it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,5 +53,63 @@ fn bounded(field: &'static str, value: String, max: usize) -> Result<String, Inv
     if value.chars().any(char::is_control) {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
+    if value.chars().any(is_invisible_format) {
+        return Err(Invalid::new(field, "must not contain direction overrides or invisible characters"));
+    }
     Ok(value)
+}
+
+/// Bidirectional controls (which make `moc.live` read as `evil.com`) and
+/// zero-width characters: text that goes out in mail must read as it is.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A person's name, which mail repeats from the platform's own sender: a
+/// required field that also holds no link or host name, so that a name
+/// cannot carry "verify now at https://evil.example" into someone's inbox.
+pub fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
+    let name = required(field, value, max)?;
+    let lower = name.to_lowercase();
+    let has_link = lower.contains("://") || lower.contains("www.") || lower.contains('@') || lower.split_whitespace().any(looks_like_host);
+    if has_link {
+        return Err(Invalid::new(field, "must be a name, without links, addresses or host names"));
+    }
+    Ok(name)
+}
+
+/// `evil.example`, `x.co/path`: a dotted word ending in a label of two or
+/// more letters. Initials (`J.R.R.`) and `St. John` are not hosts.
+fn looks_like_host(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let host = word.split('/').next().unwrap_or(word);
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+        && labels[..labels.len() - 1].iter().any(|l| l.chars().count() >= 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_links_hosts_and_direction_overrides() {
+        let name = |s: &str| person_name("first_name", Some(s.to_owned()), 128);
+        for ok in ["Jane", "Mary-Jane O'Neil", "J.R.R.", "St. John", "José", "Dr. Ng"] {
+            assert!(name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "Jane. URGENT: verify now at https://evil.example",
+            "Jane evil.example",
+            "see www.evil",
+            "jane@evil.example",
+            "Jane\u{202E}moc.live",
+            "Ja\u{200B}ne",
+        ] {
+            assert!(name(bad).is_err(), "{bad}");
+        }
+        assert!(required("company", Some("Acme\u{202E}".into()), 64).is_err(), "no field takes a direction override");
+    }
 }

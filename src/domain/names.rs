@@ -39,6 +39,12 @@ impl std::fmt::Display for Cname {
     }
 }
 
+/// Cnames no signup may claim, whatever the operator adds: names of the
+/// service itself (`www`, `api`, `admin`), the default developer tenant's
+/// usual name, and F5's own (`ves`, `volterra`, `ves-io`, `f5xc`), which a
+/// stranger could use to pass for the platform.
+pub const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
+
 /// The seeds' `tenant_type`. `Unknown` is only ever a request value: it
 /// matches any type in `validate_registration`, and a signup that asks for it
 /// creates a `FREEMIUM` tenant.

@@ -132,9 +132,10 @@ pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddr
     let (ctx2, caller, email) = (ctx.clone(), admin.caller.clone(), email.clone());
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            ctx2.take_email_slot(conn, MailFlow::Password, email.normalized(), now).await?;
+            ctx2.take_email_slot(conn, MailFlow::AdminPassword, &email, now).await?;
             if reset {
                 store::users::invalidate_password(conn, &user.id, now).await?;
+                store::users::clear_lockouts(conn, &user.id).await?;
             }
             audit(conn, now, &caller, action, &user.id, None).await?;
             super::deferred::queue_password_link(&ctx2, conn, user, now).await
@@ -147,9 +148,18 @@ pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddr
 
 /// Checks a password for the platform's login service. Ten wrong tries in 15
 /// minutes lock the user for 15 minutes, during which even the right
-/// password is `false`. An unknown user is `false` after the same amount of
-/// hashing work, so the answer's timing does not reveal who exists.
-pub async fn verify_password(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, password: String) -> Result<bool, Error> {
+/// password is `false`. Tries are counted per user and per `client` (the
+/// address of the person at the login page, when the login service passes
+/// it), so a stranger's wrong tries lock out only the stranger. A new
+/// password clears every lock. An unknown user is `false` after the same
+/// amount of hashing work, so the answer's timing does not reveal who exists.
+pub async fn verify_password(
+    ctx: &Ctx,
+    admin: &ApiCaller,
+    email: &EmailAddress,
+    password: String,
+    client: Option<std::net::IpAddr>,
+) -> Result<bool, Error> {
     let action = "admin.verify_password";
     let user = {
         let mut conn = ctx.store.acquire().await?;
@@ -162,25 +172,48 @@ pub async fn verify_password(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress,
         return Ok(false);
     };
     let caller = admin.caller.clone();
+    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            let locked = store::users::locked_until(conn, &user.id).await?.is_some_and(|until| until > now);
+            let locked = store::users::locked_until(conn, &user.id, &client).await?.is_some_and(|until| until > now);
             let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
             let outcome = if locked {
                 "locked"
             } else if valid {
-                store::users::reset_failed_logins(conn, &user.id).await?;
+                store::users::reset_failed_logins(conn, &user.id, &client).await?;
                 "ok"
             } else {
                 let ms = crate::clock::ms;
-                store::users::record_failed_login(conn, &user.id, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
+                store::users::record_failed_login(conn, &user.id, &client, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
                 "wrong_password"
             };
-            audit_outcome(conn, now, &caller, action, &user.id, outcome, None).await?;
+            let detail = (!client.is_empty()).then(|| format!("client {client}"));
+            audit_outcome(conn, now, &caller, action, &user.id, outcome, detail.as_deref()).await?;
             Ok(valid)
         })
     })
     .await
+}
+
+/// `usher user unlock`: clears a user's wrong tries and locks, from every client.
+pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
+    let user = {
+        let mut conn = store.acquire().await?;
+        store::users::user_by_cname_and_email(&mut conn, cname.as_str(), email.normalized()).await?
+    };
+    let user = user.ok_or_else(|| anyhow::anyhow!("no user {email} in tenant {cname}"))?;
+    let now = crate::clock::Clock::default().now_ms();
+    let caller = Caller { actor: "cli".to_owned(), addr: "local".to_owned() };
+    let cleared = store
+        .write(move |conn| {
+            Box::pin(async move {
+                let n = store::users::clear_lockouts(conn, &user.id).await?;
+                audit(conn, now, &caller, "user.unlocked", &user.id, None).await?;
+                Ok::<_, Error>(n)
+            })
+        })
+        .await?;
+    Ok(cleared)
 }
 
 /// An Argon2id hash of a random string with the production parameters, so

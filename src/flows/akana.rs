@@ -49,10 +49,14 @@ fn refused(state: TokenState) -> Error {
     }
 }
 
-/// The tenant the Akana users belong to, created on first use.
+/// The tenant the Akana users belong to, created on first use; none when
+/// it does not exist or takes no developer self-signup (tenants made by an
+/// F5 signup do not, unless an operator allows it: `usher tenant
+/// developer-signup`). The default tenant always does.
 pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
     if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await? {
-        return Ok(Some(t.id));
+        let open = t.developer_signup || *cname == ctx.settings.default_tenant;
+        return Ok(open.then_some(t.id));
     }
     if *cname != ctx.settings.default_tenant {
         return Ok(None);
@@ -62,6 +66,7 @@ pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Res
         cname: cname.as_str().to_owned(),
         name: cname.as_str().to_owned(),
         tenant_type: "FREEMIUM".to_owned(),
+        developer_signup: true,
     };
     store::users::insert_tenant(tx, &tenant, now).await?;
     Ok(Some(tenant.id))
@@ -145,7 +150,7 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
             ctx.write(move |conn, now| {
                 Box::pin(async move {
                     let email = EmailAddress::from_trusted(user.email.clone());
-                    ctx2.take_email_slot(conn, MailFlow::Activation, email.normalized(), now).await?;
+                    ctx2.take_email_slot(conn, MailFlow::Activation, &email, now).await?;
                     audit(conn, now, &caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
                     deferred::queue_activation_code(&ctx2, conn, user, now).await
                 })

@@ -60,7 +60,7 @@ impl Request {
 pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), Error> {
     let (to, tenant, locale) = request.envelope();
     let recipient = EmailAddress::from_trusted(to.to_owned());
-    ctx.take_email_slot(conn, flow, recipient.normalized(), now).await?;
+    ctx.take_email_slot(conn, flow, &recipient, now).await?;
     let payload = serde_json::to_string(request).map_err(anyhow::Error::from)?;
     let row = mail::Row { kind: request.kind(), to, tenant, locale, payload: &payload, status: Status::Requested };
     mail::insert(conn, now, ctx.mail_domain(), row).await?;

@@ -10,6 +10,7 @@ pub mod signup;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::EmailAddress;
 use crate::error::Error;
 use crate::passwords::Hasher;
 use crate::store::{self, BoxFuture, Conn, Store};
@@ -44,6 +45,10 @@ pub enum MailFlow {
     Signup,
     Password,
     Activation,
+    /// An admin's password email (seed 002, `ResetPasswordByAdmin`): a
+    /// bucket of its own, so that what anonymous callers spent on a user
+    /// cannot stop their admin from helping them. Still bounded.
+    AdminPassword,
 }
 
 impl MailFlow {
@@ -53,6 +58,7 @@ impl MailFlow {
             Self::Signup => "signup",
             Self::Password => "password",
             Self::Activation => "activation",
+            Self::AdminPassword => "admin_password",
         }
     }
 }
@@ -63,11 +69,12 @@ impl Ctx {
         self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
-    /// Counts one email of `flow` to `recipient` in the transaction, or
-    /// refuses with 429. It is counted whether or not the recipient has an
-    /// account, so the limit itself reveals nothing.
-    pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient_norm: &str, now: i64) -> Result<(), Error> {
-        let key = format!("{}:{recipient_norm}", flow.key());
+    /// Counts one email of `flow` to `recipient`'s mailbox (plus tags and
+    /// ignored dots folded, see [`EmailAddress::mailbox_key`]) in the
+    /// transaction, or refuses with 429. It is counted whether or not the
+    /// recipient has an account, so the limit itself reveals nothing.
+    pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
+        let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
             Ok(()) => Ok(()),
@@ -89,6 +96,15 @@ impl Ctx {
     /// Wakes the worker after a commit that queued mail or a request.
     pub fn mail_queued(&self) {
         self.mail_queued.notify_one();
+    }
+
+    /// Whether a signup may not claim `cname`: the built-in reserved names,
+    /// the operator's `reserved_cnames`, and the default developer tenant.
+    pub fn cname_is_reserved(&self, cname: &str) -> bool {
+        let s = &self.settings;
+        crate::domain::RESERVED_CNAMES.contains(&cname)
+            || s.reserved_cnames.iter().any(|r| r == cname)
+            || s.default_tenant.as_str() == cname
     }
 
     pub fn console_url(&self, cname: &str) -> String {

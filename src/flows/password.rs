@@ -78,6 +78,8 @@ pub(crate) async fn set_with_token(
                 other => return Err(refused(other)),
             }
             store::users::set_password(conn, &user_id, &hash, now).await?;
+            // The owner proved the mailbox: whatever locked them out is over.
+            store::users::clear_lockouts(conn, &user_id).await?;
             audit(conn, now, &caller, action, &user_id, None).await
         })
     })

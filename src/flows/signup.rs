@@ -100,6 +100,9 @@ fn refused(state: TokenState) -> Error {
 /// Flow 1, first step. The request path is the same whether or not the
 /// address already has an account: the worker decides which email it gets.
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
+    if ctx.cname_is_reserved(new.cname.as_str()) {
+        return Err(Error::invalid("domain", "is reserved; choose another"));
+    }
     let ctx2 = ctx.clone();
     let caller = caller.clone();
     ctx.write(move |conn, now| {
@@ -143,7 +146,7 @@ pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error
     ctx.write(move |conn, now| {
         Box::pin(async move {
             let email = EmailAddress::from_trusted(signup.email.clone());
-            ctx2.take_email_slot(conn, MailFlow::Signup, email.normalized(), now).await?;
+            ctx2.take_email_slot(conn, MailFlow::Signup, &email, now).await?;
             let intent = Intent::SignupLinkV2 { signup_id: signup.id.clone(), cname: signup.cname.clone(), first_name: details.first_name };
             let out = Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale };
             mail::enqueue(conn, now, ctx2.mail_domain(), out).await?;
@@ -251,7 +254,8 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     TokenState::Live => {}
                     other => return Err(refused(other)),
                 }
-                if store::users::tenant_by_cname(conn, &signup.cname).await?.is_some() {
+                // A signup made before its cname was reserved must not complete either.
+                if ctx2.cname_is_reserved(&signup.cname) || store::users::tenant_by_cname(conn, &signup.cname).await?.is_some() {
                     return Err(cname_taken());
                 }
                 if store::users::email_has_account(conn, email.normalized()).await? {
@@ -265,6 +269,8 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     cname: signup.cname.clone(),
                     name: details.company_name.clone(),
                     tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
+                    // Its users are the signer's colleagues, not strangers.
+                    developer_signup: false,
                 };
                 store::users::insert_tenant(conn, &tenant, now)
                     .await

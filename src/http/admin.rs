@@ -56,6 +56,18 @@ struct EmailRequest {
     email: Option<String>,
     namespace: Option<String>,
     password: Option<String>,
+    /// verify_password: the address of the person at the login page, so
+    /// that wrong tries are counted per client (see SECURITY.md).
+    client_address: Option<String>,
+}
+
+/// Whether the body must repeat the path's namespace: seed 002's body and
+/// its alias name it (SPEC: "must equal the path's"); verify_password's
+/// body, usher's own, does not, but one that is given must equal it too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyNamespace {
+    Required,
+    Optional,
 }
 
 /// The checks every admin endpoint makes, in order: role (403), the path's
@@ -67,11 +79,15 @@ async fn admitted(
     action: &'static str,
     namespace: &str,
     req: &EmailRequest,
+    body_namespace: BodyNamespace,
 ) -> Result<EmailAddress, Error> {
     who.require_admin(&state.ctx, action).await?;
     if namespace != "system" {
         who.refuse(&state.ctx, action, namespace, "denied").await?;
         return Err(Error::Forbidden("Admin actions are only allowed in the system namespace.".into()));
+    }
+    if req.namespace.is_none() && body_namespace == BodyNamespace::Required {
+        return Err(Error::invalid("namespace", "is required and must equal the namespace in the path"));
     }
     if let Some(body_ns) = req.namespace.as_deref() {
         let len = body_ns.chars().count();
@@ -91,7 +107,7 @@ async fn send_password_email(
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
 ) -> Result<Response, Error> {
-    let email = admitted(&state, &who, "admin.send_password_email", &namespace, &req).await?;
+    let email = admitted(&state, &who, "admin.send_password_email", &namespace, &req, BodyNamespace::Required).await?;
     admin::send_password_email(&state.ctx, &who, &email, false).await?;
     let mut response = Json(json!({})).into_response();
     let successor = format!("<{}{ADMIN_RESET}>; rel=\"successor-version\"", state.ctx.settings.base_path);
@@ -121,7 +137,7 @@ async fn reset_password_by_admin(
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
 ) -> Result<Json<Value>, Error> {
-    let email = admitted(&state, &who, "admin.reset_password", &namespace, &req).await?;
+    let email = admitted(&state, &who, "admin.reset_password", &namespace, &req, BodyNamespace::Required).await?;
     admin::send_password_email(&state.ctx, &who, &email, true).await?;
     Ok(Json(json!({})))
 }
@@ -132,11 +148,15 @@ async fn verify_password(
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
 ) -> Result<Json<Value>, Error> {
-    let email = admitted(&state, &who, "admin.verify_password", &namespace, &req).await?;
+    let email = admitted(&state, &who, "admin.verify_password", &namespace, &req, BodyNamespace::Optional).await?;
     let password = req.password.clone().unwrap_or_default();
     if password.is_empty() || password.chars().count() > crate::passwords::MAX_LEN {
         return Err(Error::invalid("password", "must be 1 to 1024 characters"));
     }
-    let valid = admin::verify_password(&state.ctx, &who, &email, password).await?;
+    let client = match req.client_address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| Error::invalid("client_address", "must be an IPv4 or IPv6 address"))?),
+    };
+    let valid = admin::verify_password(&state.ctx, &who, &email, password, client).await?;
     Ok(Json(json!({ "valid": valid })))
 }

@@ -256,8 +256,8 @@ impl FromRequest<AppState> for AkanaCall {
 async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let fields = call.fields;
     let new = akana::NewDeveloper {
-        first_name: domain::required("firstName", fields.get("firstName"), 128)?,
-        last_name: domain::required("lastName", fields.get("lastName"), 128)?,
+        first_name: domain::person_name("firstName", fields.get("firstName"), 128)?,
+        last_name: domain::person_name("lastName", fields.get("lastName"), 128)?,
         email: EmailAddress::parse_field("emailAddress", fields.get("emailAddress").as_deref())?,
         phone: domain::optional("phone", fields.get("phone"), 64)?,
     };
@@ -286,6 +286,8 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
     });
     let mut response = empty_ok(call.answer_as);
     *response.body_mut() = axum::body::Body::from(body.to_string());
+    // Unlike the empty answers, this one names the person: no cache may keep it.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

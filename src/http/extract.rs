@@ -31,7 +31,8 @@ pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge
         } else {
-            Error::invalid("body", "could not be read")
+            // Most often the body timeout (http_body_timeout): sent too slowly.
+            Error::invalid("body", "could not be read: it was cut off or sent too slowly")
         }
     })
 }

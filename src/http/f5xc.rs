@@ -97,8 +97,8 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
             details: signup::SignupDetails {
                 company_name,
                 mailing_address: Value::Object(kept),
-                first_name: domain::required("first_name", r.user_details.first_name, 128)?,
-                last_name: domain::required("last_name", r.user_details.last_name, 128)?,
+                first_name: domain::person_name("first_name", r.user_details.first_name, 128)?,
+                last_name: domain::person_name("last_name", r.user_details.last_name, 128)?,
                 contact_number: domain::optional("contact_number", r.user_details.contact_number, 64)?,
                 tos_version: domain::required("tos_version", r.account_details.tos_version, 64)?,
                 tos_accepted_at: domain::optional("tos_accepted_at", r.account_details.tos_accepted_at, 64)?,

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod f5xc;
 pub mod health;
 pub mod pages;
+pub mod security;
 
 use crate::error::Error;
 use crate::flows::{Caller, Ctx};
@@ -45,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(contact::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
-    let mut api = Router::new().merge(unauthenticated).merge(admin::router());
+    let mut api = Router::new().merge(unauthenticated).merge(admin::router()).merge(security::assets());
     if state.ctx.settings.dev_mailbox {
         api = api.merge(devmail::router());
     }
@@ -56,8 +57,8 @@ pub fn router(state: AppState) -> Router {
     }
     app.merge(health::router())
         .fallback(not_found)
-        .layer(middleware::map_response(method_not_allowed_as_json))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: a query string may hold a token.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
@@ -69,18 +70,19 @@ async fn not_found() -> Error {
     Error::NotFound("No such endpoint.".into())
 }
 
-/// axum answers a wrong method with an empty 405 and the right `Allow`
-/// header; this keeps the header and gives it usher's error body.
-async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
-        return response;
-    }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let mut answer = Error::MethodNotAllowed { allow: "POST" }.into_response();
-    if let Some(allow) = allow {
-        answer.headers_mut().insert(header::ALLOW, allow);
-    }
-    answer
+/// What every answer goes through after the router (the server calls it):
+/// axum's empty 405 gets usher's error body, then every answer the
+/// security headers. It runs outside the router because axum adds a 405's
+/// `Allow` only there, after every layer.
+pub fn finish(response: Response) -> Response {
+    let mut response = if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+        let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        Error::MethodNotAllowed { allow: allow.into() }.into_response()
+    } else {
+        response
+    };
+    security::add_headers(&mut response);
+    response
 }
 
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per

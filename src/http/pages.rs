@@ -3,11 +3,13 @@
 //!
 //! Opening a link (GET) never spends its token: mail scanners and link
 //! previews fetch links too. Only the form's POST acts. Forms carry a CSRF
-//! token that must equal the `usher_csrf` cookie set with the form
-//! (double submit), and the cookie is `SameSite=Strict`.
+//! token whose HMAC under a server secret must equal the `usher_csrf`
+//! cookie set with the form (`SameSite=Strict`), and must come from usher's
+//! own origin (see [`super::security`]).
 
 use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is};
+use super::security::{self, CsrfKey};
 use crate::error::Error;
 use crate::flows::akana;
 use crate::flows::{password, signup};
@@ -21,7 +23,6 @@ use axum::routing::{get, post};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
 
 mod forms;
 
@@ -30,11 +31,14 @@ const SIGNUP_RESEND: &str = "/signup/resend";
 
 pub struct Pages {
     env: Environment<'static>,
+    csrf: CsrfKey,
 }
 
 impl Pages {
-    pub fn new() -> anyhow::Result<Self> {
+    /// `base_path` is where the pages find `/assets/`.
+    pub fn new(csrf: CsrfKey, base_path: &str) -> anyhow::Result<Self> {
         let mut env = Environment::new();
+        env.add_global("assets", base_path.to_owned());
         env.add_template("layout.html", include_str!("../../templates/pages/layout.html"))?;
         env.add_template("signup.html", include_str!("../../templates/pages/signup.html"))?;
         env.add_template("password.html", include_str!("../../templates/pages/password.html"))?;
@@ -45,7 +49,7 @@ impl Pages {
         env.add_template("home.html", include_str!("../../templates/pages/home.html"))?;
         env.add_template("tenant_form.html", include_str!("../../templates/pages/tenant_form.html"))?;
         env.add_template("developer_form.html", include_str!("../../templates/pages/developer_form.html"))?;
-        Ok(Self { env })
+        Ok(Self { env, csrf })
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
@@ -93,7 +97,7 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if let Some(csrf) = csrf {
-        let cookie = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict");
+        let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", state.pages.csrf.cookie_for(csrf));
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, v);
         }
@@ -153,13 +157,15 @@ async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Re
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
+    if !security::same_origin(req.headers(), &state.ctx.settings.public_url) {
+        return Err(security::refused_form());
+    }
     let cookie = csrf_cookie(req.headers()).unwrap_or_default();
     let bytes = body(req, state).await?;
     let not_a_form = |_| Error::invalid("body", "is not a valid form");
     let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)?;
-    let matches = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(csrf.as_bytes()));
-    if !matches {
-        return Err(Error::Forbidden("The form expired or came from another site. Open the page again and resend it.".into()));
+    if !state.pages.csrf.matches(&csrf, &cookie) {
+        return Err(security::refused_form());
     }
     serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)
 }

@@ -180,10 +180,12 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => &[
             (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
             (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
+            (3, "hostile_clients", include_str!("../../migrations/sqlite/0003_hostile_clients.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
             (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
+            (3, "hostile_clients", include_str!("../../migrations/postgres/0003_hostile_clients.sql")),
         ],
     };
     let migrations = files

@@ -10,6 +10,8 @@ pub struct Tenant {
     pub cname: String,
     pub name: String,
     pub tenant_type: String,
+    /// Whether strangers may sign up as developers of this tenant (Akana).
+    pub developer_signup: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -40,11 +42,17 @@ pub struct NewUser<'a> {
 }
 
 fn tenant(row: AnyRow) -> Result<Tenant, sqlx::Error> {
-    Ok(Tenant { id: row.try_get(0)?, cname: row.try_get(1)?, name: row.try_get(2)?, tenant_type: row.try_get(3)? })
+    Ok(Tenant {
+        id: row.try_get(0)?,
+        cname: row.try_get(1)?,
+        name: row.try_get(2)?,
+        tenant_type: row.try_get(3)?,
+        developer_signup: row.try_get::<i64, _>(4)? != 0,
+    })
 }
 
 pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE cname = $1")
+    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE cname = $1")
         .bind(cname)
         .fetch_optional(conn)
         .await?
@@ -53,7 +61,7 @@ pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tena
 }
 
 pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type FROM tenants WHERE id = $1")
+    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -62,11 +70,12 @@ pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, s
 }
 
 pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, developer_signup, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&t.id)
         .bind(&t.cname)
         .bind(&t.name)
         .bind(&t.tenant_type)
+        .bind(i64::from(t.developer_signup))
         .bind(now)
         .execute(conn)
         .await
@@ -166,34 +175,40 @@ pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Re
     .map(|_| ())
 }
 
-/// Until when the user is locked out of `verify_password`, if they are.
-pub async fn locked_until(conn: &mut Conn, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query("SELECT locked_until FROM users WHERE id = $1").bind(user_id).fetch_optional(conn).await?;
+/// Until when `client` is locked out of `verify_password` for this user.
+pub async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2")
+        .bind(user_id)
+        .bind(client)
+        .fetch_optional(conn)
+        .await?;
     Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
 }
 
-/// Counts a wrong password in a window of `window_ms`; the `max`-th in one
-/// window locks the user for `lock_ms`. One statement, so concurrent wrong
-/// tries are all counted.
+/// Counts a wrong password of `client` for the user in a window of
+/// `window_ms`; the `max`-th in one window locks that client out for
+/// `lock_ms`. One statement, so concurrent wrong tries are all counted.
 pub async fn record_failed_login(
     conn: &mut Conn,
     user_id: &str,
+    client: &str,
     now: i64,
     window_ms: i64,
     max: i64,
     lock_ms: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE users SET
-            failed_logins = CASE WHEN failed_since IS NULL OR failed_since <= $2 - $3 THEN 1 ELSE failed_logins + 1 END,
-            failed_since = CASE WHEN failed_since IS NULL OR failed_since <= $2 - $3 THEN $2 ELSE failed_since END,
+        "INSERT INTO login_failures (user_id, client, failed_logins, failed_since, locked_until)
+         VALUES ($1, $2, 1, $3, CASE WHEN $5 <= 1 THEN $3 + $6 ELSE NULL END)
+         ON CONFLICT (user_id, client) DO UPDATE SET
+            failed_logins = CASE WHEN login_failures.failed_since <= $3 - $4 THEN 1 ELSE login_failures.failed_logins + 1 END,
+            failed_since = CASE WHEN login_failures.failed_since <= $3 - $4 THEN $3 ELSE login_failures.failed_since END,
             locked_until = CASE
-                WHEN failed_since IS NOT NULL AND failed_since > $2 - $3 AND failed_logins + 1 >= $4 THEN $2 + $5
-                WHEN (failed_since IS NULL OR failed_since <= $2 - $3) AND 1 >= $4 THEN $2 + $5
-                ELSE locked_until END
-         WHERE id = $1",
+                WHEN login_failures.failed_since > $3 - $4 AND login_failures.failed_logins + 1 >= $5 THEN $3 + $6
+                ELSE login_failures.locked_until END",
     )
     .bind(user_id)
+    .bind(client)
     .bind(now)
     .bind(window_ms)
     .bind(max)
@@ -203,10 +218,20 @@ pub async fn record_failed_login(
     .map(|_| ())
 }
 
-pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET failed_logins = 0, failed_since = NULL WHERE id = $1 AND failed_logins > 0")
-        .bind(user_id)
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// Forgets `client`'s wrong tries for the user (after a right password).
+pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND client = $2").bind(user_id).bind(client).execute(conn).await.map(|_| ())
+}
+
+/// Forgets every wrong try and lock of the user: a new password (or an
+/// operator's `usher user unlock`) starts afresh. Returns how many locks
+/// or counts it removed.
+pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM login_failures WHERE user_id = $1").bind(user_id).execute(conn).await?.rows_affected())
+}
+
+pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE tenants SET developer_signup = $2 WHERE cname = $1").bind(cname).bind(i64::from(allowed)).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -95,7 +95,10 @@ on_each_backend! {
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "jane@example.com", "namespace": "sys" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "jane@", "namespace": "system" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "kim@example.com", "namespace": "system" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
-            (SEND, Some(format!("APIToken {admin}")), json!({ "email": "nobody@example.com" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
+            (SEND, Some(format!("APIToken {admin}")), json!({ "email": "nobody@example.com", "namespace": "system" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
+            // SPEC: the body's namespace must equal the path's, so it must be there.
+            (SEND, Some(format!("APIToken {admin}")), json!({ "email": "jane@example.com" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
+            (RESET, Some(format!("APIToken {admin}")), json!({ "email": "jane@example.com" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
         ];
         for (path, auth, req, status, code) in cases {
             let (got, answer) = body(admin_post(&app, path, auth.as_deref(), &req).await).await;

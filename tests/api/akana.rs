@@ -196,6 +196,8 @@ on_each_backend! {
         let app = TestApp::spawn_with(backend, &[("tenancy_base_domain", "dev.test")]).await;
         let token = app.signup_token("acme", "owner@example.com").await;
         assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        // A tenant made by an F5 signup takes developers only once its operator says so.
+        app.ctx.store.write(|conn| Box::pin(async move { usher::store::users::set_developer_signup(conn, "acme", true).await })).await.unwrap();
         let signup = |host: &'static str| {
             app.client
                 .post(app.url("/api/users/signupUser"))

@@ -183,6 +183,7 @@ async fn insert_tenant(store: &Store, cname: &str) -> Result<(), sqlx::Error> {
         cname: cname.to_owned(),
         name: cname.to_owned(),
         tenant_type: "FREEMIUM".to_owned(),
+        developer_signup: false,
     };
     store.write(move |conn| Box::pin(async move { usher::store::users::insert_tenant(conn, &tenant, 0).await })).await
 }

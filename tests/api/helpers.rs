@@ -220,6 +220,34 @@ pub fn token_in(text: &Value) -> String {
     query.split('&').find_map(|kv| kv.strip_prefix("token=").or_else(|| kv.strip_prefix("signupCode="))).expect("token in link").to_owned()
 }
 
+/// A page with a form: its `usher_csrf` cookie pair and the form's CSRF token.
+pub async fn form_with_cookie(app: &TestApp, path: &str) -> (String, String) {
+    let r = app.get(path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = r.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (cookie, csrf)
+}
+
+/// `usher serve` of this build, with no `USHER_*` setting from the
+/// environment but these: loopback `port`, `database_url`, `keys`, `data_dir`.
+pub fn serve_command(port: u16, database_url: &str, keys: &str, data_dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
+    cmd.arg("serve");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("USHER_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("USHER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("USHER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("USHER_DATABASE_URL", database_url)
+        .env("USHER_KEYS", keys)
+        .env("USHER_DATA_DIR", data_dir);
+    cmd
+}
+
 pub fn link_in(text: &Value) -> String {
     let text = text.as_str().expect("text part");
     text.split_whitespace().find(|w| w.starts_with("http")).expect("link").to_owned()

@@ -121,7 +121,7 @@ on_each_backend! {
         assert_eq!(dkim_verdicts(mail.raw.as_bytes(), "mail2026._domainkey.usher.test", &record).await, [DkimResult::Pass]);
 
         // The verifier is no rubber stamp: a changed body or signed header fails.
-        for (from, to) in [("Hello Jane", "Hello Joan"), ("Subject: Confirm your signup for acme", "Subject: Confirm your signup for evil")] {
+        for (from, to) in [("Hello \"Jane\"", "Hello \"Joan\""), ("Subject: Confirm your signup for acme", "Subject: Confirm your signup for evil")] {
             let tampered = mail.raw.replace(from, to);
             assert_ne!(tampered, mail.raw, "{from} is in the message");
             let verdicts = dkim_verdicts(tampered.as_bytes(), "mail2026._domainkey.usher.test", &record).await;

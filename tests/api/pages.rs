@@ -4,15 +4,6 @@ use crate::helpers::*;
 use crate::on_each_backend;
 use reqwest::StatusCode;
 
-async fn form_with_cookie(app: &TestApp, path: &str) -> (String, String) {
-    let r = app.get(path).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let html = r.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    (cookie, csrf)
-}
-
 on_each_backend! {
     async fn the_signup_link_opens_a_form_that_completes_the_signup(backend: Backend) {
         let app = TestApp::spawn(backend).await;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener as StdTcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -95,20 +95,9 @@ impl Instance {
         let log = dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_usher"));
-        cmd.arg("serve");
         // Only what this test sets: nothing leaks in from the environment.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("USHER_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("USHER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("USHER_PUBLIC_URL", &address)
-            .env("USHER_DATABASE_URL", database_url)
-            .env("USHER_KEYS", keys)
-            .env("USHER_DATA_DIR", dir.path())
-            .env("USHER_MAIL_TRANSPORT", "smtp")
+        let mut cmd = serve_command(port, database_url, keys, dir.path());
+        cmd.env("USHER_MAIL_TRANSPORT", "smtp")
             .env("USHER_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}?tls=none"))
             .env("USHER_MAIL_POLL_INTERVAL", "100ms");
         for (k, v) in env {

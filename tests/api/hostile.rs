@@ -1,0 +1,336 @@
+//! Findings 2 to 5 of issue 14, each written as the attack it was: what an
+//! anonymous caller could do to someone else's account, tenant or mailbox.
+
+use crate::helpers::*;
+use crate::on_each_backend;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use usher::domain::Cname;
+use usher::flows::admin::{Role, create_token};
+
+const SEND_PASSWORD: &str = "/no_auth/send_password_email";
+const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
+const VERIFY: &str = "/api/web/custom/namespaces/system/verify_password";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Tenant `acme` with the active user jane@example.com, and an admin token of acme.
+async fn acme_with_jane(app: &TestApp) -> String {
+    let token = app.signup_token("acme", "jane@example.com").await;
+    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    create_token(&app.ctx.store, app.clock.now_ms(), &Cname::parse("t", "acme").unwrap(), Role::Admin).await.unwrap().1
+}
+
+async fn admin(app: &TestApp, secret: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = app.client.post(app.url(path)).header("authorization", format!("APIToken {secret}")).json(&body).send().await.unwrap();
+    crate::helpers::body(r).await
+}
+
+async fn verifies(app: &TestApp, secret: &str, password: &str, client: Option<&str>) -> bool {
+    let mut req = json!({ "email": "jane@example.com", "password": password, "namespace": "system" });
+    if let Some(c) = client {
+        req["client_address"] = json!(c);
+    }
+    let (status, answer) = admin(app, secret, VERIFY, req).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["valid"].as_bool().unwrap()
+}
+
+/// Sets a password with the live one of the `mails` password links jane
+/// has (the newest supersedes the rest; on PostgreSQL a batch is delivered
+/// concurrently, so the mailbox's order need not be minting order).
+async fn set_password_from_live_link(app: &TestApp, mails: usize, password: &str) {
+    app.drain_outbox().await;
+    let mail = app.wait_for_mail("jane@example.com", mails).await;
+    for m in mail.iter().rev().filter(|m| m["text"].as_str().unwrap().contains("/password?token=")) {
+        let set = json!({ "token": token_in(&m["text"]), "password": password });
+        let (status, answer) = body(app.post_json("/no_auth/password/set", &set).await).await;
+        if status == StatusCode::OK {
+            return;
+        }
+        assert_eq!(answer["code"], "TOKEN_SUPERSEDED", "{answer}");
+    }
+    panic!("no live password link among {mails} mails");
+}
+
+on_each_backend! {
+    // Finding 2.
+    async fn ten_anonymous_password_emails_do_not_stop_the_admins_reset(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let secret = acme_with_jane(&app).await;
+        let ask = json!({ "cname": "acme", "email": "jane@example.com" });
+        for _ in 0..10 {
+            assert_eq!(app.post_json(SEND_PASSWORD, &ask).await.status(), StatusCode::OK);
+            app.clock.advance(Duration::from_secs(61));
+        }
+        let r = app.post_json(SEND_PASSWORD, &ask).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the anonymous daily cap is spent");
+
+        let (status, answer) = admin(&app, &secret, ADMIN_RESET, json!({ "email": "jane@example.com" })).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!({})), "the admin's reset is not refused by what strangers spent");
+        set_password_from_live_link(&app, 12, "another-Lantern-quarry-44").await;
+        assert!(verifies(&app, &secret, "another-Lantern-quarry-44", None).await);
+
+        // The admin's own bucket is bounded too.
+        let (status, _) = admin(&app, &secret, ADMIN_RESET, json!({ "email": "jane@example.com" })).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    // Finding 3.
+    async fn ten_wrong_tries_then_a_password_reset_and_the_new_password_verifies(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let secret = acme_with_jane(&app).await;
+        for _ in 0..10 {
+            assert!(!verifies(&app, &secret, "not-her-password-at-all", None).await);
+        }
+        assert!(!verifies(&app, &secret, STRONG_PASSWORD, None).await, "locked: even the right password is refused");
+
+        // The owner asks for a password email and sets a new password through it.
+        let ask = json!({ "cname": "acme", "email": "jane@example.com" });
+        assert_eq!(app.post_json(SEND_PASSWORD, &ask).await.status(), StatusCode::OK);
+        set_password_from_live_link(&app, 2, "another-Lantern-quarry-44").await;
+        assert!(verifies(&app, &secret, "another-Lantern-quarry-44", None).await, "a new password ends the lock-out");
+
+        // And again through the admin's reset.
+        for _ in 0..10 {
+            assert!(!verifies(&app, &secret, "not-her-password-at-all", None).await);
+        }
+        let (status, _) = admin(&app, &secret, ADMIN_RESET, json!({ "email": "jane@example.com" })).await;
+        assert_eq!(status, StatusCode::OK);
+        set_password_from_live_link(&app, 3, "third-Meadow-lantern-83").await;
+        assert!(verifies(&app, &secret, "third-Meadow-lantern-83", None).await);
+    }
+
+    async fn wrong_tries_from_one_client_address_lock_out_only_that_address_and_the_cli_unlocks(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let secret = acme_with_jane(&app).await;
+        for _ in 0..10 {
+            assert!(!verifies(&app, &secret, "not-her-password-at-all", Some("203.0.113.9")).await);
+        }
+        assert!(!verifies(&app, &secret, STRONG_PASSWORD, Some("203.0.113.9")).await, "the attacker's address is locked");
+        assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("198.51.100.7")).await, "the owner, elsewhere, is not");
+        let (status, answer) = admin(&app, &secret, VERIFY, json!({ "email": "jane@example.com", "password": "x", "client_address": "nonsense" })).await;
+        assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("client_address")));
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
+            .args(["user", "unlock", "--tenant", "acme", "--email", "jane@example.com"])
+            .env("USHER_DATABASE_URL", &app.database_url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("unlocked"));
+        assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("203.0.113.9")).await, "unlocked by the operator");
+    }
+
+    // Finding 4.
+    async fn an_akana_signup_under_an_f5_tenants_host_is_refused(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("tenancy_base_domain", "portal.example")]).await;
+        let secret = acme_with_jane(&app).await;
+        let signup = |host: &'static str| {
+            app.client.post(app.url("/api/users/signupUser")).header("host", host).header("content-type", FORM)
+                .body("firstName=Eve&lastName=Stranger&emailAddress=eve%40example.com").send()
+        };
+        let (status, answer) = body(signup("acme.portal.example").await.unwrap()).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{answer}");
+        assert_eq!(signup("portal.example").await.unwrap().status(), StatusCode::OK, "the default developer portal still takes signups");
+        app.drain_outbox().await;
+        let mut conn = app.ctx.store.acquire().await.unwrap();
+        assert!(usher::store::users::user_by_cname_and_email(&mut conn, "acme", "eve@example.com").await.unwrap().is_none());
+        let (_, answer) = admin(&app, &secret, VERIFY, json!({ "email": "eve@example.com", "password": STRONG_PASSWORD })).await;
+        assert_eq!(answer, json!({ "valid": false }));
+    }
+
+    async fn reserved_cnames_and_the_default_tenant_cannot_be_claimed_by_a_signup(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("reserved_cnames", "staff, billing"), ("default_tenant", "developers")]).await;
+        for cname in ["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc", "staff", "billing", "developers"] {
+            let (status, answer) = body(app.signup(cname, &format!("{cname}@example.com")).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("domain")), "{cname}: {answer}");
+        }
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+    }
+
+    // Finding 5: plus-addressing.
+    async fn twenty_plus_addressed_signups_to_one_mailbox_are_limited_as_one_recipient(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut statuses = Vec::new();
+        for i in 1..=20 {
+            statuses.push(app.signup(&format!("acme{i}"), &format!("victim+{i}@example.com")).await.status());
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+        assert!(statuses[1..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+        // Gmail ignores dots, so they are one mailbox too.
+        assert_eq!(app.signup("gm1", "jane.doe@gmail.com").await.status(), StatusCode::OK);
+        assert_eq!(app.signup("gm2", "j.a.n.e.doe+x@googlemail.com").await.status(), StatusCode::TOO_MANY_REQUESTS);
+        app.drain_outbox().await;
+        let to_victim = app.outbox().await.iter().filter(|m| m.to.starts_with("victim")).count();
+        assert_eq!(to_victim, 1);
+    }
+
+    // Finding 5: names.
+    async fn names_with_links_or_direction_overrides_are_refused_and_mail_quotes_the_name(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for name in ["Jane. URGENT: verify now at https://evil.example", "Jane\u{202E}moc.live", "Jane see evil.example"] {
+            let mut req = signup_body("acme", "jane@example.com");
+            req["user_details"]["first_name"] = json!(name);
+            let (status, answer) = body(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("first_name")), "{name:?}: {answer}");
+            let form = format!("firstName={}&lastName=Doe&emailAddress=dev%40example.com", percent(name));
+            let r = app.client.post(app.url("/api/users/signupUser")).header("content-type", FORM).body(form).send().await.unwrap();
+            assert_eq!(body(r).await.1["field"], "firstName", "{name:?}");
+        }
+        app.signup_token("acme", "jane@example.com").await;
+        let mail = app.mail_to("jane@example.com").await;
+        assert!(mail[0]["text"].as_str().unwrap().starts_with("Hello \"Jane\","), "the person's name is quoted: {}", mail[0]["text"]);
+    }
+
+    // Finding 5: addresses.
+    async fn addresses_outside_rfc_5321_are_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let long = format!("{}@example.com", "a".repeat(65));
+        for email in [".jane@example.com", "jane.@example.com", "ja..ne@example.com", "jane@example..com", long.as_str()] {
+            let (status, answer) = body(app.post_json(SEND_PASSWORD, &json!({ "cname": "acme", "email": email })).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("email")), "{email}: {answer}");
+        }
+    }
+
+    // Finding 5: passwords.
+    async fn common_passwords_and_names_with_years_are_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        // signup_body's person is Jane Saoirse of tenant acme.
+        for pw in ["Tr0ub4dor&3", "JaneSaoirse1990!", "SAOIRSE.jane.2024", "Acme2026!!", "Password123!"] {
+            let (status, answer) = body(app.complete(&token, Some(pw)).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("password")), "{pw}: {answer}");
+        }
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    }
+
+    async fn a_breached_password_is_refused_when_the_have_i_been_pwned_check_is_on(backend: Backend) {
+        let (range_url, asked) = pwned_range_server(&[STRONG_PASSWORD]).await;
+        let app = TestApp::spawn_with(backend, &[("password_pwned_url", &range_url)]).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        let (status, answer) = body(app.complete(&token, Some(STRONG_PASSWORD)).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains("breach"), "{answer}");
+        assert_eq!(app.complete(&token, Some("another-Lantern-quarry-44")).await.status(), StatusCode::OK);
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 2);
+        assert!(asked.iter().all(|(prefix, padded)| prefix.len() == 5 && *padded), "only a 5-digit prefix leaves, padded: {asked:?}");
+    }
+
+    async fn an_unreachable_have_i_been_pwned_lets_the_password_through(backend: Backend) {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/range/", dead.local_addr().unwrap());
+        drop(dead);
+        let app = TestApp::spawn_with(backend, &[("password_pwned_url", &url), ("password_pwned_timeout", "500ms")]).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    }
+}
+
+fn percent(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A local server speaking the range API of Pwned Passwords: `GET
+/// /range/{5 hex}` answers `SUFFIX:COUNT` lines for `breached`, plus padding
+/// lines of count 0. Records each prefix asked and whether padding was asked for.
+async fn pwned_range_server(breached: &[&str]) -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
+    use sha1::{Digest, Sha1};
+    let hashes: Vec<String> = breached.iter().map(|p| Sha1::digest(p.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()).collect();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let app = axum::Router::new().route(
+        "/range/{prefix}",
+        axum::routing::get(move |axum::extract::Path(prefix): axum::extract::Path<String>, headers: axum::http::HeaderMap| {
+            let (hashes, seen) = (hashes.clone(), seen.clone());
+            async move {
+                seen.lock().unwrap().push((prefix.clone(), headers.get("add-padding").is_some_and(|v| v == "true")));
+                let mut lines: Vec<String> = hashes.iter().filter(|h| h.starts_with(&prefix)).map(|h| format!("{}:42", &h[5..])).collect();
+                lines.push("0000000000000000000000000000000000A:0".to_owned());
+                lines.join("\r\n")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/range/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, asked)
+}
+
+on_each_backend! {
+    // Finding 5: CSRF.
+    async fn a_page_form_needs_a_server_bound_token_and_a_same_site_origin(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        let (cookie, csrf) = form_with_cookie(&app, &format!("/signup?token={token}")).await;
+        assert_ne!(cookie, format!("usher_csrf={csrf}"), "the cookie is not the form's token itself");
+        let form = [("token", token.as_str()), ("csrf", csrf.as_str()), ("password", STRONG_PASSWORD)];
+        let post = |cookie: String, headers: &'static [(&'static str, &'static str)]| {
+            let mut req = app.client.post(app.url("/signup")).header("cookie", cookie).form(&form);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send()
+        };
+        // The old double submit: a cookie the attacker planted, equal to the form's token.
+        let planted = post(format!("usher_csrf={csrf}"), &[]).await.unwrap();
+        assert_eq!(planted.status(), StatusCode::FORBIDDEN);
+        for headers in [&[("origin", "https://evil.example")][..], &[("sec-fetch-site", "cross-site")], &[("origin", "null")]] {
+            let r = post(cookie.clone(), headers).await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        }
+        let origin = app.address.clone();
+        let r = app.client.post(app.url("/signup")).header("cookie", &cookie).header("origin", origin).header("sec-fetch-site", "same-origin").form(&form).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    // Finding 5: headers.
+    async fn pages_carry_a_content_security_policy_nosniff_and_no_inline_script_or_style(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        for path in [format!("/signup?token={token}"), "/password?token=x".to_owned(), "/dev/mail".to_owned()] {
+            let r = app.get(&path).await;
+            let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+            let html = r.text().await.unwrap();
+            assert!(!html.contains("<script") && !html.contains("<style") && !html.contains("style="), "{path}: {html}");
+            assert!(html.contains("/assets/usher.css"));
+        }
+        let css = app.get("/assets/usher.css").await;
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    }
+
+    async fn every_answer_that_names_an_address_or_a_token_is_not_stored_by_caches(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        for path in [format!("/no_auth/namespaces/system/f5xc-saas/signup/registration_details?token={token}"), "/dev/mail".into(), "/dev/mail.json".into()] {
+            let r = app.get(&path).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        }
+        let r = app.post_json(SEND_PASSWORD, &json!({ "cname": "acme", "email": "nobody@" })).await;
+        assert_eq!(r.headers()["cache-control"], "no-store", "errors too");
+    }
+
+    async fn a_wrong_method_is_405_naming_the_methods_the_path_answers(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for (method, path, allow) in [
+            (reqwest::Method::POST, "/healthz", "GET,HEAD"),
+            (reqwest::Method::DELETE, "/signup", "GET,HEAD,POST"),
+            (reqwest::Method::POST, "/no_auth/namespaces/system/f5xc-saas/signup/registration_details", "GET,HEAD"),
+            (reqwest::Method::GET, SEND_PASSWORD, "POST"),
+        ] {
+            let r = app.client.request(method.clone(), app.url(path)).send().await.unwrap();
+            assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+            let (status, answer) = body(r).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(answer["code"], "METHOD_NOT_ALLOWED");
+            assert!(answer["message"].as_str().unwrap().contains(allow), "{answer}");
+        }
+    }
+}
