@@ -6,8 +6,8 @@
 //! - `timing URL ENDPOINT N`: N known and N unknown requests to an
 //!   email-naming endpoint, interleaved in random order on one keep-alive
 //!   connection; prints medians and Welch's t of the two groups.
-//! - `rate URL RPS SECONDS CONNECTIONS`: offers `send_password_email` for a
-//!   known user at a fixed rate (open loop: each request's latency counts
+//! - `rate URL RPS SECONDS CONNECTIONS`: offers `send_password_email` for
+//!   known users at a fixed rate (open loop: each request's latency counts
 //!   from when it was due, so a slow answer cannot hide the queue behind
 //!   it); prints p50, p99, p99.9 and refusals.
 //! - `backlog DATABASE_URL`: waits until the worker has resolved and
@@ -164,7 +164,7 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
 async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
     let c = reqwest::Client::builder().pool_max_idle_per_host(conns).build()?;
     let url = format!("{base}/no_auth/send_password_email");
-    let body = json!({ "cname": "bench7", "email": "known7@bench.test" });
+
     // At most `conns` requests in flight, as over `conns` keep-alive connections.
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(conns));
     let total = rps * secs;
@@ -173,7 +173,9 @@ async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
     for i in 0..total {
         let due = start + Duration::from_nanos(i * 1_000_000_000 / rps);
         tokio::time::sleep_until(due).await;
-        let (c, url, body, slots) = (c.clone(), url.clone(), body.clone(), slots.clone());
+        let (c, url, slots) = (c.clone(), url.clone(), slots.clone());
+        let who = i % 100;
+        let body = json!({ "cname": format!("bench{who}"), "email": format!("known{who}@bench.test") });
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.ok()?;
             let ok = c.post(&url).json(&body).send().await.ok().is_some_and(|r| r.status().is_success());

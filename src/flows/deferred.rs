@@ -75,19 +75,31 @@ struct Mail {
     locale: String,
 }
 
+/// How a batch of requests is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Care {
+    /// No savepoints: one failing request fails the whole batch, which the
+    /// caller then resolves again `Careful`ly. The common case costs fewer
+    /// statements.
+    Fast,
+    /// A savepoint per request: one that fails is rolled back alone and
+    /// recorded (tried again on a later round, `failed` after `max_attempts`).
+    Careful,
+}
+
 /// Resolves up to `limit` requested rows, oldest first, in the caller's
-/// transaction; returns how many it took. Each row is resolved under a
-/// savepoint of its own: one that fails is rolled back alone and tried again
-/// on a later round (`failed` after `max_attempts`).
-pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64) -> Result<usize, sqlx::Error> {
+/// transaction; returns how many it took.
+pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64, care: Care) -> Result<usize, sqlx::Error> {
     let rows = store::outbox::take_requested(conn, backend, limit).await?;
     for row in &rows {
-        sqlx::Executor::execute(&mut *conn, "SAVEPOINT resolve").await?;
+        if care == Care::Careful {
+            sqlx::Executor::execute(&mut *conn, "SAVEPOINT resolve").await?;
+        }
         let outcome = match serde_json::from_str::<Request>(&row.payload) {
             Ok(request) => resolve(conn, &request, row.created_at).await,
             Err(e) => Err(Error::Internal(anyhow::Error::new(e).context("the stored request is unreadable"))),
         };
-        let recorded = match outcome {
+        match outcome {
             Ok(Some(send)) => {
                 let payload = serde_json::to_string(&send.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
                 let resolved = store::outbox::Resolved {
@@ -97,17 +109,21 @@ pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_at
                     locale: &send.locale,
                     payload: &payload,
                 };
-                store::outbox::resolve(conn, row.id, &resolved).await
+                store::outbox::resolve(conn, row.id, &resolved).await?;
             }
-            Ok(None) => store::outbox::drop_request(conn, row.id, "no account to write to").await,
+            Ok(None) => store::outbox::drop_request(conn, row.id, "no account to write to").await?,
+            Err(e) if care == Care::Fast => {
+                return Err(sqlx::Error::Protocol(format!("resolving request {} failed: {e:#}", row.id)));
+            }
             Err(e) => {
                 sqlx::Executor::execute(&mut *conn, "ROLLBACK TO resolve").await?;
                 tracing::warn!(outbox_id = row.id, error = format!("{e:#}"), "resolving a request failed; it will be tried again");
-                store::outbox::resolution_failed(conn, row.id, "resolving the request failed; see the log", max_attempts).await
+                store::outbox::resolution_failed(conn, row.id, "resolving the request failed; see the log", max_attempts).await?;
             }
-        };
-        recorded?;
-        sqlx::Executor::execute(&mut *conn, "RELEASE resolve").await?;
+        }
+        if care == Care::Careful {
+            sqlx::Executor::execute(&mut *conn, "RELEASE resolve").await?;
+        }
     }
     Ok(rows.len())
 }

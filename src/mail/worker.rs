@@ -8,6 +8,7 @@ use super::templates::Templates;
 use super::transport::{Envelope, SendError, Transport};
 use super::{Intent, LinkToMint, Minted};
 use crate::clock::{self, Clock};
+use crate::flows::deferred::{self, Care};
 use crate::store::{self, Conn, Store};
 use crate::tokens::{KeyRing, Purpose};
 use rand::Rng;
@@ -113,14 +114,24 @@ impl Worker {
         }
     }
 
-    /// Resolves one batch of requests; returns how many.
+    /// Resolves one batch of requests; returns how many. A batch that fails
+    /// is resolved again with a savepoint per request, so that the one that
+    /// fails is set aside and the others go on.
     pub async fn resolve_once(&self) -> Result<usize, sqlx::Error> {
+        match self.resolve_batch(Care::Fast).await {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                tracing::debug!(error = %e, "a batch of requests failed; resolving them one by one");
+                self.resolve_batch(Care::Careful).await
+            }
+        }
+    }
+
+    async fn resolve_batch(&self, care: Care) -> Result<usize, sqlx::Error> {
         let backend = self.store.backend();
         let max_attempts = i64::from(self.settings.max_attempts);
         self.store
-            .write(move |conn| {
-                Box::pin(async move { crate::flows::deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts).await })
-            })
+            .write(move |conn| Box::pin(async move { deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts, care).await }))
             .instrument(tracing::info_span!("resolve"))
             .await
     }

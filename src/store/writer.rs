@@ -149,58 +149,55 @@ async fn open(options: &AnyConnectOptions, busy_timeout_ms: u128) -> Result<Conn
 }
 
 /// Applies one batch; returns the connection (unless it broke) and whether
-/// the batch committed.
+/// the batch committed. Each statement is a round trip to SQLite's thread,
+/// so the savepoint bookkeeping rides along with its neighbours: `BEGIN;
+/// SAVEPOINT`, then `RELEASE; SAVEPOINT` between jobs, then `RELEASE; COMMIT`.
 async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
-    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
-        let keep = !is_broken(&e);
-        refuse_all(jobs, &e);
-        return (keep.then_some(conn), false);
-    }
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter().peekable();
+    let mut opening = "BEGIN IMMEDIATE; SAVEPOINT job";
     let mut failure: Option<sqlx::Error> = None;
-    let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
-        if let Err(e) = conn.execute("SAVEPOINT job").await {
+    while let Some(job) = jobs.next() {
+        if let Err(e) = conn.execute(opening).await {
             job.work.refuse(&e);
             failure = Some(e);
             break;
         }
         let done = job.work.run(&mut conn).instrument(job.span).await;
-        let closed = if done.keep { conn.execute("RELEASE job").await.map(|_| ()) } else { rollback_to(&mut conn).await };
+        let last = jobs.peek().is_none();
+        opening = match (done.keep, last) {
+            (true, false) => "RELEASE job; SAVEPOINT job",
+            (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+            (true, true) => "RELEASE job; COMMIT",
+            (false, true) => "ROLLBACK TO job; RELEASE job; COMMIT",
+        };
         finishers.push(done.finish);
-        if let Err(e) = closed {
-            failure = Some(e);
+        if last {
             break;
         }
     }
-    if let Some(e) = failure {
-        let _ = conn.execute("ROLLBACK").await;
-        refuse_all(jobs, &e);
-        for finish in finishers {
-            finish(Some(&e));
-        }
-        return ((!is_broken(&e)).then_some(conn), false);
-    }
-    match conn.execute("COMMIT").await {
-        Ok(_) => {
+    let failure = match failure {
+        Some(e) => Some(e),
+        None => conn.execute(opening).await.err(),
+    };
+    match failure {
+        None => {
             for finish in finishers {
                 finish(None);
             }
             (Some(conn), true)
         }
-        Err(e) => {
+        Some(e) => {
+            // Whatever part of the batch ran is undone; no transaction may be
+            // left open for the next batch.
             let _ = conn.execute("ROLLBACK").await;
+            refuse_all(jobs, &e);
             for finish in finishers {
                 finish(Some(&e));
             }
             ((!is_broken(&e)).then_some(conn), false)
         }
     }
-}
-
-async fn rollback_to(conn: &mut Conn) -> Result<(), sqlx::Error> {
-    conn.execute("ROLLBACK TO job").await?;
-    conn.execute("RELEASE job").await.map(|_| ())
 }
 
 /// Answers jobs that never ran: their callers get `error`.
