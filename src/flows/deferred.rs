@@ -13,7 +13,7 @@ use super::{Caller, Ctx, MailFlow, audit};
 use crate::domain::{EmailAddress, Locale, UserState};
 use crate::error::Error;
 use crate::mail::{self, Intent};
-use crate::store::{self, Backend, Conn, outbox::Status};
+use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
 use crate::tokens;
 use serde::{Deserialize, Serialize};
 
@@ -62,8 +62,8 @@ pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow,
     let recipient = EmailAddress::from_trusted(to.to_owned());
     ctx.take_email_slot(conn, flow, &recipient, now).await?;
     let payload = serde_json::to_string(request).map_err(anyhow::Error::from)?;
-    let row = mail::Row { kind: request.kind(), to, tenant, locale, payload: &payload, status: Status::Requested };
-    mail::insert(conn, now, ctx.mail_domain(), row).await?;
+    let envelope = Envelope { kind: request.kind(), recipient: to, tenant, locale, payload: &payload };
+    mail::insert(conn, now, ctx.mail_domain(), &envelope, Status::Requested).await?;
     Ok(())
 }
 
@@ -102,7 +102,7 @@ pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_at
         match outcome {
             Ok(Some(send)) => {
                 let payload = serde_json::to_string(&send.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                let resolved = store::outbox::Resolved {
+                let resolved = Envelope {
                     kind: send.intent.kind(),
                     recipient: &send.to,
                     tenant: send.tenant.as_deref(),

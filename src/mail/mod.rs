@@ -13,7 +13,7 @@ pub mod transport;
 pub mod worker;
 
 use crate::clock;
-use crate::store::{self, Conn, outbox::Status};
+use crate::store::{self, Conn, outbox::Envelope, outbox::Status};
 use crate::tokens::Purpose;
 use serde::{Deserialize, Serialize};
 
@@ -166,34 +166,15 @@ pub struct Outgoing<'a> {
 /// Message-ID is fixed here, so every delivery attempt carries the same one.
 pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, sqlx::Error> {
     let payload = serde_json::to_string(&out.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let row =
-        Row { kind: out.intent.kind(), to: out.to, tenant: out.tenant, locale: out.locale, payload: &payload, status: Status::Pending };
-    insert(conn, now, mail_domain, row).await
+    let envelope = Envelope { kind: out.intent.kind(), recipient: out.to, tenant: out.tenant, locale: out.locale, payload: &payload };
+    insert(conn, now, mail_domain, &envelope, Status::Pending).await
 }
 
-/// An outbox row before it has a Message-ID.
-pub struct Row<'a> {
-    pub kind: &'a str,
-    pub to: &'a str,
-    pub tenant: Option<&'a str>,
-    pub locale: &'a str,
-    pub payload: &'a str,
-    pub status: Status,
-}
-
-pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, row: Row<'_>) -> Result<String, sqlx::Error> {
+/// Writes an outbox row (a message, or a request to resolve) with a fresh
+/// Message-ID.
+pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, sqlx::Error> {
     let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
-    let new = store::outbox::NewMessage {
-        message_id: &message_id,
-        kind: row.kind,
-        recipient: row.to,
-        tenant: row.tenant,
-        locale: row.locale,
-        payload: row.payload,
-        status: row.status,
-        now,
-    };
-    store::outbox::enqueue(conn, &new).await?;
+    store::outbox::enqueue(conn, &message_id, envelope, status, now).await?;
     Ok(message_id)
 }
 

@@ -52,15 +52,14 @@ impl PartialEq<&str> for Status {
     }
 }
 
-pub struct NewMessage<'a> {
-    pub message_id: &'a str,
+/// Who a message goes to and what it says: what a request row is given
+/// when it is written and again when it is resolved.
+pub struct Envelope<'a> {
     pub kind: &'a str,
     pub recipient: &'a str,
     pub tenant: Option<&'a str>,
     pub locale: &'a str,
     pub payload: &'a str,
-    pub status: Status,
-    pub now: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -97,19 +96,19 @@ pub struct Listed {
     pub sent_at: Option<i64>,
 }
 
-pub async fn enqueue(conn: &mut Conn, m: &NewMessage<'_>) -> Result<(), sqlx::Error> {
+pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
     )
-    .bind(m.message_id)
+    .bind(message_id)
     .bind(m.kind)
     .bind(m.recipient)
     .bind(m.tenant)
     .bind(m.locale)
     .bind(m.payload)
-    .bind(m.status.as_str())
-    .bind(m.now)
+    .bind(status.as_str())
+    .bind(now)
     .execute(conn)
     .await
     .map(|_| ())
@@ -130,16 +129,8 @@ pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Re
         .collect()
 }
 
-/// What a request turned out to ask for: an email to this recipient.
-pub struct Resolved<'a> {
-    pub kind: &'a str,
-    pub recipient: &'a str,
-    pub tenant: Option<&'a str>,
-    pub locale: &'a str,
-    pub payload: &'a str,
-}
-
-pub async fn resolve(conn: &mut Conn, id: i64, r: &Resolved<'_>) -> Result<(), sqlx::Error> {
+/// Turns a request into the email it turned out to ask for.
+pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
          WHERE id = $1 AND status = 'requested'",
