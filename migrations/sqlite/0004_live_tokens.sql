@@ -2,5 +2,3 @@
 -- this index it walks every token the subject ever had.
 CREATE INDEX one_time_tokens_live ON one_time_tokens (purpose, subject) WHERE used_at IS NULL AND superseded_at IS NULL;
 
--- The worker takes requests oldest first.
-CREATE INDEX outbox_requested ON outbox (id) WHERE status = 'requested';
