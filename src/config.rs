@@ -286,8 +286,10 @@ impl Layers {
                     .with_context(|| format!("trusted_proxies: `{s}` is not a CIDR"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // The dev mailbox shows every link usher mails: by default only a
+        // loopback listener serves it, whatever the transport.
         let dev_mailbox = match self.opt("dev_mailbox") {
-            None => mail_transport == MailTransport::Dev,
+            None => mail_transport == MailTransport::Dev && listen.ip().is_loopback(),
             Some(v) => parse_bool("dev_mailbox", v)?,
         };
         let console_url = self.opt("console_url").map(str::to_owned).unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
@@ -530,6 +532,16 @@ mod tests {
         assert_eq!(s.reserved_cnames, ["staff", "billing"]);
         let shown = Layers::from_sources(None, Vec::new()).unwrap().describe().join("\n");
         assert!(shown.contains("http_max_connections_per_client = \"64\""), "check-config shows the new settings: {shown}");
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_served_on_a_network_address_only_when_asked_for() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse().unwrap();
+        assert!(!parse(&[("USHER_LISTEN", "0.0.0.0:8080")]).dev_mailbox);
+        assert!(!parse(&[("USHER_LISTEN", "192.0.2.7:8080")]).dev_mailbox);
+        assert!(parse(&[("USHER_LISTEN", "[::1]:8080")]).dev_mailbox);
+        assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_DEV_MAILBOX", "true")]).dev_mailbox);
+        assert!(!parse(&[("USHER_DEV_MAILBOX", "false")]).dev_mailbox);
     }
 
     #[test]

@@ -55,6 +55,14 @@ impl Application {
                 "mail_lease is shorter than twice smtp_timeout: a slow send may be claimed by another instance and sent twice (with the same Message-ID)"
             );
         }
+        if settings.mail_transport == MailTransport::Dev && !settings.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %settings.listen,
+                dev_mailbox = settings.dev_mailbox,
+                "mail_transport is dev on a non-loopback address: no email leaves this machine{}",
+                if settings.dev_mailbox { ", and /dev/mail shows every link to anyone who can reach it" } else { " (/dev/mail is off; USHER_DEV_MAILBOX=true turns it on)" }
+            );
+        }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
