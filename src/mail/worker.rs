@@ -252,6 +252,7 @@ impl Delivery {
                     .store
                     .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await }))
                     .await?;
+                crate::metrics::delivery("sent");
                 if kept {
                     tracing::info!(message_id = %m.message_id, "email delivered");
                 } else {
@@ -271,6 +272,7 @@ impl Delivery {
             Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "email deferred");
+                crate::metrics::delivery("deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
                 self.store
                     .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
@@ -287,6 +289,7 @@ impl Delivery {
     }
 
     async fn mark_failed(&self, id: i64, hint: String) -> Result<(), sqlx::Error> {
+        crate::metrics::delivery("failed");
         let worker = self.worker.clone();
         self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
     }

@@ -49,10 +49,10 @@ pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if spent.rows_affected() == 1 {
-        return Ok(TokenState::Live);
-    }
-    state(conn, id_hash, purpose, now).await
+    let found = if spent.rows_affected() == 1 { TokenState::Live } else { state(conn, id_hash, purpose, now).await? };
+    // Counted when the statement ran: a transaction rolled back later still counts its try.
+    crate::metrics::token_spend(found);
+    Ok(found)
 }
 
 pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, sqlx::Error> {

@@ -89,3 +89,92 @@ on_each_backend! {
         assert!(!served.log().contains("WARN"), "{}", served.log());
     }
 }
+
+/// `/metrics`, parsed by a parser usher did not write, after a strict check
+/// of every line's shape.
+async fn scrape(app: &TestApp) -> (String, prometheus_parse::Scrape) {
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let content_type = r.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let text = r.text().await.unwrap();
+    let sample =
+        regex::Regex::new(r#"^[a-z_][a-z0-9_]*(\{([a-z_]+="[^"\\]*",?)*\})? -?[0-9][0-9.e+-]*$|^[a-z_][a-z0-9_]*(\{[^}]*\})? \+Inf$"#)
+            .unwrap();
+    for line in text.lines() {
+        assert!(line.starts_with("# ") || sample.is_match(line), "not a metrics line: {line:?}");
+    }
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    (text, parsed)
+}
+
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{metric} is not a single value"),
+        })
+        .sum()
+}
+
+on_each_backend! {
+    async fn metrics_parse_and_count_requests_deliveries_token_spends_and_refusals(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_client_per_minute", "6")]).await;
+        let (_, before) = scrape(&app).await;
+        const SIGNUP: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
+        let requests = |s: &prometheus_parse::Scrape, route: &str, status: &str| {
+            value(s, "usher_http_requests_total", &[("route", route), ("method", "POST"), ("status", status)])
+        };
+
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_ne!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_eq!(app.get("/no/such/path?token=secret-in-query").await.status(), StatusCode::NOT_FOUND);
+        app.drain_outbox().await;
+
+        let (text, after) = scrape(&app).await;
+        let delta = |metric: &str, labels: &[(&str, &str)]| value(&after, metric, labels) - value(&before, metric, labels);
+        assert_eq!(requests(&after, SIGNUP, "200") - requests(&before, SIGNUP, "200"), 1.0, "{text}");
+        assert_eq!(delta("usher_http_requests_total", &[("route", "unmatched"), ("status", "404")]), 1.0);
+        assert!(delta("usher_http_request_duration_seconds_count", &[("route", SIGNUP)]) >= 1.0, "{text}");
+        assert_eq!(delta("usher_mail_deliveries_total", &[("outcome", "sent")]), 1.0);
+        assert_eq!(delta("usher_token_spends_total", &[("outcome", "spent")]), 1.0);
+        assert_eq!(delta("usher_token_spends_total", &[("outcome", "used")]), 1.0);
+        assert_eq!(value(&after, "usher_outbox_messages", &[("status", "sent")]), 1.0);
+        assert_eq!(value(&after, "usher_outbox_messages", &[("status", "pending")]), 0.0);
+        assert_eq!(value(&after, "usher_outbox_oldest_due_age_seconds", &[]), 0.0);
+        assert_eq!(value(&after, "usher_password_hash_running", &[]), 0.0);
+        for secret in ["jane@example.com", "example.com", &token, "secret-in-query", "127.0.0.1"] {
+            assert!(!text.contains(secret), "/metrics shows {secret}");
+        }
+
+        // The per-client limit is 6 a minute; four requests were made above.
+        for _ in 0..4 {
+            app.signup("beta", "bob@example.com").await;
+        }
+        let (_, limited) = scrape(&app).await;
+        let refused = value(&limited, "usher_rate_limit_refusals_total", &[("kind", "client")]) - value(&before, "usher_rate_limit_refusals_total", &[("kind", "client")]);
+        assert!(refused >= 1.0, "a request over the client limit is counted");
+    }
+
+    async fn the_oldest_due_message_ages_in_metrics_while_mail_cannot_be_sent(backend: Backend) {
+        // An SMTP server that does not exist, and a worker that looks for due mail
+        // only hourly (real time): once deferred, the message stays due.
+        let app = TestApp::spawn_with(backend, &[("mail_transport", "smtp"), ("smtp_url", "smtp://127.0.0.1:9?tls=none"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h"), ("mail_poll_interval", "1h")]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        eventually("the first attempt is deferred", Duration::from_secs(10), async || {
+            let (_, s) = scrape(&app).await;
+            (value(&s, "usher_mail_deliveries_total", &[("outcome", "deferred")]) >= 1.0).then_some(())
+        })
+        .await;
+        app.clock.advance(Duration::from_secs(2 * 3600 + 60));
+        let (text, s) = scrape(&app).await;
+        assert_eq!(value(&s, "usher_outbox_messages", &[("status", "pending")]), 1.0, "{text}");
+        let age = value(&s, "usher_outbox_oldest_due_age_seconds", &[]);
+        assert!((60.0..=2.0 * 3600.0 + 60.0).contains(&age), "{age}");
+    }
+}
