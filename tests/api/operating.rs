@@ -14,12 +14,18 @@ struct Served {
     address: String,
     child: Child,
     log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    place: Option<Place>,
+}
+
+/// Where an instance keeps its data: kept from one run to the next.
+struct Place {
+    dir: tempfile::TempDir,
+    database_url: String,
     _db: Option<FreshDatabase>,
 }
 
-impl Served {
-    async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
+impl Place {
+    async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (database_url, db) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("usher.db").display()), None),
@@ -28,16 +34,46 @@ impl Served {
                 (db.url.clone(), Some(db))
             }
         };
+        Self { dir, database_url, _db: db }
+    }
+
+    /// `usher ARGS` on this place's database and data directory.
+    fn usher(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("USHER_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.args(args).env("USHER_DATABASE_URL", &self.database_url).env("USHER_DATA_DIR", self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+impl Served {
+    async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let keys = KeyRing::generate_entry("k1").unwrap();
+        Self::start_in(Place::new(backend).await, Some(&keys), env).await
+    }
+
+    /// Without `keys`, the ring is the development key file of the place.
+    async fn start_in(place: Place, keys: Option<&str>, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = dir.path().join("usher.log");
+        let log = place.dir.path().join(format!("usher-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = serve_command(port, &database_url, &KeyRing::generate_entry("k1").unwrap(), dir.path());
+        let mut cmd = serve_command(port, &place.database_url, keys.unwrap_or_default(), place.dir.path());
+        if keys.is_none() {
+            cmd.env_remove("USHER_KEYS");
+        }
         cmd.env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v.replace("{port}", &port.to_string()));
         }
         let child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
-        let mut served = Self { address: format!("http://127.0.0.1:{port}"), child, log, _dir: dir, _db: db };
+        let mut served = Self { address: format!("http://127.0.0.1:{port}"), child, log, place: Some(place) };
         let client = reqwest::Client::new();
         eventually("usher serve is ready", Duration::from_secs(20), async || {
             if let Some(status) = served.child.try_wait().unwrap() {
@@ -52,6 +88,13 @@ impl Served {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the instance and hands back its place.
+    fn stop(mut self) -> Place {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.place.take().unwrap()
     }
 }
 
@@ -176,5 +219,70 @@ on_each_backend! {
         assert_eq!(value(&s, "usher_outbox_messages", &[("status", "pending")]), 1.0, "{text}");
         let age = value(&s, "usher_outbox_oldest_due_age_seconds", &[]);
         assert!((60.0..=2.0 * 3600.0 + 60.0).contains(&age), "{age}");
+    }
+}
+
+/// Signs `email` up at `served` and returns the token of the link it is mailed.
+async fn mailed_token(served: &Served, cname: &str, email: &str) -> String {
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", served.address))
+        .json(&signup_body(cname, email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    eventually("the signup email arrives", Duration::from_secs(10), async || {
+        let all: Vec<serde_json::Value> = client.get(format!("{}/dev/mail.json", served.address)).send().await.ok()?.json().await.ok()?;
+        all.iter().find(|m| m["to"] == email).map(|m| token_in(&m["text"]))
+    })
+    .await
+}
+
+/// The key id in a token's footer (`v4.local.PAYLOAD.FOOTER`).
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let footer = token.rsplit('.').next().unwrap();
+    let footer: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(footer).unwrap()).unwrap();
+    footer["kid"].as_str().unwrap().to_owned()
+}
+
+on_each_backend! {
+    async fn keys_rotate_signs_new_links_with_the_new_key_and_old_links_keep_working(backend: Backend) {
+        let first = Served::start_in(Place::new(backend).await, None, &[]).await;
+        let old = mailed_token(&first, "acme", "jane@example.com").await;
+        assert_eq!(kid(&old), "dev1");
+        let place = first.stop();
+
+        let out = place.usher(&["keys", "rotate"], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spec = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+        let ids: Vec<&str> = spec.split(',').map(|e| e.split(':').next().unwrap()).collect();
+        assert_eq!(ids, ["k2", "dev1"], "the new key first, the old one kept");
+        assert_eq!(std::fs::read_to_string(place.dir.path().join("usher-dev.keys")).unwrap().trim(), spec, "the development key file holds the new ring");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Restart"), "it says what to do next");
+
+        let second = Served::start_in(place, None, &[]).await;
+        let client = reqwest::Client::new();
+        let complete = format!("{}/no_auth/namespaces/system/f5xc-saas/signup/complete", second.address);
+        let r = client.post(&complete).json(&serde_json::json!({ "token": old, "password": STRONG_PASSWORD })).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "a link mailed before the rotation still works");
+        let new = mailed_token(&second, "beta", "bob@example.com").await;
+        assert_eq!(kid(&new), "k2", "new links are signed by the new key");
+    }
+
+    async fn keys_rotate_with_keys_in_the_environment_prints_the_new_value_and_writes_no_file(backend: Backend) {
+        let place = Place::new(backend).await;
+        let current = format!("{},{}", KeyRing::generate_entry("k7").unwrap(), KeyRing::generate_entry("k3").unwrap());
+        let out = place.usher(&["keys", "rotate"], &[("USHER_KEYS", &current)]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spec = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+        assert!(spec.starts_with("k8:") && spec.ends_with(&format!(",{current}")), "{spec}");
+        KeyRing::parse(&spec).unwrap();
+        assert!(!place.dir.path().join("usher-dev.keys").exists());
+
+        let out = place.usher(&["keys", "rotate", "--id", "k3"], &[("USHER_KEYS", &current)]);
+        assert!(!out.status.success(), "an id already in the ring is refused");
     }
 }
