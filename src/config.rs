@@ -130,6 +130,9 @@ pub struct Settings {
     pub password_pwned_url: Option<String>,
     pub password_pwned_timeout: Duration,
 
+    /// How long rows that no longer matter are kept (src/store/retention.rs).
+    pub retention: crate::store::retention::Retention,
+
     pub log_format: String,
 }
 
@@ -184,6 +187,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("reserved_cnames", ""),
     ("password_pwned_url", ""),
     ("password_pwned_timeout", "2s"),
+    ("retention_sent_mail", "30d"),
+    ("retention_dropped_requests", "7d"),
+    ("retention_dev_mailbox", "7d"),
+    ("retention_tokens", "1d"),
+    ("retention_limits", "1d"),
+    ("retention_audit", "off"),
     ("log_format", "text"),
 ];
 
@@ -253,6 +262,14 @@ impl Layers {
 
     fn duration(&self, key: &str) -> anyhow::Result<Duration> {
         humantime::parse_duration(self.get(key).trim()).with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
+    }
+
+    /// A retention period: a duration, or `off` (or empty) to keep for ever.
+    fn retention(&self, key: &str) -> anyhow::Result<Option<Duration>> {
+        match self.get(key).trim() {
+            "" | "off" => Ok(None),
+            _ => self.duration(key).map(Some).with_context(|| format!("{key} must be a duration such as 30d, or off")),
+        }
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
@@ -381,6 +398,14 @@ impl Layers {
             reserved_cnames: self.list("reserved_cnames").map(|c| c.to_ascii_lowercase()).collect(),
             password_pwned_url: self.opt("password_pwned_url").map(str::to_owned),
             password_pwned_timeout: self.duration("password_pwned_timeout")?,
+            retention: crate::store::retention::Retention {
+                sent_mail: self.retention("retention_sent_mail")?,
+                dropped_requests: self.retention("retention_dropped_requests")?,
+                dev_mailbox: self.retention("retention_dev_mailbox")?,
+                tokens: self.retention("retention_tokens")?,
+                limits: self.retention("retention_limits")?,
+                audit: self.retention("retention_audit")?,
+            },
             log_format: self.get("log_format").trim().to_owned(),
         };
         for (key, d) in [("http_header_timeout", settings.http_header_timeout), ("http_body_timeout", settings.http_body_timeout)] {
@@ -542,6 +567,22 @@ mod tests {
         assert!(parse(&[("USHER_LISTEN", "[::1]:8080")]).dev_mailbox);
         assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_DEV_MAILBOX", "true")]).dev_mailbox);
         assert!(!parse(&[("USHER_DEV_MAILBOX", "false")]).dev_mailbox);
+    }
+
+    #[test]
+    fn retention_has_documented_defaults_and_keeps_the_audit_trail_unless_told() {
+        let r = Settings::defaults().unwrap().retention;
+        let days = |d: u64| Some(Duration::from_secs(d * 24 * 3600));
+        assert_eq!((r.sent_mail, r.dropped_requests, r.dev_mailbox), (days(30), days(7), days(7)));
+        assert_eq!((r.tokens, r.limits, r.audit), (days(1), days(1), None));
+        let r = Layers::from_sources(Some("[retention]\naudit = \"400d\"\nsent_mail = \"off\"\n"), Vec::new())
+            .unwrap()
+            .parse()
+            .unwrap()
+            .retention;
+        assert_eq!((r.audit, r.sent_mail), (days(400), None));
+        let err = Layers::from_sources(None, env(&[("USHER_RETENTION_TOKENS", "soon")])).unwrap().parse().unwrap_err();
+        assert!(format!("{err:#}").contains("retention_tokens"), "{err:#}");
     }
 
     #[test]

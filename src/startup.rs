@@ -100,6 +100,7 @@ impl Application {
                 signup_link_ttl: settings.signup_link_ttl,
                 password_link_ttl: settings.password_link_ttl,
                 activation_code_ttl: settings.activation_code_ttl,
+                retention: settings.retention.clone(),
             }),
             wake: mail_queued,
         };

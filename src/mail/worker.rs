@@ -32,6 +32,8 @@ pub struct WorkerSettings {
     pub signup_link_ttl: Duration,
     pub password_link_ttl: Duration,
     pub activation_code_ttl: Duration,
+    /// What the prune step (once a minute) deletes, and after how long.
+    pub retention: store::retention::Retention,
 }
 
 impl WorkerSettings {
@@ -177,14 +179,8 @@ impl Worker {
     }
 
     async fn prune(&self, now: i64) -> Result<(), sqlx::Error> {
-        self.store
-            .write(move |conn| {
-                Box::pin(async move {
-                    store::limits::prune(conn, now).await?;
-                    store::tokens::prune(conn, now).await.map(|_| ())
-                })
-            })
-            .await
+        let retention = self.settings.retention.clone();
+        self.store.write(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) })).await
     }
 }
 

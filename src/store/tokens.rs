@@ -77,10 +77,3 @@ pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
         TokenState::Live
     })
 }
-
-/// Forgets tokens that can no longer be used by anyone, a day after they died.
-pub async fn prune(conn: &mut Conn, now: i64) -> Result<u64, sqlx::Error> {
-    let cutoff = now - 24 * 3600 * 1000;
-    let done = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1").bind(cutoff).execute(conn).await?;
-    Ok(done.rows_affected())
-}

@@ -286,3 +286,64 @@ on_each_backend! {
         assert!(!out.status.success(), "an id already in the ring is refused");
     }
 }
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let mut conn = app.ctx.store.acquire().await.unwrap();
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.unwrap()
+}
+
+const SENT: &str = "SELECT COUNT(*) FROM outbox WHERE status = 'sent'";
+const DROPPED: &str = "SELECT COUNT(*) FROM outbox WHERE status = 'dropped'";
+const DEV_MAILBOX: &str = "SELECT COUNT(*) FROM dev_mailbox";
+const SPENT_TOKENS: &str = "SELECT COUNT(*) FROM one_time_tokens WHERE used_at IS NOT NULL";
+const EMAIL_LIMITS: &str = "SELECT COUNT(*) FROM email_limits";
+const AUDIT: &str = "SELECT COUNT(*) FROM audit_events";
+
+/// Moves the clock on and waits until the worker's prune step has deleted
+/// every row `sql` counts.
+async fn advance_until_pruned(app: &TestApp, by: Duration, sql: &str) {
+    app.clock.advance(by);
+    eventually(&format!("the prune step empties `{sql}`"), Duration::from_secs(10), async || (count(app, sql).await == 0).then_some(()))
+        .await;
+}
+
+on_each_backend! {
+    async fn pruning_removes_only_what_each_retention_period_allows_and_keeps_the_audit_trail(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_eq!(app.post_json("/no_auth/send_password_email", &serde_json::json!({ "cname": "acme", "email": "nobody@example.com" })).await.status(), StatusCode::OK);
+        app.drain_outbox().await;
+        let (sent, audit) = (count(&app, SENT).await, count(&app, AUDIT).await);
+        assert!(sent >= 1 && audit >= 1 && count(&app, DEV_MAILBOX).await >= 1);
+        assert_eq!((count(&app, DROPPED).await, count(&app, SPENT_TOKENS).await), (1, 1));
+        assert!(count(&app, EMAIL_LIMITS).await >= 1);
+
+        // Two days on: spent tokens (1d) and idle rate-limit rows (1d) go, nothing else.
+        advance_until_pruned(&app, Duration::from_secs(2 * 86_400), SPENT_TOKENS).await;
+        assert_eq!(count(&app, EMAIL_LIMITS).await, 0);
+        assert_eq!((count(&app, DROPPED).await, count(&app, SENT).await, count(&app, AUDIT).await), (1, sent, audit));
+        assert!(count(&app, DEV_MAILBOX).await >= 1);
+
+        // Eight days: dropped requests and the dev mailbox (7d) too, sent mail stays.
+        advance_until_pruned(&app, Duration::from_secs(6 * 86_400), DROPPED).await;
+        assert_eq!(count(&app, DEV_MAILBOX).await, 0);
+        assert_eq!((count(&app, SENT).await, count(&app, AUDIT).await), (sent, audit));
+
+        // Thirty-one days: sent mail (30d) goes; the audit trail is kept by default.
+        advance_until_pruned(&app, Duration::from_secs(23 * 86_400), SENT).await;
+        assert_eq!(count(&app, AUDIT).await, audit);
+    }
+
+    async fn the_audit_trail_is_pruned_only_when_its_own_period_is_set(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("retention_audit", "90d"), ("retention_sent_mail", "off")]).await;
+        app.signup_token("acme", "jane@example.com").await;
+        app.drain_outbox().await;
+        let (sent, audit) = (count(&app, SENT).await, count(&app, AUDIT).await);
+        assert!(sent >= 1 && audit >= 1);
+        advance_until_pruned(&app, Duration::from_secs(8 * 86_400), DEV_MAILBOX).await;
+        assert_eq!(count(&app, AUDIT).await, audit, "not before its 90 days");
+        advance_until_pruned(&app, Duration::from_secs(83 * 86_400), AUDIT).await;
+        assert_eq!(count(&app, SENT).await, sent, "retention_sent_mail = off keeps sent mail");
+    }
+}
