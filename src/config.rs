@@ -88,6 +88,9 @@ pub struct Settings {
     pub mail_max_attempts: u32,
     pub mail_poll_interval: Duration,
     pub mail_lease: Duration,
+    /// After SIGTERM, how long the batch being sent may take before the
+    /// rest is handed back to the queue.
+    pub shutdown_grace: Duration,
     pub dev_mailbox: bool,
 
     pub signup_link_ttl: Duration,
@@ -162,6 +165,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("mail_max_attempts", "10"),
     ("mail_poll_interval", "2s"),
     ("mail_lease", "2m"),
+    ("shutdown_grace", "20s"),
     ("dev_mailbox", ""),
     ("signup_link_ttl", "24h"),
     ("password_link_ttl", "1h"),
@@ -372,6 +376,7 @@ impl Layers {
             mail_max_attempts: self.number::<u32>("mail_max_attempts")?.max(1),
             mail_poll_interval: self.duration("mail_poll_interval")?,
             mail_lease: self.duration("mail_lease")?,
+            shutdown_grace: self.duration("shutdown_grace")?,
             dev_mailbox,
             signup_link_ttl: self.duration("signup_link_ttl")?,
             password_link_ttl: self.duration("password_link_ttl")?,

@@ -13,7 +13,7 @@ use crate::tokens::{KeyRing, Purpose};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -63,11 +63,14 @@ impl Worker {
     /// Two loops: one resolves requests, one delivers. Resolving never waits
     /// behind a slow SMTP server, and delivery starts as soon as a request
     /// is resolved.
-    pub async fn run(self) {
+    ///
+    /// Once `stop` turns true it claims nothing more: the batch being sent
+    /// is finished and `run` returns (the caller releases what is left).
+    pub async fn run(self, stop: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let resolved = Arc::new(Notify::new());
         let resolver = tokio::spawn(this.clone().resolve_loop(resolved.clone()));
-        this.deliver_loop(resolved).await;
+        this.deliver_loop(resolved, stop).await;
         resolver.abort();
     }
 
@@ -91,9 +94,12 @@ impl Worker {
         }
     }
 
-    async fn deliver_loop(&self, resolved: Arc<Notify>) {
+    async fn deliver_loop(&self, resolved: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         let mut last_prune = 0;
         loop {
+            if *stop.borrow() {
+                return;
+            }
             match self.tick().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
@@ -111,6 +117,8 @@ impl Worker {
             tokio::select! {
                 _ = resolved.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                // A dropped sender is a stop too.
+                changed = stop.changed() => if changed.is_err() { return },
             }
         }
     }

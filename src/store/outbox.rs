@@ -222,6 +222,23 @@ fn claimed(r: AnyRow) -> Result<Claimed, sqlx::Error> {
     })
 }
 
+/// At shutdown: hands back what `worker` still holds, due at once, as if it
+/// had never been claimed (the attempt it counted did not happen, or was cut
+/// short; a send cut short may have reached the server, and is sent again
+/// with the same Message-ID). Returns how many rows were released.
+pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL, next_attempt_at = $2,
+                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+         WHERE claimed_by = $1 AND status = 'sending'",
+    )
+    .bind(worker)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Records delivery and replaces the payload with one that holds no secret.
 /// Only the worker holding the claim may; returns false if it lost it.
 pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {

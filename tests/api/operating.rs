@@ -347,3 +347,113 @@ on_each_backend! {
         assert_eq!(count(&app, SENT).await, sent, "retention_sent_mail = off keeps sent mail");
     }
 }
+
+/// An SMTP server that accepts connections and never says a word.
+async fn silent_smtp() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// A minimal SMTP server that waits `delay` before its greeting, then
+/// accepts every message.
+async fn slow_smtp(delay: Duration) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                tokio::time::sleep(delay).await;
+                write.write_all(b"220 slow ESMTP\r\n").await.ok()?;
+                let mut in_data = false;
+                while let Some(line) = lines.next_line().await.ok()? {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        match line.get(..4).unwrap_or_default().to_ascii_uppercase().as_str() {
+                            "EHLO" | "HELO" => b"250 slow\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok()?;
+                                return Some(());
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    write.write_all(reply).await.ok()?;
+                }
+                Some(())
+            });
+        }
+    });
+    port
+}
+
+fn statuses(place: &Place) -> Vec<String> {
+    let out = place.usher(&["outbox", "list", "--json"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Signs up at `served`, waits until its email is being sent, then sends
+/// SIGTERM and waits for the process to exit; returns its place.
+async fn terminate_while_sending(served: Served) -> Place {
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", served.address))
+        .json(&signup_body("acme", "jane@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let place = served.place.as_ref().unwrap();
+    eventually("the email is being sent", Duration::from_secs(10), async || statuses(place).iter().any(|s| s == "sending").then_some(()))
+        .await;
+    let pid = served.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut served = served;
+    let status = eventually("usher exits after SIGTERM", Duration::from_secs(15), async || served.child.try_wait().unwrap()).await;
+    assert!(status.success(), "usher exits cleanly: {status}\n{}", served.log());
+    served.stop()
+}
+
+on_each_backend! {
+    async fn sigterm_finishes_the_send_in_flight_and_leaves_nothing_in_sending(backend: Backend) {
+        let smtp = slow_smtp(Duration::from_millis(1500)).await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str())];
+        let place = terminate_while_sending(Served::start(backend, &env).await).await;
+        assert_eq!(statuses(&place), ["sent"], "the send in flight was finished before usher exited");
+    }
+
+    async fn sigterm_hands_back_a_send_that_outlasts_the_grace_period(backend: Backend) {
+        let smtp = silent_smtp().await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str()), ("USHER_SMTP_TIMEOUT", "60s"), ("USHER_MAIL_LEASE", "10m"), ("USHER_SHUTDOWN_GRACE", "1s")];
+        let served = Served::start(backend, &env).await;
+        let started = std::time::Instant::now();
+        let place = terminate_while_sending(served).await;
+        assert!(started.elapsed() < Duration::from_secs(15), "it did not wait for the SMTP timeout");
+        assert_eq!(statuses(&place), ["pending"], "released, not left in sending for its 10-minute lease");
+        let out = place.usher(&["outbox", "list", "--json"], &[]);
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows[0]["attempts"], 0, "the cut-short attempt is not counted");
+    }
+}
