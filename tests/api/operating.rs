@@ -457,3 +457,18 @@ on_each_backend! {
         assert_eq!(rows[0]["attempts"], 0, "the cut-short attempt is not counted");
     }
 }
+
+on_each_backend! {
+    async fn an_smtp_server_that_never_answers_defers_the_message_instead_of_holding_it(backend: Backend) {
+        let smtp = silent_smtp().await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let settings = [("mail_transport", "smtp"), ("smtp_url", url.as_str()), ("smtp_timeout", "300ms"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h")];
+        let app = TestApp::spawn_with(backend, &settings).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        let error = eventually("the send gives up on the silent server", Duration::from_secs(10), async || {
+            app.outbox().await.into_iter().find(|m| m.status.as_str() == "pending" && m.attempts == 1).and_then(|m| m.last_error)
+        })
+        .await;
+        assert!(error.contains("did not finish the conversation"), "{error}");
+    }
+}
