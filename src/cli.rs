@@ -121,6 +121,14 @@ pub enum KeysCommand {
         #[arg(long, default_value = "k1")]
         id: String,
     },
+    /// Put a new signing key first and keep the others verifying. Rewrites
+    /// the development key file, or, with USHER_KEYS set, prints its new
+    /// value (the last line of standard output) to set on every instance.
+    Rotate {
+        /// The new key's id (default: `k` and the next number).
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +153,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keys { command: KeysCommand::Generate { id } } => {
             println!("{}", KeyRing::generate_entry(&id)?);
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Rotate { id } } => {
+            let settings = layers.parse()?;
+            let rotated = KeyRing::rotate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir, id.as_deref())?;
+            let longest = settings.signup_link_ttl.max(settings.password_link_ttl).max(settings.activation_code_ttl);
+            match &rotated.file {
+                Some(path) => eprintln!("{} now signs; {} keeps the older keys. Restart usher to use it.", rotated.new_id, path.display()),
+                None => eprintln!("{} signs in this ring: set USHER_KEYS to it on every instance and restart them.", rotated.new_id),
+            }
+            eprintln!(
+                "Keep the older keys for {} after the restart (the longest token lifetime), then remove them.",
+                humantime::format_duration(longest)
+            );
+            println!("{}", rotated.spec.expose());
             Ok(())
         }
         Command::CheckConfig => {

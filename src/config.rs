@@ -88,6 +88,9 @@ pub struct Settings {
     pub mail_max_attempts: u32,
     pub mail_poll_interval: Duration,
     pub mail_lease: Duration,
+    /// After SIGTERM, how long the batch being sent may take before the
+    /// rest is handed back to the queue.
+    pub shutdown_grace: Duration,
     pub dev_mailbox: bool,
 
     pub signup_link_ttl: Duration,
@@ -130,6 +133,9 @@ pub struct Settings {
     pub password_pwned_url: Option<String>,
     pub password_pwned_timeout: Duration,
 
+    /// How long rows that no longer matter are kept (src/store/retention.rs).
+    pub retention: crate::store::retention::Retention,
+
     pub log_format: String,
 }
 
@@ -159,6 +165,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("mail_max_attempts", "10"),
     ("mail_poll_interval", "2s"),
     ("mail_lease", "2m"),
+    ("shutdown_grace", "20s"),
     ("dev_mailbox", ""),
     ("signup_link_ttl", "24h"),
     ("password_link_ttl", "1h"),
@@ -184,6 +191,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("reserved_cnames", ""),
     ("password_pwned_url", ""),
     ("password_pwned_timeout", "2s"),
+    ("retention_sent_mail", "30d"),
+    ("retention_dropped_requests", "7d"),
+    ("retention_dev_mailbox", "7d"),
+    ("retention_tokens", "1d"),
+    ("retention_limits", "1d"),
+    ("retention_audit", "off"),
     ("log_format", "text"),
 ];
 
@@ -255,6 +268,14 @@ impl Layers {
         humantime::parse_duration(self.get(key).trim()).with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
     }
 
+    /// A retention period: a duration, or `off` (or empty) to keep for ever.
+    fn retention(&self, key: &str) -> anyhow::Result<Option<Duration>> {
+        match self.get(key).trim() {
+            "" | "off" => Ok(None),
+            _ => self.duration(key).map(Some).with_context(|| format!("{key} must be a duration such as 30d, or off")),
+        }
+    }
+
     fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
         self.get(key).trim().parse().map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
     }
@@ -286,8 +307,10 @@ impl Layers {
                     .with_context(|| format!("trusted_proxies: `{s}` is not a CIDR"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // The dev mailbox shows every link usher mails: by default only a
+        // loopback listener serves it, whatever the transport.
         let dev_mailbox = match self.opt("dev_mailbox") {
-            None => mail_transport == MailTransport::Dev,
+            None => mail_transport == MailTransport::Dev && listen.ip().is_loopback(),
             Some(v) => parse_bool("dev_mailbox", v)?,
         };
         let console_url = self.opt("console_url").map(str::to_owned).unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
@@ -353,6 +376,7 @@ impl Layers {
             mail_max_attempts: self.number::<u32>("mail_max_attempts")?.max(1),
             mail_poll_interval: self.duration("mail_poll_interval")?,
             mail_lease: self.duration("mail_lease")?,
+            shutdown_grace: self.duration("shutdown_grace")?,
             dev_mailbox,
             signup_link_ttl: self.duration("signup_link_ttl")?,
             password_link_ttl: self.duration("password_link_ttl")?,
@@ -379,6 +403,14 @@ impl Layers {
             reserved_cnames: self.list("reserved_cnames").map(|c| c.to_ascii_lowercase()).collect(),
             password_pwned_url: self.opt("password_pwned_url").map(str::to_owned),
             password_pwned_timeout: self.duration("password_pwned_timeout")?,
+            retention: crate::store::retention::Retention {
+                sent_mail: self.retention("retention_sent_mail")?,
+                dropped_requests: self.retention("retention_dropped_requests")?,
+                dev_mailbox: self.retention("retention_dev_mailbox")?,
+                tokens: self.retention("retention_tokens")?,
+                limits: self.retention("retention_limits")?,
+                audit: self.retention("retention_audit")?,
+            },
             log_format: self.get("log_format").trim().to_owned(),
         };
         for (key, d) in [("http_header_timeout", settings.http_header_timeout), ("http_body_timeout", settings.http_body_timeout)] {
@@ -530,6 +562,32 @@ mod tests {
         assert_eq!(s.reserved_cnames, ["staff", "billing"]);
         let shown = Layers::from_sources(None, Vec::new()).unwrap().describe().join("\n");
         assert!(shown.contains("http_max_connections_per_client = \"64\""), "check-config shows the new settings: {shown}");
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_served_on_a_network_address_only_when_asked_for() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse().unwrap();
+        assert!(!parse(&[("USHER_LISTEN", "0.0.0.0:8080")]).dev_mailbox);
+        assert!(!parse(&[("USHER_LISTEN", "192.0.2.7:8080")]).dev_mailbox);
+        assert!(parse(&[("USHER_LISTEN", "[::1]:8080")]).dev_mailbox);
+        assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_DEV_MAILBOX", "true")]).dev_mailbox);
+        assert!(!parse(&[("USHER_DEV_MAILBOX", "false")]).dev_mailbox);
+    }
+
+    #[test]
+    fn retention_has_documented_defaults_and_keeps_the_audit_trail_unless_told() {
+        let r = Settings::defaults().unwrap().retention;
+        let days = |d: u64| Some(Duration::from_secs(d * 24 * 3600));
+        assert_eq!((r.sent_mail, r.dropped_requests, r.dev_mailbox), (days(30), days(7), days(7)));
+        assert_eq!((r.tokens, r.limits, r.audit), (days(1), days(1), None));
+        let r = Layers::from_sources(Some("[retention]\naudit = \"400d\"\nsent_mail = \"off\"\n"), Vec::new())
+            .unwrap()
+            .parse()
+            .unwrap()
+            .retention;
+        assert_eq!((r.audit, r.sent_mail), (days(400), None));
+        let err = Layers::from_sources(None, env(&[("USHER_RETENTION_TOKENS", "soon")])).unwrap().parse().unwrap_err();
+        assert!(format!("{err:#}").contains("retention_tokens"), "{err:#}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod flows;
 pub mod http;
 pub mod limiter;
 pub mod mail;
+pub mod metrics;
 pub mod passwords;
 pub mod pwned;
 pub mod server;

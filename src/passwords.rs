@@ -24,19 +24,34 @@ const SCORED_PREFIX: usize = 100;
 pub struct Hasher {
     queue: Arc<Semaphore>,
     workers: Arc<Semaphore>,
+    /// The permits of `workers` and `queue` (every job holds one of each kind).
+    sizes: (usize, usize),
     min_score: u8,
     pwned: Option<Arc<crate::pwned::PwnedCheck>>,
 }
 
 impl Hasher {
     pub fn new(workers: usize, queue: usize, min_score: u8) -> Self {
-        Self { queue: Arc::new(Semaphore::new(workers + queue)), workers: Arc::new(Semaphore::new(workers)), min_score, pwned: None }
+        Self {
+            queue: Arc::new(Semaphore::new(workers + queue)),
+            workers: Arc::new(Semaphore::new(workers)),
+            sizes: (workers, workers + queue),
+            min_score,
+            pwned: None,
+        }
     }
 
     /// Also asks the Have I Been Pwned range API (see [`crate::pwned`]).
     pub fn with_pwned_check(mut self, check: Option<crate::pwned::PwnedCheck>) -> Self {
         self.pwned = check.map(Arc::new);
         self
+    }
+
+    /// Hashes running and waiting now, for `/metrics`.
+    pub fn load(&self) -> (usize, usize) {
+        let running = self.sizes.0.saturating_sub(self.workers.available_permits());
+        let held = self.sizes.1.saturating_sub(self.queue.available_permits());
+        (running, held.saturating_sub(running))
     }
 
     fn argon2() -> Argon2<'static> {
@@ -94,7 +109,10 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
         let busy = || Error::Unavailable { reason: "too many passwords are being checked", retry_after: Duration::from_secs(1) };
-        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| busy())?;
+        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| {
+            crate::metrics::hash_refused();
+            busy()
+        })?;
         let _running = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
         tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(anyhow::anyhow!("password job failed: {e}")))
     }

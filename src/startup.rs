@@ -16,7 +16,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub struct Application {
@@ -53,6 +53,14 @@ impl Application {
                 lease = ?settings.mail_lease,
                 smtp_timeout = ?settings.smtp_timeout,
                 "mail_lease is shorter than twice smtp_timeout: a slow send may be claimed by another instance and sent twice (with the same Message-ID)"
+            );
+        }
+        if settings.mail_transport == MailTransport::Dev && !settings.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %settings.listen,
+                dev_mailbox = settings.dev_mailbox,
+                "mail_transport is dev on a non-loopback address: no email leaves this machine{}",
+                if settings.dev_mailbox { ", and /dev/mail shows every link to anyone who can reach it" } else { " (/dev/mail is off; USHER_DEV_MAILBOX=true turns it on)" }
             );
         }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
@@ -92,6 +100,7 @@ impl Application {
                 signup_link_ttl: settings.signup_link_ttl,
                 password_link_ttl: settings.password_link_ttl,
                 activation_code_ttl: settings.activation_code_ttl,
+                retention: settings.retention.clone(),
             }),
             wake: mail_queued,
         };
@@ -115,23 +124,52 @@ impl Application {
         &self.state.ctx
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops taking requests, lets the
-    /// ones in flight finish, and stops the outbox worker. A message the
-    /// worker had claimed is taken up again when its lease runs out.
+    /// Serves until SIGINT or SIGTERM, then stops taking requests and
+    /// claiming mail, lets the requests and the batch being sent finish
+    /// (the batch for at most `shutdown_grace`), and hands any message still claimed
+    /// back to the queue, so nothing waits for a lease to run out.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run()));
+        // One stop for both: the worker stops claiming while the server lets
+        // the requests in flight finish.
+        let (stopping, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            stop.await;
+            let _ = stopping.send(true);
+        });
+        let mut stop_server = stop_rx.clone();
+        let stop = async move {
+            let _ = stop_server.wait_for(|stopped| *stopped).await;
+        };
+        let worker_id = self.worker.as_ref().map(|w| w.id.clone());
+        let mut worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run(stop_rx)));
         // One instance on SQLite: its own counts are the whole truth.
         let sync = (self.state.ctx.store.backend() == Backend::Postgres)
             .then(|| tokio::spawn(self.state.limiter.clone().run_sync(self.state.ctx.store.clone())));
         let addr = self.local_addr()?;
+        let (store, clock) = (self.state.ctx.store.clone(), self.state.ctx.clock.clone());
+        let grace = self.state.ctx.settings.shutdown_grace;
         tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
         let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
         let app = http::router(self.state);
         let served = crate::server::serve(self.listener, app, limits, stop).await;
+        if let Some(task) = worker.as_mut() {
+            if tokio::time::timeout(grace, &mut *task).await.is_err() {
+                tracing::warn!(after = ?grace, "the batch being sent did not finish; releasing it");
+                task.abort();
+            }
+        }
+        if let Some(id) = worker_id {
+            let now = clock.now_ms();
+            match store.write(move |conn| Box::pin(async move { crate::store::outbox::release(conn, &id, now).await })).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(released = n, "handed claimed mail back to the queue"),
+                Err(e) => tracing::warn!(error = %e, "releasing claimed mail failed; it is sent again when its lease runs out"),
+            }
+        }
         for task in worker.into_iter().chain(sync) {
             task.abort();
         }

@@ -90,6 +90,16 @@ struct Footer {
     kid: String,
 }
 
+/// What `usher keys rotate` did.
+#[derive(Debug)]
+pub struct Rotated {
+    pub new_id: String,
+    /// The whole new ring, the value for `USHER_KEYS`.
+    pub spec: crate::config::Secret,
+    /// The development key file rewritten, if the ring came from it.
+    pub file: Option<std::path::PathBuf>,
+}
+
 pub struct KeyRing {
     keys: Vec<(String, SymmetricKey<V4>)>,
 }
@@ -158,6 +168,42 @@ impl KeyRing {
         write_private(&path, &entry).with_context(|| format!("writing a development key to {}", path.display()))?;
         tracing::warn!(path = %path.display(), "generated a development token key; set USHER_KEYS in production");
         Self::parse(&entry)
+    }
+
+    /// `usher keys rotate`: a new key (`id`, or the next `kN` free) put
+    /// first, so it signs, with every key of the ring after it, so links
+    /// already mailed keep verifying. With `USHER_KEYS` set nothing is
+    /// written: the operator sets the printed value. Otherwise the
+    /// development key file is replaced (atomically, mode 0600).
+    pub fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
+        let path = data_dir.join("usher-dev.keys");
+        let (old, file) = match configured {
+            Some(spec) => (Self::parse(spec).context("USHER_KEYS")?, None),
+            None => (Self::load_or_generate(None, data_dir)?, Some(path)),
+        };
+        let new_id = match id {
+            Some(id) => id.to_owned(),
+            None => {
+                // `k` and one more than the highest number that ends an id: dev1 → k2.
+                let highest = old.ids().filter_map(|id| id.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().ok()).max();
+                format!("k{}", highest.unwrap_or(0) + 1)
+            }
+        };
+        let spec = std::iter::once(Self::generate_entry(&new_id)?).chain(old.entries()).collect::<Vec<_>>().join(",");
+        // Parsing checks the id and refuses one already in the ring.
+        Self::parse(&spec)?;
+        if let Some(path) = &file {
+            let tmp = path.with_extension("keys.new");
+            let _ = std::fs::remove_file(&tmp);
+            write_private(&tmp, &spec).with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+        }
+        Ok(Rotated { new_id, spec: crate::config::Secret::new(spec), file })
+    }
+
+    /// The ring as `ID:KEY` entries, signing key first.
+    fn entries(&self) -> impl Iterator<Item = String> + '_ {
+        self.keys.iter().map(|(id, key)| format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &str> {

@@ -178,6 +178,7 @@ pub async fn verify_password(
             let locked = store::users::locked_until(conn, &user.id, &client).await?.is_some_and(|until| until > now);
             let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
             let outcome = if locked {
+                crate::metrics::refused("login");
                 "locked"
             } else if valid {
                 store::users::reset_failed_logins(conn, &user.id, &client).await?;

@@ -78,7 +78,10 @@ impl Ctx {
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
             Ok(()) => Ok(()),
-            Err(retry_after) => Err(Error::TooManyRequests { retry_after }),
+            Err(retry_after) => {
+                crate::metrics::refused("email");
+                Err(Error::TooManyRequests { retry_after })
+            }
         }
     }
 

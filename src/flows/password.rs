@@ -63,6 +63,7 @@ pub(crate) async fn set_with_token(
         let mut conn = ctx.store.acquire().await?;
         let state = store::tokens::state(&mut conn, id_hash, purpose, ctx.clock.now_ms()).await?;
         if state != TokenState::Live {
+            crate::metrics::token_spend(state);
             return Err(refused(state));
         }
     }

@@ -224,11 +224,13 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
         let mut conn = ctx.store.acquire().await?;
         let signup = store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?;
         if signup.state == "completed" {
+            crate::metrics::token_spend(TokenState::Used);
             return Err(signup_completed());
         }
         // Refuse a dead token before paying for a password hash.
         let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await?;
         if state != TokenState::Live {
+            crate::metrics::token_spend(state);
             return Err(refused(state));
         }
         signup

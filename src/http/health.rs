@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
 use super::AppState;
 use crate::error::Error;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(crate::metrics::scrape))
 }
 
 async fn healthz() -> Json<Value> {

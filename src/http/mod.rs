@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
     }
     app.merge(health::router())
         .fallback(not_found)
+        // Innermost, so that it sees the matched route template.
+        .layer(middleware::from_fn(crate::metrics::record))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -88,6 +90,9 @@ pub fn finish(response: Response) -> Response {
 /// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per
 /// client address a minute.
 async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, Error> {
-    state.limiter.admit(client.0).map_err(|retry_after| Error::TooManyRequests { retry_after })?;
+    state.limiter.admit(client.0).map_err(|retry_after| {
+        crate::metrics::refused("client");
+        Error::TooManyRequests { retry_after }
+    })?;
     Ok(next.run(req).await)
 }

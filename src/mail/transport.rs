@@ -24,6 +24,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pkcs8::der::Decode;
 use pkcs8::der::asn1::OctetStringRef;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug)]
@@ -52,7 +53,10 @@ pub struct Transport {
 enum Kind {
     Dev(Store),
     File(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// With the deadline of one whole conversation: lettre's async timeout
+    /// bounds only the connect (lettre issue 1027), so a server that accepts
+    /// and then says nothing would hold a send, and its batch, for ever.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
 }
 
 pub struct Envelope<'a> {
@@ -73,7 +77,7 @@ impl Transport {
             }
             MailTransport::Smtp => {
                 let url = s.smtp_url.as_ref().context("smtp_url is not set")?;
-                Kind::Smtp(smtp_from_url(url.expose(), s)?)
+                Kind::Smtp(smtp_from_url(url.expose(), s)?, s.smtp_timeout * 2)
             }
         };
         let dkim = match (&s.dkim_selector, &s.dkim_private_key) {
@@ -125,9 +129,15 @@ impl Transport {
                 };
                 write.await.map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
             }
-            Kind::Smtp(smtp) => {
+            Kind::Smtp(smtp, deadline) => {
                 let message = self.build(env, body)?;
-                smtp.send(message).await.map(|_| ()).map_err(|e| classify(&e))
+                match tokio::time::timeout(*deadline, smtp.send(message)).await {
+                    Ok(sent) => sent.map(|_| ()).map_err(|e| classify(&e)),
+                    Err(_) => Err(SendError::transient(format!(
+                        "the SMTP server did not finish the conversation within {} (twice USHER_SMTP_TIMEOUT); it will be retried",
+                        humantime::format_duration(*deadline)
+                    ))),
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::tokens::{KeyRing, Purpose};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -33,6 +33,8 @@ pub struct WorkerSettings {
     pub signup_link_ttl: Duration,
     pub password_link_ttl: Duration,
     pub activation_code_ttl: Duration,
+    /// What the prune step (once a minute) deletes, and after how long.
+    pub retention: store::retention::Retention,
 }
 
 impl WorkerSettings {
@@ -62,11 +64,14 @@ impl Worker {
     /// Two loops: one resolves requests, one delivers. Resolving never waits
     /// behind a slow SMTP server, and delivery starts as soon as a request
     /// is resolved.
-    pub async fn run(self) {
+    ///
+    /// Once `stop` turns true it claims nothing more: the batch being sent
+    /// is finished and `run` returns (the caller releases what is left).
+    pub async fn run(self, stop: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let resolved = Arc::new(Notify::new());
         let resolver = tokio::spawn(this.clone().resolve_loop(resolved.clone()));
-        this.deliver_loop(resolved).await;
+        this.deliver_loop(resolved, stop).await;
         resolver.abort();
     }
 
@@ -90,9 +95,12 @@ impl Worker {
         }
     }
 
-    async fn deliver_loop(&self, resolved: Arc<Notify>) {
+    async fn deliver_loop(&self, resolved: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         let mut last_prune = 0;
         loop {
+            if *stop.borrow() {
+                return;
+            }
             match self.tick().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
@@ -110,6 +118,8 @@ impl Worker {
             tokio::select! {
                 _ = resolved.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                // A dropped sender is a stop too.
+                changed = stop.changed() => if changed.is_err() { return },
             }
         }
     }
@@ -188,14 +198,8 @@ impl Worker {
     }
 
     async fn prune(&self, now: i64) -> Result<(), sqlx::Error> {
-        self.store
-            .write(move |conn| {
-                Box::pin(async move {
-                    store::limits::prune(conn, now).await?;
-                    store::tokens::prune(conn, now).await.map(|_| ())
-                })
-            })
-            .await
+        let retention = self.settings.retention.clone();
+        self.store.write(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) })).await
     }
 }
 
@@ -263,6 +267,7 @@ impl Delivery {
                     .store
                     .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await }))
                     .await?;
+                crate::metrics::delivery("sent");
                 if kept {
                     tracing::info!(message_id = %m.message_id, "email delivered");
                 } else {
@@ -282,6 +287,7 @@ impl Delivery {
             Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "email deferred");
+                crate::metrics::delivery("deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
                 self.store
                     .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
@@ -298,6 +304,7 @@ impl Delivery {
     }
 
     async fn mark_failed(&self, id: i64, hint: String) -> Result<(), sqlx::Error> {
+        crate::metrics::delivery("failed");
         let worker = self.worker.clone();
         self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
     }

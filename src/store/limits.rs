@@ -66,10 +66,3 @@ pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String
     }
     Ok(totals)
 }
-
-/// Drops windows that can no longer limit anything.
-pub async fn prune(conn: &mut Conn, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM client_limits WHERE window_start < $1").bind(now - 2 * MINUTE_MS).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM email_limits WHERE day < $1").bind(now.div_euclid(DAY_MS) - 1).execute(conn).await?;
-    Ok(())
-}

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod devmail;
 pub mod limits;
 pub mod outbox;
+pub mod retention;
 pub mod signups;
 pub mod tokens;
 pub mod users;

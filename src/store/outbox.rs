@@ -213,6 +213,23 @@ fn claimed(r: AnyRow) -> Result<Claimed, sqlx::Error> {
     })
 }
 
+/// At shutdown: hands back what `worker` still holds, due at once, as if it
+/// had never been claimed (the attempt it counted did not happen, or was cut
+/// short; a send cut short may have reached the server, and is sent again
+/// with the same Message-ID). Returns how many rows were released.
+pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL, next_attempt_at = $2,
+                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+         WHERE claimed_by = $1 AND status = 'sending'",
+    )
+    .bind(worker)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Records delivery and replaces the payload with one that holds no secret.
 /// Only the worker holding the claim may; returns false if it lost it.
 pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {
@@ -256,6 +273,38 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) ->
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// What `/metrics` shows of the outbox, read in one query.
+pub struct Gauges {
+    pub by_status: Vec<(String, i64)>,
+    /// Since when the longest-waiting due row has been due: a request row
+    /// from its creation, a pending one from its `next_attempt_at`, a
+    /// `sending` one whose lease ran out from the lease's end.
+    pub oldest_due_ms: Option<i64>,
+}
+
+pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*),
+                MIN(CASE WHEN status = 'requested' THEN created_at
+                         WHEN status = 'pending' AND next_attempt_at <= $1 THEN next_attempt_at
+                         WHEN status = 'sending' AND lease_until < $1 THEN lease_until END)
+         FROM outbox GROUP BY status",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    let mut gauges = Gauges { by_status: Vec::new(), oldest_due_ms: None };
+    for row in rows {
+        let due: Option<i64> = row.try_get(2)?;
+        gauges.oldest_due_ms = match (gauges.oldest_due_ms, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        gauges.by_status.push((row.try_get(0)?, row.try_get(1)?));
+    }
+    Ok(gauges)
 }
 
 pub async fn list(conn: &mut Conn, status: Option<&str>, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {

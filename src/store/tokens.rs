@@ -49,10 +49,10 @@ pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if spent.rows_affected() == 1 {
-        return Ok(TokenState::Live);
-    }
-    state(conn, id_hash, purpose, now).await
+    let found = if spent.rows_affected() == 1 { TokenState::Live } else { state(conn, id_hash, purpose, now).await? };
+    // Counted when the statement ran: a transaction rolled back later still counts its try.
+    crate::metrics::token_spend(found);
+    Ok(found)
 }
 
 pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, sqlx::Error> {
@@ -76,11 +76,4 @@ pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
     } else {
         TokenState::Live
     })
-}
-
-/// Forgets tokens that can no longer be used by anyone, a day after they died.
-pub async fn prune(conn: &mut Conn, now: i64) -> Result<u64, sqlx::Error> {
-    let cutoff = now - 24 * 3600 * 1000;
-    let done = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1").bind(cutoff).execute(conn).await?;
-    Ok(done.rows_affected())
 }

@@ -20,6 +20,7 @@ mod errors;
 mod hostile;
 mod limits;
 mod mail_delivery;
+mod operating;
 mod pages;
 mod password;
 mod scale_out;

@@ -1,0 +1,474 @@
+//! Issue 10: what an operator of usher relies on — safe defaults, logs that
+//! read well in a file, `/metrics`, key rotation, retention.
+
+use crate::helpers::*;
+use crate::on_each_backend;
+use reqwest::StatusCode;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+use usher::tokens::KeyRing;
+
+/// `usher serve` with its standard error in a file (not a terminal), on a
+/// database of its own. Killed when dropped.
+struct Served {
+    address: String,
+    child: Child,
+    log: std::path::PathBuf,
+    place: Option<Place>,
+}
+
+/// Where an instance keeps its data: kept from one run to the next.
+struct Place {
+    dir: tempfile::TempDir,
+    database_url: String,
+    _db: Option<FreshDatabase>,
+}
+
+impl Place {
+    async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, db) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("usher.db").display()), None),
+            Backend::Postgres(admin) => {
+                let db = FreshDatabase::create(&admin).await;
+                (db.url.clone(), Some(db))
+            }
+        };
+        Self { dir, database_url, _db: db }
+    }
+
+    /// `usher ARGS` on this place's database and data directory.
+    fn usher(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("USHER_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.args(args).env("USHER_DATABASE_URL", &self.database_url).env("USHER_DATA_DIR", self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+impl Served {
+    async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let keys = KeyRing::generate_entry("k1").unwrap();
+        Self::start_in(Place::new(backend).await, Some(&keys), env).await
+    }
+
+    /// Without `keys`, the ring is the development key file of the place.
+    async fn start_in(place: Place, keys: Option<&str>, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = place.dir.path().join(format!("usher-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = serve_command(port, &place.database_url, keys.unwrap_or_default(), place.dir.path());
+        if keys.is_none() {
+            cmd.env_remove("USHER_KEYS");
+        }
+        cmd.env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v.replace("{port}", &port.to_string()));
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
+        let mut served = Self { address: format!("http://127.0.0.1:{port}"), child, log, place: Some(place) };
+        let client = reqwest::Client::new();
+        eventually("usher serve is ready", Duration::from_secs(20), async || {
+            if let Some(status) = served.child.try_wait().unwrap() {
+                panic!("usher exited ({status}):\n{}", served.log());
+            }
+            let r = client.get(format!("{}/readyz", served.address)).send().await.ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        })
+        .await;
+        served
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the instance and hands back its place.
+    fn stop(mut self) -> Place {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.place.take().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- usher's log ---\n{}", self.log());
+        }
+    }
+}
+
+on_each_backend! {
+    async fn a_network_listener_with_the_dev_transport_warns_and_hides_the_dev_mailbox(backend: Backend) {
+        let served = Served::start(backend, &[("USHER_LISTEN", "0.0.0.0:{port}")]).await;
+        let r = reqwest::get(format!("{}/dev/mail.json", served.address)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "/dev/mail would hand every signup link to the network");
+        let log = served.log();
+        assert!(log.contains("WARN") && log.contains("mail_transport is dev on a non-loopback address"), "{log}");
+        assert!(!log.contains('\u{1b}'), "no colour codes in a log written to a file: {log:?}");
+    }
+
+    async fn the_dev_mailbox_on_a_network_listener_is_served_when_asked_for_explicitly(backend: Backend) {
+        let served = Served::start(backend, &[("USHER_LISTEN", "0.0.0.0:{port}"), ("USHER_DEV_MAILBOX", "true")]).await;
+        let r = reqwest::get(format!("{}/dev/mail.json", served.address)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(served.log().contains("/dev/mail shows every link"), "{}", served.log());
+    }
+
+    async fn a_loopback_listener_serves_the_dev_mailbox_without_a_warning(backend: Backend) {
+        let served = Served::start(backend, &[]).await;
+        let r = reqwest::get(format!("{}/dev/mail.json", served.address)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(!served.log().contains("WARN"), "{}", served.log());
+    }
+}
+
+/// `/metrics`, parsed by a parser usher did not write, after a strict check
+/// of every line's shape.
+async fn scrape(app: &TestApp) -> (String, prometheus_parse::Scrape) {
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let content_type = r.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let text = r.text().await.unwrap();
+    let sample =
+        regex::Regex::new(r#"^[a-z_][a-z0-9_]*(\{([a-z_]+="[^"\\]*",?)*\})? -?[0-9][0-9.e+-]*$|^[a-z_][a-z0-9_]*(\{[^}]*\})? \+Inf$"#)
+            .unwrap();
+    for line in text.lines() {
+        assert!(line.starts_with("# ") || sample.is_match(line), "not a metrics line: {line:?}");
+    }
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    (text, parsed)
+}
+
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{metric} is not a single value"),
+        })
+        .sum()
+}
+
+on_each_backend! {
+    async fn metrics_parse_and_count_requests_deliveries_token_spends_and_refusals(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_client_per_minute", "6")]).await;
+        let (_, before) = scrape(&app).await;
+        const SIGNUP: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
+        let requests = |s: &prometheus_parse::Scrape, route: &str, status: &str| {
+            value(s, "usher_http_requests_total", &[("route", route), ("method", "POST"), ("status", status)])
+        };
+
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_ne!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_eq!(app.get("/no/such/path?token=secret-in-query").await.status(), StatusCode::NOT_FOUND);
+        app.drain_outbox().await;
+
+        let (text, after) = scrape(&app).await;
+        let delta = |metric: &str, labels: &[(&str, &str)]| value(&after, metric, labels) - value(&before, metric, labels);
+        assert_eq!(requests(&after, SIGNUP, "200") - requests(&before, SIGNUP, "200"), 1.0, "{text}");
+        assert_eq!(delta("usher_http_requests_total", &[("route", "unmatched"), ("status", "404")]), 1.0);
+        assert!(delta("usher_http_request_duration_seconds_count", &[("route", SIGNUP)]) >= 1.0, "{text}");
+        assert_eq!(delta("usher_mail_deliveries_total", &[("outcome", "sent")]), 1.0);
+        assert_eq!(delta("usher_token_spends_total", &[("outcome", "spent")]), 1.0);
+        assert_eq!(delta("usher_token_spends_total", &[("outcome", "used")]), 1.0);
+        assert_eq!(value(&after, "usher_outbox_messages", &[("status", "sent")]), 1.0);
+        assert_eq!(value(&after, "usher_outbox_messages", &[("status", "pending")]), 0.0);
+        assert_eq!(value(&after, "usher_outbox_oldest_due_age_seconds", &[]), 0.0);
+        assert_eq!(value(&after, "usher_password_hash_running", &[]), 0.0);
+        for secret in ["jane@example.com", "example.com", &token, "secret-in-query", "127.0.0.1"] {
+            assert!(!text.contains(secret), "/metrics shows {secret}");
+        }
+
+        // The per-client limit is 6 a minute; four requests were made above.
+        for _ in 0..4 {
+            app.signup("beta", "bob@example.com").await;
+        }
+        let (_, limited) = scrape(&app).await;
+        let refused = value(&limited, "usher_rate_limit_refusals_total", &[("kind", "client")]) - value(&before, "usher_rate_limit_refusals_total", &[("kind", "client")]);
+        assert!(refused >= 1.0, "a request over the client limit is counted");
+    }
+
+    async fn the_oldest_due_message_ages_in_metrics_while_mail_cannot_be_sent(backend: Backend) {
+        // An SMTP server that does not exist, and a worker that looks for due mail
+        // only hourly (real time): once deferred, the message stays due.
+        let app = TestApp::spawn_with(backend, &[("mail_transport", "smtp"), ("smtp_url", "smtp://127.0.0.1:9?tls=none"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h"), ("mail_poll_interval", "1h")]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        eventually("the first attempt is deferred", Duration::from_secs(10), async || {
+            let (_, s) = scrape(&app).await;
+            (value(&s, "usher_mail_deliveries_total", &[("outcome", "deferred")]) >= 1.0).then_some(())
+        })
+        .await;
+        app.clock.advance(Duration::from_secs(2 * 3600 + 60));
+        let (text, s) = scrape(&app).await;
+        assert_eq!(value(&s, "usher_outbox_messages", &[("status", "pending")]), 1.0, "{text}");
+        let age = value(&s, "usher_outbox_oldest_due_age_seconds", &[]);
+        assert!((60.0..=2.0 * 3600.0 + 60.0).contains(&age), "{age}");
+    }
+}
+
+/// Signs `email` up at `served` and returns the token of the link it is mailed.
+async fn mailed_token(served: &Served, cname: &str, email: &str) -> String {
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", served.address))
+        .json(&signup_body(cname, email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    eventually("the signup email arrives", Duration::from_secs(10), async || {
+        let all: Vec<serde_json::Value> = client.get(format!("{}/dev/mail.json", served.address)).send().await.ok()?.json().await.ok()?;
+        all.iter().find(|m| m["to"] == email).map(|m| token_in(&m["text"]))
+    })
+    .await
+}
+
+/// The key id in a token's footer (`v4.local.PAYLOAD.FOOTER`).
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let footer = token.rsplit('.').next().unwrap();
+    let footer: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(footer).unwrap()).unwrap();
+    footer["kid"].as_str().unwrap().to_owned()
+}
+
+on_each_backend! {
+    async fn keys_rotate_signs_new_links_with_the_new_key_and_old_links_keep_working(backend: Backend) {
+        let first = Served::start_in(Place::new(backend).await, None, &[]).await;
+        let old = mailed_token(&first, "acme", "jane@example.com").await;
+        assert_eq!(kid(&old), "dev1");
+        let place = first.stop();
+
+        let out = place.usher(&["keys", "rotate"], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spec = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+        let ids: Vec<&str> = spec.split(',').map(|e| e.split(':').next().unwrap()).collect();
+        assert_eq!(ids, ["k2", "dev1"], "the new key first, the old one kept");
+        assert_eq!(std::fs::read_to_string(place.dir.path().join("usher-dev.keys")).unwrap().trim(), spec, "the development key file holds the new ring");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Restart"), "it says what to do next");
+
+        let second = Served::start_in(place, None, &[]).await;
+        let client = reqwest::Client::new();
+        let complete = format!("{}/no_auth/namespaces/system/f5xc-saas/signup/complete", second.address);
+        let r = client.post(&complete).json(&serde_json::json!({ "token": old, "password": STRONG_PASSWORD })).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "a link mailed before the rotation still works");
+        let new = mailed_token(&second, "beta", "bob@example.com").await;
+        assert_eq!(kid(&new), "k2", "new links are signed by the new key");
+    }
+
+    async fn keys_rotate_with_keys_in_the_environment_prints_the_new_value_and_writes_no_file(backend: Backend) {
+        let place = Place::new(backend).await;
+        let current = format!("{},{}", KeyRing::generate_entry("k7").unwrap(), KeyRing::generate_entry("k3").unwrap());
+        let out = place.usher(&["keys", "rotate"], &[("USHER_KEYS", &current)]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spec = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+        assert!(spec.starts_with("k8:") && spec.ends_with(&format!(",{current}")), "{spec}");
+        KeyRing::parse(&spec).unwrap();
+        assert!(!place.dir.path().join("usher-dev.keys").exists());
+
+        let out = place.usher(&["keys", "rotate", "--id", "k3"], &[("USHER_KEYS", &current)]);
+        assert!(!out.status.success(), "an id already in the ring is refused");
+    }
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let mut conn = app.ctx.store.acquire().await.unwrap();
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.unwrap()
+}
+
+const SENT: &str = "SELECT COUNT(*) FROM outbox WHERE status = 'sent'";
+const DROPPED: &str = "SELECT COUNT(*) FROM outbox WHERE status = 'dropped'";
+const DEV_MAILBOX: &str = "SELECT COUNT(*) FROM dev_mailbox";
+const SPENT_TOKENS: &str = "SELECT COUNT(*) FROM one_time_tokens WHERE used_at IS NOT NULL";
+const EMAIL_LIMITS: &str = "SELECT COUNT(*) FROM email_limits";
+const AUDIT: &str = "SELECT COUNT(*) FROM audit_events";
+
+/// Moves the clock on and waits until the worker's prune step has deleted
+/// every row `sql` counts.
+async fn advance_until_pruned(app: &TestApp, by: Duration, sql: &str) {
+    app.clock.advance(by);
+    eventually(&format!("the prune step empties `{sql}`"), Duration::from_secs(10), async || (count(app, sql).await == 0).then_some(()))
+        .await;
+}
+
+on_each_backend! {
+    async fn pruning_removes_only_what_each_retention_period_allows_and_keeps_the_audit_trail(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        assert_eq!(app.post_json("/no_auth/send_password_email", &serde_json::json!({ "cname": "acme", "email": "nobody@example.com" })).await.status(), StatusCode::OK);
+        app.drain_outbox().await;
+        let (sent, audit) = (count(&app, SENT).await, count(&app, AUDIT).await);
+        assert!(sent >= 1 && audit >= 1 && count(&app, DEV_MAILBOX).await >= 1);
+        assert_eq!((count(&app, DROPPED).await, count(&app, SPENT_TOKENS).await), (1, 1));
+        assert!(count(&app, EMAIL_LIMITS).await >= 1);
+
+        // Two days on: spent tokens (1d) and idle rate-limit rows (1d) go, nothing else.
+        advance_until_pruned(&app, Duration::from_secs(2 * 86_400), SPENT_TOKENS).await;
+        assert_eq!(count(&app, EMAIL_LIMITS).await, 0);
+        assert_eq!((count(&app, DROPPED).await, count(&app, SENT).await, count(&app, AUDIT).await), (1, sent, audit));
+        assert!(count(&app, DEV_MAILBOX).await >= 1);
+
+        // Eight days: dropped requests and the dev mailbox (7d) too, sent mail stays.
+        advance_until_pruned(&app, Duration::from_secs(6 * 86_400), DROPPED).await;
+        assert_eq!(count(&app, DEV_MAILBOX).await, 0);
+        assert_eq!((count(&app, SENT).await, count(&app, AUDIT).await), (sent, audit));
+
+        // Thirty-one days: sent mail (30d) goes; the audit trail is kept by default.
+        advance_until_pruned(&app, Duration::from_secs(23 * 86_400), SENT).await;
+        assert_eq!(count(&app, AUDIT).await, audit);
+    }
+
+    async fn the_audit_trail_is_pruned_only_when_its_own_period_is_set(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("retention_audit", "90d"), ("retention_sent_mail", "off")]).await;
+        app.signup_token("acme", "jane@example.com").await;
+        app.drain_outbox().await;
+        let (sent, audit) = (count(&app, SENT).await, count(&app, AUDIT).await);
+        assert!(sent >= 1 && audit >= 1);
+        advance_until_pruned(&app, Duration::from_secs(8 * 86_400), DEV_MAILBOX).await;
+        assert_eq!(count(&app, AUDIT).await, audit, "not before its 90 days");
+        advance_until_pruned(&app, Duration::from_secs(83 * 86_400), AUDIT).await;
+        assert_eq!(count(&app, SENT).await, sent, "retention_sent_mail = off keeps sent mail");
+    }
+}
+
+/// An SMTP server that accepts connections and never says a word.
+async fn silent_smtp() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// A minimal SMTP server that waits `delay` before its greeting, then
+/// accepts every message.
+async fn slow_smtp(delay: Duration) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                tokio::time::sleep(delay).await;
+                write.write_all(b"220 slow ESMTP\r\n").await.ok()?;
+                let mut in_data = false;
+                while let Some(line) = lines.next_line().await.ok()? {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        match line.get(..4).unwrap_or_default().to_ascii_uppercase().as_str() {
+                            "EHLO" | "HELO" => b"250 slow\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok()?;
+                                return Some(());
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    write.write_all(reply).await.ok()?;
+                }
+                Some(())
+            });
+        }
+    });
+    port
+}
+
+fn statuses(place: &Place) -> Vec<String> {
+    let out = place.usher(&["outbox", "list", "--json"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Signs up at `served`, waits until its email is being sent, then sends
+/// SIGTERM and waits for the process to exit; returns its place.
+async fn terminate_while_sending(served: Served) -> Place {
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", served.address))
+        .json(&signup_body("acme", "jane@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let place = served.place.as_ref().unwrap();
+    eventually("the email is being sent", Duration::from_secs(10), async || statuses(place).iter().any(|s| s == "sending").then_some(()))
+        .await;
+    let pid = served.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut served = served;
+    let status = eventually("usher exits after SIGTERM", Duration::from_secs(15), async || served.child.try_wait().unwrap()).await;
+    assert!(status.success(), "usher exits cleanly: {status}\n{}", served.log());
+    served.stop()
+}
+
+on_each_backend! {
+    async fn sigterm_finishes_the_send_in_flight_and_leaves_nothing_in_sending(backend: Backend) {
+        let smtp = slow_smtp(Duration::from_millis(1500)).await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str())];
+        let place = terminate_while_sending(Served::start(backend, &env).await).await;
+        assert_eq!(statuses(&place), ["sent"], "the send in flight was finished before usher exited");
+    }
+
+    async fn sigterm_hands_back_a_send_that_outlasts_the_grace_period(backend: Backend) {
+        let smtp = silent_smtp().await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str()), ("USHER_SMTP_TIMEOUT", "60s"), ("USHER_MAIL_LEASE", "10m"), ("USHER_SHUTDOWN_GRACE", "1s")];
+        let served = Served::start(backend, &env).await;
+        let started = std::time::Instant::now();
+        let place = terminate_while_sending(served).await;
+        assert!(started.elapsed() < Duration::from_secs(15), "it did not wait for the SMTP timeout");
+        assert_eq!(statuses(&place), ["pending"], "released, not left in sending for its 10-minute lease");
+        let out = place.usher(&["outbox", "list", "--json"], &[]);
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows[0]["attempts"], 0, "the cut-short attempt is not counted");
+    }
+}
+
+on_each_backend! {
+    async fn an_smtp_server_that_never_answers_defers_the_message_instead_of_holding_it(backend: Backend) {
+        let smtp = silent_smtp().await;
+        let url = format!("smtp://127.0.0.1:{smtp}?tls=none");
+        let settings = [("mail_transport", "smtp"), ("smtp_url", url.as_str()), ("smtp_timeout", "300ms"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h")];
+        let app = TestApp::spawn_with(backend, &settings).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        let error = eventually("the send gives up on the silent server", Duration::from_secs(10), async || {
+            app.outbox().await.into_iter().find(|m| m.status.as_str() == "pending" && m.attempts == 1).and_then(|m| m.last_error)
+        })
+        .await;
+        assert!(error.contains("did not finish the conversation"), "{error}");
+    }
+}
