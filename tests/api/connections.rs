@@ -54,15 +54,7 @@ impl Server {
         }
         let child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
         let mut server = Self { address, port, child, log, _dir: dir, _db: db };
-        let client = reqwest::Client::new();
-        eventually("usher serve is ready", Duration::from_secs(20), async || {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("usher exited ({status}):\n{}", server.log());
-            }
-            let r = client.get(format!("{}/readyz", server.address)).send().await.ok()?;
-            (r.status() == StatusCode::OK).then_some(())
-        })
-        .await;
+        wait_until_serving(&mut server.child, &server.address, &server.log).await;
         server
     }
 

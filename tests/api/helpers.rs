@@ -512,3 +512,17 @@ impl Drop for FreshDatabase {
         .join();
     }
 }
+
+/// Waits until a spawned `usher serve` answers `/readyz`; fails the test with
+/// its log if it exits first.
+pub async fn wait_until_serving(child: &mut std::process::Child, address: &str, log: &std::path::Path) {
+    let client = reqwest::Client::new();
+    eventually("usher serve is ready", Duration::from_secs(20), async || {
+        if let Some(status) = child.try_wait().expect("child status") {
+            panic!("usher exited ({status}):\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        let r = client.get(format!("{address}/readyz")).send().await.ok()?;
+        (r.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+}

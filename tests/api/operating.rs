@@ -74,15 +74,7 @@ impl Served {
         }
         let child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
         let mut served = Self { address: format!("http://127.0.0.1:{port}"), child, log, place: Some(place) };
-        let client = reqwest::Client::new();
-        eventually("usher serve is ready", Duration::from_secs(20), async || {
-            if let Some(status) = served.child.try_wait().unwrap() {
-                panic!("usher exited ({status}):\n{}", served.log());
-            }
-            let r = client.get(format!("{}/readyz", served.address)).send().await.ok()?;
-            (r.status() == StatusCode::OK).then_some(())
-        })
-        .await;
+        wait_until_serving(&mut served.child, &served.address, &served.log).await;
         served
     }
 
