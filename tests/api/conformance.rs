@@ -25,8 +25,6 @@ enum Usher {
     Serves,
     /// Its request body, at another path (the one named).
     ServesBodyAt(&'static str),
-    /// Contact validation and the country lists: issue 11's work.
-    Issue11,
     Declines(&'static str),
 }
 
@@ -69,13 +67,31 @@ const OPERATIONS: &[(&str, &str, &str, &str, Usher)] = &[
             "reads a signup object by name without authentication; usher's signups are reached only through their token, so they cannot be enumerated",
         ),
     ),
-    (SIGNUP, "POST", "/no_auth/validate_contact", "ValidateContact", Usher::Issue11),
-    (SIGNUP, "GET", "/no_auth/countries/{prefix}", "ListCountries", Usher::Issue11),
-    (SIGNUP, "GET", "/no_auth/countries/{country_code}/states/{prefix}", "ListStates", Usher::Issue11),
-    (SIGNUP, "GET", "/no_auth/countries/{country_code}/states/{state_code}/cities/{prefix}", "ListCities", Usher::Issue11),
-    (SIGNUP, "GET", "/api/web/custom/countries/{prefix}", "ListCountries", Usher::Issue11),
-    (SIGNUP, "GET", "/api/web/custom/countries/{country_code}/states/{prefix}", "ListStates", Usher::Issue11),
-    (SIGNUP, "GET", "/api/web/custom/countries/{country_code}/states/{state_code}/cities/{prefix}", "ListCities", Usher::Issue11),
+    (SIGNUP, "POST", "/no_auth/validate_contact", "ValidateContact", Usher::Serves),
+    (SIGNUP, "GET", "/no_auth/countries/{prefix}", "ListCountries", Usher::Serves),
+    (SIGNUP, "GET", "/no_auth/countries/{country_code}/states/{prefix}", "ListStates", Usher::Serves),
+    (SIGNUP, "GET", "/no_auth/countries/{country_code}/states/{state_code}/cities/{prefix}", "ListCities", Usher::Serves),
+    (
+        SIGNUP,
+        "GET",
+        "/api/web/custom/countries/{prefix}",
+        "ListCountries",
+        Usher::Declines("the authenticated twin of the /no_auth/ list, which the signup form reads without a token"),
+    ),
+    (
+        SIGNUP,
+        "GET",
+        "/api/web/custom/countries/{country_code}/states/{prefix}",
+        "ListStates",
+        Usher::Declines("the authenticated twin of the /no_auth/ list, which the signup form reads without a token"),
+    ),
+    (
+        SIGNUP,
+        "GET",
+        "/api/web/custom/countries/{country_code}/states/{state_code}/cities/{prefix}",
+        "ListCities",
+        Usher::Declines("the authenticated twin of the /no_auth/ list, which the signup form reads without a token"),
+    ),
     (USER, "POST", "/api/web/custom/namespaces/{namespace}/send_password_email", "SendPasswordEmail", Usher::Serves),
     (USER, "POST", "/api/web/custom/password/admin_reset", "ResetPasswordByAdmin", Usher::Serves),
     (

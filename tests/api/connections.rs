@@ -32,13 +32,7 @@ struct Server {
 impl Server {
     async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (database_url, db) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("usher.db").display()), None),
-            Backend::Postgres(admin) => {
-                let db = FreshDatabase::create(&admin).await;
-                (db.url.clone(), Some(db))
-            }
-        };
+        let (database_url, db) = fresh_database(&backend, dir.path()).await;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let address = format!("http://127.0.0.1:{port}");
         let log = dir.path().join("usher.log");

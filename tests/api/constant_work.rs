@@ -192,13 +192,7 @@ async fn insert_tenant(store: &Store, cname: &str) -> Result<(), sqlx::Error> {
 /// these tests is the test's own.
 async fn bare_store(backend: &Backend) -> (Store, tempfile::TempDir, Option<FreshDatabase>) {
     let dir = tempfile::tempdir().unwrap();
-    let (url, db) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("bare.db").display()), None),
-        Backend::Postgres(admin) => {
-            let db = FreshDatabase::create(admin).await;
-            (db.url.clone(), Some(db))
-        }
-    };
+    let (url, db) = fresh_database(backend, dir.path()).await;
     let store = Store::connect(&url, PoolSettings { max_connections: 4, acquire_timeout: Duration::from_secs(5) }).await.unwrap();
     store.migrate().await.unwrap();
     (store, dir, db)

@@ -526,3 +526,15 @@ pub async fn wait_until_serving(child: &mut std::process::Child, address: &str, 
     })
     .await;
 }
+
+/// A database of its own for a test: a SQLite file in `dir`, or a fresh
+/// PostgreSQL database (dropped with the returned guard).
+pub async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> (String, Option<FreshDatabase>) {
+    match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.join("usher.db").display()), None),
+        Backend::Postgres(admin) => {
+            let db = FreshDatabase::create(admin).await;
+            (db.url.clone(), Some(db))
+        }
+    }
+}

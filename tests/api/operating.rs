@@ -27,13 +27,7 @@ struct Place {
 impl Place {
     async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (database_url, db) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("usher.db").display()), None),
-            Backend::Postgres(admin) => {
-                let db = FreshDatabase::create(&admin).await;
-                (db.url.clone(), Some(db))
-            }
-        };
+        let (database_url, db) = fresh_database(&backend, dir.path()).await;
         Self { dir, database_url, _db: db }
     }
 
