@@ -79,7 +79,13 @@ impl Driver {
 pub(crate) async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
     let mut body = String::new();
     for _ in 0..200 {
-        body = browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
+        // While a form submits, the old body can vanish under the lookup:
+        // that is "not yet", not a failure.
+        if let Ok(element) = browser.find(Locator::Css("body")).await
+            && let Ok(text_now) = element.text().await
+        {
+            body = text_now;
+        }
         if body.contains(text) {
             return body;
         }
