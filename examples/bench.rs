@@ -198,14 +198,15 @@ async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
 }
 
 async fn backlog(db: &str) -> Result<()> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(db).await?;
+    use usher::store::{PoolSettings, Store};
+    let store = Store::connect(db, PoolSettings { max_connections: 1, acquire_timeout: Duration::from_secs(5) }).await?;
     let start = Instant::now();
     let mut first: Option<i64> = None;
     loop {
-        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('requested', 'pending', 'sending')")
-            .fetch_one(&mut conn)
+        let (open,): (i64,) = store
+            .acquire()
+            .await?
+            .fetch_one("SELECT COUNT(*) FROM outbox WHERE status IN ('requested', 'pending', 'sending')", &[])
             .await?;
         first.get_or_insert(open);
         if open == 0 {

@@ -287,7 +287,13 @@ async fn outbox(settings: Settings, command: OutboxCommand) -> anyhow::Result<()
     match command {
         OutboxCommand::List { status, limit, json } => {
             let mut conn = store.acquire().await?;
-            let rows = store::outbox::list(&mut conn, status.as_deref(), limit).await?;
+            let status = status
+                .map(|s| {
+                    store::outbox::Status::parse(&s)
+                        .with_context(|| format!("no outbox status {s:?}: one of requested, pending, sending, sent, failed, dropped"))
+                })
+                .transpose()?;
+            let rows = store::outbox::list(&mut conn, status, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

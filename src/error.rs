@@ -53,9 +53,9 @@ impl From<Invalid> for Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        if crate::store::is_unavailable(&e) {
+impl From<crate::store::Error> for Error {
+    fn from(e: crate::store::Error) -> Self {
+        if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
             return Self::Unavailable { reason: "the database is unavailable", retry_after: Duration::from_secs(5) };
         }

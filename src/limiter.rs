@@ -71,7 +71,7 @@ impl ClientLimiter {
     }
 
     /// Reports local admissions to the shared counts and learns the others'.
-    pub async fn sync(&self, store: &Store) -> Result<(), sqlx::Error> {
+    pub async fn sync(&self, store: &Store) -> Result<(), store::Error> {
         let (start, deltas) = {
             let window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let deltas: Vec<(String, i64)> =

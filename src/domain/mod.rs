@@ -7,7 +7,7 @@ mod email;
 mod names;
 
 pub use email::EmailAddress;
-pub use names::{Cname, Locale, RESERVED_CNAMES, TenantType, UserState};
+pub use names::{Cname, Locale, RESERVED_CNAMES, SignupState, TenantType, UserState};
 
 /// Why a value was refused, with the name of the field the client sent it in.
 #[derive(Debug, Clone, PartialEq, Eq)]

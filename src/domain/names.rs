@@ -143,12 +143,35 @@ impl UserState {
         }
     }
 
-    pub fn from_stored(s: &str) -> Self {
-        match s {
-            "active" => Self::Active,
-            "disabled" => Self::Disabled,
-            _ => Self::Pending,
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Active, Self::Disabled].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A state reads as its stored name, so `user.state == "active"` says what it means.
+impl PartialEq<&str> for UserState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A tenant signup waits for its link (`Pending`) until it creates the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupState {
+    Pending,
+    Completed,
+}
+
+impl SignupState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Completed => "completed",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Completed].into_iter().find(|v| v.as_str() == s)
     }
 }
 

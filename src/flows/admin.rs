@@ -2,7 +2,7 @@
 //! (seed 002 and its successor) and `verify_password` with its lock-out.
 
 use super::{Caller, Ctx, MailFlow, audit, audit_outcome};
-use crate::domain::{Cname, EmailAddress};
+use crate::domain::{Cname, EmailAddress, UserState};
 use crate::error::Error;
 use crate::store;
 use crate::tokens::random_id;
@@ -176,7 +176,7 @@ pub async fn verify_password(
     ctx.write(move |conn, now| {
         Box::pin(async move {
             let locked = store::users::locked_until(conn, &user.id, &client).await?.is_some_and(|until| until > now);
-            let valid = matches && !locked && user.password_hash.is_some() && user.state == "active";
+            let valid = matches && !locked && user.password_hash.is_some() && user.state == UserState::Active;
             let outcome = if locked {
                 crate::metrics::refused("login");
                 "locked"

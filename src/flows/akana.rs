@@ -31,7 +31,7 @@ pub struct Verified {
     /// The developer portal (tenant) the code belongs to.
     pub domain_name: String,
     pub expired: bool,
-    pub state: String,
+    pub state: UserState,
 }
 
 fn code_invalid() -> Error {
@@ -145,7 +145,7 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
             expired: false,
             state: user.state,
         }),
-        TokenState::Expired if user.state == UserState::Pending.as_str() => {
+        TokenState::Expired if user.state == UserState::Pending => {
             let (ctx2, caller) = (ctx.clone(), caller.clone());
             ctx.write(move |conn, now| {
                 Box::pin(async move {

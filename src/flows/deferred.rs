@@ -89,11 +89,11 @@ pub enum Care {
 
 /// Resolves up to `limit` requested rows, oldest first, in the caller's
 /// transaction; returns how many it took.
-pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64, care: Care) -> Result<usize, sqlx::Error> {
+pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64, care: Care) -> Result<usize, store::Error> {
     let rows = store::outbox::take_requested(conn, backend, limit).await?;
     for row in &rows {
         if care == Care::Careful {
-            sqlx::Executor::execute(&mut *conn, "SAVEPOINT resolve").await?;
+            conn.batch("SAVEPOINT resolve").await?;
         }
         let outcome = match serde_json::from_str::<Request>(&row.payload) {
             Ok(request) => resolve(conn, &request, row.created_at).await,
@@ -101,7 +101,7 @@ pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_at
         };
         match outcome {
             Ok(Some(send)) => {
-                let payload = serde_json::to_string(&send.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                let payload = serde_json::to_string(&send.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
                 let resolved = Envelope {
                     kind: send.intent.kind(),
                     recipient: &send.to,
@@ -113,16 +113,16 @@ pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_at
             }
             Ok(None) => store::outbox::drop_request(conn, row.id, "no account to write to").await?,
             Err(e) if care == Care::Fast => {
-                return Err(sqlx::Error::Protocol(format!("resolving request {} failed: {e:#}", row.id)));
+                return Err(store::Error::Aborted(format!("resolving request {} failed: {e:#}", row.id)));
             }
             Err(e) => {
-                sqlx::Executor::execute(&mut *conn, "ROLLBACK TO resolve").await?;
+                conn.batch("ROLLBACK TO resolve").await?;
                 tracing::warn!(outbox_id = row.id, error = format!("{e:#}"), "resolving a request failed; it will be tried again");
                 store::outbox::resolution_failed(conn, row.id, "resolving the request failed; see the log", max_attempts).await?;
             }
         }
         if care == Care::Careful {
-            sqlx::Executor::execute(&mut *conn, "RELEASE resolve").await?;
+            conn.batch("RELEASE resolve").await?;
         }
     }
     Ok(rows.len())
@@ -135,7 +135,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
         Request::PasswordEmailV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
             let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await?;
-            let Some(user) = user.filter(|u| u.state != UserState::Disabled.as_str()) else { return Ok(None) };
+            let Some(user) = user.filter(|u| u.state != UserState::Disabled) else { return Ok(None) };
             audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
             Ok(Some(password_link(user)))
         }
@@ -146,17 +146,17 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
                 return Ok(Some(Mail { intent: Intent::AccountExistsV1 {}, to, tenant: None, locale: signup.locale.clone() }));
             }
             let id = tokens::random_id();
-            let row = store::signups::Signup {
-                id: id.clone(),
-                cname: signup.cname.clone(),
-                email: signup.email.clone(),
-                tenant_type: signup.tenant_type.as_str().to_owned(),
-                locale: signup.locale.clone(),
-                details: serde_json::to_string(&signup.details).map_err(anyhow::Error::from)?,
-                state: "pending".to_owned(),
-                tenant_id: None,
+            let details = serde_json::to_string(&signup.details).map_err(anyhow::Error::from)?;
+            let row = store::signups::NewSignup {
+                id: &id,
+                cname: &signup.cname,
+                email: &signup.email,
+                email_norm: &signup.email_norm,
+                tenant_type: signup.tenant_type.as_str(),
+                locale: &signup.locale,
+                details: &details,
             };
-            store::signups::insert(conn, &row, &signup.email_norm, at).await?;
+            store::signups::insert(conn, &row, at).await?;
             audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
             let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
             Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
@@ -164,7 +164,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
         Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
             let email = EmailAddress::from_trusted(email.clone());
             match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await? {
-                Some(user) if user.state == UserState::Pending.as_str() => {
+                Some(user) if user.state == UserState::Pending => {
                     audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
                     Ok(Some(activation_code(user)))
                 }
@@ -185,7 +185,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
                         last_name,
                         contact_number: phone.as_deref(),
                         locale: locale.as_str(),
-                        state: UserState::Pending.as_str(),
+                        state: UserState::Pending,
                         password_hash: None,
                         now: at,
                     };
@@ -204,7 +204,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
         Request::ActivationResendV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
             match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await? {
-                Some(user) if user.state == UserState::Pending.as_str() => {
+                Some(user) if user.state == UserState::Pending => {
                     audit(conn, at, caller, "developer.activation_resent", &user.id, None).await?;
                     Ok(Some(activation_code(user)))
                 }

@@ -3,7 +3,7 @@
 
 use super::deferred::{self, Request};
 use super::{Caller, Ctx, MailFlow, audit};
-use crate::domain::{Cname, EmailAddress, Locale, TenantType, UserState};
+use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
 use crate::error::Error;
 use crate::mail::{self, Intent, Outgoing};
 use crate::store::{self, tokens::TokenState};
@@ -137,7 +137,7 @@ pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error
         let mut conn = ctx.store.acquire().await?;
         store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?
     };
-    if signup.state == "completed" {
+    if signup.state == SignupState::Completed {
         return Err(signup_completed());
     }
     let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
@@ -173,7 +173,7 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
     if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized() || !tenant_type.matches(stored_type) {
         return Ok(ETOKEN_FAILED);
     }
-    if signup.state == "completed" {
+    if signup.state == SignupState::Completed {
         return Ok(ETOKEN_USED);
     }
     match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await? {
@@ -194,7 +194,7 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
     let signup =
         store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(|| Error::NotFound("No signup matches this link.".into()))?;
     let console_url = if signup.tenant_id.is_some() { Some(ctx.console_url(&signup.cname)) } else { None };
-    let error_message = if signup.state == "completed" {
+    let error_message = if signup.state == SignupState::Completed {
         Some(ALREADY_ACTIVE)
     } else {
         match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {
@@ -223,7 +223,7 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     let signup = {
         let mut conn = ctx.store.acquire().await?;
         let signup = store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?;
-        if signup.state == "completed" {
+        if signup.state == SignupState::Completed {
             crate::metrics::token_spend(TokenState::Used);
             return Err(signup_completed());
         }
@@ -290,7 +290,7 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                         last_name: &details.last_name,
                         contact_number: details.contact_number.as_deref(),
                         locale: &signup.locale,
-                        state: state.as_str(),
+                        state,
                         password_hash: password_hash.as_deref(),
                         now,
                     },
@@ -334,7 +334,7 @@ pub async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
     let Some(signup) = store::signups::get(&mut conn, &claims.sub).await? else {
         return Ok(LinkState::Invalid);
     };
-    if signup.state == "completed" {
+    if signup.state == SignupState::Completed {
         return Ok(LinkState::Completed { console_url: ctx.console_url(&signup.cname) });
     }
     Ok(match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {

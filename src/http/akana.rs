@@ -280,7 +280,7 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
         "lastName": v.last_name,
         "domainName": v.domain_name,
         "expired": v.expired,
-        "state": v.state,
+        "state": v.state.as_str(),
         "signupStatus": v.status,
         "status": v.status,
     });

@@ -164,15 +164,15 @@ pub struct Outgoing<'a> {
 
 /// Writes a message to the outbox, inside the caller's transaction. Its
 /// Message-ID is fixed here, so every delivery attempt carries the same one.
-pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, sqlx::Error> {
-    let payload = serde_json::to_string(&out.intent).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
+    let payload = serde_json::to_string(&out.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
     let envelope = Envelope { kind: out.intent.kind(), recipient: out.to, tenant: out.tenant, locale: out.locale, payload: &payload };
     insert(conn, now, mail_domain, &envelope, Status::Pending).await
 }
 
 /// Writes an outbox row (a message, or a request to resolve) with a fresh
 /// Message-ID.
-pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, sqlx::Error> {
+pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, store::Error> {
     let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
     store::outbox::enqueue(conn, &message_id, envelope, status, now).await?;
     Ok(message_id)

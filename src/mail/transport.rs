@@ -114,7 +114,7 @@ impl Transport {
                 store
                     .write(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await }))
                     .await
-                    .map_err(|e: sqlx::Error| SendError::transient(format!("dev mailbox: {e}")))
+                    .map_err(|e: store::Error| SendError::transient(format!("dev mailbox: {e}")))
             }
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();

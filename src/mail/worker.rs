@@ -127,7 +127,7 @@ impl Worker {
     /// Resolves one batch of requests; returns how many. A batch that fails
     /// is resolved again with a savepoint per request, so that the one that
     /// fails is set aside and the others go on.
-    pub async fn resolve_once(&self) -> Result<usize, sqlx::Error> {
+    pub async fn resolve_once(&self) -> Result<usize, store::Error> {
         match self.resolve_batch(Care::Fast).await {
             Ok(n) => Ok(n),
             Err(e) => {
@@ -137,7 +137,7 @@ impl Worker {
         }
     }
 
-    async fn resolve_batch(&self, care: Care) -> Result<usize, sqlx::Error> {
+    async fn resolve_batch(&self, care: Care) -> Result<usize, store::Error> {
         let backend = self.store.backend();
         let max_attempts = i64::from(self.settings.max_attempts);
         self.store
@@ -148,7 +148,7 @@ impl Worker {
 
     /// Claims one batch, mints the tokens its links need, and delivers it;
     /// returns how many were claimed.
-    pub async fn tick(&self) -> Result<usize, sqlx::Error> {
+    pub async fn tick(&self) -> Result<usize, store::Error> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
         let (backend, worker, batch) = (self.store.backend(), self.id.clone(), self.settings.batch);
@@ -167,7 +167,7 @@ impl Worker {
                         };
                         prepared.push((message, intent, minted));
                     }
-                    Ok::<_, sqlx::Error>(prepared)
+                    Ok::<_, store::Error>(prepared)
                 })
             })
             .await?;
@@ -197,7 +197,7 @@ impl Worker {
         Ok(n)
     }
 
-    async fn prune(&self, now: i64) -> Result<(), sqlx::Error> {
+    async fn prune(&self, now: i64) -> Result<(), store::Error> {
         let retention = self.settings.retention.clone();
         self.store.write(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) })).await
     }
@@ -213,7 +213,7 @@ async fn mint(
     clock: &Clock,
     settings: &WorkerSettings,
     link: LinkToMint<'_>,
-) -> Result<Option<Minted>, sqlx::Error> {
+) -> Result<Option<Minted>, store::Error> {
     let issued = match keys.issue(clock, link.purpose, link.subject, settings.ttl(link.purpose)) {
         Ok(issued) => issued,
         Err(e) => {
@@ -235,7 +235,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn deliver(&self, m: store::outbox::Claimed, intent: Result<Intent, String>, minted: Option<Minted>) -> Result<(), sqlx::Error> {
+    async fn deliver(&self, m: store::outbox::Claimed, intent: Result<Intent, String>, minted: Option<Minted>) -> Result<(), store::Error> {
         let intent = match intent {
             Ok(i) => i,
             Err(e) => return self.fail(&m, &format!("the stored message is unreadable: {e}")).await,
@@ -298,12 +298,12 @@ impl Delivery {
     }
 
     /// Gives up on a message before sending it, keeping its payload as it is.
-    async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), sqlx::Error> {
+    async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), store::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
         self.mark_failed(m.id, hint.to_owned()).await
     }
 
-    async fn mark_failed(&self, id: i64, hint: String) -> Result<(), sqlx::Error> {
+    async fn mark_failed(&self, id: i64, hint: String) -> Result<(), store::Error> {
         crate::metrics::delivery("failed");
         let worker = self.worker.clone();
         self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())

@@ -1,6 +1,7 @@
 //! The append-only audit trail.
 
-use super::Conn;
+use super::{Conn, Error, FromRow, Row};
+use crate::args;
 
 pub struct Event<'a> {
     pub actor: &'a str,
@@ -11,18 +12,13 @@ pub struct Event<'a> {
     pub detail: Option<&'a str>,
 }
 
-pub async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(at)
-        .bind(e.actor)
-        .bind(e.action)
-        .bind(e.target)
-        .bind(e.client_addr)
-        .bind(e.outcome)
-        .bind(e.detail)
-        .execute(conn)
-        .await
-        .map(|_| ())
+pub async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![at, e.actor, e.action, e.target, e.client_addr, e.outcome, e.detail],
+    )
+    .await
+    .map(|_| ())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -37,26 +33,26 @@ pub struct Listed {
     pub detail: Option<String>,
 }
 
-/// The newest `limit` events, newest first.
-pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {
-    use sqlx::Row;
-    let rows =
-        sqlx::query("SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Listed {
-                id: r.try_get(0)?,
-                at: r.try_get(1)?,
-                actor: r.try_get(2)?,
-                action: r.try_get(3)?,
-                target: r.try_get(4)?,
-                client_addr: r.try_get(5)?,
-                outcome: r.try_get(6)?,
-                detail: r.try_get(7)?,
-            })
+impl FromRow for Listed {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            at: row.get("at")?,
+            actor: row.get("actor")?,
+            action: row.get("action")?,
+            target: row.get("target")?,
+            client_addr: row.get("client_addr")?,
+            outcome: row.get("outcome")?,
+            detail: row.get("detail")?,
         })
-        .collect()
+    }
+}
+
+/// The newest `limit` events, newest first.
+pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, Error> {
+    conn.fetch_all(
+        "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+        args![limit],
+    )
+    .await
 }

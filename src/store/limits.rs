@@ -1,8 +1,8 @@
 //! Rate limits kept in the database, so that every instance shares them.
 //! Each check is one atomic upsert: no read-then-write race between instances.
 
-use super::Conn;
-use sqlx::Row;
+use super::{Conn, Error};
+use crate::args;
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -12,32 +12,27 @@ pub const MINUTE_MS: i64 = 60 * 1000;
 /// interval or the daily cap; then says how long to wait. A zero interval
 /// checks none: on PostgreSQL two transactions may commit out of the order
 /// in which they read the clock.
-pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration, daily: u32) -> Result<Result<(), Duration>, sqlx::Error> {
+pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration, daily: u32) -> Result<Result<(), Duration>, Error> {
     let interval_ms = crate::clock::ms(interval);
     let day = now.div_euclid(DAY_MS);
-    let taken = sqlx::query(
-        "INSERT INTO email_limits (key, last_at, day, day_count) VALUES ($1, $2, $3, 1)
-         ON CONFLICT (key) DO UPDATE SET
-             day_count = CASE WHEN email_limits.day = excluded.day THEN email_limits.day_count + 1 ELSE 1 END,
-             day = excluded.day,
-             last_at = excluded.last_at
-         WHERE ($6 = 0 OR email_limits.last_at <= $4)
-           AND (email_limits.day <> excluded.day OR email_limits.day_count < $5)
-         RETURNING key",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(day)
-    .bind(now - interval_ms)
-    .bind(i64::from(daily))
-    .bind(interval_ms)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let taken: Option<(String,)> = conn
+        .fetch_optional(
+            "INSERT INTO email_limits (key, last_at, day, day_count) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (key) DO UPDATE SET
+                 day_count = CASE WHEN email_limits.day = excluded.day THEN email_limits.day_count + 1 ELSE 1 END,
+                 day = excluded.day,
+                 last_at = excluded.last_at
+             WHERE ($6 = 0 OR email_limits.last_at <= $4)
+               AND (email_limits.day <> excluded.day OR email_limits.day_count < $5)
+             RETURNING key",
+            args![key, now, day, now - interval_ms, i64::from(daily), interval_ms],
+        )
+        .await?;
     if taken.is_some() {
         return Ok(Ok(()));
     }
-    let row = sqlx::query("SELECT last_at, day, day_count FROM email_limits WHERE key = $1").bind(key).fetch_one(conn).await?;
-    let (last_at, row_day, count): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let (last_at, row_day, count): (i64, i64, i64) =
+        conn.fetch_one("SELECT last_at, day, day_count FROM email_limits WHERE key = $1", args![key]).await?;
     let wait_ms = if row_day == day && count >= i64::from(daily) { (day + 1) * DAY_MS - now } else { last_at + interval_ms - now };
     Ok(Err(Duration::from_millis(wait_ms.max(1000) as u64)))
 }
@@ -45,7 +40,7 @@ pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration
 /// Adds what this instance admitted since its last report to the shared
 /// per-client counts of one minute window, and returns each client's total
 /// over all instances. One statement for many clients.
-pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, Error> {
     let mut totals = Vec::with_capacity(hits.len());
     // Three parameters a row keeps each statement under PostgreSQL's 65,535.
     for chunk in hits.chunks(1000) {
@@ -56,13 +51,12 @@ pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String
              RETURNING client, hits",
             values.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(window_start);
+        let mut args = vec![super::Value::from(window_start)];
         for (client, n) in chunk {
-            query = query.bind(client).bind(n);
+            args.push(client.into());
+            args.push((*n).into());
         }
-        for row in query.fetch_all(&mut *conn).await? {
-            totals.push((row.try_get(0)?, row.try_get(1)?));
-        }
+        totals.extend(conn.fetch_all::<(String, i64)>(&sql, &args).await?);
     }
     Ok(totals)
 }

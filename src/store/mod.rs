@@ -1,14 +1,15 @@
 //! The storage boundary. Flows call the functions of this module's children;
 //! nothing above it writes SQL.
 //!
-//! One implementation serves both backends through sqlx's `Any` driver: the
-//! queries are written in the SQL that SQLite and PostgreSQL share (`$N`
-//! parameters, `ON CONFLICT … DO UPDATE`, `RETURNING`, integer times), and
-//! the few places where the backends must differ (the writer, claiming
-//! outbox rows) branch on [`Backend`]. Each backend has its own migrations.
+//! One implementation serves both backends through [`Conn`]: the queries are
+//! written in the SQL that SQLite and PostgreSQL share (`$N` parameters,
+//! `ON CONFLICT … DO UPDATE`, `RETURNING`, integer times), and the few places
+//! where the backends must differ (the writer, claiming outbox rows) branch
+//! on [`Backend`]. Each backend has its own migrations.
 
 pub mod api_tokens;
 pub mod audit;
+mod db;
 pub mod devmail;
 pub mod limits;
 pub mod outbox;
@@ -18,19 +19,22 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
+pub use db::{Column, Conn, Error, FromRow, Row, Value};
+
 use anyhow::Context;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use db::Inner;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Connection, Executor};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use std::borrow::Cow;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-pub use sqlx::AnyConnection as Conn;
 
 /// What a write job returns: a future borrowing the writer's connection.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -42,18 +46,20 @@ pub enum Backend {
 }
 
 /// Reads go to a pool; writes go through [`Store::write`]. On SQLite every
-/// write of the instance is applied by one task on one connection, batched
+/// write of the instance is applied by one thread on one connection, batched
 /// into one transaction (group commit), so writers never fight for SQLite's
 /// lock and one fsync covers many requests. On PostgreSQL each write is its
 /// own pooled transaction: the server already commits concurrently.
 #[derive(Clone)]
 pub struct Store {
-    reads: AnyPool,
-    backend: Backend,
-    options: AnyConnectOptions,
-    writer: Option<writer::Handle>,
+    engine: Engine,
     commits: Arc<AtomicU64>,
-    busy_timeout_ms: u128,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Sqlite { file: Arc<SqliteFile>, readers: Arc<Readers>, writer: writer::Handle },
+    Postgres { pool: PgPool, options: Arc<PgConnectOptions> },
 }
 
 pub struct PoolSettings {
@@ -61,64 +67,162 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
 }
 
+/// Where a SQLite database lives and how its connections are set up.
+struct SqliteFile {
+    path: PathBuf,
+    create: bool,
+    busy_timeout: Duration,
+}
+
+impl SqliteFile {
+    fn parse(url: &str, busy_timeout: Duration) -> anyhow::Result<Self> {
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        anyhow::ensure!(
+            !path.is_empty() && path != ":memory:",
+            "database_url must name a SQLite file: every connection must see the same data"
+        );
+        // The file is created on first start; `mode=rw` (or `ro`) in the URL says not to.
+        let create = !query.split('&').any(|kv| kv == "mode=rw" || kv == "mode=ro");
+        Ok(Self { path: PathBuf::from(path), create, busy_timeout })
+    }
+
+    /// `synchronous = FULL`: a commit returns only once it is on disk, so no
+    /// answered request is lost with a power cut (WAL's NORMAL may lose the
+    /// last transactions).
+    fn open(&self) -> Result<rusqlite::Connection, Error> {
+        use rusqlite::OpenFlags;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if self.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(conn)
+    }
+
+    fn sqlx_options(&self) -> sqlx::sqlite::SqliteConnectOptions {
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.path)
+            .create_if_missing(self.create)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(self.busy_timeout)
+    }
+}
+
+/// SQLite's read connections. A read runs on the caller's thread: it is a
+/// lookup by key, served from SQLite's page cache in microseconds, and WAL
+/// readers never wait for the writer. Each connection is `query_only`.
+struct Readers {
+    idle: Mutex<Vec<rusqlite::Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    acquire_timeout: Duration,
+}
+
+impl Readers {
+    async fn lend(self: &Arc<Self>, file: &SqliteFile) -> Result<Lease, Error> {
+        let permit = tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Busy("no read connection came free in time"))?
+            .map_err(|_| Error::Busy("the read pool is closed"))?;
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = file.open()?;
+                // A write on a read connection would take SQLite's lock
+                // behind the writer's back; make it an error instead.
+                c.pragma_update(None, "query_only", "ON")?;
+                c
+            }
+        };
+        Ok(Lease { conn: Some(Conn(Inner::Sqlite(conn))), home: Some((self.clone(), permit)) })
+    }
+}
+
+/// A read connection, given back to its pool when dropped.
+pub struct Lease {
+    conn: Option<Conn>,
+    home: Option<(Arc<Readers>, tokio::sync::OwnedSemaphorePermit)>,
+}
+
+impl Deref for Lease {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
+    }
+}
+
+impl DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let (Some(Conn(Inner::Sqlite(c))), Some((readers, _permit))) = (self.conn.take(), self.home.take()) {
+            readers.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(c);
+        }
+    }
+}
+
 impl Store {
-    /// Opens the database. Must be called inside a Tokio runtime: on SQLite
-    /// it starts the writer task.
+    /// Opens the database. Must be called inside a Tokio runtime.
     pub async fn connect(url: &str, pool: PoolSettings) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("sqlite:") {
-            // Create the file on first start; an explicit mode in the URL wins.
-            let url = if url.contains("mode=") {
-                url.to_owned()
-            } else if url.contains('?') {
-                format!("{url}&mode=rwc")
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            (Backend::Sqlite, url)
+        let commits = Arc::new(AtomicU64::new(0));
+        let engine = if url.starts_with("sqlite:") {
+            let file = Arc::new(SqliteFile::parse(url, pool.acquire_timeout)?);
+            let readers = Arc::new(Readers {
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(tokio::sync::Semaphore::new(pool.max_connections.max(1) as usize)),
+                acquire_timeout: pool.acquire_timeout,
+            });
+            let writer = writer::Handle::start(file.clone(), commits.clone())?;
+            Engine::Sqlite { file, readers, writer }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            (Backend::Postgres, url.to_owned())
+            let options = PgConnectOptions::from_str(url).context("parsing database_url")?;
+            // Statements are logged by `db` as `usher::sql`, on both backends.
+            let options = options.log_statements(tracing::log::LevelFilter::Trace);
+            let pool = PgPoolOptions::new()
+                .max_connections(pool.max_connections.max(1))
+                .acquire_timeout(pool.acquire_timeout)
+                .connect_lazy_with(options.clone());
+            Engine::Postgres { pool, options: Arc::new(options) }
         } else {
             anyhow::bail!("database_url must start with sqlite:// or postgres://");
         };
-        let options = AnyConnectOptions::from_str(&url).context("parsing database_url")?;
-        let busy_timeout_ms = pool.acquire_timeout.as_millis();
-        let reads = AnyPoolOptions::new()
-            .max_connections(pool.max_connections.max(1))
-            .acquire_timeout(pool.acquire_timeout)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        sqlite_pragmas(conn, busy_timeout_ms).await?;
-                        // A write on a read connection would take SQLite's lock
-                        // behind the writer's back; make it an error instead.
-                        conn.execute("PRAGMA query_only = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options.clone());
-        let commits = Arc::new(AtomicU64::new(0));
-        let writer = match backend {
-            Backend::Sqlite => Some(writer::Handle::start(options.clone(), busy_timeout_ms, commits.clone())),
-            Backend::Postgres => None,
-        };
-        Ok(Self { reads, backend, options, writer, commits, busy_timeout_ms })
+        Ok(Self { engine, commits })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.engine {
+            Engine::Sqlite { .. } => Backend::Sqlite,
+            Engine::Postgres { .. } => Backend::Postgres,
+        }
     }
 
-    /// Applies pending migrations, on a connection of their own: they open
-    /// transactions of their own, which cannot nest in the writer's batch.
+    /// Applies pending migrations, on a connection of their own (sqlx's
+    /// migrator, so databases migrated by earlier releases carry on).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let mut conn = Conn::connect_with(&self.options).await.context("connecting to the database to migrate it")?;
-        if self.backend == Backend::Sqlite {
-            sqlite_pragmas(&mut conn, self.busy_timeout_ms).await.context("configuring the migration connection")?;
+        let migrator = migrator(self.backend());
+        match &self.engine {
+            Engine::Sqlite { file, .. } => {
+                let mut conn = file.sqlx_options().connect().await.context("connecting to the database to migrate it")?;
+                migrator.run_direct(&mut conn).await.context("running database migrations")?;
+                conn.close().await.context("closing the migration connection")
+            }
+            Engine::Postgres { options, .. } => {
+                let mut conn = options.connect().await.context("connecting to the database to migrate it")?;
+                migrator.run_direct(&mut conn).await.context("running database migrations")?;
+                conn.close().await.context("closing the migration connection")
+            }
         }
-        migrator(self.backend).run_direct(&mut conn).await.context("running database migrations")?;
-        conn.close().await.context("closing the migration connection")
     }
 
     /// Runs `job` in a write transaction and returns its result once the
@@ -129,15 +233,17 @@ impl Store {
     pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<sqlx::Error> + Send + 'static,
+        E: From<Error> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
-        match &self.writer {
-            Some(writer) => writer.submit(job).await,
-            None => {
-                let mut tx = self.reads.begin().await?;
-                let value = job(&mut tx).await?;
-                tx.commit().await?;
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => writer.submit(job).await,
+            Engine::Postgres { pool, .. } => {
+                let tx = pool.begin().await.map_err(Error::from)?;
+                let mut conn = Conn(Inner::PostgresTx(tx));
+                let value = job(&mut conn).await?;
+                let Conn(Inner::PostgresTx(tx)) = conn else { unreachable!("the job gets back the transaction it was given") };
+                tx.commit().await.map_err(Error::from)?;
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(value)
             }
@@ -145,13 +251,19 @@ impl Store {
     }
 
     /// A connection for reading. On SQLite it refuses to write.
-    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Any>, sqlx::Error> {
-        self.reads.acquire().await
+    pub async fn acquire(&self) -> Result<Lease, Error> {
+        match &self.engine {
+            Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
+            Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn(Inner::Postgres(pool.acquire().await?))), home: None }),
+        }
     }
 
     /// Writes waiting for SQLite's writer (always 0 on PostgreSQL).
     pub fn queued_writes(&self) -> usize {
-        self.writer.as_ref().map_or(0, writer::Handle::queued)
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => writer.queued(),
+            Engine::Postgres { .. } => 0,
+        }
     }
 
     /// Committed write transactions (SQLite: batches) since the start.
@@ -159,21 +271,10 @@ impl Store {
         self.commits.load(Ordering::Relaxed)
     }
 
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        let mut conn = self.reads.acquire().await?;
-        conn.execute("SELECT 1").await.map(|_| ())
+    pub async fn ping(&self) -> Result<(), Error> {
+        let mut conn = self.acquire().await?;
+        conn.fetch_one::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[]).await.map(|_| ())
     }
-}
-
-/// `synchronous = FULL`: a commit returns only once it is on disk, so no
-/// answered request is lost with a power cut (WAL's NORMAL may lose the last
-/// transactions).
-async fn sqlite_pragmas(conn: &mut Conn, busy_timeout_ms: u128) -> Result<(), sqlx::Error> {
-    conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA synchronous = FULL").await?;
-    conn.execute("PRAGMA foreign_keys = ON").await?;
-    conn.execute(format!("PRAGMA busy_timeout = {busy_timeout_ms}").as_str()).await?;
-    Ok(())
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -198,24 +299,10 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
-/// Whether an error means "the database cannot serve us now" (answer 503 and
-/// let the client retry) rather than "this query is wrong" (a bug: 500).
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            if let Ok(n) = code.parse::<i64>() {
-                return matches!(n & 0xff, 5 | 6);
-            }
-            // PostgreSQL: connection exceptions, shutdown, too many connections.
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
-        }
-        _ => false,
-    }
+pub fn is_unavailable(e: &Error) -> bool {
+    e.is_unavailable()
 }
 
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+pub fn is_unique_violation(e: &Error) -> bool {
+    e.is_unique_violation()
 }

@@ -7,10 +7,9 @@
 //! `pending` with a later `next_attempt_at`, or `failed`. A `sending` row
 //! whose lease ran out belongs to a worker that died; any worker may claim it.
 
-use super::{Backend, Conn};
+use super::{Backend, Conn, Error, FromRow, Row};
+use crate::args;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,183 +95,155 @@ pub struct Listed {
     pub sent_at: Option<i64>,
 }
 
-pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
+        args![message_id, m.kind, m.recipient, m.tenant, m.locale, m.payload, status.as_str(), now],
     )
-    .bind(message_id)
-    .bind(m.kind)
-    .bind(m.recipient)
-    .bind(m.tenant)
-    .bind(m.locale)
-    .bind(m.payload)
-    .bind(status.as_str())
-    .bind(now)
-    .execute(conn)
     .await
     .map(|_| ())
+}
+
+impl FromRow for Requested {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self { id: row.get("id")?, payload: row.get("payload")?, created_at: row.get("created_at")?, attempts: row.get("attempts")? })
+    }
 }
 
 /// Takes up to `limit` requested rows, oldest first, for resolution inside
 /// the caller's transaction. On PostgreSQL the rows stay locked until it
 /// ends, so two instances never resolve one request twice.
-pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, sqlx::Error> {
-    let lock = match backend {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, Error> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+        }
+        Backend::Sqlite => "SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1",
     };
-    let sql = format!("SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 {lock}");
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
-    rows.into_iter()
-        .map(|r| Ok(Requested { id: r.try_get(0)?, payload: r.try_get(1)?, created_at: r.try_get(2)?, attempts: r.try_get(3)? }))
-        .collect()
+    conn.fetch_all(sql, args![limit]).await
 }
 
 /// Turns a request into the email it turned out to ask for.
-pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), Error> {
+    conn.execute(
         "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
          WHERE id = $1 AND status = 'requested'",
+        args![id, r.kind, r.recipient, r.tenant, r.locale, r.payload],
     )
-    .bind(id)
-    .bind(r.kind)
-    .bind(r.recipient)
-    .bind(r.tenant)
-    .bind(r.locale)
-    .bind(r.payload)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// A request that needs no email (no such account): kept, for the
 /// operator, with the reason.
-pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'")
-        .bind(id)
-        .bind(reason)
-        .execute(conn)
+pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), Error> {
+    conn.execute("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'", args![id, reason])
         .await
         .map(|_| ())
 }
 
 /// A resolution that failed: tried again later, given up after `max_attempts`.
-pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), Error> {
+    conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
          WHERE id = $1 AND status = 'requested'",
+        args![id, error, max_attempts],
     )
-    .bind(id)
-    .bind(error)
-    .bind(max_attempts)
-    .execute(conn)
     .await
     .map(|_| ())
+}
+
+impl FromRow for Claimed {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            message_id: row.get("message_id")?,
+            kind: row.get("kind")?,
+            recipient: row.get("recipient")?,
+            tenant: row.get("tenant")?,
+            locale: row.get("locale")?,
+            payload: row.get("payload")?,
+            attempts: row.get("attempts")?,
+        })
+    }
 }
 
 /// Claims up to `limit` due messages for `worker` until `lease_until`.
 /// On PostgreSQL `SKIP LOCKED` lets many workers claim side by side without
 /// waiting on each other; SQLite has one writer, so its statement is atomic.
-pub async fn claim(
-    conn: &mut Conn,
-    backend: Backend,
-    worker: &str,
-    now: i64,
-    lease_until: i64,
-    limit: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    let lock = match backend {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    let sql = format!(
-        "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, Error> {
+    const POSTGRES: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
          WHERE id IN (
              SELECT id FROM outbox
              WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
-             ORDER BY id LIMIT $4 {lock}
+             ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED
          )
-         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts"
-    );
-    let rows = sqlx::query(&sql).bind(worker).bind(lease_until).bind(now).bind(limit).fetch_all(conn).await?;
-    rows.into_iter().map(claimed).collect()
-}
-
-fn claimed(r: AnyRow) -> Result<Claimed, sqlx::Error> {
-    Ok(Claimed {
-        id: r.try_get(0)?,
-        message_id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        recipient: r.try_get(3)?,
-        tenant: r.try_get(4)?,
-        locale: r.try_get(5)?,
-        payload: r.try_get(6)?,
-        attempts: r.try_get(7)?,
-    })
+         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts";
+    const SQLITE: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
+             ORDER BY id LIMIT $4
+         )
+         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts";
+    let sql = match backend {
+        Backend::Postgres => POSTGRES,
+        Backend::Sqlite => SQLITE,
+    };
+    conn.fetch_all(sql, args![worker, lease_until, now, limit]).await
 }
 
 /// At shutdown: hands back what `worker` still holds, due at once, as if it
 /// had never been claimed (the attempt it counted did not happen, or was cut
 /// short; a send cut short may have reached the server, and is sent again
 /// with the same Message-ID). Returns how many rows were released.
-pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Error> {
+    conn.execute(
         "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL, next_attempt_at = $2,
                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
          WHERE claimed_by = $1 AND status = 'sending'",
+        args![worker, now],
     )
-    .bind(worker)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// Records delivery and replaces the payload with one that holds no secret.
 /// Only the worker holding the claim may; returns false if it lost it.
-pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $3, payload = $4, lease_until = NULL, last_error = NULL
-         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(now)
-    .bind(scrubbed_payload)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE outbox SET status = 'sent', sent_at = $3, payload = $4, lease_until = NULL, last_error = NULL
+             WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+            args![id, worker, now, scrubbed_payload],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
-pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, lease_until = NULL
-         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(next_attempt_at)
-    .bind(error)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, lease_until = NULL
+             WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+            args![id, worker, next_attempt_at, error],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// Gives a message up. Its payload stays whole, so that `outbox retry` can
 /// still send a link that works; only delivery scrubs the secret.
-pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'failed', last_error = $3, lease_until = NULL
-         WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(error)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE outbox SET status = 'failed', last_error = $3, lease_until = NULL
+             WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
+            args![id, worker, error],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// What `/metrics` shows of the outbox, read in one query.
@@ -284,66 +255,58 @@ pub struct Gauges {
     pub oldest_due_ms: Option<i64>,
 }
 
-pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT status, COUNT(*),
-                MIN(CASE WHEN status = 'requested' THEN created_at
-                         WHEN status = 'pending' AND next_attempt_at <= $1 THEN next_attempt_at
-                         WHEN status = 'sending' AND lease_until < $1 THEN lease_until END)
-         FROM outbox GROUP BY status",
-    )
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
-    let mut gauges = Gauges { by_status: Vec::new(), oldest_due_ms: None };
-    for row in rows {
-        let due: Option<i64> = row.try_get(2)?;
-        gauges.oldest_due_ms = match (gauges.oldest_due_ms, due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        gauges.by_status.push((row.try_get(0)?, row.try_get(1)?));
-    }
-    Ok(gauges)
+pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, Error> {
+    let rows: Vec<(String, i64, Option<i64>)> = conn
+        .fetch_all(
+            "SELECT status, COUNT(*),
+                    MIN(CASE WHEN status = 'requested' THEN created_at
+                             WHEN status = 'pending' AND next_attempt_at <= $1 THEN next_attempt_at
+                             WHEN status = 'sending' AND lease_until < $1 THEN lease_until END)
+             FROM outbox GROUP BY status",
+            args![now],
+        )
+        .await?;
+    let oldest_due_ms = rows.iter().filter_map(|(_, _, due)| *due).min();
+    Ok(Gauges { by_status: rows.into_iter().map(|(status, count, _)| (status, count)).collect(), oldest_due_ms })
 }
 
-pub async fn list(conn: &mut Conn, status: Option<&str>, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {
-    let rows = sqlx::query(
+impl FromRow for Listed {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        let status: String = row.get("status")?;
+        Ok(Self {
+            id: row.get("id")?,
+            to: row.get("recipient")?,
+            kind: row.get("kind")?,
+            status: Status::parse(&status)
+                .ok_or_else(|| Error::Decode { column: "status".into(), reason: format!("unknown outbox status {status:?}") })?,
+            attempts: row.get("attempts")?,
+            message_id: row.get("message_id")?,
+            last_error: row.get("last_error")?,
+            created_at: row.get("created_at")?,
+            sent_at: row.get("sent_at")?,
+        })
+    }
+}
+
+pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result<Vec<Listed>, Error> {
+    conn.fetch_all(
         "SELECT id, recipient, kind, status, attempts, message_id, last_error, created_at, sent_at FROM outbox
          WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+        args![status.map(Status::as_str), limit],
     )
-    .bind(status)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Listed {
-                id: r.try_get(0)?,
-                to: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                status: Status::parse(&r.try_get::<String, _>(3)?).ok_or_else(|| sqlx::Error::Decode("unknown outbox status".into()))?,
-                attempts: r.try_get(4)?,
-                message_id: r.try_get(5)?,
-                last_error: r.try_get(6)?,
-                created_at: r.try_get(7)?,
-                sent_at: r.try_get(8)?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Puts a failed message back in the queue for one more round of attempts
 /// (a request whose resolution failed is resolved again).
-pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE outbox SET attempts = 0, next_attempt_at = $2, claimed_by = NULL,
-                status = CASE WHEN kind LIKE '%request' THEN 'requested' ELSE 'pending' END
-         WHERE id = $1 AND status = 'failed'",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE outbox SET attempts = 0, next_attempt_at = $2, claimed_by = NULL,
+                    status = CASE WHEN kind LIKE '%request' THEN 'requested' ELSE 'pending' END
+             WHERE id = $1 AND status = 'failed'",
+            args![id, now],
+        )
+        .await?;
+    Ok(changed == 1)
 }

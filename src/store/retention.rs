@@ -8,7 +8,7 @@
 //! `sending` and `failed` outbox rows are kept for ever (`failed` ones wait
 //! for `usher outbox retry`).
 
-use super::Conn;
+use super::{Conn, Error, Value};
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -26,7 +26,7 @@ pub struct Retention {
 }
 
 /// Deletes what `retention` allows at `now`; returns how many rows went.
-pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, sqlx::Error> {
+pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, Error> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
     // Parameters are bound, never formatted: these statements are fixed text.
     let mut statements: Vec<(&str, Vec<i64>)> = Vec::new();
@@ -57,11 +57,8 @@ pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u
     }
     let mut deleted = 0;
     for (sql, binds) in statements {
-        let mut q = sqlx::query(sql);
-        for b in binds {
-            q = q.bind(b);
-        }
-        deleted += q.execute(&mut *conn).await?.rows_affected();
+        let args: Vec<Value> = binds.into_iter().map(Value::from).collect();
+        deleted += conn.execute(sql, &args).await?;
     }
     Ok(deleted)
 }

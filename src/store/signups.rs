@@ -1,7 +1,8 @@
 //! Pending and completed tenant signups.
 
-use super::Conn;
-use sqlx::Row;
+use super::{Conn, Error, FromRow, Row};
+use crate::args;
+use crate::domain::SignupState;
 
 #[derive(Debug, Clone)]
 pub struct Signup {
@@ -12,55 +13,60 @@ pub struct Signup {
     pub locale: String,
     /// JSON of what the signup form sent beyond the columns: company, address, names.
     pub details: String,
-    pub state: String,
+    pub state: SignupState,
     pub tenant_id: Option<String>,
 }
 
-pub async fn insert(conn: &mut Conn, s: &Signup, email_norm: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// A signup as it is first written: pending, no tenant yet.
+pub struct NewSignup<'a> {
+    pub id: &'a str,
+    pub cname: &'a str,
+    pub email: &'a str,
+    pub email_norm: &'a str,
+    pub tenant_type: &'a str,
+    pub locale: &'a str,
+    pub details: &'a str,
+}
+
+pub async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO signups (id, cname, email, email_norm, tenant_type, locale, details, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        args![s.id, s.cname, s.email, s.email_norm, s.tenant_type, s.locale, s.details, SignupState::Pending.as_str(), now],
     )
-    .bind(&s.id)
-    .bind(&s.cname)
-    .bind(&s.email)
-    .bind(email_norm)
-    .bind(&s.tenant_type)
-    .bind(&s.locale)
-    .bind(&s.details)
-    .bind(now)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, cname, email, tenant_type, locale, details, state, tenant_id FROM signups WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| {
-        Ok(Signup {
-            id: r.try_get(0)?,
-            cname: r.try_get(1)?,
-            email: r.try_get(2)?,
-            tenant_type: r.try_get(3)?,
-            locale: r.try_get(4)?,
-            details: r.try_get(5)?,
-            state: r.try_get(6)?,
-            tenant_id: r.try_get(7)?,
+impl FromRow for Signup {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        let state: String = row.get("state")?;
+        Ok(Self {
+            id: row.get("id")?,
+            cname: row.get("cname")?,
+            email: row.get("email")?,
+            tenant_type: row.get("tenant_type")?,
+            locale: row.get("locale")?,
+            details: row.get("details")?,
+            state: SignupState::parse(&state)
+                .ok_or_else(|| Error::Decode { column: "state".into(), reason: format!("unknown signup state {state:?}") })?,
+            tenant_id: row.get("tenant_id")?,
         })
-    })
-    .transpose()
+    }
+}
+
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, Error> {
+    conn.fetch_optional("SELECT id, cname, email, tenant_type, locale, details, state, tenant_id FROM signups WHERE id = $1", args![id])
+        .await
 }
 
 /// Marks a pending signup completed; false if it already was.
-pub async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE signups SET state = 'completed', tenant_id = $2, completed_at = $3 WHERE id = $1 AND state = 'pending'")
-        .bind(id)
-        .bind(tenant_id)
-        .bind(now)
-        .execute(conn)
+pub async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE signups SET state = $4, tenant_id = $2, completed_at = $3 WHERE id = $1 AND state = $5",
+            args![id, tenant_id, now, SignupState::Completed.as_str(), SignupState::Pending.as_str()],
+        )
         .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(changed == 1)
 }

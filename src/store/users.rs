@@ -1,8 +1,8 @@
 //! Tenants and their users.
 
-use super::Conn;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use super::{Conn, Error, FromRow, Row};
+use crate::args;
+use crate::domain::UserState;
 
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -23,7 +23,7 @@ pub struct User {
     pub first_name: String,
     pub last_name: String,
     pub locale: String,
-    pub state: String,
+    pub state: UserState,
     pub password_hash: Option<String>,
 }
 
@@ -36,153 +36,125 @@ pub struct NewUser<'a> {
     pub last_name: &'a str,
     pub contact_number: Option<&'a str>,
     pub locale: &'a str,
-    pub state: &'a str,
+    pub state: UserState,
     pub password_hash: Option<&'a str>,
     pub now: i64,
 }
 
-fn tenant(row: AnyRow) -> Result<Tenant, sqlx::Error> {
-    Ok(Tenant {
-        id: row.try_get(0)?,
-        cname: row.try_get(1)?,
-        name: row.try_get(2)?,
-        tenant_type: row.try_get(3)?,
-        developer_signup: row.try_get::<i64, _>(4)? != 0,
-    })
+impl FromRow for Tenant {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.get("id")?,
+            cname: row.get("cname")?,
+            name: row.get("name")?,
+            tenant_type: row.get("tenant_type")?,
+            developer_signup: row.get::<i64>("developer_signup")? != 0,
+        })
+    }
 }
 
-pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE cname = $1")
-        .bind(cname)
-        .fetch_optional(conn)
-        .await?
-        .map(tenant)
-        .transpose()
+const TENANT_COLUMNS: &str = "SELECT id, cname, name, tenant_type, developer_signup FROM tenants";
+
+pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, Error> {
+    conn.fetch_optional(&format!("{TENANT_COLUMNS} WHERE cname = $1"), args![cname]).await
 }
 
-pub async fn tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query("SELECT id, cname, name, tenant_type, developer_signup FROM tenants WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .map(tenant)
-        .transpose()
-}
-
-pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, developer_signup, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&t.id)
-        .bind(&t.cname)
-        .bind(&t.name)
-        .bind(&t.tenant_type)
-        .bind(i64::from(t.developer_signup))
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ())
-}
-
-/// Whether the address belongs to a user of any tenant.
-pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT 1 FROM users WHERE email_norm = $1 LIMIT 1").bind(email_norm).fetch_optional(conn).await?;
-    Ok(row.is_some())
-}
-
-pub async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO tenants (id, cname, name, tenant_type, developer_signup, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![&t.id, &t.cname, &t.name, &t.tenant_type, t.developer_signup, now],
     )
-    .bind(u.id)
-    .bind(u.tenant_id)
-    .bind(u.email)
-    .bind(u.email_norm)
-    .bind(u.first_name)
-    .bind(u.last_name)
-    .bind(u.contact_number)
-    .bind(u.locale)
-    .bind(u.state)
-    .bind(u.password_hash)
-    .bind(u.now)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
-const USER_COLUMNS: &str = "u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash";
-
-fn user(row: AnyRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get(0)?,
-        tenant_id: row.try_get(1)?,
-        tenant_cname: row.try_get(2)?,
-        email: row.try_get(3)?,
-        first_name: row.try_get(4)?,
-        last_name: row.try_get(5)?,
-        locale: row.try_get(6)?,
-        state: row.try_get(7)?,
-        password_hash: row.try_get(8)?,
-    })
+/// Whether the address belongs to a user of any tenant.
+pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
+    let found: Option<(i64,)> =
+        conn.fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 LIMIT 1", args![email_norm]).await?;
+    Ok(found.is_some())
 }
 
-pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.cname = $1 AND u.email_norm = $2"
-    ))
-    .bind(cname)
-    .bind(email_norm)
-    .fetch_optional(conn)
-    .await?
-    .map(user)
-    .transpose()
+pub async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        args![
+            u.id,
+            u.tenant_id,
+            u.email,
+            u.email_norm,
+            u.first_name,
+            u.last_name,
+            u.contact_number,
+            u.locale,
+            u.state.as_str(),
+            u.password_hash,
+            u.now
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
-pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .map(user)
-        .transpose()
+impl FromRow for User {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        let state: String = row.get("state")?;
+        Ok(Self {
+            id: row.get("id")?,
+            tenant_id: row.get("tenant_id")?,
+            tenant_cname: row.get("cname")?,
+            email: row.get("email")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            locale: row.get("locale")?,
+            state: UserState::parse(&state)
+                .ok_or_else(|| Error::Decode { column: "state".into(), reason: format!("unknown user state {state:?}") })?,
+            password_hash: row.get("password_hash")?,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash
+     FROM users u JOIN tenants t ON t.id = u.tenant_id";
+
+pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, Error> {
+    conn.fetch_optional(&format!("{USER_COLUMNS} WHERE t.cname = $1 AND u.email_norm = $2"), args![cname, email_norm]).await
+}
+
+pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, Error> {
+    conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
 }
 
 /// Sets the password and activates a pending user; a disabled user stays disabled.
-pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
+    conn.execute(
         "UPDATE users SET password_hash = $2, updated_at = $3,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
          WHERE id = $1",
+        args![user_id, hash, now],
     )
-    .bind(user_id)
-    .bind(hash)
-    .bind(now)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// Removes the password: the user cannot sign in until a new one is set.
-pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), Error> {
+    conn.execute(
         "UPDATE users SET password_hash = NULL, updated_at = $2,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'pending' END
          WHERE id = $1",
+        args![user_id, now],
     )
-    .bind(user_id)
-    .bind(now)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// Until when `client` is locked out of `verify_password` for this user.
-pub async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2")
-        .bind(user_id)
-        .bind(client)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
+pub async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, Error> {
+    let row: Option<(Option<i64>,)> =
+        conn.fetch_optional("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await?;
+    Ok(row.and_then(|(until,)| until))
 }
 
 /// Counts a wrong password of `client` for the user in a window of
@@ -196,8 +168,8 @@ pub async fn record_failed_login(
     window_ms: i64,
     max: i64,
     lock_ms: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO login_failures (user_id, client, failed_logins, failed_since, locked_until)
          VALUES ($1, $2, 1, $3, CASE WHEN $5 <= 1 THEN $3 + $6 ELSE NULL END)
          ON CONFLICT (user_id, client) DO UPDATE SET
@@ -206,32 +178,24 @@ pub async fn record_failed_login(
             locked_until = CASE
                 WHEN login_failures.failed_since > $3 - $4 AND login_failures.failed_logins + 1 >= $5 THEN $3 + $6
                 ELSE login_failures.locked_until END",
+        args![user_id, client, now, window_ms, max, lock_ms],
     )
-    .bind(user_id)
-    .bind(client)
-    .bind(now)
-    .bind(window_ms)
-    .bind(max)
-    .bind(lock_ms)
-    .execute(conn)
     .await
     .map(|_| ())
 }
 
 /// Forgets `client`'s wrong tries for the user (after a right password).
-pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND client = $2").bind(user_id).bind(client).execute(conn).await.map(|_| ())
+pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), Error> {
+    conn.execute("DELETE FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await.map(|_| ())
 }
 
 /// Forgets every wrong try and lock of the user: a new password (or an
 /// operator's `usher user unlock`) starts afresh. Returns how many locks
 /// or counts it removed.
-pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM login_failures WHERE user_id = $1").bind(user_id).execute(conn).await?.rows_affected())
+pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, Error> {
+    conn.execute("DELETE FROM login_failures WHERE user_id = $1", args![user_id]).await
 }
 
-pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE tenants SET developer_signup = $2 WHERE cname = $1").bind(cname).bind(i64::from(allowed)).execute(conn).await?;
-    Ok(done.rows_affected() > 0)
+pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, Error> {
+    Ok(conn.execute("UPDATE tenants SET developer_signup = $2 WHERE cname = $1", args![cname, allowed]).await? > 0)
 }

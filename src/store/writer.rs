@@ -1,14 +1,15 @@
-//! SQLite's single writer: one task owns the only connection that writes.
+//! SQLite's single writer: one thread owns the only connection that writes.
 //! Requests hand it a job and await the outcome; it applies whatever jobs are
 //! waiting as one batch in one transaction, each inside a savepoint of its
 //! own (so a failing job rolls back alone), and commits once: group commit.
 //!
 //! Nobody waits in SQLite's busy handler for a lock held by a sibling
-//! connection, and one fsync covers the whole batch.
+//! connection, one fsync covers the whole batch, and the fsync blocks this
+//! thread, not the runtime that serves requests. Statements run on this
+//! thread directly (rusqlite): a job's future never waits on another thread.
 
-use super::{BoxFuture, Conn};
-use sqlx::any::AnyConnectOptions;
-use sqlx::{Connection, Executor};
+use super::db::Inner;
+use super::{BoxFuture, Conn, Error, SqliteFile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -20,7 +21,7 @@ const MAX_BATCH: usize = 256;
 /// (503) instead of queueing without bound.
 const MAX_WAITING: usize = 8192;
 
-type Finish = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
+type Finish = Box<dyn FnOnce(Option<&Error>) + Send>;
 
 /// A job's outcome inside the batch: whether its savepoint is kept, and how
 /// to answer its caller once the batch's commit succeeded or failed.
@@ -33,7 +34,7 @@ struct Done {
 trait Work: Send {
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done>;
     /// Answers a job that never ran.
-    fn refuse(self: Box<Self>, error: &sqlx::Error);
+    fn refuse(self: Box<Self>, error: &Error);
 }
 
 struct Typed<T, E, F> {
@@ -44,7 +45,7 @@ struct Typed<T, E, F> {
 impl<T, E, F> Work for Typed<T, E, F>
 where
     T: Send + 'static,
-    E: From<sqlx::Error> + Send + 'static,
+    E: From<Error> + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done> {
@@ -56,7 +57,7 @@ where
                     finish: Box::new(move |commit_error| {
                         let _ = answer.send(match commit_error {
                             None => Ok(value),
-                            Some(e) => Err(E::from(replicate(e))),
+                            Some(e) => Err(E::from(e.replicate())),
                         });
                     }),
                 },
@@ -70,8 +71,8 @@ where
         })
     }
 
-    fn refuse(self: Box<Self>, error: &sqlx::Error) {
-        let _ = self.answer.send(Err(E::from(replicate(error))));
+    fn refuse(self: Box<Self>, error: &Error) {
+        let _ = self.answer.send(Err(E::from(error.replicate())));
     }
 }
 
@@ -88,10 +89,14 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    pub(super) fn start(options: AnyConnectOptions, busy_timeout_ms: u128, commits: Arc<AtomicU64>) -> Self {
+    /// Starts the writer thread; it ends when every handle is dropped.
+    pub(super) fn start(file: Arc<SqliteFile>, commits: Arc<AtomicU64>) -> anyhow::Result<Self> {
         let (jobs, rx) = mpsc::channel(MAX_WAITING);
-        tokio::spawn(run(options, busy_timeout_ms, rx, commits));
-        Self { jobs }
+        // Jobs are futures (PostgreSQL's statements are async); here they
+        // complete on their first poll, on a runtime of the thread's own.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("usher-sqlite-writer".into()).spawn(move || runtime.block_on(run(file, rx, commits)))?;
+        Ok(Self { jobs })
     }
 
     pub(super) fn queued(&self) -> usize {
@@ -101,27 +106,27 @@ impl Handle {
     pub(super) async fn submit<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<sqlx::Error> + Send + 'static,
+        E: From<Error> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         let work = Box::new(Typed { job, answer });
-        self.jobs.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(sqlx::Error::PoolTimedOut))?;
-        answered.await.map_err(|_| E::from(sqlx::Error::WorkerCrashed))?
+        self.jobs.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(Error::Busy("the writer's queue is full")))?;
+        answered.await.map_err(|_| E::from(Error::Busy("the database writer stopped")))?
     }
 }
 
-async fn run(options: AnyConnectOptions, busy_timeout_ms: u128, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
     let mut conn: Option<Conn> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs: Vec<Job> = std::mem::take(&mut batch);
         let c = match conn.take() {
             Some(c) => c,
-            None => match open(&options, busy_timeout_ms).await {
-                Ok(c) => c,
+            None => match file.open() {
+                Ok(c) => Conn(Inner::Sqlite(c)),
                 Err(e) => {
-                    tracing::warn!(error = %e, "database writer cannot connect");
+                    tracing::warn!(error = %e, "database writer cannot open the database");
                     refuse_all(jobs, &e);
                     continue;
                 }
@@ -142,23 +147,15 @@ async fn run(options: AnyConnectOptions, busy_timeout_ms: u128, mut rx: mpsc::Re
     }
 }
 
-async fn open(options: &AnyConnectOptions, busy_timeout_ms: u128) -> Result<Conn, sqlx::Error> {
-    let mut conn = Conn::connect_with(options).await?;
-    super::sqlite_pragmas(&mut conn, busy_timeout_ms).await?;
-    Ok(conn)
-}
-
 /// Applies one batch; returns the connection (unless it broke) and whether
-/// the batch committed. Each statement is a round trip to SQLite's thread,
-/// so the savepoint bookkeeping rides along with its neighbours: `BEGIN;
-/// SAVEPOINT`, then `RELEASE; SAVEPOINT` between jobs, then `RELEASE; COMMIT`.
+/// the batch committed.
 async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     let mut opening = "BEGIN IMMEDIATE; SAVEPOINT job";
-    let mut failure: Option<sqlx::Error> = None;
+    let mut failure: Option<Error> = None;
     while let Some(job) = jobs.next() {
-        if let Err(e) = conn.execute(opening).await {
+        if let Err(e) = conn.batch(opening).await {
             job.work.refuse(&e);
             failure = Some(e);
             break;
@@ -178,7 +175,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
     }
     let failure = match failure {
         Some(e) => Some(e),
-        None => conn.execute(opening).await.err(),
+        None => conn.batch(opening).await.err(),
     };
     match failure {
         None => {
@@ -190,7 +187,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
         Some(e) => {
             // Whatever part of the batch ran is undone; no transaction may be
             // left open for the next batch.
-            let _ = conn.execute("ROLLBACK").await;
+            let _ = conn.batch("ROLLBACK").await;
             refuse_all(jobs, &e);
             for finish in finishers {
                 finish(Some(&e));
@@ -201,18 +198,13 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
 }
 
 /// Answers jobs that never ran: their callers get `error`.
-fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &sqlx::Error) {
+fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &Error) {
     for job in jobs {
         job.work.refuse(error);
     }
 }
 
-fn is_broken(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed)
-}
-
-/// One commit error answers many callers; sqlx errors are not `Clone`, so
-/// each gets a copy that keeps what matters: whether it means "unavailable".
-fn replicate(e: &sqlx::Error) -> sqlx::Error {
-    if super::is_unavailable(e) { sqlx::Error::Io(std::io::Error::other(e.to_string())) } else { sqlx::Error::Protocol(e.to_string()) }
+fn is_broken(e: &Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, SystemIoFailure | CannotOpen | NotADatabase | DatabaseCorrupt))
 }

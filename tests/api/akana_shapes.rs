@@ -33,7 +33,8 @@ async fn code(app: &TestApp, to: &str, n: usize) -> String {
 
 async fn state_of(app: &TestApp, email: &str) -> String {
     let mut conn = app.ctx.store.acquire().await.unwrap();
-    usher::store::users::user_by_cname_and_email(&mut conn, "default", email).await.unwrap().expect("the user exists").state
+    let user = usher::store::users::user_by_cname_and_email(&mut conn, "default", email).await.unwrap().expect("the user exists");
+    user.state.as_str().to_owned()
 }
 
 /// 8.4's `completeSignup` body, as Akana's document shows it.

@@ -116,7 +116,7 @@ on_each_backend! {
         let holder = {
             let store = store.clone();
             tokio::spawn(async move {
-                let held: Result<(), sqlx::Error> = store
+                let held: Result<(), usher::store::Error> = store
                     .write(move |_conn| {
                         Box::pin(async move {
                             let _ = started.send(());
@@ -154,7 +154,7 @@ on_each_backend! {
             }
         }
         let mut conn = store.acquire().await.unwrap();
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *conn).await.unwrap();
+        let (count,): (i64,) = conn.fetch_one("SELECT COUNT(*) FROM tenants", &[]).await.unwrap();
         assert_eq!(count, 5, "taken once, and the four others");
         if store.backend() == usher::store::Backend::Sqlite {
             assert_eq!(store.commits() - commits_before, 2, "the holder's batch, then one batch for all five");
@@ -165,19 +165,18 @@ on_each_backend! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_answers_only_once_a_write_is_on_disk() {
     let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
-    let synchronous: Result<i64, sqlx::Error> =
-        store.write(|conn| Box::pin(async move { sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await })).await;
-    assert_eq!(synchronous.unwrap(), 2, "the writer's connection is synchronous = FULL");
+    let synchronous: Result<(i64,), usher::store::Error> =
+        store.write(|conn| Box::pin(async move { conn.fetch_one("PRAGMA synchronous", &[]).await })).await;
+    assert_eq!(synchronous.unwrap().0, 2, "the writer's connection is synchronous = FULL");
     let mut conn = store.acquire().await.unwrap();
-    let read: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+    let (read,): (i64,) = conn.fetch_one("PRAGMA synchronous", &[]).await.unwrap();
     assert_eq!(read, 2);
-    let refused = sqlx::query("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ('x', 'x', 'x', 'FREEMIUM', 0)")
-        .execute(&mut *conn)
-        .await;
+    let refused =
+        conn.execute("INSERT INTO tenants (id, cname, name, tenant_type, created_at) VALUES ('x', 'x', 'x', 'FREEMIUM', 0)", &[]).await;
     assert!(refused.is_err(), "a read connection cannot write behind the writer's back");
 }
 
-async fn insert_tenant(store: &Store, cname: &str) -> Result<(), sqlx::Error> {
+async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::Error> {
     let tenant = usher::store::users::Tenant {
         id: uuid_like(),
         cname: cname.to_owned(),

@@ -192,7 +192,7 @@ on_each_backend! {
             assert_eq!(answer["field"], field);
         }
         let mut conn = app.ctx.store.acquire().await.unwrap();
-        let signups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signups").fetch_one(&mut *conn).await.unwrap();
+        let (signups,): (i64,) = conn.fetch_one("SELECT COUNT(*) FROM signups", &[]).await.unwrap();
         assert_eq!(signups, 0);
         assert!(app.outbox().await.is_empty(), "nothing is queued for a refused address");
 
@@ -200,7 +200,7 @@ on_each_backend! {
         req["company_details"]["mailing_address"] = json!({ "country": "us", "state_code": "us-wa", "zip_code": "98101-1234" });
         assert_eq!(app.post_json(SIGNUP, &req).await.status(), StatusCode::OK);
         app.drain_outbox().await;
-        let details: String = sqlx::query_scalar("SELECT details FROM signups").fetch_one(&mut *conn).await.unwrap();
+        let (details,): (String,) = conn.fetch_one("SELECT details FROM signups", &[]).await.unwrap();
         let stored: Value = serde_json::from_str(&details).unwrap();
         assert_eq!(stored["mailing_address"], json!({ "country": "US", "state_code": "WA", "state": "Washington", "zip_code": "98101-1234" }));
     }

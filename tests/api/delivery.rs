@@ -73,7 +73,7 @@ on_each_backend! {
         assert!(token.starts_with("v4.local."));
 
         let mut conn = app.ctx.store.acquire().await.unwrap();
-        let payload: String = sqlx::query_scalar("SELECT payload FROM outbox").fetch_one(&mut *conn).await.unwrap();
+        let (payload,): (String,) = conn.fetch_one("SELECT payload FROM outbox", &[]).await.unwrap();
         assert!(!payload.contains(&token) && !payload.contains("v4.local"), "{payload}");
     }
 }

@@ -294,13 +294,13 @@ fn init_test_log() {
             tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
         });
         let statements =
-            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "sqlx::query" || (meta.is_span() && meta.name() == "request"));
+            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "usher::sql" || (meta.is_span() && meta.name() == "request"));
         let _ = tracing_subscriber::registry().with(StatementLog.with_filter(statements)).with(fmt).try_init();
     });
 }
 
 /// Every SQL statement run on behalf of an HTTP request, with the request's
-/// path: sqlx logs each statement as a `sqlx::query` event, inside the span
+/// path: `store` logs each statement as a `usher::sql` event, inside the span
 /// of the request that asked for it (the SQLite writer runs a job inside its
 /// submitter's span).
 struct StatementLog;

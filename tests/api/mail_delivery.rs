@@ -389,19 +389,19 @@ async fn text_cells(app: &TestApp, backend: &Backend) -> Vec<(String, String, St
     let mut conn = app.ctx.store.acquire().await.unwrap();
     let columns: Vec<(String, String)> = match backend {
         Backend::Sqlite => {
-            sqlx::query_as(
+            conn.fetch_all(
                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
                  WHERE m.type = 'table' AND (upper(p.type) LIKE '%TEXT%' OR upper(p.type) LIKE '%CHAR%' OR upper(p.type) LIKE '%CLOB%' OR p.type = '')",
+                &[],
             )
-            .fetch_all(&mut *conn)
             .await
         }
         Backend::Postgres(_) => {
-            sqlx::query_as(
+            conn.fetch_all(
                 "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns
                  WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')",
+                &[],
             )
-            .fetch_all(&mut *conn)
             .await
         }
     }
@@ -410,7 +410,7 @@ async fn text_cells(app: &TestApp, backend: &Backend) -> Vec<(String, String, St
     let mut cells = Vec::new();
     for (table, column) in columns {
         let sql = format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\"");
-        let values: Vec<(Option<String>,)> = sqlx::query_as(&sql).fetch_all(&mut *conn).await.unwrap();
+        let values: Vec<(Option<String>,)> = conn.fetch_all(&sql, &[]).await.unwrap();
         for (value,) in values {
             if let Some(v) = value {
                 cells.push((table.clone(), column.clone(), v));

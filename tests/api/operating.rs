@@ -275,7 +275,7 @@ on_each_backend! {
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let mut conn = app.ctx.store.acquire().await.unwrap();
-    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.unwrap()
+    conn.fetch_one::<(i64,)>(sql, &[]).await.unwrap().0
 }
 
 const SENT: &str = "SELECT COUNT(*) FROM outbox WHERE status = 'sent'";

@@ -198,7 +198,7 @@ async fn complete_from_the_email(app: &TestApp, browser: &Client) {
     let mut conn = app.ctx.store.acquire().await.unwrap();
     let user = usher::store::users::user_by_cname_and_email(&mut conn, "acme", "jane@example.com").await.unwrap().unwrap();
     assert_eq!(user.state, "active");
-    let details: String = sqlx::query_scalar("SELECT details FROM signups").fetch_one(&mut *conn).await.unwrap();
+    let (details,): (String,) = conn.fetch_one("SELECT details FROM signups", &[]).await.unwrap();
     let stored: serde_json::Value = serde_json::from_str(&details).unwrap();
     assert_eq!(
         (stored["mailing_address"]["state_code"].as_str(), stored["mailing_address"]["city"].as_str()),

@@ -1,0 +1,313 @@
+//! One connection type over both backends, so every query is written once.
+//!
+//! SQLite runs through rusqlite on the calling thread: sqlx's SQLite driver
+//! hands each statement to a thread of its own and back, and those two task
+//! switches cost more than the statement (docs/benchmarks.md). PostgreSQL
+//! runs through sqlx. Queries use `$N` parameters on both; SQLite treats
+//! them as named parameters, so they are bound by name, not by position.
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row as _};
+
+/// A query argument. Nulls carry their type: PostgreSQL wants to know it.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+}
+
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(v: bool) -> Self {
+        Self::Int(Some(i64::from(v)))
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(v: &'a String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Self::Text(v)
+    }
+}
+
+/// `args![a, b]` is `&[Value::from(a), Value::from(b)]`.
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { &[$($crate::store::Value::from($v)),*] };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Postgres(#[from] sqlx::Error),
+    #[error("migrating the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the query returned no row")]
+    NoRow,
+    /// A write job gave up for a reason of its own, so its batch rolls it back.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("column {column}: {reason}")]
+    Decode { column: String, reason: String },
+    /// No connection could be had in time, or the writer's queue is full.
+    #[error("the database is busy: {0}")]
+    Busy(&'static str),
+    /// One failed commit answers every job of its batch; errors are not
+    /// `Clone`, so each job gets this copy of what matters.
+    #[error("{message}")]
+    Batch { message: String, unavailable: bool },
+}
+
+impl Error {
+    /// Whether the error means "the database cannot serve us now" (answer
+    /// 503 and let the client retry) rather than "this query is wrong" (a bug: 500).
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                matches!(f.code, DatabaseBusy | DatabaseLocked | SystemIoFailure | CannotOpen | DiskFull)
+            }
+            Self::Sqlite(_) | Self::Migrate(_) | Self::NoRow | Self::Aborted(_) | Self::Decode { .. } => false,
+            Self::Postgres(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+                sqlx::Error::Database(db) => {
+                    // Connection exceptions, shutdown, too many connections.
+                    let code = db.code().unwrap_or_default();
+                    code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                }
+                _ => false,
+            },
+            Self::Busy(_) => true,
+            Self::Batch { unavailable, .. } => *unavailable,
+        }
+    }
+
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE,
+            Self::Postgres(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            _ => false,
+        }
+    }
+
+    pub(super) fn replicate(&self) -> Self {
+        Self::Batch { message: self.to_string(), unavailable: self.is_unavailable() }
+    }
+}
+
+/// A value a column can be read as on both backends.
+pub trait Column: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> {}
+impl<T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>> Column for T {}
+
+/// A row being read, on either backend.
+pub enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r PgRow),
+}
+
+impl Row<'_> {
+    pub fn get<T: Column>(&self, column: &str) -> Result<T, Error> {
+        match self {
+            Self::Sqlite(r) => r.get(column).map_err(|e| decode(column, e)),
+            Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
+        }
+    }
+
+    pub fn at<T: Column>(&self, index: usize) -> Result<T, Error> {
+        match self {
+            Self::Sqlite(r) => r.get(index).map_err(|e| decode(&index.to_string(), e)),
+            Self::Postgres(r) => r.try_get(index).map_err(|e| decode(&index.to_string(), e)),
+        }
+    }
+}
+
+fn decode(column: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Decode { column: column.to_owned(), reason: reason.to_string() }
+}
+
+/// A type a row maps to, its columns read by name.
+pub trait FromRow: Sized {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error>;
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Column),+> FromRow for ($($t,)+) {
+            fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+                Ok(($(row.at::<$t>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+
+/// A database connection of either backend: SQLite's are owned by the writer
+/// or lent by the read pool; PostgreSQL's are pooled, or a transaction.
+pub struct Conn(pub(super) Inner);
+
+pub(super) enum Inner {
+    Sqlite(rusqlite::Connection),
+    Postgres(PoolConnection<Postgres>),
+    PostgresTx(sqlx::Transaction<'static, Postgres>),
+}
+
+enum Side<'a> {
+    Sqlite(&'a mut rusqlite::Connection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl Conn {
+    fn side(&mut self) -> Side<'_> {
+        match &mut self.0 {
+            Inner::Sqlite(c) => Side::Sqlite(c),
+            Inner::Postgres(c) => Side::Postgres(c),
+            Inner::PostgresTx(c) => Side::Postgres(c),
+        }
+    }
+
+    /// Runs one statement; returns how many rows it changed.
+    pub async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, Error> {
+        log(sql);
+        match self.side() {
+            Side::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                bind(&mut stmt, args)?;
+                Ok(stmt.raw_execute()? as u64)
+            }
+            Side::Postgres(c) => pg::execute(c, sql, args).await,
+        }
+    }
+
+    /// Runs statements separated by `;`, without arguments.
+    pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        log(sql);
+        match self.side() {
+            Side::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Side::Postgres(c) => pg::batch(c, sql).await,
+        }
+    }
+
+    pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, Error> {
+        log(sql);
+        match self.side() {
+            Side::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                bind(&mut stmt, args)?;
+                let mut rows = stmt.raw_query();
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(R::from_row(&Row::Sqlite(row))?);
+                }
+                Ok(out)
+            }
+            Side::Postgres(c) => pg::fetch_all(c, sql, args).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
+        }
+    }
+
+    pub async fn fetch_optional<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<R>, Error> {
+        log(sql);
+        match self.side() {
+            Side::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                bind(&mut stmt, args)?;
+                let mut rows = stmt.raw_query();
+                rows.next()?.map(|row| R::from_row(&Row::Sqlite(row))).transpose()
+            }
+            Side::Postgres(c) => pg::fetch_optional(c, sql, args).await?.map(|r| R::from_row(&Row::Postgres(&r))).transpose(),
+        }
+    }
+
+    pub async fn fetch_one<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<R, Error> {
+        self.fetch_optional(sql, args).await?.ok_or(Error::NoRow)
+    }
+}
+
+/// Each statement is a `usher::sql` debug event inside the span of whoever
+/// asked for it (tests count a request's statements this way).
+fn log(sql: &str) {
+    tracing::debug!(target: "usher::sql", { db.statement = sql }, "statement");
+}
+
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<(), Error> {
+    for index in 1..=stmt.parameter_count() {
+        // `$3` is argument 3 wherever it stands; a bare `?` is positional.
+        let n = match stmt.parameter_name(index) {
+            Some(name) => name.trim_start_matches(['$', '?']).parse::<usize>().map_err(|_| decode(name, "not a $N parameter"))?,
+            None => index,
+        };
+        let value = args.get(n - 1).ok_or_else(|| decode(&format!("${n}"), "no argument for it"))?;
+        match value {
+            Value::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Value::Text(v) => stmt.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL's side, boxed: sqlx's `Executor` is implemented per lifetime,
+/// and an unboxed future of it would not be `Send` for every lifetime, as
+/// the writer's jobs must be.
+mod pg {
+    use super::{Error, Value};
+    use crate::store::BoxFuture;
+    use sqlx::postgres::{PgArguments, PgRow};
+    use sqlx::{Executor as _, PgConnection, Postgres};
+
+    pub(super) fn execute<'a>(c: &'a mut PgConnection, sql: &'a str, args: &'a [Value<'a>]) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move { Ok(c.execute(query(sql, args)).await?.rows_affected()) })
+    }
+
+    pub(super) fn batch<'a>(c: &'a mut PgConnection, sql: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(c.execute(sql).await.map(|_| ())?) })
+    }
+
+    pub(super) fn fetch_all<'a>(c: &'a mut PgConnection, sql: &'a str, args: &'a [Value<'a>]) -> BoxFuture<'a, Result<Vec<PgRow>, Error>> {
+        Box::pin(async move { Ok(c.fetch_all(query(sql, args)).await?) })
+    }
+
+    pub(super) fn fetch_optional<'a>(
+        c: &'a mut PgConnection,
+        sql: &'a str,
+        args: &'a [Value<'a>],
+    ) -> BoxFuture<'a, Result<Option<PgRow>, Error>> {
+        Box::pin(async move { Ok(c.fetch_optional(query(sql, args)).await?) })
+    }
+
+    fn query<'q>(sql: &'q str, args: &[Value<'q>]) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+        let mut q = sqlx::query(sql);
+        for value in args {
+            q = match *value {
+                Value::Int(v) => q.bind(v),
+                Value::Text(v) => q.bind(v),
+            };
+        }
+        q
+    }
+}
