@@ -385,6 +385,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_apis_modules_route_only_through_their_annotations() {
+        let modules = [
+            ("f5xc", include_str!("f5xc.rs")),
+            ("admin", include_str!("admin.rs")),
+            ("akana", include_str!("akana.rs")),
+            ("contact", include_str!("contact.rs")),
+            ("health", include_str!("health.rs")),
+            ("pages", include_str!("pages.rs")),
+            ("pages::forms", include_str!("pages/forms.rs")),
+        ];
+        for (name, source) in modules {
+            assert!(!source.contains(".route("), "{name} routes a path outside routes!, so /openapi.json would miss it");
+        }
+    }
+
+    #[test]
     fn parameters_are_routed_by_position() {
         assert_eq!(positional("/no_auth/countries/{prefix}"), "/no_auth/countries/{p3}");
         assert_eq!(positional("/no_auth/countries/{country_code}/states/{prefix}"), "/no_auth/countries/{p3}/states/{p5}");
