@@ -49,7 +49,7 @@ pub struct SignupRequest {
 #[schema(as = signupAccountMeta)]
 struct AccountDetails {
     /// The tenant's cname, a DNS label. Required.
-    #[schema(example = "acme")]
+    #[schema(required = true, nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "acme")]
     domain: Option<String>,
     #[schema(example = "en-US")]
     locale: Option<String>,
@@ -75,7 +75,13 @@ struct CompanyDetails {
 #[schema(as = signupUserMeta)]
 struct UserDetails {
     /// Required.
-    #[schema(example = "admin@email.com")]
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
     #[schema(example = "Ada")]
     first_name: Option<String>,
@@ -203,6 +209,7 @@ async fn create_signup(
 #[schema(as = xc_saasSendSignupEmailRequest)]
 struct TokenRequest {
     /// The token of a signup link, even an expired or superseded one.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
 }
 
@@ -239,10 +246,17 @@ async fn send_signup_email(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupValidateRegistrationRequest)]
 struct ValidateRequest {
-    #[schema(example = "admin@email.com")]
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
     #[schema(value_type = Option<TenantType>)]
     tenant_type: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
 }
 
@@ -324,6 +338,7 @@ async fn registration_details(
 #[schema(as = usherCompleteSignupRequest)]
 struct CompleteRequest {
     /// The token of the signup link.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
     /// The first user's password; without it a password link is mailed.
     password: Option<String>,
@@ -360,9 +375,15 @@ async fn complete_signup(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupSendPasswordEmailRequest)]
 struct SendPasswordRequest {
-    #[schema(example = "volterra")]
+    #[schema(required = true, nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "volterra")]
     cname: Option<String>,
-    #[schema(example = "admin@email.com")]
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
 }
 
@@ -391,7 +412,10 @@ async fn send_password_email(
 #[schema(as = usherSetPasswordRequest)]
 struct SetPasswordRequest {
     /// The token of a password link.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
+    /// 8 to 1024 characters, not too guessable.
+    #[schema(required = true, nullable = false, min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
