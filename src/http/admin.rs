@@ -7,29 +7,31 @@
 //! before F5's document was known stays as an alias.
 
 use super::AppState;
-use super::extract::{AppJson, ClientAddr};
+use super::extract::{AppJson, AppPath, ClientAddr};
+use super::openapi::{AdminErrors, BodyErrors, Throttled, Unavailable};
 use crate::domain::EmailAddress;
 use crate::error::Error;
 use crate::flows::admin::{self, ApiCaller};
-use axum::extract::{FromRequestParts, Path, State};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderValue, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-const SEND_PASSWORD_EMAIL: &str = "/api/web/custom/namespaces/{namespace}/send_password_email";
 const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
-const RESET_PASSWORD: &str = "/api/web/custom/namespaces/{namespace}/reset_password_by_admin";
-const VERIFY_PASSWORD: &str = "/api/web/custom/namespaces/{namespace}/verify_password";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(SEND_PASSWORD_EMAIL, post(send_password_email))
-        .route(ADMIN_RESET, post(admin_reset))
-        .route(RESET_PASSWORD, post(reset_password_by_admin))
-        .route(VERIFY_PASSWORD, post(verify_password))
+// Seed 002's handler is deprecated, which its operation says too.
+#[allow(deprecated)]
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_password_email))
+        .routes(routes!(admin_reset))
+        .routes(routes!(reset_password_by_admin))
+        .routes(routes!(verify_password))
 }
 
 /// The authenticated caller. The header is read here and nowhere else; it
@@ -59,6 +61,54 @@ struct EmailRequest {
     /// verify_password: the address of the person at the login page, so
     /// that wrong tries are counted per client (see SECURITY.md).
     client_address: Option<String>,
+}
+
+// The documented shapes of `EmailRequest`, one per operation, since each
+// operation reads only some of its fields.
+
+/// F5's `userSendPasswordEmailRequest`: seed 002's body, and that of the
+/// `reset_password_by_admin` alias.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = userSendPasswordEmailRequest)]
+#[allow(dead_code)]
+struct NamespacedEmailRequest {
+    #[schema(example = "admin@email.com")]
+    email: Option<String>,
+    /// Required; must equal the path's, `system`.
+    #[schema(example = "system")]
+    namespace: Option<String>,
+}
+
+/// F5's `userResetPasswordByAdminRequest`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = userResetPasswordByAdminRequest)]
+#[allow(dead_code)]
+struct ResetPasswordByAdminRequest {
+    #[schema(example = "admin@email.com")]
+    email: Option<String>,
+}
+
+/// usher's own `verify_password` body.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = usherVerifyPasswordRequest)]
+#[allow(dead_code)]
+struct VerifyPasswordRequest {
+    #[schema(example = "admin@email.com")]
+    email: Option<String>,
+    /// 1 to 1024 characters.
+    password: Option<String>,
+    /// Optional; when given it must equal the path's, `system`.
+    namespace: Option<String>,
+    /// The IP address of the person at the login page: wrong tries then lock out only that address.
+    #[schema(example = "203.0.113.9")]
+    client_address: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = usherVerifyPasswordResponse)]
+struct Verdict {
+    /// False for a wrong password, an unknown user, and a locked-out one.
+    valid: bool,
 }
 
 /// Whether the body must repeat the path's namespace: seed 002's body and
@@ -101,9 +151,27 @@ async fn admitted(
     Ok(EmailAddress::parse_field("email", req.email.as_deref())?)
 }
 
+/// Seed 002 (deprecated): mails a password link to a user of the token's tenant.
+#[utoipa::path(
+    post,
+    path = "/api/web/custom/namespaces/{namespace}/send_password_email",
+    operation_id = "ves.io.schema.user.CustomAPI.SendPasswordEmail",
+    tag = "F5 XC admin",
+    params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
+    request_body = NamespacedEmailRequest,
+    security(("APIToken" = []), ("Bearer" = [])),
+    responses(
+        (status = 200, description = "A password link is queued.", body = Object, headers(
+            ("Deprecation" = String, description = "`true`."),
+            ("Link" = String, description = "`<{base_path}/api/web/custom/password/admin_reset>; rel=\"successor-version\"`."),
+        )),
+        BodyErrors, AdminErrors, Throttled, Unavailable
+    )
+)]
+#[deprecated = "seed 002; its successor is admin_reset"]
 async fn send_password_email(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
 ) -> Result<Response, Error> {
@@ -119,6 +187,16 @@ async fn send_password_email(
     Ok(response)
 }
 
+/// F5's `ResetPasswordByAdmin`: removes the user's password and mails a link to set a new one.
+#[utoipa::path(
+    post,
+    path = ADMIN_RESET,
+    operation_id = "ves.io.schema.user.CustomAPI.ResetPasswordByAdmin",
+    tag = "F5 XC admin",
+    request_body = ResetPasswordByAdminRequest,
+    security(("APIToken" = []), ("Bearer" = [])),
+    responses((status = 200, description = "The password is removed and a link queued.", body = Object), BodyErrors, AdminErrors, Throttled, Unavailable)
+)]
 async fn admin_reset(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
@@ -131,9 +209,20 @@ async fn admin_reset(
     Ok(Json(json!({})))
 }
 
+/// usher's alias of `ResetPasswordByAdmin`, with seed 002's namespaced path and body.
+#[utoipa::path(
+    post,
+    path = "/api/web/custom/namespaces/{namespace}/reset_password_by_admin",
+    operation_id = "usher.ResetPasswordByAdmin",
+    tag = "F5 XC admin",
+    params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
+    request_body = NamespacedEmailRequest,
+    security(("APIToken" = []), ("Bearer" = [])),
+    responses((status = 200, description = "The password is removed and a link queued.", body = Object), BodyErrors, AdminErrors, Throttled, Unavailable)
+)]
 async fn reset_password_by_admin(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
 ) -> Result<Json<Value>, Error> {
@@ -142,12 +231,24 @@ async fn reset_password_by_admin(
     Ok(Json(json!({})))
 }
 
+/// usher's own: checks a password for the platform's login service, with
+/// SPEC's lock-out (10 wrong tries in 15 minutes lock the user for 15).
+#[utoipa::path(
+    post,
+    path = "/api/web/custom/namespaces/{namespace}/verify_password",
+    operation_id = "usher.VerifyPassword",
+    tag = "F5 XC admin",
+    params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
+    request_body = VerifyPasswordRequest,
+    security(("APIToken" = []), ("Bearer" = [])),
+    responses((status = 200, description = "The verdict.", body = Verdict), BodyErrors, AdminErrors, Unavailable)
+)]
 async fn verify_password(
     State(state): State<AppState>,
-    Path(namespace): Path<String>,
+    AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Verdict>, Error> {
     let email = admitted(&state, &who, "admin.verify_password", &namespace, &req, BodyNamespace::Optional).await?;
     let password = req.password.clone().unwrap_or_default();
     if password.is_empty() || password.chars().count() > crate::passwords::MAX_LEN {
@@ -158,5 +259,5 @@ async fn verify_password(
         Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| Error::invalid("client_address", "must be an IPv4 or IPv6 address"))?),
     };
     let valid = admin::verify_password(&state.ctx, &who, &email, password, client).await?;
-    Ok(Json(json!({ "valid": valid })))
+    Ok(Json(Verdict { valid }))
 }

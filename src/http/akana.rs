@@ -4,24 +4,99 @@
 
 use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is, parse_json};
+use super::openapi::{AkanaErrors, BodyErrors, Throttled, Unavailable};
 use crate::config::Settings;
 use crate::domain::{self, Cname, EmailAddress};
 use crate::error::Error;
 use crate::flows::{Caller, akana};
-use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users/signupUser", post(signup_user))
-        .route("/api/users/verifySignup", post(verify_signup))
-        .route("/api/users/completeSignup", post(complete_signup))
-        .route("/api/users/resendActivation", post(resend_activation))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup_user))
+        .routes(routes!(verify_signup))
+        .routes(routes!(complete_signup))
+        .routes(routes!(resend_activation))
+}
+
+// The documented bodies. `Fields` reads them, form-encoded or JSON, with
+// names matched case-insensitively (`SignupCode`, `FirstName`, and the User
+// object's `Email`, are the same fields); other fields are ignored.
+
+/// `signupUser`'s fields.
+#[derive(ToSchema)]
+#[schema(as = akanaSignupUser)]
+#[allow(dead_code, non_snake_case)]
+struct SignupUserFields {
+    /// Required.
+    #[schema(example = "Ada")]
+    firstName: String,
+    /// Required.
+    #[schema(example = "Lovelace")]
+    lastName: String,
+    /// Required (`Email` in Akana's JSON User object).
+    #[schema(example = "ada@example.com")]
+    emailAddress: String,
+    phone: Option<String>,
+}
+
+/// `verifySignup`'s field.
+#[derive(ToSchema)]
+#[schema(as = akanaVerifySignup)]
+#[allow(dead_code, non_snake_case)]
+struct VerifySignupFields {
+    /// The code from the activation email. Required.
+    signupCode: String,
+}
+
+/// `completeSignup`'s fields (8.4's JSON body carries more, which is ignored).
+#[derive(ToSchema)]
+#[schema(as = akanaCompleteSignup)]
+#[allow(dead_code, non_snake_case)]
+struct CompleteSignupFields {
+    /// Required, here or in the query.
+    signupCode: String,
+    /// Required, here or in the query.
+    password: String,
+}
+
+/// `resendActivation`'s field.
+#[derive(ToSchema)]
+#[schema(as = akanaResendActivation)]
+#[allow(dead_code, non_snake_case)]
+struct ResendActivationFields {
+    /// Required.
+    #[schema(example = "ada@example.com")]
+    emailAddress: String,
+}
+
+/// `verifySignup`'s answer: Akana's `SignupResponse` fields that usher
+/// knows, beside usher's own `status`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = akanaSignupResponse)]
+#[serde(rename_all = "camelCase")]
+struct SignupResponse {
+    email_address: String,
+    first_name: String,
+    last_name: String,
+    /// The developer portal (tenant).
+    domain_name: String,
+    expired: bool,
+    /// The user's state.
+    #[schema(example = "pending")]
+    state: String,
+    #[schema(example = "PENDING_COMPLETION")]
+    signup_status: &'static str,
+    #[schema(example = "PENDING_COMPLETION")]
+    status: &'static str,
 }
 
 const JSON: &str = "application/json";
@@ -253,6 +328,20 @@ impl FromRequest<AppState> for AkanaCall {
 /// Also takes Akana's User object (`FirstName`, `LastName`, `Email`,
 /// `Phone`); its `Password` is not kept, since the password is set only
 /// with the emailed code, at `completeSignup`.
+#[utoipa::path(
+    post,
+    path = "/api/users/signupUser",
+    operation_id = "akana.users.signupUser",
+    tag = "Akana",
+    request_body(content(
+        (SignupUserFields = "application/x-www-form-urlencoded"),
+        (SignupUserFields = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "No body. An activation email is queued (or, for a registered address, \"you already have an account\"): the same answer either way."),
+        BodyErrors, AkanaErrors, Throttled, Unavailable
+    )
+)]
 async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let fields = call.fields;
     let new = akana::NewDeveloper {
@@ -265,27 +354,63 @@ async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<R
     Ok(empty_ok(call.answer_as))
 }
 
+/// Seed 004: mails a fresh activation code; the same answer for unknown addresses.
+#[utoipa::path(
+    post,
+    path = "/api/users/resendActivation",
+    operation_id = "akana.users.resendActivation",
+    tag = "Akana",
+    request_body(content(
+        (ResendActivationFields = "application/x-www-form-urlencoded"),
+        (ResendActivationFields = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "No body; `Cache-Control: no-cache`.", headers(("Cache-Control" = String, description = "`no-cache`."))),
+        BodyErrors, AkanaErrors, Throttled, Unavailable
+    )
+)]
 async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let email = EmailAddress::parse_field("emailAddress", call.fields.get("emailAddress").as_deref())?;
     akana::resend_activation(&state.ctx, &call.caller, &call.cname, &email).await?;
     Ok(empty_ok(call.answer_as))
 }
 
+/// Reads an activation code; an expired one is 400 `TOKEN_EXPIRED` and a
+/// fresh code is mailed, as Akana does.
+#[utoipa::path(
+    post,
+    path = "/api/users/verifySignup",
+    operation_id = "akana.users.verifySignup",
+    tag = "Akana",
+    request_body(content(
+        (VerifySignupFields = "application/x-www-form-urlencoded"),
+        (VerifySignupFields = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The pending signup; `Content-Type` is the negotiated type.", content(
+            (SignupResponse = "application/json"),
+            (SignupResponse = "application/vnd.soa.v71+json"),
+            (SignupResponse = "application/vnd.soa.v72+json"),
+            (SignupResponse = "application/vnd.soa.v80+json"),
+            (SignupResponse = "application/vnd.soa.v81+json"),
+        )),
+        BodyErrors, AkanaErrors, Throttled, Unavailable
+    )
+)]
 async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let v = akana::verify_signup(&state.ctx, &call.caller, &call.cname, &signup_code(&call.fields)?).await?;
-    // Akana's SignupResponse fields that usher knows, beside usher's own `status`.
-    let body = serde_json::json!({
-        "emailAddress": v.email,
-        "firstName": v.first_name,
-        "lastName": v.last_name,
-        "domainName": v.domain_name,
-        "expired": v.expired,
-        "state": v.state.as_str(),
-        "signupStatus": v.status,
-        "status": v.status,
-    });
+    let body = SignupResponse {
+        email_address: v.email,
+        first_name: v.first_name,
+        last_name: v.last_name,
+        domain_name: v.domain_name,
+        expired: v.expired,
+        state: v.state.as_str().to_owned(),
+        signup_status: v.status,
+        status: v.status,
+    };
     let mut response = empty_ok(call.answer_as);
-    *response.body_mut() = axum::body::Body::from(body.to_string());
+    *response.body_mut() = axum::body::Body::from(serde_json::to_string(&body).map_err(anyhow::Error::from)?);
     // Unlike the empty answers, this one names the person: no cache may keep it.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -294,6 +419,21 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
 /// The body (form, or 8.4's PascalCase JSON), or in older releases
 /// `?password=…&signupCode=…` in the query; the code names the user, so the
 /// body's names and address are not read.
+#[utoipa::path(
+    post,
+    path = "/api/users/completeSignup",
+    operation_id = "akana.users.completeSignup",
+    tag = "Akana",
+    params(
+        ("signupCode" = Option<String>, Query, description = "Older clients' place for the code, with no body."),
+        ("password" = Option<String>, Query, description = "Older clients' place for the password, with no body."),
+    ),
+    request_body(content(
+        (CompleteSignupFields = "application/x-www-form-urlencoded"),
+        (CompleteSignupFields = "application/json"),
+    )),
+    responses((status = 200, description = "No body; the user is active."), BodyErrors, AkanaErrors, Throttled, Unavailable)
+)]
 async fn complete_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
     let query = Fields::from_form(call.query.as_deref().unwrap_or_default().as_bytes())?;
     let fields = call.fields.or(query);

@@ -8,59 +8,99 @@
 
 use super::AppState;
 use super::extract::AppJson;
+use super::openapi::{BadParameter, BodyErrors, NotFound, Throttled, routes_positionally};
 use crate::contact::{self, City, Country, RawAddress, Subdivision};
 use crate::error::Error;
+use axum::Json;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    // matchit wants one parameter name per position, whatever it holds.
-    Router::new()
-        .route("/no_auth/validate_contact", post(validate_contact))
-        .route("/no_auth/countries", get(all_countries))
-        .route("/no_auth/countries/{a}", get(countries))
-        .route("/no_auth/countries/{a}/states", get(all_states))
-        .route("/no_auth/countries/{a}/states/{b}", get(states))
-        .route("/no_auth/countries/{a}/states/{b}/cities", get(all_cities))
-        .route("/no_auth/countries/{a}/states/{b}/cities/{c}", get(cities))
+pub fn router() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new().routes(routes!(validate_contact)).routes(routes!(all_countries));
+    // F5 names the same position `{prefix}` in one path and
+    // `{country_code}` in the next, which matchit cannot route as such.
+    [routes!(countries), routes!(all_states), routes!(states), routes!(all_cities), routes!(cities)]
+        .into_iter()
+        .fold(router, routes_positionally)
 }
 
 /// F5's `contact.GlobalSpecType`; the fields without rules are accepted and
 /// not checked.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
 pub struct ContactSpec {
     pub country: Option<String>,
     pub state_code: Option<String>,
     pub zip_code: Option<String>,
 }
 
-/// F5's `signupValidateContactRequest` (`name` and `namespace` are "not used
-/// for now" there, and here). `mailing_address` is SPEC's alias of `spec`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// F5's `schemacontactGlobalSpecType`, as documented: `ContactSpec` reads
+/// the three fields with rules and ignores the others.
+#[derive(ToSchema)]
+#[schema(as = schemacontactGlobalSpecType)]
+#[allow(dead_code)]
+struct ContactSpecDoc {
+    #[schema(example = "1234 Main road")]
+    address1: Option<String>,
+    address2: Option<String>,
+    #[schema(example = "Sunnyvale")]
+    city: Option<String>,
+    /// ISO 3166-1 alpha-2, in any case.
+    #[schema(example = "US")]
+    country: Option<String>,
+    county: Option<String>,
+    phone_number: Option<String>,
+    state: Option<String>,
+    /// ISO 3166-2 of the country, with or without it (`CA`, `US-CA`).
+    #[schema(example = "CA")]
+    state_code: Option<String>,
+    #[schema(example = "94086")]
+    zip_code: Option<String>,
+    /// F5's `contactContactType`; not read.
+    contact_type: Option<String>,
+}
+
+/// F5's `signupValidateContactRequest` (its `name` and `namespace` are "not
+/// used for now" there, and ignored here). `mailing_address` is SPEC's
+/// alias of `spec`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupValidateContactRequest)]
 struct ValidateContactRequest {
+    #[schema(value_type = Option<ContactSpecDoc>)]
     spec: Option<ContactSpec>,
+    /// usher's alias of `spec`, read when `spec` is absent.
+    #[schema(value_type = Option<ContactSpecDoc>)]
     mailing_address: Option<ContactSpec>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupValidationErrorField)]
 struct ValidationErrorField {
+    #[schema(example = "zip_code")]
     error_field: &'static str,
     error_message: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupValidateContactResponse)]
 struct ValidateContactResponse {
     err: contact::ContactErr,
     is_valid: bool,
     validation_errors: Vec<ValidationErrorField>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/no_auth/validate_contact",
+    operation_id = "ves.io.schema.signup.CustomAPI.ValidateContact",
+    tag = "F5 XC contact",
+    request_body = ValidateContactRequest,
+    responses((status = 200, description = "The verdict: `err` for F5's checks, `validation_errors` for every rule broken.", body = ValidateContactResponse), BodyErrors, Throttled)
+)]
 async fn validate_contact(AppJson(req): AppJson<ValidateContactRequest>) -> Json<ValidateContactResponse> {
     let spec = req.spec.or(req.mailing_address).unwrap_or_default();
     let verdict = contact::check(RawAddress {
@@ -80,8 +120,9 @@ async fn validate_contact(AppJson(req): AppJson<ValidateContactRequest>) -> Json
 }
 
 /// F5's `ErrorCode` values of the lists: `ENO_*` whenever the list answered is empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+#[schema(as = signupListErrorCode)]
 enum ListErr {
     EOK,
     ENO_STATES,
@@ -90,38 +131,50 @@ enum ListErr {
 
 type Info = BTreeMap<&'static str, String>;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupCountryItem)]
 struct CountryItem {
     country_code: &'static str,
     country_name: &'static str,
+    /// `zip_code_validation` (the anchored pattern) and `zip_code_example`, when the country has postal codes.
+    #[schema(value_type = BTreeMap<String, String>)]
     additional_info: Info,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupListCountriesResponse)]
 struct ListCountriesResponse {
     countries: Vec<CountryItem>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupStateItem)]
 struct StateItem {
     state_code: &'static str,
     state_name: &'static str,
+    /// `type` and, for a subdivision of a subdivision, `parent`.
+    #[schema(value_type = BTreeMap<String, String>)]
     additional_info: Info,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupListStatesResponse)]
 struct ListStatesResponse {
     error_code: ListErr,
     states: Vec<StateItem>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupCityItem)]
 struct CityItem {
     city_name: &'static str,
+    /// `population`.
+    #[schema(value_type = BTreeMap<String, String>)]
     additional_info: Info,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupListCitiesResponse)]
 struct ListCitiesResponse {
     error_code: ListErr,
     cities: Vec<CityItem>,
@@ -180,28 +233,51 @@ fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Error> {
     path.map(|Path(p)| p).map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
 }
 
+/// Every country, in name order.
+#[utoipa::path(get, path = "/no_auth/countries", operation_id = "usher.ListAllCountries", tag = "F5 XC contact",
+    responses((status = 200, description = "The countries.", body = ListCountriesResponse), Throttled))]
 async fn all_countries() -> Json<ListCountriesResponse> {
     list_countries("")
 }
 
+/// The countries whose name or code starts with `prefix`, in any case.
+#[utoipa::path(get, path = "/no_auth/countries/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListCountries", tag = "F5 XC contact",
+    params(("prefix" = String, Path, example = "Un")),
+    responses((status = 200, description = "The countries.", body = ListCountriesResponse), BadParameter, Throttled))]
 async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<ListCountriesResponse>, Error> {
     Ok(list_countries(&segments(path)?))
 }
 
+/// Every subdivision of a country; `ENO_STATES` when it has none.
+#[utoipa::path(get, path = "/no_auth/countries/{country_code}/states", operation_id = "usher.ListAllStates", tag = "F5 XC contact",
+    params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US")),
+    responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
 async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
     list_states(&segments(path)?, "")
 }
 
+/// The subdivisions of a country whose name or code starts with `prefix`; `ENO_STATES` when none does.
+#[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListStates", tag = "F5 XC contact",
+    params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("prefix" = String, Path, example = "Wa")),
+    responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
 async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
     let (country, prefix) = segments(path)?;
     list_states(&country, &prefix)
 }
 
+/// The cities of a subdivision, largest first; `ENO_CITIES` when none is known.
+#[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{state_code}/cities", operation_id = "usher.ListAllCities", tag = "F5 XC contact",
+    params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA")),
+    responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
 async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
     let (country, state) = segments(path)?;
     list_cities(&country, &state, "")
 }
 
+/// The cities of a subdivision whose name starts with `prefix`, largest first; `ENO_CITIES` when none does.
+#[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{state_code}/cities/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListCities", tag = "F5 XC contact",
+    params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA"), ("prefix" = String, Path, example = "Se")),
+    responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
 async fn cities(path: Result<Path<(String, String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
     let (country, state, prefix) = segments(path)?;
     list_cities(&country, &state, &prefix)

@@ -26,6 +26,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     }
 }
 
+/// `axum::extract::Query`, but a query string that does not fit `T` (a
+/// field given twice, say) is 400 in usher's format, not axum's plain text.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map(AppQuery)
+            .map_err(|_| Error::invalid("query", "is not a valid query string for this endpoint"))
+    }
+}
+
+/// `axum::extract::Path`, but a segment that is not UTF-8 once decoded is
+/// 400 in usher's format.
+pub struct AppPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| AppPath(p))
+            .map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
+    }
+}
+
 pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, Error> {
     axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

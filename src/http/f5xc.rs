@@ -4,61 +4,115 @@
 //! unknown fields are ignored.
 
 use super::AppState;
-use super::extract::{AppJson, ClientAddr};
+use super::extract::{AppJson, AppQuery, ClientAddr};
+use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
 use crate::contact;
 use crate::domain::{self, Cname, EmailAddress, Locale, TenantType};
 use crate::error::Error;
 use crate::flows::{password, signup};
 use crate::tokens::MAX_TOKEN_LEN;
-use axum::extract::{Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/no_auth/namespaces/system/f5xc-saas/signup", post(create_signup))
-        .route("/no_auth/namespaces/system/f5xc-saas/signup/send_email", post(send_signup_email))
-        .route("/no_auth/namespaces/system/f5xc-saas/signup/registration_details", get(registration_details))
-        .route("/no_auth/namespaces/system/f5xc-saas/signup/complete", post(complete_signup))
-        .route("/no_auth/login/validate_registration", post(validate_registration))
-        .route("/no_auth/send_password_email", post(send_password_email))
-        .route("/no_auth/password/set", post(set_password))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_signup))
+        .routes(routes!(send_signup_email))
+        .routes(routes!(registration_details))
+        .routes(routes!(complete_signup))
+        .routes(routes!(validate_registration))
+        .routes(routes!(send_password_email))
+        .routes(routes!(set_password))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// F5's `SignupAWSAccount` body, which usher takes at its signup path.
+/// Every field is optional to serde (an `Option` needs no `serde(default)`,
+/// which would put each default into the document), so that the domain
+/// parser names the one missing; unknown fields (`account_id`,
+/// `crm_details`) are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = aws_accountAWSAccountSignupRequest)]
 pub struct SignupRequest {
-    account_details: AccountDetails,
-    company_details: CompanyDetails,
-    user_details: UserDetails,
+    account_details: Option<AccountDetails>,
+    company_details: Option<CompanyDetails>,
+    user_details: Option<UserDetails>,
+    #[schema(value_type = Option<TenantType>)]
     tenant_type: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupAccountMeta)]
 struct AccountDetails {
+    /// The tenant's cname, a DNS label. Required.
+    #[schema(required = true, nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "acme")]
     domain: Option<String>,
+    #[schema(example = "en-US")]
     locale: Option<String>,
+    #[schema(example = "2026-01-02T03:04:05Z")]
     tos_accepted_at: Option<String>,
+    /// Required.
+    #[schema(example = "2026-01")]
     tos_version: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupCompanyMeta)]
 struct CompanyDetails {
+    /// Required.
+    #[schema(example = "Acme Inc.")]
     name: Option<String>,
+    /// Required: at least its `country`, and its `zip_code` where the country has postal codes.
+    #[schema(value_type = Option<MailingAddress>)]
     mailing_address: Option<Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupUserMeta)]
 struct UserDetails {
+    /// Required.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
+    #[schema(example = "Ada")]
     first_name: Option<String>,
+    #[schema(example = "Lovelace")]
     last_name: Option<String>,
+    #[schema(example = "+11234567890")]
     contact_number: Option<String>,
+}
+
+/// F5's `signupContactMeta`: the seeds' mailing address, strings only
+/// (documentation only: the handler keeps these fields of a JSON object).
+#[derive(ToSchema)]
+#[schema(as = signupContactMeta)]
+#[allow(dead_code)]
+struct MailingAddress {
+    #[schema(example = "1234 Main road")]
+    address1: Option<String>,
+    address2: Option<String>,
+    #[schema(example = "Sunnyvale")]
+    city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "US")]
+    country: Option<String>,
+    county: Option<String>,
+    phone_number: Option<String>,
+    state: Option<String>,
+    /// ISO 3166-2, with or without the country (`CA`, `US-CA`).
+    #[schema(example = "CA")]
+    state_code: Option<String>,
+    #[schema(example = "94086")]
+    zip_code: Option<String>,
 }
 
 /// The mailing address fields of the seeds, kept as strings and nothing else.
@@ -68,7 +122,9 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
     type Error = domain::Invalid;
 
     fn try_from(r: SignupRequest) -> Result<Self, Self::Error> {
-        let address = match r.company_details.mailing_address {
+        let (account, company, user) =
+            (r.account_details.unwrap_or_default(), r.company_details.unwrap_or_default(), r.user_details.unwrap_or_default());
+        let address = match company.mailing_address {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(map)) => map,
             Some(_) => return Err(domain::Invalid::new("mailing_address", "must be an object")),
@@ -83,11 +139,11 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
             }
         }
         // Fields are checked in the order of the form: the account first.
-        let cname = Cname::parse("domain", r.account_details.domain.as_deref().unwrap_or_default())?;
-        let email = EmailAddress::parse_field("email", r.user_details.email.as_deref())?;
+        let cname = Cname::parse("domain", account.domain.as_deref().unwrap_or_default())?;
+        let email = EmailAddress::parse_field("email", user.email.as_deref())?;
         let tenant_type = TenantType::parse("tenant_type", r.tenant_type.as_deref())?;
-        let locale = Locale::parse("locale", r.account_details.locale.as_deref())?;
-        let company_name = domain::required("company_details.name", r.company_details.name, 256)?;
+        let locale = Locale::parse("locale", account.locale.as_deref())?;
+        let company_name = domain::required("company_details.name", company.name, 256)?;
         check_address(&mut kept)?;
         Ok(Self {
             cname,
@@ -97,11 +153,11 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
             details: signup::SignupDetails {
                 company_name,
                 mailing_address: Value::Object(kept),
-                first_name: domain::person_name("first_name", r.user_details.first_name, 128)?,
-                last_name: domain::person_name("last_name", r.user_details.last_name, 128)?,
-                contact_number: domain::optional("contact_number", r.user_details.contact_number, 64)?,
-                tos_version: domain::required("tos_version", r.account_details.tos_version, 64)?,
-                tos_accepted_at: domain::optional("tos_accepted_at", r.account_details.tos_accepted_at, 64)?,
+                first_name: domain::person_name("first_name", user.first_name, 128)?,
+                last_name: domain::person_name("last_name", user.last_name, 128)?,
+                contact_number: domain::optional("contact_number", user.contact_number, 64)?,
+                tos_version: domain::required("tos_version", account.tos_version, 64)?,
+                tos_accepted_at: domain::optional("tos_accepted_at", account.tos_accepted_at, 64)?,
             },
         })
     }
@@ -122,12 +178,23 @@ fn check_address(kept: &mut serde_json::Map<String, Value>) -> Result<(), domain
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = xc_saasSendEmailResponse)]
 struct SendResult {
     message: &'static str,
     success: bool,
 }
 
+/// Creates a signup and mails its link (flow 1). The answer is the same
+/// whether or not the address already has an account.
+#[utoipa::path(
+    post,
+    path = "/no_auth/namespaces/system/f5xc-saas/signup",
+    operation_id = "ves.io.schema.marketplace.aws_account.OnboardCustomAPI.SignupAWSAccount",
+    tag = "F5 XC",
+    request_body = SignupRequest,
+    responses((status = 200, description = "The signup email is queued.", body = SendResult), BodyErrors, Conflict, Throttled, Unavailable)
+)]
 async fn create_signup(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -138,9 +205,11 @@ async fn create_signup(
     Ok(Json(SendResult { message: "Thank you for signing up. Check your email for a link to complete the signup.", success: true }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = xc_saasSendSignupEmailRequest)]
 struct TokenRequest {
+    /// The token of a signup link, even an expired or superseded one.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
 }
 
@@ -155,6 +224,15 @@ fn token_field(raw: Option<String>) -> Result<String, Error> {
     Ok(token)
 }
 
+/// Seed 000: mails a fresh signup link, superseding the earlier ones.
+#[utoipa::path(
+    post,
+    path = "/no_auth/namespaces/system/f5xc-saas/signup/send_email",
+    operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.SendSignupEmail",
+    tag = "F5 XC",
+    request_body = TokenRequest,
+    responses((status = 200, description = "A new signup email is queued.", body = SendResult), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
+)]
 async fn send_signup_email(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -165,20 +243,39 @@ async fn send_signup_email(
     Ok(Json(SendResult { message: "A new signup email is on its way.", success: true }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupValidateRegistrationRequest)]
 struct ValidateRequest {
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
+    #[schema(value_type = Option<TenantType>)]
     tenant_type: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = signupValidateRegistrationResponse)]
 struct ValidateResponse {
     err: signup::RegistrationErr,
     valid_registration: bool,
 }
 
+/// Seed 003: whether a signup link may go on (SPEC §3.3).
+#[utoipa::path(
+    post,
+    path = "/no_auth/login/validate_registration",
+    operation_id = "ves.io.schema.signup.CustomAPI.ValidateRegistration",
+    tag = "F5 XC",
+    request_body = ValidateRequest,
+    responses((status = 200, description = "The verdict, in `err`.", body = ValidateResponse), BodyErrors, Throttled, Unavailable)
+)]
 async fn validate_registration(
     State(state): State<AppState>,
     AppJson(req): AppJson<ValidateRequest>,
@@ -196,32 +293,74 @@ struct DetailsQuery {
     token: Option<String>,
 }
 
-async fn registration_details(State(state): State<AppState>, Query(q): Query<DetailsQuery>) -> Result<Json<Value>, Error> {
-    let token = token_field(q.token)?;
-    let d = signup::details(&state.ctx, &token).await?;
-    let mut body = json!({ "email": d.email, "domain": d.cname, "tenant_type": d.tenant_type });
-    if let Some(url) = d.console_url {
-        body["console_url"] = Value::String(url);
-    }
-    if let Some(message) = d.error_message {
-        body["error_message"] = Value::from(message);
-    }
-    Ok(Json(body))
+#[derive(Serialize, ToSchema)]
+#[schema(as = xc_saasGetRegistrationDetailsResponse)]
+struct RegistrationDetails {
+    email: String,
+    /// The cname asked for.
+    domain: String,
+    tenant_type: TenantType,
+    /// Once the tenant exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    console_url: Option<String>,
+    /// For a person, when the signup cannot go on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<String>, example = "Your account is already active. Please log in to continue.")]
+    error_message: Option<&'static str>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// What the signup page shows before completing. Reads only: never spends the token.
+#[utoipa::path(
+    get,
+    path = "/no_auth/namespaces/system/f5xc-saas/signup/registration_details",
+    operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.GetRegistrationDetails",
+    tag = "F5 XC",
+    params(("token" = String, Query, description = "The token of the signup link.")),
+    responses((status = 200, description = "The signup.", body = RegistrationDetails), BadParameter, NotFound, Throttled, Unavailable)
+)]
+async fn registration_details(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<DetailsQuery>,
+) -> Result<Json<RegistrationDetails>, Error> {
+    let token = token_field(q.token)?;
+    let d = signup::details(&state.ctx, &token).await?;
+    Ok(Json(RegistrationDetails {
+        email: d.email,
+        domain: d.cname,
+        tenant_type: d.tenant_type,
+        console_url: d.console_url,
+        error_message: d.error_message,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = usherCompleteSignupRequest)]
 struct CompleteRequest {
+    /// The token of the signup link.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
+    /// The first user's password; without it a password link is mailed.
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = usherCompleteSignupResponse)]
 struct CompleteResponse {
     cname: String,
     email: String,
 }
 
+/// usher's own: creates the tenant and its first user from a signup link
+/// (F5 does this inside its console).
+#[utoipa::path(
+    post,
+    path = "/no_auth/namespaces/system/f5xc-saas/signup/complete",
+    operation_id = "usher.CompleteSignup",
+    tag = "F5 XC",
+    request_body = CompleteRequest,
+    responses((status = 200, description = "The tenant and its first user exist.", body = CompleteResponse), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
+)]
 async fn complete_signup(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -233,13 +372,31 @@ async fn complete_signup(
     Ok(Json(CompleteResponse { cname: done.cname, email: done.email }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = signupSendPasswordEmailRequest)]
 struct SendPasswordRequest {
+    #[schema(required = true, nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "volterra")]
     cname: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        max_length = 1024,
+        example = "admin@email.com"
+    )]
     email: Option<String>,
 }
 
+/// Seed 001: mails a link to set the password. The same answer whether or
+/// not the tenant or the user exists.
+#[utoipa::path(
+    post,
+    path = "/no_auth/send_password_email",
+    operation_id = "ves.io.schema.signup.CustomAPI.SendPasswordEmail",
+    tag = "F5 XC",
+    request_body = SendPasswordRequest,
+    responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = Object), BodyErrors, Throttled, Unavailable)
+)]
 async fn send_password_email(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -251,13 +408,26 @@ async fn send_password_email(
     Ok(Json(json!({})))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = usherSetPasswordRequest)]
 struct SetPasswordRequest {
+    /// The token of a password link.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1024)]
     token: Option<String>,
+    /// 8 to 1024 characters, not too guessable.
+    #[schema(required = true, nullable = false, min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
+/// usher's own: sets the password with a password link's token.
+#[utoipa::path(
+    post,
+    path = "/no_auth/password/set",
+    operation_id = "usher.SetPassword",
+    tag = "F5 XC",
+    request_body = SetPasswordRequest,
+    responses((status = 200, description = "The password is set and the user active.", body = Object), BodyErrors, Throttled, Unavailable)
+)]
 async fn set_password(
     State(state): State<AppState>,
     client: ClientAddr,

@@ -1,28 +1,61 @@
 //! Liveness, readiness and metrics.
 
 use super::AppState;
+use super::openapi::Unavailable;
 use crate::error::Error;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::response::Response;
+use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(crate::metrics::scrape))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Serialize, ToSchema)]
+#[schema(as = usherStatus)]
+struct Status {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", operation_id = "usher.Healthz", tag = "Operations", responses((status = 200, description = "Alive.", body = Status)))]
+async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
 }
 
 /// Ready while the database answers; 503 with Retry-After while it does not.
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Error> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "usher.Readyz",
+    tag = "Operations",
+    responses((status = 200, description = "The database answers.", body = Status), Unavailable)
+)]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
     match state.ctx.store.ping().await {
-        Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(()) => Ok(Json(Status { status: "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: database unreachable");
             Err(Error::Unavailable { reason: "the database is unreachable", retry_after: Duration::from_secs(5) })
         }
     }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "usher.Metrics",
+    tag = "Operations",
+    responses((status = 200, description = "The metrics.", body = String, content_type = "application/openmetrics-text"), Unavailable)
+)]
+async fn metrics(state: State<AppState>) -> Result<Response, Error> {
+    crate::metrics::scrape(state).await
 }

@@ -11,20 +11,22 @@ pub mod devmail;
 pub mod extract;
 pub mod f5xc;
 pub mod health;
+pub mod openapi;
 pub mod pages;
 pub mod security;
 
 use crate::error::Error;
 use crate::flows::{Caller, Ctx};
 use crate::limiter::ClientLimiter;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use extract::ClientAddr;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,23 +41,32 @@ impl ClientAddr {
     }
 }
 
+/// Every route and, from the same annotations, the OpenAPI document (see
+/// [`openapi`]). Only `/assets/` and the dev mailbox are left out of the
+/// document: they are no API.
 pub fn router(state: AppState) -> Router {
-    let unauthenticated = Router::new()
+    let unauthenticated = OpenApiRouter::new()
         .merge(f5xc::router())
         .merge(akana::router())
         .merge(contact::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
-    let mut api = Router::new().merge(unauthenticated).merge(admin::router()).merge(security::assets());
+    let (api, api_doc) = unauthenticated.merge(admin::router()).merge(openapi::router()).split_for_parts();
+    let (health, health_doc) = health::router().split_for_parts();
+    let base_path = state.ctx.settings.base_path.clone();
+    let mut doc = openapi::document(api_doc, &base_path);
+    doc.merge(health_doc);
+    let served = openapi::Served(doc.to_json().unwrap_or_default().into());
+    let mut api = api.merge(security::assets());
     if state.ctx.settings.dev_mailbox {
         api = api.merge(devmail::router());
     }
-    let base_path = state.ctx.settings.base_path.clone();
     let mut app = Router::new().merge(api.clone());
     if !base_path.is_empty() {
         app = app.nest(&base_path, api);
     }
-    app.merge(health::router())
+    app.merge(health)
+        .layer(Extension(served))
         .fallback(not_found)
         // Innermost, so that it sees the matched route template.
         .layer(middleware::from_fn(crate::metrics::record))

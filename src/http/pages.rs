@@ -8,21 +8,23 @@
 //! own origin (see [`super::security`]).
 
 use super::AppState;
-use super::extract::{ClientAddr, body, content_type_is};
+use super::extract::{AppQuery, ClientAddr, body, content_type_is};
+use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
 use crate::error::Error;
 use crate::flows::akana;
 use crate::flows::{password, signup};
 use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use crate::tokens;
-use axum::Router;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 mod forms;
 
@@ -58,13 +60,13 @@ impl Pages {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(forms::router())
-        .route(SIGNUP_PAGE, get(signup_page).post(signup_submit))
-        .route(SIGNUP_RESEND, post(signup_resend))
-        .route(PASSWORD_PAGE, get(password_page).post(password_submit))
-        .route(ACTIVATION_PAGE, get(activation_page).post(activation_submit))
+        .routes(routes!(signup_page, signup_submit))
+        .routes(routes!(signup_resend))
+        .routes(routes!(password_page, password_submit))
+        .routes(routes!(activation_page, activation_submit))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,13 +75,21 @@ struct LinkQuery {
     token: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// The fields of the link pages' forms (each form posts the ones it shows).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = usherPageForm)]
 struct PageForm {
+    /// The link's token (signup and password pages).
+    #[serde(default)]
     token: String,
+    /// The form's CSRF token; its HMAC must be the `usher_csrf` cookie set with the form.
+    /// (`read_checked` reads it before this struct, which documents it.)
+    #[serde(default)]
+    #[allow(dead_code)]
     csrf: String,
     password: Option<String>,
-    #[serde(rename = "signupCode")]
+    /// The activation code (activation page).
+    #[serde(default, rename = "signupCode")]
     signup_code: String,
 }
 
@@ -123,8 +133,16 @@ fn path(state: &AppState, p: &str) -> String {
     format!("{}{p}", state.ctx.settings.base_path)
 }
 
-async fn signup_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
-    let token = q.token.unwrap_or_default();
+/// The page a signup link opens: it shows the signup and asks the person
+/// to complete it. Opening it never spends the token.
+#[utoipa::path(get, path = SIGNUP_PAGE, operation_id = "usher.SignupPage", tag = "Pages",
+    params(("token" = Option<String>, Query, description = "The signup link's token.")),
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
+async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
+    let token = match query {
+        Ok(AppQuery(q)) => q.token.unwrap_or_default(),
+        Err(e) => return error_page(&state, e),
+    };
     let csrf = tokens::random_id();
     let ctx = match signup::link_state(&state.ctx, &token).await {
         Ok(signup::LinkState::Ready { email, cname }) => {
@@ -181,6 +199,11 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// Completes the signup (with the first user's password, or without it and
+/// a password link is mailed).
+#[utoipa::path(post, path = SIGNUP_PAGE, operation_id = "usher.SignupPageSubmit", tag = "Pages",
+    request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
@@ -209,6 +232,10 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
     }
 }
 
+/// Mails a fresh signup link for an expired one.
+#[utoipa::path(post, path = SIGNUP_RESEND, operation_id = "usher.SignupPageResend", tag = "Pages",
+    request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
@@ -220,8 +247,15 @@ async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: R
     }
 }
 
-async fn password_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
-    let token = q.token.unwrap_or_default();
+/// The page a password link opens. Opening it never spends the token.
+#[utoipa::path(get, path = PASSWORD_PAGE, operation_id = "usher.PasswordPage", tag = "Pages",
+    params(("token" = Option<String>, Query, description = "The password link's token.")),
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
+async fn password_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
+    let token = match query {
+        Ok(AppQuery(q)) => q.token.unwrap_or_default(),
+        Err(e) => return error_page(&state, e),
+    };
     let csrf = tokens::random_id();
     match password::link_is_live(&state.ctx, &token).await {
         Ok(true) => page(
@@ -236,6 +270,10 @@ async fn password_page(State(state): State<AppState>, Query(q): Query<LinkQuery>
     }
 }
 
+/// Sets the password.
+#[utoipa::path(post, path = PASSWORD_PAGE, operation_id = "usher.PasswordPageSubmit", tag = "Pages",
+    request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn password_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let form = match read_form(&state, req).await {
         Ok(f) => f,
@@ -262,8 +300,15 @@ struct ActivationQuery {
     signup_code: Option<String>,
 }
 
-async fn activation_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ActivationQuery>) -> Response {
-    let code = q.signup_code.unwrap_or_default();
+/// The page an Akana activation link opens. Opening it never spends the code.
+#[utoipa::path(get, path = ACTIVATION_PAGE, operation_id = "usher.ActivationPage", tag = "Pages",
+    params(("signupCode" = Option<String>, Query, description = "The activation code.")),
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
+async fn activation_page(State(state): State<AppState>, headers: HeaderMap, query: Result<AppQuery<ActivationQuery>, Error>) -> Response {
+    let code = match query {
+        Ok(AppQuery(q)) => q.signup_code.unwrap_or_default(),
+        Err(e) => return error_page(&state, e),
+    };
     let csrf = tokens::random_id();
     let cname = match super::akana::tenant_of(&state.ctx.settings, &headers) {
         Ok(c) => c,
@@ -279,6 +324,10 @@ async fn activation_page(State(state): State<AppState>, headers: HeaderMap, Quer
     }
 }
 
+/// Completes the developer signup with a password.
+#[utoipa::path(post, path = ACTIVATION_PAGE, operation_id = "usher.ActivationPageSubmit", tag = "Pages",
+    request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn activation_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let cname = match super::akana::tenant_of(&state.ctx.settings, req.headers()) {
         Ok(c) => c,

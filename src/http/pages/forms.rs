@@ -16,26 +16,34 @@ use crate::error::Error;
 use crate::flows::{akana, signup};
 use crate::http::extract::ClientAddr;
 use crate::http::f5xc::SignupRequest;
+use crate::http::openapi::{PageErrors, PageThrottled};
 use crate::tokens;
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const TENANT_FORM: &str = "/signup/tenant";
 pub const DEVELOPER_FORM: &str = "/signup/developer";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route(TENANT_FORM, get(tenant_page).post(tenant_submit))
-        .route(DEVELOPER_FORM, get(developer_page).post(developer_submit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(home)).routes(routes!(tenant_page, tenant_submit)).routes(routes!(developer_page, developer_submit))
 }
 
+/// What usher is, with links to the signup forms; or, as `home_page`
+/// says, a redirect or nothing.
+#[utoipa::path(get, path = "/", operation_id = "usher.Home", tag = "Pages",
+    responses(
+        (status = 200, description = "The home page.", body = String, content_type = "text/html"),
+        (status = 303, description = "`home_page` is a path or URL.", headers(("Location" = String))),
+        (status = 404, description = "`home_page = \"off\"`.", body = super::super::openapi::ErrorBody),
+        PageThrottled,
+    ))]
 async fn home(State(state): State<AppState>) -> Response {
     match &state.ctx.settings.home_page {
         HomePage::On => {
@@ -49,8 +57,9 @@ async fn home(State(state): State<AppState>) -> Response {
 
 /// The tenant form's fields, as posted; kept whole so a re-rendered form
 /// shows what was typed.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default)]
+#[schema(as = usherTenantForm)]
 struct TenantForm {
     company_name: String,
     domain: String,
@@ -157,10 +166,18 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
     page(state, status, "tenant_form.html", ctx, Some(&csrf))
 }
 
+/// The tenant signup form (flow 1).
+#[utoipa::path(get, path = TENANT_FORM, operation_id = "usher.TenantForm", tag = "Pages",
+    responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_page(State(state): State<AppState>) -> Response {
     render_tenant(&state, StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), None)
 }
 
+/// Signs up a tenant through the F5 signup's own parser, or (`step`
+/// `country` or `state`) shows the form again with the next list.
+#[utoipa::path(post, path = TENANT_FORM, operation_id = "usher.TenantFormSubmit", tag = "Pages",
+    request_body(content = TenantForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Sent, or the form again.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let locale = locale_of(req.headers());
     let form: TenantForm = match read_checked(&state, req).await {
@@ -221,8 +238,9 @@ fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result
     Ok(signup::NewSignup::try_from(request)?)
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default)]
+#[schema(as = usherDeveloperForm)]
 struct DeveloperForm {
     first_name: String,
     last_name: String,
@@ -242,10 +260,17 @@ fn render_developer(
     page(state, status, "developer_form.html", ctx, Some(&csrf))
 }
 
+/// The developer signup form (flow 5).
+#[utoipa::path(get, path = DEVELOPER_FORM, operation_id = "usher.DeveloperForm", tag = "Pages",
+    responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_page(State(state): State<AppState>) -> Response {
     render_developer(&state, StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), None)
 }
 
+/// Signs up a developer through `signupUser`'s own parsing.
+#[utoipa::path(post, path = DEVELOPER_FORM, operation_id = "usher.DeveloperFormSubmit", tag = "Pages",
+    request_body(content = DeveloperForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
     let cname = match crate::http::akana::tenant_of(&state.ctx.settings, req.headers()) {
         Ok(c) => c,
