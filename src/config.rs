@@ -1,15 +1,21 @@
-//! Settings: built-in defaults, then a TOML file, then `USHER_*` variables.
+//! Settings: built-in defaults, then a TOML file, then `USHER_*` variables,
+//! layered by figment and deserialized into [`Settings`].
 //!
 //! Every setting has one flat name, the environment name without `USHER_`
 //! and lower-cased (`USHER_MAIL_RETRY_MIN` ⇔ `mail_retry_min`). In the TOML
 //! file it may be written flat or nested (`[mail] retry_min = "30s"`); both
-//! flatten to the same name, so there is a single parser for both sources and
-//! an unknown key is an error instead of a silently ignored typo.
+//! flatten to the same name, so every source holds the same flat text
+//! values, and an unknown key is an error instead of a silently ignored typo.
+//! A value is read as the environment would give it: text, with numbers and
+//! switches (`true`, `on`, `1`…) read leniently.
 
 use crate::domain::{Cname, EmailAddress};
 use anyhow::{Context, bail};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use ipnet::IpNet;
-use std::collections::BTreeMap;
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +31,12 @@ impl Secret {
     }
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
     }
 }
 
@@ -45,7 +57,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MailTransport {
     Dev,
     File,
@@ -59,58 +72,91 @@ pub enum HomePage {
     Redirect(String),
 }
 
-#[derive(Debug, Clone)]
+/// Every field is a setting of the same name (the `retention_*` ones are
+/// grouped in `retention`). A blank value means "none" or "derived": the
+/// derived ones are filled in by [`Settings::finish`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub listen: SocketAddr,
+    #[serde(deserialize_with = "secret")]
     pub database_url: Secret,
     pub database_max_connections: u32,
+    #[serde(deserialize_with = "duration")]
     pub database_acquire_timeout: Duration,
+    /// Blank: `http://` and the listen address.
     pub public_url: String,
     pub base_path: String,
     pub data_dir: PathBuf,
+    #[serde(deserialize_with = "blank_is_none")]
     pub keys: Option<Secret>,
 
     pub mail_transport: MailTransport,
+    #[serde(deserialize_with = "blank_is_none")]
     pub smtp_url: Option<Secret>,
+    #[serde(deserialize_with = "duration")]
     pub smtp_timeout: Duration,
     pub smtp_pool_size: u32,
+    #[serde(deserialize_with = "email")]
     pub mail_from: EmailAddress,
     pub mail_file_dir: PathBuf,
+    #[serde(deserialize_with = "blank_is_none")]
     pub mail_templates_dir: Option<PathBuf>,
     /// DKIM: the selector (`SELECTOR._domainkey.DOMAIN` holds the public key),
     /// the signing domain (`d=`, by default the domain of `mail_from`) and a
     /// PEM private key file. Signing is on when selector and key are set.
+    #[serde(deserialize_with = "blank_is_none")]
     pub dkim_selector: Option<String>,
     pub dkim_domain: String,
+    #[serde(deserialize_with = "blank_is_none")]
     pub dkim_private_key: Option<PathBuf>,
+    #[serde(deserialize_with = "duration")]
     pub mail_retry_min: Duration,
+    #[serde(deserialize_with = "duration")]
     pub mail_retry_max: Duration,
     pub mail_max_attempts: u32,
+    #[serde(deserialize_with = "duration")]
     pub mail_poll_interval: Duration,
+    #[serde(deserialize_with = "duration")]
     pub mail_lease: Duration,
     /// After SIGTERM, how long the batch being sent may take before the
     /// rest is handed back to the queue.
+    #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// Derived from `dev_mailbox_asked` and the transport and listener.
+    #[serde(skip)]
     pub dev_mailbox: bool,
+    #[serde(rename = "dev_mailbox", deserialize_with = "switch")]
+    dev_mailbox_asked: Option<bool>,
 
+    #[serde(deserialize_with = "duration")]
     pub signup_link_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
     pub password_link_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
     pub activation_code_ttl: Duration,
 
+    #[serde(deserialize_with = "duration")]
     pub limit_email_interval: Duration,
     pub limit_email_daily: u32,
     pub limit_client_per_minute: u32,
+    #[serde(deserialize_with = "cidrs")]
     pub trusted_proxies: Vec<IpNet>,
 
+    #[serde(deserialize_with = "cname")]
     pub default_tenant: Cname,
+    #[serde(deserialize_with = "blank_is_none")]
     pub tenancy_base_domain: Option<String>,
+    /// Blank: `{public_url}/console/{cname}`.
     pub console_url: String,
 
     /// What `/` shows: usher's own page, nothing (404), or a redirect.
+    #[serde(deserialize_with = "home_page")]
     pub home_page: HomePage,
     /// The terms of service version the signup form asks a person to
     /// accept, and where to read them.
     pub terms_version: String,
+    #[serde(deserialize_with = "blank_is_none")]
     pub terms_url: Option<String>,
 
     pub password_min_score: u8,
@@ -121,19 +167,26 @@ pub struct Settings {
     /// request's headers, its body, and how long an idle keep-alive
     /// connection is kept; how many connections are open at once, in all
     /// and per client address (0 = no per-client cap).
+    #[serde(deserialize_with = "duration")]
     pub http_header_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
     pub http_body_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
     pub http_keepalive_timeout: Duration,
     pub http_max_connections: usize,
     pub http_max_connections_per_client: usize,
 
     /// Cnames no signup may claim, beyond the built-in ones (domain::RESERVED_CNAMES).
+    #[serde(deserialize_with = "list")]
     pub reserved_cnames: Vec<String>,
     /// The Have I Been Pwned range API (`…/range/`); none = not asked.
+    #[serde(deserialize_with = "blank_is_none")]
     pub password_pwned_url: Option<String>,
+    #[serde(deserialize_with = "duration")]
     pub password_pwned_timeout: Duration,
 
     /// How long rows that no longer matter are kept (src/store/retention.rs).
+    #[serde(deserialize_with = "retention")]
     pub retention: crate::store::retention::Retention,
 
     pub log_format: String,
@@ -200,10 +253,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log_format", "text"),
 ];
 
-/// The raw layered values, before parsing.
-#[derive(Debug, Clone, Default)]
+/// The settings' sources, layered: defaults, then the file, then the environment.
+#[derive(Clone, Default)]
 pub struct Layers {
-    values: BTreeMap<String, String>,
+    figment: Figment,
 }
 
 impl Layers {
@@ -219,112 +272,148 @@ impl Layers {
     }
 
     pub fn from_sources(toml: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
-        let mut values: BTreeMap<String, String> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut figment = Figment::from(Layer::new("the defaults", DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string()))));
         if let Some(text) = toml {
             let table: toml::Table = text.parse().context("the config file is not valid TOML")?;
             let mut flat = Vec::new();
             flatten("", &toml::Value::Table(table), &mut flat)?;
-            for (k, v) in flat {
-                if !values.contains_key(&k) {
-                    bail!("unknown setting `{k}` in the config file");
-                }
-                values.insert(k, v);
+            if let Some((k, _)) = flat.iter().find(|(k, _)| !is_known(k)) {
+                bail!("unknown setting `{k}` in the config file");
             }
+            figment = figment.merge(Layer::new("the config file", flat));
         }
-        for (k, v) in env {
-            let Some(name) = k.strip_prefix("USHER_") else {
-                continue;
-            };
-            let name = name.to_ascii_lowercase();
-            if name == "config" || name == "test_log" {
-                continue;
-            }
-            if values.contains_key(&name) {
-                values.insert(name, v);
-            }
-        }
-        Ok(Self { values })
+        // Other programs' USHER_* variables (USHER_CONFIG, TEST_LOG, a test
+        // suite's) are not settings: only known names are taken.
+        let env =
+            env.into_iter().filter_map(|(k, v)| Some((k.strip_prefix("USHER_")?.to_ascii_lowercase(), v))).filter(|(k, _)| is_known(k));
+        figment = figment.merge(Layer::new("USHER_* environment variables", env));
+        Ok(Self { figment })
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.values.insert(key.to_owned(), value.into());
+        let layer = Layer::new("a setting made in code", [(key.to_owned(), value.into())]);
+        self.figment = std::mem::take(&mut self.figment).merge(layer);
         self
     }
 
-    fn get(&self, key: &str) -> &str {
-        self.values.get(key).map(String::as_str).unwrap_or_default()
-    }
-
-    fn opt(&self, key: &str) -> Option<&str> {
-        Some(self.get(key).trim()).filter(|v| !v.is_empty())
-    }
-
-    /// A comma-separated list, blanks dropped.
-    fn list(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.get(key).split(',').map(str::trim).filter(|s| !s.is_empty())
-    }
-
-    fn duration(&self, key: &str) -> anyhow::Result<Duration> {
-        humantime::parse_duration(self.get(key).trim()).with_context(|| format!("{key} must be a duration such as 90s, 15m or 24h"))
-    }
-
-    /// A retention period: a duration, or `off` (or empty) to keep for ever.
-    fn retention(&self, key: &str) -> anyhow::Result<Option<Duration>> {
-        match self.get(key).trim() {
-            "" | "off" => Ok(None),
-            _ => self.duration(key).map(Some).with_context(|| format!("{key} must be a duration such as 30d, or off")),
-        }
-    }
-
-    fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
-        self.get(key).trim().parse().map_err(|_| anyhow::anyhow!("{key} must be a whole number"))
-    }
-
     pub fn parse(&self) -> anyhow::Result<Settings> {
-        let listen: SocketAddr = self.get("listen").trim().parse().context("listen must be an address such as 127.0.0.1:8080")?;
-        let mail_transport = match self.get("mail_transport").trim() {
-            "dev" => MailTransport::Dev,
-            "file" => MailTransport::File,
-            "smtp" => MailTransport::Smtp,
-            other => bail!("mail_transport must be dev, file or smtp, not `{other}`"),
-        };
-        let smtp_url = self.opt("smtp_url").map(Secret::new);
-        if mail_transport == MailTransport::Smtp && smtp_url.is_none() {
+        self.figment.extract_lossy::<Settings>()?.finish()
+    }
+
+    /// `key = value` lines with secrets masked, for `usher check-config`.
+    pub fn describe(&self) -> Vec<String> {
+        DEFAULTS
+            .iter()
+            .map(|(k, _)| {
+                let v = self.figment.find_value(&path(k)).ok().and_then(Value::into_string).unwrap_or_default();
+                let shown = match *k {
+                    "keys" if !v.is_empty() => "***SECRET***".to_owned(),
+                    "database_url" | "smtp_url" => redact_url(&v),
+                    _ => v,
+                };
+                format!("{k} = {shown:?}")
+            })
+            .collect()
+    }
+}
+
+/// The layered values as `check-config` shows them: secrets masked.
+impl fmt::Debug for Layers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.describe()).finish()
+    }
+}
+
+fn is_known(key: &str) -> bool {
+    DEFAULTS.iter().any(|(k, _)| *k == key)
+}
+
+/// Where a flat setting sits in the layered data: `retention_*` in the
+/// `retention` group, every other one at the top.
+fn path(key: &str) -> String {
+    match key.strip_prefix("retention_") {
+        Some(period) => format!("retention.{period}"),
+        None => key.to_owned(),
+    }
+}
+
+/// One source's settings, flat names to text, as a figment provider.
+struct Layer {
+    name: &'static str,
+    values: Dict,
+}
+
+impl Layer {
+    fn new(name: &'static str, values: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut dict = Dict::new();
+        for (key, value) in values {
+            let value = Value::from(value.trim());
+            match key.strip_prefix("retention_") {
+                Some(period) => {
+                    if let Value::Dict(_, group) = dict.entry("retention".to_owned()).or_insert_with(|| Dict::new().into()) {
+                        group.insert(period.to_owned(), value);
+                    }
+                }
+                None => {
+                    dict.insert(key, value);
+                }
+            }
+        }
+        Self { name, values: dict }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        // Errors name a setting by its flat name, as `check-config` does.
+        Metadata::named(self.name).interpolater(|_: &Profile, keys: &[&str]| keys.join("_"))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+impl Settings {
+    /// The settings of a machine with no configuration at all.
+    pub fn defaults() -> anyhow::Result<Self> {
+        Layers::from_sources(None, Vec::new())?.parse()
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// Fills in the derived settings and checks what involves more than one.
+    fn finish(mut self) -> anyhow::Result<Self> {
+        let listen = self.listen;
+        if self.mail_transport == MailTransport::Smtp && self.smtp_url.is_none() {
             bail!("mail_transport is smtp but smtp_url (USHER_SMTP_URL) is not set");
         }
-        let public_url = self.opt("public_url").map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_else(|| format!("http://{listen}"));
-        url::Url::parse(&public_url).context("public_url must be an absolute URL")?;
-        let base_path = match self.opt("base_path") {
-            None => String::new(),
-            Some(p) if p.starts_with('/') => p.trim_end_matches('/').to_owned(),
-            Some(_) => bail!("base_path must start with '/'"),
+        self.public_url = match self.public_url.trim_end_matches('/') {
+            "" => format!("http://{listen}"),
+            url => url.to_owned(),
         };
-        let trusted_proxies = self
-            .list("trusted_proxies")
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .with_context(|| format!("trusted_proxies: `{s}` is not a CIDR"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        url::Url::parse(&self.public_url).context("public_url must be an absolute URL")?;
+        if !self.base_path.is_empty() && !self.base_path.starts_with('/') {
+            bail!("base_path must start with '/'");
+        }
+        self.base_path = self.base_path.trim_end_matches('/').to_owned();
         // The dev mailbox shows every link usher mails: by default only a
         // loopback listener serves it, whatever the transport.
-        let dev_mailbox = match self.opt("dev_mailbox") {
-            None => mail_transport == MailTransport::Dev && listen.ip().is_loopback(),
-            Some(v) => parse_bool("dev_mailbox", v)?,
-        };
-        let console_url = self.opt("console_url").map(str::to_owned).unwrap_or_else(|| format!("{public_url}/console/{{cname}}"));
-        let mail_from = EmailAddress::parse("mail_from", self.get("mail_from")).map_err(|e| anyhow::anyhow!("mail_from {}", e.message))?;
-        let dkim_selector = self.opt("dkim_selector").map(str::to_owned);
-        let dkim_private_key = self.opt("dkim_private_key").map(PathBuf::from);
-        if dkim_selector.is_some() != dkim_private_key.is_some() {
+        self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && listen.ip().is_loopback());
+        if self.console_url.is_empty() {
+            self.console_url = format!("{}/console/{{cname}}", self.public_url);
+        }
+        if self.dkim_selector.is_some() != self.dkim_private_key.is_some() {
             bail!("DKIM signing needs both dkim_selector and dkim_private_key, or neither");
         }
-        let dkim_domain = match self.opt("dkim_domain") {
-            Some(d) => d.trim_end_matches('.').to_ascii_lowercase(),
-            None => mail_from.as_str().rsplit('@').next().unwrap_or_default().to_ascii_lowercase(),
-        };
-        for (key, value) in [("dkim_selector", dkim_selector.as_deref().unwrap_or("s")), ("dkim_domain", dkim_domain.as_str())] {
+        self.dkim_domain = match self.dkim_domain.as_str() {
+            "" => self.mail_from.as_str().rsplit('@').next().unwrap_or_default(),
+            d => d.trim_end_matches('.'),
+        }
+        .to_ascii_lowercase();
+        for (key, value) in [("dkim_selector", self.dkim_selector.as_deref().unwrap_or("s")), ("dkim_domain", self.dkim_domain.as_str())] {
             let ok = !value.is_empty()
                 && value
                     .split('.')
@@ -333,120 +422,127 @@ impl Layers {
                 bail!("{key} must be a DNS name such as mail2026 or example.com, not `{value}`");
             }
         }
-        let password_min_score: u8 = self.number("password_min_score")?;
-        if password_min_score > 4 {
+        if self.password_min_score > 4 {
             bail!("password_min_score must be 0 to 4");
         }
-        let home_page = match self.get("home_page").trim() {
-            "on" | "" => HomePage::On,
-            "off" => HomePage::Off,
-            url => {
-                let ok = url.starts_with('/') || url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                if !ok {
-                    bail!("home_page must be on, off, a path or an http(s) URL, not `{url}`");
-                }
-                HomePage::Redirect(url.to_owned())
-            }
-        };
-        let terms_version = self.get("terms_version").trim().to_owned();
-        if terms_version.is_empty() || terms_version.len() > 64 {
+        if self.terms_version.is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
         }
-        let settings = Settings {
-            listen,
-            database_url: Secret::new(self.get("database_url").trim()),
-            database_max_connections: self.number("database_max_connections")?,
-            database_acquire_timeout: self.duration("database_acquire_timeout")?,
-            public_url,
-            base_path,
-            data_dir: PathBuf::from(self.get("data_dir").trim()),
-            keys: self.opt("keys").map(Secret::new),
-            mail_transport,
-            smtp_url,
-            smtp_timeout: self.duration("smtp_timeout")?,
-            smtp_pool_size: self.number("smtp_pool_size")?,
-            mail_from,
-            mail_file_dir: PathBuf::from(self.get("mail_file_dir").trim()),
-            mail_templates_dir: self.opt("mail_templates_dir").map(PathBuf::from),
-            dkim_selector,
-            dkim_domain,
-            dkim_private_key,
-            mail_retry_min: self.duration("mail_retry_min")?,
-            mail_retry_max: self.duration("mail_retry_max")?,
-            mail_max_attempts: self.number::<u32>("mail_max_attempts")?.max(1),
-            mail_poll_interval: self.duration("mail_poll_interval")?,
-            mail_lease: self.duration("mail_lease")?,
-            shutdown_grace: self.duration("shutdown_grace")?,
-            dev_mailbox,
-            signup_link_ttl: self.duration("signup_link_ttl")?,
-            password_link_ttl: self.duration("password_link_ttl")?,
-            activation_code_ttl: self.duration("activation_code_ttl")?,
-            limit_email_interval: self.duration("limit_email_interval")?,
-            limit_email_daily: self.number("limit_email_daily")?,
-            limit_client_per_minute: self.number("limit_client_per_minute")?,
-            trusted_proxies,
-            default_tenant: Cname::parse("default_tenant", self.get("default_tenant"))
-                .map_err(|e| anyhow::anyhow!("default_tenant {}", e.message))?,
-            tenancy_base_domain: self.opt("tenancy_base_domain").map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
-            console_url,
-            home_page,
-            terms_version,
-            terms_url: self.opt("terms_url").map(str::to_owned),
-            password_min_score,
-            password_hash_workers: self.number::<usize>("password_hash_workers")?.max(1),
-            password_hash_queue: self.number("password_hash_queue")?,
-            http_header_timeout: self.duration("http_header_timeout")?,
-            http_body_timeout: self.duration("http_body_timeout")?,
-            http_keepalive_timeout: self.duration("http_keepalive_timeout")?,
-            http_max_connections: self.number::<usize>("http_max_connections")?.max(1),
-            http_max_connections_per_client: self.number("http_max_connections_per_client")?,
-            reserved_cnames: self.list("reserved_cnames").map(|c| c.to_ascii_lowercase()).collect(),
-            password_pwned_url: self.opt("password_pwned_url").map(str::to_owned),
-            password_pwned_timeout: self.duration("password_pwned_timeout")?,
-            retention: crate::store::retention::Retention {
-                sent_mail: self.retention("retention_sent_mail")?,
-                dropped_requests: self.retention("retention_dropped_requests")?,
-                dev_mailbox: self.retention("retention_dev_mailbox")?,
-                tokens: self.retention("retention_tokens")?,
-                limits: self.retention("retention_limits")?,
-                audit: self.retention("retention_audit")?,
-            },
-            log_format: self.get("log_format").trim().to_owned(),
-        };
-        for (key, d) in [("http_header_timeout", settings.http_header_timeout), ("http_body_timeout", settings.http_body_timeout)] {
+        self.tenancy_base_domain = self.tenancy_base_domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+        self.reserved_cnames.iter_mut().for_each(|c| c.make_ascii_lowercase());
+        self.mail_max_attempts = self.mail_max_attempts.max(1);
+        self.password_hash_workers = self.password_hash_workers.max(1);
+        self.http_max_connections = self.http_max_connections.max(1);
+        for (key, d) in [("http_header_timeout", self.http_header_timeout), ("http_body_timeout", self.http_body_timeout)] {
             if d.is_zero() {
                 bail!("{key} must be longer than 0s: without it one client can hold connections open for ever");
             }
         }
-        if settings.mail_retry_max < settings.mail_retry_min {
+        if self.mail_retry_max < self.mail_retry_min {
             bail!("mail_retry_max must not be shorter than mail_retry_min");
         }
-        Ok(settings)
-    }
-
-    /// `key = value` lines with secrets masked, for `usher check-config`.
-    pub fn describe(&self) -> Vec<String> {
-        DEFAULTS
-            .iter()
-            .map(|(k, _)| {
-                let v = self.get(k);
-                let shown = match *k {
-                    "keys" if !v.is_empty() => "***SECRET***".to_owned(),
-                    "database_url" | "smtp_url" => redact_url(v),
-                    _ => v.to_owned(),
-                };
-                format!("{k} = {shown:?}")
-            })
-            .collect()
+        Ok(self)
     }
 }
 
-fn parse_bool(key: &str, v: &str) -> anyhow::Result<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => bail!("{key} must be true or false"),
+// Readers of the settings that serde cannot read by type alone. Every value
+// arrives as text (see `Layer`), already trimmed.
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|_| D::Error::custom(format!("`{text}` is not a duration such as 90s, 15m or 24h")))
+}
+
+/// A retention period: a duration, or `off` (or blank) to keep for ever.
+fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "" | "off" => Ok(None),
+        text => humantime::parse_duration(text)
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("`{text}` is not a duration such as 30d, or off"))),
     }
+}
+
+fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention::Retention, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Periods {
+        #[serde(deserialize_with = "period")]
+        sent_mail: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        dropped_requests: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        dev_mailbox: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        tokens: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        limits: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        audit: Option<Duration>,
+    }
+    let p = Periods::deserialize(d)?;
+    Ok(crate::store::retention::Retention {
+        sent_mail: p.sent_mail,
+        dropped_requests: p.dropped_requests,
+        dev_mailbox: p.dev_mailbox,
+        tokens: p.tokens,
+        limits: p.limits,
+        audit: p.audit,
+    })
+}
+
+/// Blank is none; anything else is the value.
+fn blank_is_none<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Some(String::deserialize(d)?).filter(|s| !s.is_empty()).map(T::from))
+}
+
+/// Blank is "not said"; else a switch such as `true`, `off` or `1`.
+fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match String::deserialize(d)?.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        other => Err(D::Error::custom(format!("`{other}` is not true or false"))),
+    }
+}
+
+/// A comma-separated list, blanks dropped (a TOML array arrives joined).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(String::deserialize(d)?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    list(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| D::Error::custom(format!("`{s}` is not a CIDR")))
+        })
+        .collect()
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    String::deserialize(d).map(Secret)
+}
+
+fn email<'de, D: Deserializer<'de>>(d: D) -> Result<EmailAddress, D::Error> {
+    EmailAddress::parse("mail_from", &String::deserialize(d)?).map_err(|e| D::Error::custom(e.message))
+}
+
+fn cname<'de, D: Deserializer<'de>>(d: D) -> Result<Cname, D::Error> {
+    Cname::parse("default_tenant", &String::deserialize(d)?).map_err(|e| D::Error::custom(e.message))
+}
+
+fn home_page<'de, D: Deserializer<'de>>(d: D) -> Result<HomePage, D::Error> {
+    Ok(match String::deserialize(d)?.as_str() {
+        "on" | "" => HomePage::On,
+        "off" => HomePage::Off,
+        url if url.starts_with('/') || url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) => {
+            HomePage::Redirect(url.to_owned())
+        }
+        url => return Err(D::Error::custom(format!("must be on, off, a path or an http(s) URL, not `{url}`"))),
+    })
 }
 
 fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
@@ -471,17 +567,6 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) -
     };
     out.push((prefix.to_owned(), text));
     Ok(())
-}
-
-impl Settings {
-    /// The settings of a machine with no configuration at all.
-    pub fn defaults() -> anyhow::Result<Self> {
-        Layers::from_sources(None, Vec::new())?.parse()
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.database_url.expose().starts_with("sqlite:")
-    }
 }
 
 #[cfg(test)]
@@ -588,6 +673,20 @@ mod tests {
         assert_eq!((r.audit, r.sent_mail), (days(400), None));
         let err = Layers::from_sources(None, env(&[("USHER_RETENTION_TOKENS", "soon")])).unwrap().parse().unwrap_err();
         assert!(format!("{err:#}").contains("retention_tokens"), "{err:#}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting_and_the_source_it_came_from() {
+        let err = Layers::from_sources(Some("[limit]\nemail_daily = \"many\""), Vec::new()).unwrap().parse().unwrap_err();
+        assert!(format!("{err:#}").contains("\"limit_email_daily\" in the config file"), "{err:#}");
+        let err = Layers::from_sources(None, env(&[("USHER_MAIL_LEASE", "a while")])).unwrap().parse().unwrap_err();
+        assert!(format!("{err:#}").contains("\"mail_lease\" in USHER_* environment variables"), "{err:#}");
+        let s = Layers::from_sources(Some("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]"), env(&[("USHER_DEV_MAILBOX", " On ")]))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert!(s.dev_mailbox);
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl Application {
         Self::build_with_clock(settings, Clock::default()).await
     }
 
-    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
@@ -64,6 +64,16 @@ impl Application {
             );
         }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+        if settings.listen.port() == 0 {
+            // The system chose the port: the URLs derived from the listen
+            // address name the one it chose (the tests bind port 0 this way).
+            let (asked, bound) = (format!("http://{}", settings.listen), format!("http://{}", listener.local_addr()?));
+            for url in [&mut settings.public_url, &mut settings.console_url] {
+                if let Some(rest) = url.strip_prefix(&asked) {
+                    *url = format!("{bound}{rest}");
+                }
+            }
+        }
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
         let keys = Arc::new(keys);
@@ -117,6 +127,13 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Takes the outbox worker out: the application then serves without
+    /// one, and mail moves only when the caller runs the worker (the tests
+    /// deliver on demand with [`Worker::deliver_all`]).
+    pub fn take_worker(&mut self) -> Option<Worker> {
+        self.worker.take()
     }
 
     /// The shared services, for tests that move the clock or look inside.

@@ -107,7 +107,9 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if let Some(csrf) = csrf {
-        let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", state.pages.csrf.cookie_for(csrf));
+        // Behind HTTPS the cookie must never travel over plain HTTP.
+        let secure = if state.ctx.settings.public_url.starts_with("https:") { "; Secure" } else { "" };
+        let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", state.pages.csrf.cookie_for(csrf));
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, v);
         }

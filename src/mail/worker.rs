@@ -124,6 +124,21 @@ impl Worker {
         }
     }
 
+    /// Resolves every request and sends every message that is due, until
+    /// none is left; returns how many messages were claimed. What the two
+    /// loops of [`Worker::run`] do, done once, now: for a caller that runs
+    /// the worker itself.
+    pub async fn deliver_all(&self) -> anyhow::Result<usize> {
+        let mut claimed = 0;
+        loop {
+            while self.resolve_once().await? > 0 {}
+            match self.tick().await? {
+                0 => return Ok(claimed),
+                n => claimed += n,
+            }
+        }
+    }
+
     /// Resolves one batch of requests; returns how many. A batch that fails
     /// is resolved again with a savepoint per request, so that the one that
     /// fails is set aside and the others go on.

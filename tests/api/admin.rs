@@ -223,13 +223,7 @@ impl Drop for KillOnDrop {
 }
 
 fn usher(db: &str, dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
-        .args(args)
-        .env("USHER_DATABASE_URL", db)
-        .env("USHER_DATA_DIR", dir)
-        .env_remove("USHER_CONFIG")
-        .output()
-        .unwrap();
+    let out = usher_command(args, db, dir).output().unwrap();
     assert!(out.status.success(), "usher {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -244,12 +238,9 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("serve.log");
+    // No USHER_KEYS: the development key of the data directory.
     let mut server = KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
-            .arg("serve")
-            .env("USHER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("USHER_DATABASE_URL", &db)
-            .env("USHER_DATA_DIR", dir.path())
+        serve_command(port, &db, "", dir.path())
             .env("USHER_MAIL_POLL_INTERVAL", "50ms")
             .env("RUST_LOG", "trace")
             .stderr(std::fs::File::create(&log_path).unwrap())
@@ -257,15 +248,7 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
             .unwrap(),
     );
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..400 {
-        if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(ready, "usher serve did not become ready");
+    wait_until_serving(&mut server.0, &url, &log_path).await;
 
     let r = client
         .post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup"))
@@ -274,15 +257,11 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let mut signup_token = String::new();
-    for _ in 0..400 {
-        let mail: Vec<Value> = client.get(format!("{url}/dev/mail.json")).send().await.unwrap().json().await.unwrap();
-        if let Some(m) = mail.first() {
-            signup_token = token_in(&m["text"]);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let signup_token = eventually("the signup email arrives", Duration::from_secs(10), async || {
+        let mail: Vec<Value> = client.get(format!("{url}/dev/mail.json")).send().await.ok()?.json().await.ok()?;
+        mail.first().map(|m| token_in(&m["text"]))
+    })
+    .await;
     let r = client
         .post(format!("{url}/no_auth/namespaces/system/f5xc-saas/signup/complete"))
         .json(&json!({ "token": signup_token, "password": STRONG_PASSWORD }))
@@ -338,15 +317,11 @@ async fn the_cli_manages_tokens_the_audit_trail_shows_admin_actions_and_no_log_l
     assert_eq!(sent["outcome"], "ok");
     assert!(audit.iter().any(|e| e["action"] == "admin.verify_password" && e["outcome"] == "ok"));
 
-    let mut password_token = String::new();
-    for _ in 0..400 {
-        let mail: Vec<Value> = client.get(format!("{url}/dev/mail.json")).send().await.unwrap().json().await.unwrap();
-        if mail.len() >= 2 {
-            password_token = token_in(&mail[0]["text"]);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let password_token = eventually("the password email arrives", Duration::from_secs(10), async || {
+        let mail: Vec<Value> = client.get(format!("{url}/dev/mail.json")).send().await.ok()?.json().await.ok()?;
+        (mail.len() >= 2).then(|| token_in(&mail[0]["text"]))
+    })
+    .await;
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();

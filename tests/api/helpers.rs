@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use usher::clock::Clock;
 use usher::config::Layers;
 use usher::flows::Ctx;
+use usher::mail::worker::Worker;
 use usher::startup::Application;
 
 #[derive(Clone, Debug)]
@@ -61,19 +62,36 @@ pub struct TestApp {
     pub ctx: Ctx,
     pub clock: Clock,
     pub database_url: String,
-    _dir: tempfile::TempDir,
+    /// The outbox worker, run on demand; `None` when it runs in the background.
+    worker: Option<Worker>,
+    dir: tempfile::TempDir,
     pg_drop: Option<(String, String)>,
 }
 
 pub const STRONG_PASSWORD: &str = "violet-Tractor-harbour-91";
 
 impl TestApp {
+    /// Starts usher with the test defaults; mail moves when the test waits for it.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
     }
 
-    /// Starts usher with these settings on top of the test defaults.
+    /// Starts usher with these settings on top of the test defaults, its
+    /// outbox worker off: the helpers that wait for mail deliver what is
+    /// queued first ([`TestApp::deliver_all`]), so what a test sees does not
+    /// depend on when a background loop last looked.
     pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        Self::start(backend, settings, false).await
+    }
+
+    /// As [`TestApp::spawn_with`], with the outbox worker running in the
+    /// background as in `usher serve`: for what only its loops do (the
+    /// prune step), or what must happen while the test is not looking.
+    pub async fn spawn_with_worker(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        Self::start(backend, settings, true).await
+    }
+
+    async fn start(backend: Backend, settings: &[(&str, &str)], background_worker: bool) -> Self {
         init_test_log();
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_drop) = match &backend {
@@ -84,14 +102,10 @@ impl TestApp {
                 (replace_db_name(admin, &name), Some((admin.clone(), name)))
             }
         };
-        // public_url must name the real port, so pick a free one first.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = probe.local_addr().expect("addr").port();
-        drop(probe);
         let mut layers = Layers::from_sources(None, Vec::new()).expect("defaults");
+        // Port 0, bound once by Application::build: public_url follows the port it gets.
         layers
-            .set("listen", format!("127.0.0.1:{port}"))
-            .set("public_url", format!("http://127.0.0.1:{port}"))
+            .set("listen", "127.0.0.1:0")
             .set("database_url", database_url.clone())
             .set("data_dir", dir.path().display().to_string())
             .set("mail_poll_interval", "50ms")
@@ -103,12 +117,43 @@ impl TestApp {
         }
         let parsed = layers.parse().expect("test settings");
         let clock = Clock::default();
-        let app = Application::build_with_clock(parsed, clock.clone()).await.expect("build app");
+        let mut app = Application::build_with_clock(parsed, clock.clone()).await.expect("build app");
+        let worker = if background_worker { None } else { app.take_worker() };
         let address = format!("http://127.0.0.1:{}", app.port());
         let ctx = app.ctx().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { address, client, ctx, clock, database_url, _dir: dir, pg_drop }
+        Self { address, client, ctx, clock, database_url, worker, dir, pg_drop }
+    }
+
+    /// Resolves every request and sends every message that is due now;
+    /// returns how many were claimed. With the background worker running,
+    /// that worker does this in its own time, and this does nothing.
+    pub async fn deliver_all(&self) -> usize {
+        match &self.worker {
+            Some(worker) => worker.deliver_all().await.expect("delivering the outbox"),
+            None => 0,
+        }
+    }
+
+    /// Delivers what is due, then asks `check`, until it gives a value: a
+    /// message deferred for a retry is sent once it is due again.
+    pub async fn deliver_until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        eventually(what, Duration::from_secs(10), async || {
+            if let Some(worker) = &self.worker {
+                // A failing store is a test's business (and the next try's).
+                let _ = worker.deliver_all().await;
+            }
+            check().await
+        })
+        .await
+    }
+
+    /// The built `usher` binary running `args` on this app's database and
+    /// data directory.
+    pub async fn usher(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = usher_command(args, &self.database_url, self.dir.path());
+        tokio::task::spawn_blocking(move || cmd.output().expect("run usher")).await.expect("usher ran")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -145,15 +190,20 @@ impl TestApp {
 
     /// Waits until `to` has received `n` messages; returns them, oldest first.
     pub async fn wait_for_mail(&self, to: &str, n: usize) -> Vec<Value> {
-        let mut got = Vec::new();
-        for _ in 0..400 {
-            got = self.mail_to(to).await;
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{to} received {} messages, expected {n}: {got:#?}", got.len());
+        self.deliver_until(&format!("{to} has received {n} messages"), async || {
+            let got = self.mail_to(to).await;
+            (got.len() >= n).then_some(got)
+        })
+        .await
+    }
+
+    /// Waits until `smtp` has accepted `n` messages; returns them, in order.
+    pub async fn wait_for_smtp(&self, smtp: &SmtpSink, n: usize) -> Vec<Received> {
+        self.deliver_until(&format!("the SMTP server has received {n} messages"), async || {
+            let got = smtp.messages();
+            (got.len() >= n).then_some(got)
+        })
+        .await
     }
 
     /// The outbox rows, newest first, as the CLI's JSON shows them.
@@ -164,13 +214,7 @@ impl TestApp {
 
     /// Waits until every request is resolved and no message is pending or being sent.
     pub async fn drain_outbox(&self) {
-        for _ in 0..400 {
-            if self.outbox().await.iter().all(|m| m.status.is_final()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the outbox did not drain: {:#?}", self.outbox().await);
+        self.deliver_until("the outbox drains", async || self.outbox().await.iter().all(|m| m.status.is_final()).then_some(())).await
     }
 
     /// Signs up, follows the emailed link and returns its token.
@@ -230,21 +274,26 @@ pub async fn form_with_cookie(app: &TestApp, path: &str) -> (String, String) {
     (cookie, csrf)
 }
 
-/// `usher serve` of this build, with no `USHER_*` setting from the
-/// environment but these: loopback `port`, `database_url`, `keys`, `data_dir`.
-pub fn serve_command(port: u16, database_url: &str, keys: &str, data_dir: &std::path::Path) -> std::process::Command {
+/// The built `usher` binary running `args` on `database_url` and
+/// `data_dir`, with no `USHER_*` variable of the test's environment: what a
+/// test sets is all there is. Every test that runs usher runs it so.
+pub fn usher_command(args: &[&str], database_url: &str, data_dir: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
-    cmd.arg("serve");
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("USHER_") {
             cmd.env_remove(key);
         }
     }
+    cmd.args(args).env("USHER_DATABASE_URL", database_url).env("USHER_DATA_DIR", data_dir);
+    cmd
+}
+
+/// `usher serve` (see [`usher_command`]) on loopback `port`, with `keys`.
+pub fn serve_command(port: u16, database_url: &str, keys: &str, data_dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = usher_command(&["serve"], database_url, data_dir);
     cmd.env("USHER_LISTEN", format!("127.0.0.1:{port}"))
         .env("USHER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("USHER_DATABASE_URL", database_url)
-        .env("USHER_KEYS", keys)
-        .env("USHER_DATA_DIR", data_dir);
+        .env("USHER_KEYS", keys);
     cmd
 }
 
@@ -362,20 +411,46 @@ pub fn take_statements(path: &str) -> Vec<String> {
     mine.into_iter().map(|(_, sql)| sql).collect()
 }
 
-/// A real SMTP server (mailin-embedded) on a free port, recording what it accepts.
+/// The tests' one SMTP server: a real one (mailin-embedded, not written by
+/// usher) on a free port, recording every try and what it accepts, which a
+/// test can script to refuse messages ([`SmtpSink::refuse_next`]) or to
+/// stall inside DATA until released ([`SmtpSink::stall`]).
 #[derive(Clone, Default)]
 pub struct SmtpSink {
-    pub received: Arc<Mutex<Vec<Received>>>,
+    shared: Arc<Shared>,
+    // One session's message so far: mailin clones the handler per connection.
     current: Vec<u8>,
     rcpt: Vec<String>,
-    /// Answers to give to DATA, in order; once used up, 250.
-    pub script: Arc<Mutex<Vec<(u16, &'static str)>>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    accepted: Mutex<Vec<Received>>,
+    tries: Mutex<Vec<Try>>,
+    refusals: Mutex<std::collections::VecDeque<(u16, &'static str)>>,
+    // A session waiting for a release holds this lock: `stalling` is read without it.
+    releases: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    stalling: std::sync::atomic::AtomicBool,
+    stalled: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone, Debug)]
 pub struct Received {
     pub to: Vec<String>,
     pub raw: String,
+}
+
+/// One message sent to the server, with the code it was answered.
+#[derive(Clone, Debug)]
+pub struct Try {
+    pub code: u16,
+    pub message: Received,
+}
+
+impl Try {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.message.header(name)
+    }
 }
 
 impl Received {
@@ -408,21 +483,32 @@ impl mailin_embedded::Handler for SmtpSink {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
-        let scripted = {
-            let mut script = self.script.lock().expect("script");
-            if script.is_empty() { None } else { Some(script.remove(0)) }
-        };
-        if let Some((code, text)) = scripted {
-            // mailin stays in its DATA state after refusing a message, so it
-            // would take the client's QUIT for message text and never answer
-            // it; the sink hangs up instead, as servers may.
-            let mut answer = mailin_embedded::Response::custom(code, text.to_owned());
-            answer.action = mailin_embedded::Action::Close;
-            return answer;
+        let message = Received { to: self.rcpt.clone(), raw: String::from_utf8_lossy(&self.current).into_owned() };
+        let shared = &self.shared;
+        let mut answer = None;
+        if shared.stalling.load(std::sync::atomic::Ordering::SeqCst) {
+            shared.stalled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let released = shared.releases.lock().expect("releases").as_ref().is_some_and(|r| r.recv().is_ok());
+            if !released {
+                answer = Some(mailin_embedded::Response::custom(451, "try again later".to_owned()));
+            }
         }
-        let raw = String::from_utf8_lossy(&self.current).into_owned();
-        self.received.lock().expect("received").push(Received { to: self.rcpt.clone(), raw });
-        mailin_embedded::response::OK
+        if answer.is_none() {
+            if let Some((code, text)) = shared.refusals.lock().expect("refusals").pop_front() {
+                // mailin stays in its DATA state after refusing a message, so it
+                // would take the client's QUIT for message text and never answer
+                // it; the sink hangs up instead, as servers may.
+                let mut refusal = mailin_embedded::Response::custom(code, text.to_owned());
+                refusal.action = mailin_embedded::Action::Close;
+                answer = Some(refusal);
+            }
+        }
+        let answer = answer.unwrap_or_else(|| {
+            shared.accepted.lock().expect("accepted").push(message.clone());
+            mailin_embedded::response::OK
+        });
+        shared.tries.lock().expect("tries").push(Try { code: answer.code, message });
+        answer
     }
 }
 
@@ -446,19 +532,42 @@ impl SmtpSink {
         sink
     }
 
+    /// Answers the next message `code` (and hangs up) instead of accepting it.
+    pub fn refuse_next(&self, code: u16, text: &'static str) {
+        self.shared.refusals.lock().expect("refusals").push_back((code, text));
+    }
+
+    /// From now on every message, once read whole, waits inside DATA for a
+    /// release sent on the returned channel; dropping it answers the waiting
+    /// ones 451.
+    pub fn stall(&self) -> std::sync::mpsc::Sender<()> {
+        let (release, releases) = std::sync::mpsc::channel();
+        *self.shared.releases.lock().expect("releases") = Some(releases);
+        self.shared.stalling.store(true, std::sync::atomic::Ordering::SeqCst);
+        release
+    }
+
+    /// How many messages have waited inside DATA.
+    pub fn stalled(&self) -> usize {
+        self.shared.stalled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The messages accepted, in order.
     pub fn messages(&self) -> Vec<Received> {
-        self.received.lock().expect("received").clone()
+        self.shared.accepted.lock().expect("accepted").clone()
+    }
+
+    /// Every message sent, accepted or not, with its answer.
+    pub fn tries(&self) -> Vec<Try> {
+        self.shared.tries.lock().expect("tries").clone()
     }
 
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..400 {
+        eventually(&format!("the SMTP server has received {n} messages"), Duration::from_secs(10), async || {
             let got = self.messages();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the SMTP server received {} messages, expected {n}", self.messages().len());
+            (got.len() >= n).then_some(got)
+        })
+        .await
     }
 }
 

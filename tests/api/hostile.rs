@@ -113,11 +113,7 @@ on_each_backend! {
         let (status, answer) = admin(&app, &secret, VERIFY, json!({ "email": "jane@example.com", "password": "x", "client_address": "nonsense" })).await;
         assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("client_address")));
 
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
-            .args(["user", "unlock", "--tenant", "acme", "--email", "jane@example.com"])
-            .env("USHER_DATABASE_URL", &app.database_url)
-            .output()
-            .unwrap();
+        let out = app.usher(&["user", "unlock", "--tenant", "acme", "--email", "jane@example.com"]).await;
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("unlocked"));
         assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("203.0.113.9")).await, "unlocked by the operator");

@@ -15,18 +15,18 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Instant;
 use usher::store::outbox::Listed;
 
 on_each_backend! {
     async fn a_deferred_message_is_delivered_on_a_later_try_with_the_same_message_id(backend: Backend) {
-        let (sink, port) = TappedSink::start();
-        sink.smtp.script.lock().unwrap().push((451, "4.7.1 greylisted, try again later"));
+        let (sink, port) = SmtpSink::start();
+        sink.refuse_next(451, "4.7.1 greylisted, try again later");
         let app = smtp_app(backend, port, &[]).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
 
-        let got = sink.smtp.wait_for(1).await;
+        let got = app.wait_for_smtp(&sink, 1).await;
         app.drain_outbox().await;
         let row = only_row(&app).await;
         assert_eq!(row.status, "sent", "{row:#?}");
@@ -38,19 +38,19 @@ on_each_backend! {
         for t in &tries {
             assert_eq!(t.header("message-id").as_deref(), Some(row.message_id.as_str()), "every try carries the outbox's Message-ID");
         }
-        assert_eq!(sink.smtp.messages().len(), 1, "accepted once");
+        assert_eq!(sink.messages().len(), 1, "accepted once");
     }
 
     async fn a_refused_message_fails_at_once_shows_in_the_cli_and_is_delivered_after_outbox_retry(backend: Backend) {
-        let (sink, port) = TappedSink::start();
-        sink.smtp.script.lock().unwrap().push((550, "5.1.1 mailbox unavailable"));
+        let (sink, port) = SmtpSink::start();
+        sink.refuse_next(550, "5.1.1 mailbox unavailable");
         let app = smtp_app(backend, port, &[]).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
 
         let failed = wait_for_row(&app, |m| m.status == "failed").await;
         assert_eq!(failed.attempts, 1, "a 5xx is not retried: {failed:#?}");
         assert_eq!(sink.tries().len(), 1);
-        assert!(sink.smtp.messages().is_empty());
+        assert!(sink.messages().is_empty());
 
         let listed = outbox_json(&app, &["--status", "failed"]).await;
         assert_eq!(listed.len(), 1, "{listed:#?}");
@@ -72,7 +72,7 @@ on_each_backend! {
         assert!(ok, "outbox retry failed: {err}");
         assert!(out.contains("queued again"), "{out}");
 
-        let got = sink.smtp.wait_for(1).await;
+        let got = app.wait_for_smtp(&sink, 1).await;
         assert_eq!(got[0].header("message-id").as_deref(), Some(failed.message_id.as_str()), "the same message, not a new one");
         let token = token_in(&Value::String(got[0].text()));
         assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK, "the retried email's link works");
@@ -90,10 +90,10 @@ on_each_backend! {
         write(&t.join("acme/de-DE/password_link.subject"), "Passwort fuer {{ cname }} festlegen\n");
         write(&t.join("acme/de-DE/password_link.txt"), "Hallo {{ first_name }},\n\nlegen Sie Ihr Passwort fest:\n\n{{ link }}\n");
         write(&t.join("acme/password_link.html"), "<p lang=\"{{ locale }}\">Hallo {{ first_name }}: <a href=\"{{ link }}\">Passwort festlegen</a></p>\n");
-        let (sink, port) = TappedSink::start();
+        let (sink, port) = SmtpSink::start();
         let app = smtp_app(backend, port, &[("mail_templates_dir", t.to_str().unwrap())]).await;
 
-        let acme = password_email(&app, &sink.smtp, "acme", "jane@acme.example", "de-DE").await;
+        let acme = password_email(&app, &sink, "acme", "jane@acme.example", "de-DE").await;
         assert_eq!(acme.header("subject").as_deref(), Some("Passwort fuer acme festlegen"), "acme/de-DE/ wins");
         let text = acme.text();
         assert!(text.starts_with("Hallo Jane,"), "{text}");
@@ -102,7 +102,7 @@ on_each_backend! {
         assert_eq!(app.client.get(&link).send().await.unwrap().status(), StatusCode::OK, "the overridden email's link opens its page");
         assert!(decoded(&acme.raw).contains("<p lang=\"de-DE\">Hallo Jane: <a href="), "acme/ is used when acme/de-DE/ has no html: {}", acme.raw);
 
-        let globex = password_email(&app, &sink.smtp, "globex", "jane@globex.example", "de-DE").await;
+        let globex = password_email(&app, &sink, "globex", "jane@globex.example", "de-DE").await;
         assert_eq!(globex.header("subject").as_deref(), Some("Set your password for globex"), "no override: the embedded template");
         assert!(globex.text().contains("To set the password of your account in \"globex\""), "{}", globex.text());
         assert!(!decoded(&globex.raw).contains("Hallo"));
@@ -111,11 +111,11 @@ on_each_backend! {
     async fn an_rsa_dkim_signature_on_smtp_mail_verifies_against_the_published_key(backend: Backend) {
         let keys = tempfile::tempdir().unwrap();
         let (key, record) = dkim_key(keys.path(), KeyKind::Rsa);
-        let (sink, port) = TappedSink::start();
+        let (sink, port) = SmtpSink::start();
         let app = smtp_app(backend, port, &[("dkim_selector", "mail2026"), ("dkim_private_key", key.to_str().unwrap())]).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
 
-        let mail = sink.smtp.wait_for(1).await.remove(0);
+        let mail = app.wait_for_smtp(&sink, 1).await.remove(0);
         let signature = mail.header("dkim-signature").unwrap_or_else(|| panic!("not signed: {}", mail.raw));
         assert!(signature.contains("a=rsa-sha256") && signature.contains("d=usher.test") && signature.contains("s=mail2026"), "d= is the mail_from domain: {signature}");
         assert_eq!(dkim_verdicts(mail.raw.as_bytes(), "mail2026._domainkey.usher.test", &record).await, [DkimResult::Pass]);
@@ -152,13 +152,13 @@ on_each_backend! {
     }
 
     async fn after_smtp_delivery_no_table_holds_a_mailed_link_secret(backend: Backend) {
-        let (sink, port) = TappedSink::start();
+        let (sink, port) = SmtpSink::start();
         let app = smtp_app(backend.clone(), port, &[]).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
-        let signup_mail = sink.smtp.wait_for(1).await.remove(0);
+        let signup_mail = app.wait_for_smtp(&sink, 1).await.remove(0);
         let signup_token = token_in(&Value::String(signup_mail.text()));
         assert_eq!(app.complete(&signup_token, None).await.status(), StatusCode::OK);
-        let password_mail = sink.smtp.wait_for(2).await.remove(1);
+        let password_mail = app.wait_for_smtp(&sink, 2).await.remove(1);
         let password_token = token_in(&Value::String(password_mail.text()));
         assert!(signup_token.starts_with("v4.local.") && password_token.starts_with("v4.local."));
         app.drain_outbox().await;
@@ -181,99 +181,22 @@ async fn smtp_app(backend: Backend, port: u16, extra: &[(&str, &str)]) -> TestAp
     TestApp::spawn_with(backend, &settings).await
 }
 
-/// An [`SmtpSink`] that also records every DATA it is sent, with the answer
-/// given, so that refused tries can be inspected too.
-#[derive(Clone)]
-struct TappedSink {
-    smtp: SmtpSink,
-    tries: Arc<Mutex<Vec<Try>>>,
-    current: Vec<u8>,
-}
-
-struct Try {
-    code: u16,
-    message: Received,
-}
-
-impl Try {
-    fn header(&self, name: &str) -> Option<String> {
-        self.message.header(name)
-    }
-}
-
-impl TappedSink {
-    fn start() -> (Self, u16) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let tap = Self { smtp: SmtpSink::default(), tries: Arc::default(), current: Vec::new() };
-        let mut server = mailin_embedded::Server::new(tap.clone());
-        server.with_name("sink.test").with_num_threads(32).with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-        (tap, port)
-    }
-
-    fn tries(&self) -> Vec<Try> {
-        let tries = self.tries.lock().unwrap();
-        tries.iter().map(|t| Try { code: t.code, message: t.message.clone() }).collect()
-    }
-}
-
-impl mailin_embedded::Handler for TappedSink {
-    fn data_start(&mut self, domain: &str, from: &str, is8bit: bool, to: &[String]) -> mailin_embedded::Response {
-        self.current.clear();
-        self.smtp.data_start(domain, from, is8bit, to)
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(buf);
-        self.smtp.data(buf)
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let answer = self.smtp.data_end();
-        let message = Received { to: Vec::new(), raw: String::from_utf8_lossy(&self.current).into_owned() };
-        self.tries.lock().unwrap().push(Try { code: answer.code, message });
-        answer
-    }
-}
-
 async fn only_row(app: &TestApp) -> Listed {
     let rows = app.outbox().await;
     assert_eq!(rows.len(), 1, "{rows:#?}");
     rows.into_iter().next().unwrap()
 }
 
-/// Polls the outbox until a row matches.
+/// Delivers what is due until an outbox row matches.
 async fn wait_for_row(app: &TestApp, matches: impl Fn(&Listed) -> bool) -> Listed {
-    for _ in 0..400 {
-        if let Some(row) = app.outbox().await.into_iter().find(&matches) {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no outbox row matched: {:#?}", app.outbox().await);
+    app.deliver_until("an outbox row matches", async || app.outbox().await.into_iter().find(&matches)).await
 }
 
 /// Runs the built `usher` binary against the test's database; returns
 /// whether it succeeded, its standard output and its standard error.
 async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let database_url = app.database_url.clone();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let workdir = tempfile::tempdir().unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("USHER_") {
-                cmd.env_remove(name);
-            }
-        }
-        let out = cmd.args(&args).env("USHER_DATABASE_URL", database_url).current_dir(workdir.path()).output().expect("run usher");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-    })
-    .await
-    .unwrap()
+    let out = app.usher(args).await;
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `usher outbox list --json` with `extra` arguments, parsed.
@@ -298,10 +221,10 @@ async fn password_email(app: &TestApp, smtp: &SmtpSink, cname: &str, email: &str
     let before = smtp.messages().len();
     let signup = app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &body).await;
     assert_eq!(signup.status(), StatusCode::OK);
-    let link_mail = smtp.wait_for(before + 1).await.remove(before);
+    let link_mail = app.wait_for_smtp(smtp, before + 1).await.remove(before);
     let token = token_in(&Value::String(link_mail.text()));
     assert_eq!(app.complete(&token, None).await.status(), StatusCode::OK);
-    let mail = smtp.wait_for(before + 2).await.remove(before + 1);
+    let mail = app.wait_for_smtp(smtp, before + 2).await.remove(before + 1);
     assert_eq!(mail.to, [email]);
     mail
 }

@@ -33,16 +33,8 @@ impl Place {
 
     /// `usher ARGS` on this place's database and data directory.
     fn usher(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_usher"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("USHER_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.args(args).env("USHER_DATABASE_URL", &self.database_url).env("USHER_DATA_DIR", self.dir.path());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        let mut cmd = usher_command(args, &self.database_url, self.dir.path());
+        cmd.envs(env.iter().copied());
         cmd.output().unwrap()
     }
 }
@@ -195,6 +187,7 @@ on_each_backend! {
         // only hourly (real time): once deferred, the message stays due.
         let app = TestApp::spawn_with(backend, &[("mail_transport", "smtp"), ("smtp_url", "smtp://127.0.0.1:9?tls=none"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h"), ("mail_poll_interval", "1h")]).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        app.deliver_all().await;
         eventually("the first attempt is deferred", Duration::from_secs(10), async || {
             let (_, s) = scrape(&app).await;
             (value(&s, "usher_mail_deliveries_total", &[("outcome", "deferred")]) >= 1.0).then_some(())
@@ -295,7 +288,8 @@ async fn advance_until_pruned(app: &TestApp, by: Duration, sql: &str) {
 
 on_each_backend! {
     async fn pruning_removes_only_what_each_retention_period_allows_and_keeps_the_audit_trail(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
+        // Only the background worker prunes (once a minute of the clock).
+        let app = TestApp::spawn_with_worker(backend, &[]).await;
         let token = app.signup_token("acme", "jane@example.com").await;
         assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
         assert_eq!(app.post_json("/no_auth/send_password_email", &serde_json::json!({ "cname": "acme", "email": "nobody@example.com" })).await.status(), StatusCode::OK);
@@ -322,7 +316,7 @@ on_each_backend! {
     }
 
     async fn the_audit_trail_is_pruned_only_when_its_own_period_is_set(backend: Backend) {
-        let app = TestApp::spawn_with(backend, &[("retention_audit", "90d"), ("retention_sent_mail", "off")]).await;
+        let app = TestApp::spawn_with_worker(backend, &[("retention_audit", "90d"), ("retention_sent_mail", "off")]).await;
         app.signup_token("acme", "jane@example.com").await;
         app.drain_outbox().await;
         let (sent, audit) = (count(&app, SENT).await, count(&app, AUDIT).await);
@@ -451,6 +445,7 @@ on_each_backend! {
         let settings = [("mail_transport", "smtp"), ("smtp_url", url.as_str()), ("smtp_timeout", "300ms"), ("mail_retry_min", "1h"), ("mail_retry_max", "2h")];
         let app = TestApp::spawn_with(backend, &settings).await;
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        app.deliver_all().await;
         let error = eventually("the send gives up on the silent server", Duration::from_secs(10), async || {
             app.outbox().await.into_iter().find(|m| m.status.as_str() == "pending" && m.attempts == 1).and_then(|m| m.last_error)
         })

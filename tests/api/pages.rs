@@ -46,3 +46,20 @@ on_each_backend! {
         assert!(r.text().await.unwrap().contains("Password set"));
     }
 }
+
+/// Cookie flags do not depend on the backend: SQLite only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csrf_cookie_is_secure_exactly_when_usher_is_reached_over_https() {
+    let flags = async |public_url: Option<&str>| {
+        let app = match public_url {
+            Some(url) => TestApp::spawn_with(Backend::Sqlite, &[("public_url", url)]).await,
+            None => TestApp::spawn(Backend::Sqlite).await,
+        };
+        let r = app.get("/signup/tenant").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        cookie.split(';').skip(1).map(|f| f.trim().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(flags(Some("https://signup.example.com")).await, ["Path=/", "HttpOnly", "SameSite=Strict", "Secure"]);
+    assert_eq!(flags(None).await, ["Path=/", "HttpOnly", "SameSite=Strict"], "plain HTTP (development) keeps the cookie usable");
+}

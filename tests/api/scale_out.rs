@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener as StdTcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -263,72 +262,6 @@ async fn a_recipient_asking_two_instances_at_once_is_sent_one_email_and_the_rest
     assert!(arrived.iter().all(|m| m.to == vec!["jane@example.com".to_owned()]));
 }
 
-/// An SMTP server that reads each message whole and then holds its answer
-/// until the test releases it: a send stalled inside DATA. Unreleased
-/// messages are answered 451 once the test drops its releaser.
-#[derive(Clone)]
-struct StallingSmtp {
-    /// How many messages have reached the end of DATA.
-    stalled: Arc<AtomicUsize>,
-    releases: Arc<Mutex<mpsc::Receiver<()>>>,
-    accepted: Arc<Mutex<Vec<Received>>>,
-    current: Vec<u8>,
-    rcpt: Vec<String>,
-}
-
-impl StallingSmtp {
-    fn start() -> (Self, u16, mpsc::Sender<()>) {
-        let listener = StdTcpListener::bind("127.0.0.1:0").expect("bind smtp");
-        let port = listener.local_addr().expect("addr").port();
-        let (release, releases) = mpsc::channel();
-        let sink = Self {
-            stalled: Arc::default(),
-            releases: Arc::new(Mutex::new(releases)),
-            accepted: Arc::default(),
-            current: Vec::new(),
-            rcpt: Vec::new(),
-        };
-        let mut server = mailin_embedded::Server::new(sink.clone());
-        server.with_name("stall.test").with_num_threads(32).with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-        (sink, port, release)
-    }
-
-    fn stalled(&self) -> usize {
-        self.stalled.load(Ordering::SeqCst)
-    }
-
-    fn accepted(&self) -> Vec<Received> {
-        self.accepted.lock().expect("accepted").clone()
-    }
-}
-
-impl mailin_embedded::Handler for StallingSmtp {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
-        self.current.clear();
-        self.rcpt = to.to_vec();
-        mailin_embedded::response::START_DATA
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        self.stalled.fetch_add(1, Ordering::SeqCst);
-        let released = self.releases.lock().expect("releases").recv().is_ok();
-        if !released {
-            return mailin_embedded::Response::custom(451, "try again later".to_owned());
-        }
-        let raw = String::from_utf8_lossy(&self.current).into_owned();
-        self.accepted.lock().expect("accepted").push(Received { to: self.rcpt.clone(), raw });
-        mailin_embedded::response::OK
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_survivor() {
     let Some(admin) = postgres_or_skip() else {
@@ -341,7 +274,10 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
     // short one; a pool of 4 makes a worker claim up to 8 messages at once.
     // A batch is as large as the SMTP pool: 8 lets A claim all six queued messages at once.
     let fleet = [("USHER_MAIL_LEASE", "1s"), ("USHER_SMTP_POOL_SIZE", "8")];
-    let (stall, stall_port, release) = StallingSmtp::start();
+    // An SMTP server that reads each message whole and then holds its
+    // answer until the test releases it: a send stalled inside DATA.
+    let (stall, stall_port) = SmtpSink::start();
+    let release = stall.stall();
     let mut a = Instance::start("a", &db.url, &keys, stall_port, &fleet);
     a.wait_until_ready().await;
     let client = reqwest::Client::new();
@@ -397,7 +333,7 @@ async fn messages_held_by_a_killed_instance_are_delivered_exactly_once_by_the_su
         assert_eq!(r.attempts, 2, "claimed by A, then by B: {r:?}");
     }
     // The first message went out through A only, before it was killed.
-    let first_out = stall.accepted();
+    let first_out = stall.messages();
     assert_eq!(first_out.len(), 1);
     assert_eq!(first_out[0].header("message-id").as_deref(), Some(done[0].message_id.as_str()));
     assert_eq!(smtp.messages().len(), recipients.len(), "nothing more arrives");
