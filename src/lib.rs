@@ -1,5 +1,6 @@
 //! usher: onboarding for a SaaS platform. See ARCHITECTURE.md for the map.
 
+mod background;
 pub mod cli;
 pub mod clock;
 pub mod config;

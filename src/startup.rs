@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 
 pub struct Application {
     listener: TcpListener,
@@ -162,7 +161,7 @@ impl Application {
             let _ = stop_server.wait_for(|stopped| *stopped).await;
         };
         let worker_id = self.worker.as_ref().map(|w| w.id.clone());
-        let mut worker: Option<JoinHandle<()>> = self.worker.take().map(|w| tokio::spawn(w.run(stop_rx)));
+        let mut worker = self.worker.take().map(|w| crate::background::spawn("usher-worker", w.run(stop_rx))).transpose()?;
         // One instance on SQLite: its own counts are the whole truth.
         let sync = (self.state.ctx.store.backend() == Backend::Postgres)
             .then(|| tokio::spawn(self.state.limiter.clone().run_sync(self.state.ctx.store.clone())));
@@ -173,10 +172,10 @@ impl Application {
         let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
         let app = http::router(self.state);
         let served = crate::server::serve(self.listener, app, limits, stop).await;
-        if let Some(task) = worker.as_mut() {
-            if tokio::time::timeout(grace, &mut *task).await.is_err() {
+        if let Some(background) = worker.as_mut() {
+            if tokio::time::timeout(grace, &mut background.task).await.is_err() {
                 tracing::warn!(after = ?grace, "the batch being sent did not finish; releasing it");
-                task.abort();
+                background.task.abort();
             }
         }
         if let Some(id) = worker_id {
@@ -187,7 +186,8 @@ impl Application {
                 Err(e) => tracing::warn!(error = %e, "releasing claimed mail failed; it is sent again when its lease runs out"),
             }
         }
-        for task in worker.into_iter().chain(sync) {
+        drop(worker);
+        if let Some(task) = sync {
             task.abort();
         }
         served.context("serving HTTP")
