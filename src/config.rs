@@ -136,6 +136,13 @@ pub struct Settings {
     /// How long rows that no longer matter are kept (src/store/retention.rs).
     pub retention: crate::store::retention::Retention,
 
+    /// Webhooks (src/webhooks.rs): where each event is POSTed, the
+    /// Standard Webhooks secret (`whsec_…`) that signs it, and how long one
+    /// delivery may take.
+    pub webhook_urls: Vec<String>,
+    pub webhook_secret: Option<Secret>,
+    pub webhook_timeout: Duration,
+
     pub log_format: String,
 }
 
@@ -164,7 +171,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("mail_retry_max", "1h"),
     ("mail_max_attempts", "10"),
     ("mail_poll_interval", "2s"),
-    ("mail_lease", "2m"),
+    ("mail_lease", "15s"),
     ("shutdown_grace", "20s"),
     ("dev_mailbox", ""),
     ("signup_link_ttl", "24h"),
@@ -197,6 +204,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("retention_tokens", "1d"),
     ("retention_limits", "1d"),
     ("retention_audit", "off"),
+    ("webhook_urls", ""),
+    ("webhook_secret", ""),
+    ("webhook_timeout", "10s"),
     ("log_format", "text"),
 ];
 
@@ -411,8 +421,20 @@ impl Layers {
                 limits: self.retention("retention_limits")?,
                 audit: self.retention("retention_audit")?,
             },
+            webhook_urls: self.webhook_urls()?,
+            webhook_secret: self.webhook_secret()?,
+            webhook_timeout: self.duration("webhook_timeout")?,
             log_format: self.get("log_format").trim().to_owned(),
         };
+        if !settings.webhook_urls.is_empty() && settings.webhook_secret.is_none() {
+            bail!("webhook_urls is set but webhook_secret (USHER_WEBHOOK_SECRET) is not: usher sends no unsigned webhook");
+        }
+        if settings.mail_lease.is_zero() {
+            bail!("mail_lease must be longer than 0s");
+        }
+        if settings.webhook_timeout.is_zero() {
+            bail!("webhook_timeout must be longer than 0s");
+        }
         for (key, d) in [("http_header_timeout", settings.http_header_timeout), ("http_body_timeout", settings.http_body_timeout)] {
             if d.is_zero() {
                 bail!("{key} must be longer than 0s: without it one client can hold connections open for ever");
@@ -424,6 +446,25 @@ impl Layers {
         Ok(settings)
     }
 
+    fn webhook_urls(&self) -> anyhow::Result<Vec<String>> {
+        self.list("webhook_urls")
+            .map(|u| match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(u.to_owned()),
+                _ => bail!("webhook_urls: `{}` is not an http(s) URL", redact_url(u)),
+            })
+            .collect()
+    }
+
+    /// Standard Webhooks' secret: `whsec_` and the base64 of the key. The
+    /// key is checked here, so a typo stops the start instead of every delivery.
+    fn webhook_secret(&self) -> anyhow::Result<Option<Secret>> {
+        let Some(secret) = self.opt("webhook_secret") else { return Ok(None) };
+        match crate::webhooks::decode_secret(secret) {
+            Ok(_) => Ok(Some(Secret::new(secret))),
+            Err(reason) => bail!("webhook_secret {reason}"),
+        }
+    }
+
     /// `key = value` lines with secrets masked, for `usher check-config`.
     pub fn describe(&self) -> Vec<String> {
         DEFAULTS
@@ -431,8 +472,9 @@ impl Layers {
             .map(|(k, _)| {
                 let v = self.get(k);
                 let shown = match *k {
-                    "keys" if !v.is_empty() => "***SECRET***".to_owned(),
+                    "keys" | "webhook_secret" if !v.is_empty() => "***SECRET***".to_owned(),
                     "database_url" | "smtp_url" => redact_url(v),
+                    "webhook_urls" => v.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(","),
                     _ => v.to_owned(),
                 };
                 format!("{k} = {shown:?}")
@@ -588,6 +630,38 @@ mod tests {
         assert_eq!((r.audit, r.sent_mail), (days(400), None));
         let err = Layers::from_sources(None, env(&[("USHER_RETENTION_TOKENS", "soon")])).unwrap().parse().unwrap_err();
         assert!(format!("{err:#}").contains("retention_tokens"), "{err:#}");
+    }
+
+    #[test]
+    fn webhooks_need_a_standard_webhooks_secret_which_check_config_masks() {
+        let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+        let layers = Layers::from_sources(
+            None,
+            env(&[("USHER_WEBHOOK_URLS", "https://a.example/hook, http://u:pw@b.example/x"), ("USHER_WEBHOOK_SECRET", secret)]),
+        )
+        .unwrap();
+        let s = layers.parse().unwrap();
+        assert_eq!(s.webhook_urls, ["https://a.example/hook", "http://u:pw@b.example/x"]);
+        assert_eq!(s.webhook_timeout, Duration::from_secs(10));
+        let shown = layers.describe().join("\n");
+        assert!(!shown.contains("C2FVsBQ") && !shown.contains(":pw@"), "{shown}");
+        assert!(!format!("{s:?}").contains("C2FVsBQ"));
+
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        let unsigned = parse(&[("USHER_WEBHOOK_URLS", "https://a.example/hook")]).unwrap_err();
+        assert!(unsigned.to_string().contains("USHER_WEBHOOK_SECRET"), "{unsigned}");
+        let short = parse(&[("USHER_WEBHOOK_SECRET", "whsec_c2hvcnQ=")]).unwrap_err();
+        assert!(short.to_string().contains("webhook_secret"), "{short}");
+        let not_base64 = parse(&[("USHER_WEBHOOK_SECRET", "whsec_not base64!")]).unwrap_err();
+        assert!(not_base64.to_string().contains("webhook_secret"), "{not_base64}");
+        let ftp = parse(&[("USHER_WEBHOOK_URLS", "ftp://a.example/"), ("USHER_WEBHOOK_SECRET", secret)]).unwrap_err();
+        assert!(ftp.to_string().contains("webhook_urls"), "{ftp}");
+        assert!(Settings::defaults().unwrap().webhook_urls.is_empty(), "no webhook unless asked for");
+    }
+
+    #[test]
+    fn the_mail_lease_is_short_because_workers_renew_it() {
+        assert_eq!(Settings::defaults().unwrap().mail_lease, Duration::from_secs(15));
     }
 
     #[test]

@@ -258,7 +258,7 @@ async fn wait_for_row(app: &TestApp, matches: impl Fn(&Listed) -> bool) -> Liste
 
 /// Runs the built `usher` binary against the test's database; returns
 /// whether it succeeded, its standard output and its standard error.
-async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let database_url = app.database_url.clone();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -277,7 +277,7 @@ async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
 }
 
 /// `usher outbox list --json` with `extra` arguments, parsed.
-async fn outbox_json(app: &TestApp, extra: &[&str]) -> Vec<Value> {
+pub(crate) async fn outbox_json(app: &TestApp, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["outbox", "list", "--json"];
     args.extend_from_slice(extra);
     let (ok, out, err) = usher_cli(app, &args).await;
