@@ -189,6 +189,16 @@ pub struct Settings {
     #[serde(deserialize_with = "retention")]
     pub retention: crate::store::retention::Retention,
 
+    /// Webhooks (src/webhooks.rs): where each event is POSTed, the
+    /// Standard Webhooks secret (`whsec_…`) that signs it, and how long one
+    /// delivery may take.
+    #[serde(deserialize_with = "webhook_urls")]
+    pub webhook_urls: Vec<String>,
+    #[serde(deserialize_with = "webhook_secret")]
+    pub webhook_secret: Option<Secret>,
+    #[serde(deserialize_with = "duration")]
+    pub webhook_timeout: Duration,
+
     pub log_format: String,
 }
 
@@ -217,7 +227,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("mail_retry_max", "1h"),
     ("mail_max_attempts", "10"),
     ("mail_poll_interval", "2s"),
-    ("mail_lease", "2m"),
+    ("mail_lease", "15s"),
     ("shutdown_grace", "20s"),
     ("dev_mailbox", ""),
     ("signup_link_ttl", "24h"),
@@ -250,6 +260,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("retention_tokens", "1d"),
     ("retention_limits", "1d"),
     ("retention_audit", "off"),
+    ("webhook_urls", ""),
+    ("webhook_secret", ""),
+    ("webhook_timeout", "10s"),
     ("log_format", "text"),
 ];
 
@@ -307,8 +320,9 @@ impl Layers {
             .map(|(k, _)| {
                 let v = self.figment.find_value(&path(k)).ok().and_then(Value::into_string).unwrap_or_default();
                 let shown = match *k {
-                    "keys" if !v.is_empty() => "***SECRET***".to_owned(),
+                    "keys" | "webhook_secret" if !v.is_empty() => "***SECRET***".to_owned(),
                     "database_url" | "smtp_url" => redact_url(&v),
+                    "webhook_urls" => v.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(","),
                     _ => v,
                 };
                 format!("{k} = {shown:?}")
@@ -441,6 +455,15 @@ impl Settings {
         if self.mail_retry_max < self.mail_retry_min {
             bail!("mail_retry_max must not be shorter than mail_retry_min");
         }
+        if !self.webhook_urls.is_empty() && self.webhook_secret.is_none() {
+            bail!("webhook_urls is set but webhook_secret (USHER_WEBHOOK_SECRET) is not: usher sends no unsigned webhook");
+        }
+        if self.mail_lease.is_zero() {
+            bail!("mail_lease must be longer than 0s");
+        }
+        if self.webhook_timeout.is_zero() {
+            bail!("webhook_timeout must be longer than 0s");
+        }
         Ok(self)
     }
 }
@@ -520,6 +543,26 @@ fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
                 .map_err(|_| D::Error::custom(format!("`{s}` is not a CIDR")))
         })
         .collect()
+}
+
+fn webhook_urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    list(d)?
+        .into_iter()
+        .map(|u| match url::Url::parse(&u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(u),
+            _ => Err(D::Error::custom(format!("`{}` is not an http(s) URL", redact_url(&u)))),
+        })
+        .collect()
+}
+
+/// Standard Webhooks' secret: `whsec_` and the base64 of the key. The key
+/// is checked here, so a typo stops the start instead of every delivery.
+fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    let Some(secret) = blank_is_none::<D, String>(d)? else { return Ok(None) };
+    match crate::webhooks::decode_secret(&secret) {
+        Ok(_) => Ok(Some(Secret(secret))),
+        Err(reason) => Err(D::Error::custom(format!("webhook_secret {reason}"))),
+    }
 }
 
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
@@ -687,6 +730,38 @@ mod tests {
             .unwrap();
         assert_eq!(s.trusted_proxies.len(), 2);
         assert!(s.dev_mailbox);
+    }
+
+    #[test]
+    fn webhooks_need_a_standard_webhooks_secret_which_check_config_masks() {
+        let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+        let layers = Layers::from_sources(
+            None,
+            env(&[("USHER_WEBHOOK_URLS", "https://a.example/hook, http://u:pw@b.example/x"), ("USHER_WEBHOOK_SECRET", secret)]),
+        )
+        .unwrap();
+        let s = layers.parse().unwrap();
+        assert_eq!(s.webhook_urls, ["https://a.example/hook", "http://u:pw@b.example/x"]);
+        assert_eq!(s.webhook_timeout, Duration::from_secs(10));
+        let shown = layers.describe().join("\n");
+        assert!(!shown.contains("C2FVsBQ") && !shown.contains(":pw@"), "{shown}");
+        assert!(!format!("{s:?}").contains("C2FVsBQ"));
+
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        let unsigned = parse(&[("USHER_WEBHOOK_URLS", "https://a.example/hook")]).unwrap_err();
+        assert!(unsigned.to_string().contains("USHER_WEBHOOK_SECRET"), "{unsigned}");
+        let short = parse(&[("USHER_WEBHOOK_SECRET", "whsec_c2hvcnQ=")]).unwrap_err();
+        assert!(short.to_string().contains("webhook_secret"), "{short}");
+        let not_base64 = parse(&[("USHER_WEBHOOK_SECRET", "whsec_not base64!")]).unwrap_err();
+        assert!(not_base64.to_string().contains("webhook_secret"), "{not_base64}");
+        let ftp = parse(&[("USHER_WEBHOOK_URLS", "ftp://a.example/"), ("USHER_WEBHOOK_SECRET", secret)]).unwrap_err();
+        assert!(ftp.to_string().contains("webhook_urls"), "{ftp}");
+        assert!(Settings::defaults().unwrap().webhook_urls.is_empty(), "no webhook unless asked for");
+    }
+
+    #[test]
+    fn the_mail_lease_is_short_because_workers_renew_it() {
+        assert_eq!(Settings::defaults().unwrap().mail_lease, Duration::from_secs(15));
     }
 
     #[test]

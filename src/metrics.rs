@@ -34,6 +34,7 @@ pub struct Counters {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     deliveries: Family<Labels, Counter>,
+    webhooks: Family<Labels, Counter>,
     refusals: Family<Labels, Counter>,
     token_spends: Family<Labels, Counter>,
     hash_refused: Counter,
@@ -44,6 +45,7 @@ pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     // 1 ms to about 16 s: a password hash is tens of milliseconds, a stalled database seconds.
     latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 15))),
     deliveries: Family::default(),
+    webhooks: Family::default(),
     refusals: Family::default(),
     token_spends: Family::default(),
     hash_refused: Counter::default(),
@@ -52,6 +54,12 @@ pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
 /// A delivery attempt's outcome: `sent`, `deferred` (a retry is scheduled) or `failed`.
 pub fn delivery(outcome: &'static str) {
     COUNTERS.deliveries.get_or_create(&vec![("outcome", outcome)]).inc();
+}
+
+/// A webhook delivery attempt's outcome (`sent`, `deferred`, `failed`), by
+/// event name (one of usher's four; never the endpoint).
+pub fn webhook(event: &'static str, outcome: &'static str) {
+    COUNTERS.webhooks.get_or_create(&vec![("event", event), ("outcome", outcome)]).inc();
 }
 
 /// A request refused by a limit: `client` (per client address a minute),
@@ -123,6 +131,7 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
         c.latency.clone(),
     );
     registry.register("mail_deliveries", "Delivery attempts by outcome (sent, deferred, failed)", c.deliveries.clone());
+    registry.register("webhook_deliveries", "Webhook delivery attempts by event and outcome (sent, deferred, failed)", c.webhooks.clone());
     registry.register("rate_limit_refusals", "Requests refused by a limit, by kind (client, email, login)", c.refusals.clone());
     registry.register(
         "token_spends",

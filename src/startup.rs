@@ -46,12 +46,16 @@ impl Application {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
-        if settings.mail_transport == MailTransport::Smtp && settings.mail_lease < settings.smtp_timeout * 2 {
+        // A sending worker renews its lease every third of it, so a send may
+        // take as long as it likes; what must fit in the lease is a renewal,
+        // which may wait database_acquire_timeout for a connection. With less
+        // than that left, a slow database lets another instance send twice.
+        if settings.mail_lease * 2 / 3 < settings.database_acquire_timeout {
             // Not an error: tests and small setups use short leases on purpose.
             tracing::warn!(
                 lease = ?settings.mail_lease,
-                smtp_timeout = ?settings.smtp_timeout,
-                "mail_lease is shorter than twice smtp_timeout: a slow send may be claimed by another instance and sent twice (with the same Message-ID)"
+                database_acquire_timeout = ?settings.database_acquire_timeout,
+                "mail_lease is shorter than 1.5 times database_acquire_timeout: a lease renewal held up by a slow database may come too late, and another instance may send the same message (with the same Message-ID or webhook-id)"
             );
         }
         if settings.mail_transport == MailTransport::Dev && !settings.listen.ip().is_loopback() {
@@ -92,6 +96,7 @@ impl Application {
             keys,
             transport: Arc::new(transport),
             templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())),
+            webhooks: crate::webhooks::Sender::from_settings(&settings)?.map(Arc::new),
             settings: Arc::new(WorkerSettings {
                 retry_min: settings.mail_retry_min,
                 retry_max: settings.mail_retry_max,
@@ -110,6 +115,7 @@ impl Application {
                 password_link_ttl: settings.password_link_ttl,
                 activation_code_ttl: settings.activation_code_ttl,
                 retention: settings.retention.clone(),
+                webhook_urls: settings.webhook_urls.clone(),
             }),
             wake: mail_queued,
         };

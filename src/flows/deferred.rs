@@ -14,7 +14,7 @@ use crate::domain::{EmailAddress, Locale, UserState};
 use crate::error::Error;
 use crate::mail::{self, Intent};
 use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
-use crate::tokens;
+use crate::{tokens, webhooks};
 use serde::{Deserialize, Serialize};
 
 /// What an email-naming request asked for, as stored until it is resolved.
@@ -89,14 +89,22 @@ pub enum Care {
 
 /// Resolves up to `limit` requested rows, oldest first, in the caller's
 /// transaction; returns how many it took.
-pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_attempts: i64, care: Care) -> Result<usize, store::Error> {
+/// The events of what it creates go to `webhook_urls`, in the same transaction.
+pub async fn resolve_batch(
+    conn: &mut Conn,
+    backend: Backend,
+    limit: i64,
+    max_attempts: i64,
+    care: Care,
+    webhook_urls: &[String],
+) -> Result<usize, store::Error> {
     let rows = store::outbox::take_requested(conn, backend, limit).await?;
     for row in &rows {
         if care == Care::Careful {
             conn.batch("SAVEPOINT resolve").await?;
         }
         let outcome = match serde_json::from_str::<Request>(&row.payload) {
-            Ok(request) => resolve(conn, &request, row.created_at).await,
+            Ok(request) => resolve(conn, &request, row.created_at, webhook_urls).await,
             Err(e) => Err(Error::Internal(anyhow::Error::new(e).context("the stored request is unreadable"))),
         };
         match outcome {
@@ -130,7 +138,7 @@ pub async fn resolve_batch(conn: &mut Conn, backend: Backend, limit: i64, max_at
 
 /// One request: what exists decides what is sent. `at` is when it was asked,
 /// which is when the audit trail says it happened.
-async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<Mail>, Error> {
+async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[String]) -> Result<Option<Mail>, Error> {
     match request {
         Request::PasswordEmailV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
@@ -158,6 +166,13 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64) -> Result<Option<M
             };
             store::signups::insert(conn, &row, at).await?;
             audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
+            let event = webhooks::Event::SignupCreated {
+                signup_id: id.clone(),
+                cname: signup.cname.clone(),
+                email: signup.email.clone(),
+                tenant_type: signup.tenant_type.as_str().to_owned(),
+            };
+            webhooks::queue(conn, webhook_urls, at, &event).await?;
             let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
             Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
         }

@@ -7,6 +7,7 @@ use crate::domain::{Cname, EmailAddress};
 use crate::error::Error;
 use crate::store::{self, tokens::TokenState, users::User};
 use crate::tokens::Purpose;
+use crate::webhooks;
 
 fn token_invalid() -> Error {
     Error::Token { code: "TOKEN_INVALID", message: "The link is not valid. Check that it was copied whole, or ask for a new one." }
@@ -72,6 +73,14 @@ pub(crate) async fn set_with_token(
     let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
 
     let (caller, id_hash, user_id) = (caller.clone(), id_hash.to_owned(), user.id.clone());
+    let tenant = webhooks::TenantRef { id: user.tenant_id.clone(), cname: user.tenant_cname.clone() };
+    let who = webhooks::UserRef { id: user.id.clone(), email: user.email.clone() };
+    let event = if purpose == Purpose::Activation {
+        webhooks::Event::UserActivated { tenant, user: who }
+    } else {
+        webhooks::Event::PasswordSet { tenant, user: who }
+    };
+    let hooks = ctx.settings.clone();
     ctx.write(move |conn, now| {
         Box::pin(async move {
             match store::tokens::spend(conn, &id_hash, purpose, now).await? {
@@ -81,10 +90,16 @@ pub(crate) async fn set_with_token(
             store::users::set_password(conn, &user_id, &hash, now).await?;
             // The owner proved the mailbox: whatever locked them out is over.
             store::users::clear_lockouts(conn, &user_id).await?;
-            audit(conn, now, &caller, action, &user_id, None).await
+            audit(conn, now, &caller, action, &user_id, None).await?;
+            webhooks::queue(conn, &hooks.webhook_urls, now, &event).await?;
+            Ok(())
         })
     })
-    .await
+    .await?;
+    if !ctx.settings.webhook_urls.is_empty() {
+        ctx.mail_queued();
+    }
+    Ok(())
 }
 
 /// Whether a password link can still be used. Reads only.

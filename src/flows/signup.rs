@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::mail::{self, Intent, Outgoing};
 use crate::store::{self, tokens::TokenState};
 use crate::tokens::{self, Purpose};
+use crate::webhooks;
 use serde::{Deserialize, Serialize};
 
 /// A signup request that passed every check of the edge.
@@ -248,7 +249,7 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     let ctx2 = ctx.clone();
     let caller = caller.clone();
     let id_hash = claims.id_hash();
-    let queued = password_hash.is_none();
+    let queued = password_hash.is_none() || !ctx.settings.webhook_urls.is_empty();
     let done = ctx
         .write(move |conn, now| {
             Box::pin(async move {
@@ -300,6 +301,23 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     return Err(signup_completed());
                 }
                 audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
+                let hooks = &ctx2.settings.webhook_urls;
+                let created = webhooks::Event::TenantCreated {
+                    tenant: webhooks::NewTenant {
+                        id: tenant.id.clone(),
+                        cname: tenant.cname.clone(),
+                        name: tenant.name.clone(),
+                        tenant_type: tenant.tenant_type.clone(),
+                    },
+                    user: webhooks::NewUser {
+                        id: user_id.clone(),
+                        email: email.as_str().to_owned(),
+                        first_name: details.first_name.clone(),
+                        last_name: details.last_name.clone(),
+                        state: state.as_str().to_owned(),
+                    },
+                };
+                webhooks::queue(conn, hooks, now, &created).await?;
                 if password_hash.is_none() {
                     let user = store::users::user_by_id(conn, &user_id)
                         .await?
@@ -307,6 +325,11 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     deferred::queue_password_link(&ctx2, conn, user, now).await?;
                 } else {
                     audit(conn, now, &caller, "password.set", &user_id, None).await?;
+                    let set = webhooks::Event::PasswordSet {
+                        tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
+                        user: webhooks::UserRef { id: user_id.clone(), email: email.as_str().to_owned() },
+                    };
+                    webhooks::queue(conn, hooks, now, &set).await?;
                 }
                 Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
             })

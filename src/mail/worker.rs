@@ -1,8 +1,11 @@
 //! The delivery worker: resolves requested rows, claims due outbox rows,
-//! mints their links' tokens, renders and sends them, and records the
-//! outcome. Any number of workers may run, in any number of instances; the
-//! claim and its lease keep them from sending a row twice at once, and a row
-//! claimed by a worker that died is claimed again once its lease runs out.
+//! mints their links' tokens, renders and sends them (emails) or signs and
+//! posts them (webhooks), and records the outcome. Any number of workers may
+//! run, in any number of instances; the claim and its lease keep them from
+//! sending a row twice at once. While a batch is being sent the worker renews
+//! its lease every third of it (the heartbeat), so the lease can be short: a
+//! row claimed by a worker that died is claimed again within one lease of its
+//! death, however long a live worker's send takes.
 
 use super::templates::Templates;
 use super::transport::{Envelope, SendError, Transport};
@@ -11,6 +14,7 @@ use crate::clock::{self, Clock};
 use crate::flows::deferred::{self, Care};
 use crate::store::{self, Conn, Store};
 use crate::tokens::{KeyRing, Purpose};
+use crate::webhooks;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +39,8 @@ pub struct WorkerSettings {
     pub activation_code_ttl: Duration,
     /// What the prune step (once a minute) deletes, and after how long.
     pub retention: store::retention::Retention,
+    /// Where the events of resolved requests (`signup.created`) are posted.
+    pub webhook_urls: Vec<String>,
 }
 
 impl WorkerSettings {
@@ -54,6 +60,8 @@ pub struct Worker {
     pub keys: Arc<KeyRing>,
     pub transport: Arc<Transport>,
     pub templates: Arc<Templates>,
+    /// Signs and posts webhooks; none when `webhook_secret` is not set.
+    pub webhooks: Option<Arc<webhooks::Sender>>,
     pub settings: Arc<WorkerSettings>,
     /// Rung after a commit that queued mail or a request, so work starts at
     /// once instead of at the next poll.
@@ -155,14 +163,20 @@ impl Worker {
     async fn resolve_batch(&self, care: Care) -> Result<usize, store::Error> {
         let backend = self.store.backend();
         let max_attempts = i64::from(self.settings.max_attempts);
+        let settings = self.settings.clone();
         self.store
-            .write(move |conn| Box::pin(async move { deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts, care).await }))
+            .write(move |conn| {
+                Box::pin(
+                    async move { deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts, care, &settings.webhook_urls).await },
+                )
+            })
             .instrument(tracing::info_span!("resolve"))
             .await
     }
 
-    /// Claims one batch, mints the tokens its links need, and delivers it;
-    /// returns how many were claimed.
+    /// Claims one batch, mints the tokens its links need, and delivers it,
+    /// renewing the batch's lease until every outcome is recorded; returns
+    /// how many were claimed.
     pub async fn tick(&self) -> Result<usize, store::Error> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
@@ -175,41 +189,84 @@ impl Worker {
                     let claimed = store::outbox::claim(conn, backend, &worker, now, lease_until, batch).await?;
                     let mut prepared = Vec::with_capacity(claimed.len());
                     for message in claimed {
+                        if webhooks::is_webhook(&message.kind) {
+                            prepared.push((message, Prepared::Webhook));
+                            continue;
+                        }
                         let intent = serde_json::from_str::<Intent>(&message.payload).map_err(|e| e.to_string());
                         let minted = match intent.as_ref().ok().and_then(Intent::link_to_mint) {
                             Some(link) => mint(conn, &keys, &clock, &settings, link).await?,
                             None => None,
                         };
-                        prepared.push((message, intent, minted));
+                        prepared.push((message, Prepared::Mail(intent, minted)));
                     }
                     Ok::<_, store::Error>(prepared)
                 })
             })
             .await?;
         let n = claimed.len();
+        if n == 0 {
+            return Ok(0);
+        }
         let mut sends = JoinSet::new();
-        for (message, intent, minted) in claimed {
+        for (message, prepared) in claimed {
             let ctx = Delivery {
                 store: self.store.clone(),
                 clock: self.clock.clone(),
                 transport: self.transport.clone(),
                 templates: self.templates.clone(),
+                webhooks: self.webhooks.clone(),
                 settings: self.settings.clone(),
                 worker: self.id.clone(),
             };
             let span = tracing::info_span!("deliver", outbox_id = message.id, kind = %message.kind, attempt = message.attempts);
-            sends.spawn(async move { ctx.deliver(message, intent, minted).await }.instrument(span));
-        }
-        while let Some(done) = sends.join_next().await {
-            match done {
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "outbox: recording a delivery outcome failed; the lease will expire and it will be retried")
+            sends.spawn(
+                async move {
+                    match prepared {
+                        Prepared::Mail(intent, minted) => ctx.deliver(message, intent, minted).await,
+                        Prepared::Webhook => ctx.post(message).await,
+                    }
                 }
-                Err(e) => tracing::error!(error = %e, "outbox: delivery task panicked"),
-                Ok(Ok(())) => {}
+                .instrument(span),
+            );
+        }
+        let outcomes = async {
+            while let Some(done) = sends.join_next().await {
+                match done {
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "outbox: recording a delivery outcome failed; the lease will expire and it will be retried")
+                    }
+                    Err(e) => tracing::error!(error = %e, "outbox: delivery task panicked"),
+                    Ok(Ok(())) => {}
+                }
             }
+        };
+        tokio::select! {
+            () = outcomes => {}
+            never = self.heartbeat() => match never {},
         }
         Ok(n)
+    }
+
+    /// Renews the lease of what this worker is sending, every third of the
+    /// lease, until dropped. A renewal that fails is tried again at the next
+    /// beat; two in a row failing is what lets another instance take over.
+    async fn heartbeat(&self) -> std::convert::Infallible {
+        let lease = self.settings.lease;
+        let every = (lease / 3).max(Duration::from_millis(10));
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beat.tick().await;
+            let lease_until = self.clock.now_ms() + clock::ms(lease);
+            let worker = self.id.clone();
+            let renewed =
+                self.store.write(move |conn| Box::pin(async move { store::outbox::renew(conn, &worker, lease_until).await })).await;
+            match renewed {
+                Ok(held) => tracing::debug!(held, "outbox: lease renewed"),
+                Err(e) => tracing::warn!(error = %e, "outbox: renewing the lease failed; will try again"),
+            }
+        }
     }
 
     async fn prune(&self, now: i64) -> Result<(), store::Error> {
@@ -240,11 +297,20 @@ async fn mint(
     Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }))
 }
 
+/// What the claiming transaction prepared for one row.
+enum Prepared {
+    /// An email: its intent (or why it cannot be read) and its link's token.
+    Mail(Result<Intent, String>, Option<Minted>),
+    /// A webhook: its body is the row's payload, signed at send time.
+    Webhook,
+}
+
 struct Delivery {
     store: Store,
     clock: Clock,
     transport: Arc<Transport>,
     templates: Arc<Templates>,
+    webhooks: Option<Arc<webhooks::Sender>>,
     settings: Arc<WorkerSettings>,
     worker: String,
 }
@@ -312,6 +378,61 @@ impl Delivery {
         }
     }
 
+    /// One attempt at a webhook. 2xx is delivered; 410 gives up at once;
+    /// any other answer, a refused connection or a timeout is retried with
+    /// the mail's backoff and `failed` after `mail_max_attempts` tries (a 4xx
+    /// too: a receiver that answers 401 or 404 is usually one being
+    /// redeployed or re-keyed, and the event would otherwise be lost).
+    async fn post(&self, m: store::outbox::Claimed) -> Result<(), store::Error> {
+        let event = webhooks::event_label(&m.kind);
+        let (id, worker) = (m.id, self.worker.clone());
+        let Some(sender) = &self.webhooks else {
+            crate::metrics::webhook(event, "failed");
+            let hint = "webhook_secret is not set, so no webhook can be signed: set it, then `usher outbox retry`".to_owned();
+            tracing::error!(hint = %hint, "webhook cannot be sent");
+            return self.mark_failed_quietly(id, hint).await;
+        };
+        let outcome = sender.send(&m.recipient, &m.message_id, self.clock.now_ms(), &m.payload).await;
+        match outcome {
+            Ok(status) => {
+                let (now, body) = (self.clock.now_ms(), m.payload.clone());
+                let kept = self
+                    .store
+                    .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &body).await }))
+                    .await?;
+                crate::metrics::webhook(event, "sent");
+                if kept {
+                    tracing::info!(webhook_id = %m.message_id, status, "webhook delivered");
+                } else {
+                    tracing::warn!(webhook_id = %m.message_id, "webhook delivered after this worker's lease ran out; another worker may post it again with the same webhook-id");
+                }
+                Ok(())
+            }
+            Err(webhooks::Failure { give_up, hint }) if give_up || m.attempts >= i64::from(self.settings.max_attempts) => {
+                let hint = if give_up { hint } else { format!("gave up after {} attempts: {hint}", m.attempts) };
+                tracing::warn!(hint = %hint, "webhook failed");
+                crate::metrics::webhook(event, "failed");
+                self.mark_failed_quietly(id, hint).await
+            }
+            Err(webhooks::Failure { hint, .. }) => {
+                let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
+                tracing::info!(hint = %hint, retry_in = ?delay, "webhook deferred");
+                crate::metrics::webhook(event, "deferred");
+                let next = self.clock.now_ms() + clock::ms(delay);
+                self.store
+                    .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
+
+    /// Records a failure without counting it as an email's.
+    async fn mark_failed_quietly(&self, id: i64, hint: String) -> Result<(), store::Error> {
+        let worker = self.worker.clone();
+        self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
+    }
+
     /// Gives up on a message before sending it, keeping its payload as it is.
     async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), store::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
@@ -320,8 +441,7 @@ impl Delivery {
 
     async fn mark_failed(&self, id: i64, hint: String) -> Result<(), store::Error> {
         crate::metrics::delivery("failed");
-        let worker = self.worker.clone();
-        self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
+        self.mark_failed_quietly(id, hint).await
     }
 }
 

@@ -4,8 +4,12 @@
 //! States: `requested` (an email-naming request whose account is not yet
 //! looked up) → `pending`, or `dropped` when there is nobody to write to;
 //! `pending` → `sending` (claimed, lease running) → `sent`, or back to
-//! `pending` with a later `next_attempt_at`, or `failed`. A `sending` row
-//! whose lease ran out belongs to a worker that died; any worker may claim it.
+//! `pending` with a later `next_attempt_at`, or `failed`. The worker sending
+//! a row renews its lease while it sends (`renew`), so a `sending` row whose
+//! lease ran out belongs to a worker that died; any worker may claim it.
+//!
+//! Webhooks are rows too (kind `webhook:<event>`, the endpoint as recipient,
+//! src/webhooks.rs): they share the claim, the lease and the retries.
 
 use super::{Backend, Conn, Error, FromRow, Row};
 use crate::args;
@@ -193,6 +197,12 @@ pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, le
         Backend::Sqlite => SQLITE,
     };
     conn.fetch_all(sql, args![worker, lease_until, now, limit]).await
+}
+
+/// The heartbeat of a worker that is sending: extends the lease of every
+/// row it still holds. Returns how many it holds.
+pub async fn renew(conn: &mut Conn, worker: &str, lease_until: i64) -> Result<u64, Error> {
+    conn.execute("UPDATE outbox SET lease_until = $2 WHERE claimed_by = $1 AND status = 'sending'", args![worker, lease_until]).await
 }
 
 /// At shutdown: hands back what `worker` still holds, due at once, as if it

@@ -194,13 +194,13 @@ async fn wait_for_row(app: &TestApp, matches: impl Fn(&Listed) -> bool) -> Liste
 
 /// Runs the built `usher` binary against the test's database; returns
 /// whether it succeeded, its standard output and its standard error.
-async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn usher_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = app.usher(args).await;
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `usher outbox list --json` with `extra` arguments, parsed.
-async fn outbox_json(app: &TestApp, extra: &[&str]) -> Vec<Value> {
+pub(crate) async fn outbox_json(app: &TestApp, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["outbox", "list", "--json"];
     args.extend_from_slice(extra);
     let (ok, out, err) = usher_cli(app, &args).await;

@@ -28,3 +28,4 @@ mod scale_out;
 mod signup;
 mod signup_pages;
 mod validate_registration;
+mod webhooks;

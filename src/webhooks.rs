@@ -1,0 +1,270 @@
+//! Webhooks: `signup.created`, `tenant.created`, `user.activated` and
+//! `password.set`, POSTed to every `webhook_urls` endpoint and signed as the
+//! Standard Webhooks specification says (<https://www.standardwebhooks.com/>).
+//!
+//! They ride the outbox: a flow writes one row per endpoint (kind
+//! `webhook:<event>`, the endpoint as recipient, the body as payload) in the
+//! transaction of the change it reports, so a rolled-back change announces
+//! nothing and a queued announcement survives a crash. The mail worker claims
+//! them with the mail, under the same lease, and retries them with the same
+//! backoff and tries (`mail_retry_*`, `mail_max_attempts`).
+//!
+//! The body is fixed when the row is written; the `webhook-id` is the row's
+//! `message_id` (the same on every attempt, for the receiver's idempotency);
+//! `webhook-timestamp` is the attempt's, as the specification wants, so the
+//! signature is computed at send time.
+//!
+//! Architecture invariant: a body names tenants and users (ids, cname,
+//! email), never a token, a password or its hash.
+
+use crate::store::{self, Conn, outbox::Envelope, outbox::Status};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use std::time::Duration;
+
+/// The outbox `kind` of a webhook row is this prefix and the event's name.
+pub const KIND_PREFIX: &str = "webhook:";
+
+/// A tenant, as the events name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantRef {
+    pub id: String,
+    pub cname: String,
+}
+
+/// A user, as the events name them.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRef {
+    pub id: String,
+    pub email: String,
+}
+
+/// What happened. Each variant is the `data` of its event; the names are
+/// the audit trail's actions of the same change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    /// A tenant signup was accepted and its link is being mailed (the
+    /// worker resolved the request): nothing exists yet but the signup.
+    #[serde(rename = "signup.created")]
+    SignupCreated { signup_id: String, cname: String, email: String, tenant_type: String },
+    /// A signup was completed: the tenant and its first user exist. The
+    /// user is `active` when a password was chosen at completion, else
+    /// `pending` until the mailed password link is used (`password.set`).
+    #[serde(rename = "tenant.created")]
+    TenantCreated { tenant: NewTenant, user: NewUser },
+    /// A developer (Akana dialect) completed their signup with the code.
+    #[serde(rename = "user.activated")]
+    UserActivated { tenant: TenantRef, user: UserRef },
+    /// A password was set: through a password link, or at signup completion.
+    #[serde(rename = "password.set")]
+    PasswordSet { tenant: TenantRef, user: UserRef },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewTenant {
+    pub id: String,
+    pub cname: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub tenant_type: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewUser {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub state: String,
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SignupCreated { .. } => "signup.created",
+            Self::TenantCreated { .. } => "tenant.created",
+            Self::UserActivated { .. } => "user.activated",
+            Self::PasswordSet { .. } => "password.set",
+        }
+    }
+
+    fn tenant_cname(&self) -> &str {
+        match self {
+            Self::SignupCreated { cname, .. } => cname,
+            Self::TenantCreated { tenant, .. } => &tenant.cname,
+            Self::UserActivated { tenant, .. } | Self::PasswordSet { tenant, .. } => &tenant.cname,
+        }
+    }
+}
+
+/// The body Standard Webhooks suggests: `type`, `timestamp` (when it
+/// happened), `data`.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    timestamp: String,
+}
+
+/// The event's name for a metrics label: one of the four, never a value
+/// read from a row.
+pub fn event_label(kind: &str) -> &'static str {
+    match kind.strip_prefix(KIND_PREFIX) {
+        Some("signup.created") => "signup.created",
+        Some("tenant.created") => "tenant.created",
+        Some("user.activated") => "user.activated",
+        Some("password.set") => "password.set",
+        _ => "other",
+    }
+}
+
+pub fn is_webhook(kind: &str) -> bool {
+    kind.starts_with(KIND_PREFIX)
+}
+
+/// Queues `event` for every endpoint, inside the caller's transaction.
+/// Nothing is written when no endpoint is configured.
+pub async fn queue(conn: &mut Conn, urls: &[String], now: i64, event: &Event) -> Result<(), store::Error> {
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let timestamp = humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64)).to_string();
+    let body =
+        serde_json::to_string(&Body { event, timestamp }).map_err(|e| store::Error::Aborted(format!("encoding a webhook's body: {e}")))?;
+    let kind = format!("{KIND_PREFIX}{}", event.name());
+    for url in urls {
+        let envelope = Envelope { kind: &kind, recipient: url, tenant: Some(event.tenant_cname()), locale: "", payload: &body };
+        // Standard Webhooks' ids look like `msg_…`; one per endpoint, kept across retries.
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        store::outbox::enqueue(conn, &id, &envelope, Status::Pending, now).await?;
+    }
+    Ok(())
+}
+
+/// The key of a `whsec_…` secret (the prefix is optional, as in the
+/// specification's libraries), or why it is not one.
+pub fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
+    let encoded = secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim());
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "must be `whsec_` followed by base64, e.g. `whsec_$(openssl rand -base64 32)`")?;
+    if key.len() < 24 {
+        return Err("must hold at least 24 random bytes (Standard Webhooks asks for 24 to 64): `whsec_$(openssl rand -base64 32)`");
+    }
+    Ok(key)
+}
+
+/// `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
+    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// Why a delivery did not succeed, and whether trying again can help.
+pub struct Failure {
+    /// The receiver said the endpoint is gone (410): no retry.
+    pub give_up: bool,
+    pub hint: String,
+}
+
+/// Posts signed bodies. One client (connection pool) per instance.
+pub struct Sender {
+    client: reqwest::Client,
+    key: Vec<u8>,
+}
+
+impl Sender {
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Option<Self>> {
+        let Some(secret) = &settings.webhook_secret else { return Ok(None) };
+        let key = decode_secret(secret.expose()).map_err(|reason| anyhow::anyhow!("webhook_secret {reason}"))?;
+        let client = reqwest::Client::builder()
+            .timeout(settings.webhook_timeout)
+            .connect_timeout(settings.webhook_timeout)
+            // A redirect would carry the signed body to an address nobody configured.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("usher/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the webhook client: {e}"))?;
+        Ok(Some(Self { client, key }))
+    }
+
+    /// One attempt: any 2xx is delivered; 410 Gone gives up at once; every
+    /// other answer, a connection error or a timeout is worth another try.
+    pub async fn send(&self, url: &str, id: &str, now_ms: i64, body: &str) -> Result<u16, Failure> {
+        let timestamp = now_ms.div_euclid(1000);
+        let answer = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", sign(&self.key, id, timestamp, body))
+            .body(body.to_owned())
+            .send()
+            .await;
+        match answer {
+            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+            Ok(r) if r.status() == reqwest::StatusCode::GONE => {
+                Err(Failure { give_up: true, hint: "the receiver answered 410 Gone: it asks for no more deliveries".into() })
+            }
+            Ok(r) => Err(Failure { give_up: false, hint: format!("the receiver answered {}", r.status()) }),
+            Err(e) if e.is_timeout() => {
+                Err(Failure { give_up: false, hint: "the receiver did not answer in time (webhook_timeout)".into() })
+            }
+            Err(e) if e.is_connect() => Err(Failure { give_up: false, hint: "could not connect to the receiver".into() }),
+            Err(e) => Err(Failure { give_up: false, hint: format!("sending failed: {}", without_url(&e)) }),
+        }
+    }
+}
+
+/// reqwest's errors name the URL, which may carry credentials.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut text = String::from("request error");
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_match_the_specifications_reference_library() {
+        // The vector of the Rust reference library's own test.
+        let key = decode_secret("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
+        let body = r#"{"email":"test@example.com","username":"test_user"}"#;
+        assert_eq!(sign(&key, "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, body), "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+    }
+
+    #[test]
+    fn a_body_has_type_timestamp_and_data() {
+        let event = Event::PasswordSet {
+            tenant: TenantRef { id: "t1".into(), cname: "acme".into() },
+            user: UserRef { id: "u1".into(), email: "jo@example.com".into() },
+        };
+        let body = serde_json::to_value(Body { event: &event, timestamp: "2026-01-01T00:00:00.000Z".into() }).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "password.set",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "data": { "tenant": { "id": "t1", "cname": "acme" }, "user": { "id": "u1", "email": "jo@example.com" } }
+            })
+        );
+        assert_eq!(event_label("webhook:password.set"), "password.set");
+        assert_eq!(event_label("webhook:https://evil"), "other");
+    }
+}
