@@ -134,22 +134,17 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, commits: Arc<At
         };
         // A batch runs in a task of its own, so that a panicking job costs
         // its batch (whose callers see an error) and not the writer.
-        match tokio::spawn(apply(c, jobs)).await {
-            Ok((c, committed)) => {
-                if committed {
-                    commits.fetch_add(1, Ordering::Relaxed);
-                }
-                // A connection that failed at the I/O level is replaced.
-                conn = c;
-            }
+        match tokio::spawn(apply(c, jobs, commits.clone())).await {
+            // A connection that failed at the I/O level is replaced.
+            Ok(c) => conn = c,
             Err(e) => tracing::error!(error = %e, "a database write batch panicked; its transaction was rolled back"),
         }
     }
 }
 
-/// Applies one batch; returns the connection (unless it broke) and whether
-/// the batch committed.
-async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
+/// Applies one batch; returns the connection unless it broke. A commit is
+/// counted before anyone hears of it.
+async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Option<Conn> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     let mut opening = "BEGIN IMMEDIATE; SAVEPOINT job";
@@ -179,10 +174,11 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
     };
     match failure {
         None => {
+            commits.fetch_add(1, Ordering::Relaxed);
             for finish in finishers {
                 finish(None);
             }
-            (Some(conn), true)
+            Some(conn)
         }
         Some(e) => {
             // Whatever part of the batch ran is undone; no transaction may be
@@ -192,7 +188,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>) -> (Option<Conn>, bool) {
             for finish in finishers {
                 finish(Some(&e));
             }
-            ((!is_broken(&e)).then_some(conn), false)
+            (!is_broken(&e)).then_some(conn)
         }
     }
 }
