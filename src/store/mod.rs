@@ -101,9 +101,6 @@ impl SqliteFile {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // 32 MiB of page cache a connection instead of 2 MiB: the outbox's
-        // and the limits' hot pages stay in memory.
-        conn.pragma_update(None, "cache_size", -32 * 1024)?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(conn)
     }
