@@ -62,18 +62,7 @@ pub async fn revoke(conn: &mut Conn, id: &str, now: i64) -> Result<bool, Error> 
     Ok(conn.execute("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", args![id, now]).await? == 1)
 }
 
-impl FromRow for Listed {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            tenant: row.get("cname")?,
-            role: row.get("role")?,
-            created_at: row.get("created_at")?,
-            last_used_at: row.get("last_used_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
+crate::from_row!(Listed { id, tenant: "cname", role, created_at, last_used_at, revoked_at });
 
 pub async fn list(conn: &mut Conn) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(

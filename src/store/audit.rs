@@ -1,6 +1,6 @@
 //! The append-only audit trail.
 
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 
 pub struct Event<'a> {
@@ -33,20 +33,7 @@ pub struct Listed {
     pub detail: Option<String>,
 }
 
-impl FromRow for Listed {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            at: row.get("at")?,
-            actor: row.get("actor")?,
-            action: row.get("action")?,
-            target: row.get("target")?,
-            client_addr: row.get("client_addr")?,
-            outcome: row.get("outcome")?,
-            detail: row.get("detail")?,
-        })
-    }
-}
+crate::from_row!(Listed { id, at, actor, action, target, client_addr, outcome, detail });
 
 /// The newest `limit` events, newest first.
 pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, Error> {

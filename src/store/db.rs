@@ -155,6 +155,21 @@ pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
 }
 
+/// `from_row!(Type { field, field: "column" })`: a [`FromRow`] that reads
+/// each field from the column of its name (or the one named).
+#[macro_export]
+macro_rules! from_row {
+    ($t:ty { $($field:ident $(: $column:literal)?),* $(,)? }) => {
+        impl $crate::store::FromRow for $t {
+            fn from_row(row: &$crate::store::Row<'_>) -> Result<Self, $crate::store::Error> {
+                Ok(Self { $($field: row.get($crate::from_row!(@column $field $($column)?))?),* })
+            }
+        }
+    };
+    (@column $field:ident) => { stringify!($field) };
+    (@column $field:ident $column:literal) => { $column };
+}
+
 macro_rules! tuple_from_row {
     ($($t:ident $i:tt),+) => {
         impl<$($t: Column),+> FromRow for ($($t,)+) {
@@ -217,16 +232,7 @@ impl Conn {
     pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, Error> {
         log(sql);
         match self.side() {
-            Side::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(sql)?;
-                bind(&mut stmt, args)?;
-                let mut rows = stmt.raw_query();
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(R::from_row(&Row::Sqlite(row))?);
-                }
-                Ok(out)
-            }
+            Side::Sqlite(c) => sqlite_rows(c, sql, args, usize::MAX),
             Side::Postgres(c) => pg::fetch_all(c, sql, args).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
         }
     }
@@ -234,12 +240,7 @@ impl Conn {
     pub async fn fetch_optional<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<R>, Error> {
         log(sql);
         match self.side() {
-            Side::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(sql)?;
-                bind(&mut stmt, args)?;
-                let mut rows = stmt.raw_query();
-                rows.next()?.map(|row| R::from_row(&Row::Sqlite(row))).transpose()
-            }
+            Side::Sqlite(c) => Ok(sqlite_rows(c, sql, args, 1)?.pop()),
             Side::Postgres(c) => pg::fetch_optional(c, sql, args).await?.map(|r| R::from_row(&Row::Postgres(&r))).transpose(),
         }
     }
@@ -253,6 +254,21 @@ impl Conn {
 /// asked for it (tests count a request's statements this way).
 fn log(sql: &str) {
     tracing::debug!(target: "usher::sql", { db.statement = sql }, "statement");
+}
+
+/// Up to `limit` rows of a statement. A statement that writes (`RETURNING`)
+/// is run to its end whatever the limit, as SQLite wants.
+fn sqlite_rows<R: FromRow>(c: &rusqlite::Connection, sql: &str, args: &[Value<'_>], limit: usize) -> Result<Vec<R>, Error> {
+    let mut stmt = c.prepare_cached(sql)?;
+    bind(&mut stmt, args)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        if out.len() < limit {
+            out.push(R::from_row(&Row::Sqlite(row))?);
+        }
+    }
+    Ok(out)
 }
 
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<(), Error> {

@@ -1,6 +1,6 @@
 //! The development mailbox: delivered messages kept for `/dev/mail`.
 
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 use serde::Serialize;
 
@@ -26,19 +26,7 @@ pub async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
     .map(|_| ())
 }
 
-impl FromRow for DevMessage {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            message_id: row.get("message_id")?,
-            to: row.get("recipient")?,
-            subject: row.get("subject")?,
-            text: row.get("text_body")?,
-            html: row.get("html_body")?,
-            created_at: row.get("created_at")?,
-        })
-    }
-}
+crate::from_row!(DevMessage { id, message_id, to: "recipient", subject, text: "text_body", html: "html_body", created_at });
 
 pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<DevMessage>, Error> {
     conn.fetch_all(

@@ -109,11 +109,7 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
     .map(|_| ())
 }
 
-impl FromRow for Requested {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self { id: row.get("id")?, payload: row.get("payload")?, created_at: row.get("created_at")?, attempts: row.get("attempts")? })
-    }
-}
+crate::from_row!(Requested { id, payload, created_at, attempts });
 
 /// Takes up to `limit` requested rows, oldest first, for resolution inside
 /// the caller's transaction. On PostgreSQL the rows stay locked until it
@@ -159,20 +155,7 @@ pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attemp
     .map(|_| ())
 }
 
-impl FromRow for Claimed {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            message_id: row.get("message_id")?,
-            kind: row.get("kind")?,
-            recipient: row.get("recipient")?,
-            tenant: row.get("tenant")?,
-            locale: row.get("locale")?,
-            payload: row.get("payload")?,
-            attempts: row.get("attempts")?,
-        })
-    }
-}
+crate::from_row!(Claimed { id, message_id, kind, recipient, tenant, locale, payload, attempts });
 
 /// Claims up to `limit` due messages for `worker` until `lease_until`.
 /// On PostgreSQL `SKIP LOCKED` lets many workers claim side by side without
