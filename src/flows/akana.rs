@@ -155,10 +155,15 @@ pub async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &s
     super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password).await
 }
 
-/// The address a live activation code belongs to, for the activation page.
-/// Reads only: opening the link spends nothing.
+/// The address a live activation code belongs to, for the activation page:
+/// none for a code that cannot be used. Reads only: opening the link spends
+/// nothing. A database that cannot answer is an error, not a dead code.
 pub async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
-    let Ok((claims, user)) = user_of(ctx, cname, code).await else { return Ok(None) };
+    let (claims, user) = match user_of(ctx, cname, code).await {
+        Ok(found) => found,
+        Err(Error::Token { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms())
         .await
