@@ -108,9 +108,9 @@ async fn log_failures(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     if let Some(Failure { internal, error }) = response.extensions_mut().remove::<Failure>() {
         if internal {
-            tracing::error!(error = format!("{error:#}"), "internal error");
+            tracing::error!(target: "usher::failure", error = format!("{error:#}"), "internal error");
         } else {
-            tracing::warn!(error = format!("{error:#}"), "unavailable");
+            tracing::warn!(target: "usher::failure", error = format!("{error:#}"), "unavailable");
         }
     }
     response

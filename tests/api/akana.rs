@@ -205,6 +205,10 @@ on_each_backend! {
         let html = page.text().await.unwrap();
         assert!(html.contains("Temporarily unavailable"), "{html}");
         assert!(!html.contains("This link does not work"), "{html}");
+        let logged = failures_logged("/activate");
+        assert_eq!(logged.len(), 1, "logged once, inside the request's span: {logged:?}");
+        assert_eq!(logged[0].0, tracing::Level::WARN);
+        assert!(logged[0].1.starts_with("taking a read connection: "), "with its context: {logged:?}");
 
         drop(held);
         let page = app.client.get(&link).send().await.unwrap();
