@@ -75,10 +75,15 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         // Inside the span, so that the log line carries the request's path.
         .layer(middleware::from_fn(log_failures))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: a query string may hold a token.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The path only: a query string may hold a token.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                // A 5xx is logged by `log_failures`, with its cause; not twice.
+                .on_failure(()),
+        )
         .with_state(state)
 }
 
