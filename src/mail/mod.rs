@@ -173,7 +173,9 @@ pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing
 /// Writes an outbox row (a message, or a request to resolve) with a fresh
 /// Message-ID.
 pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, store::Error> {
-    let message_id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), mail_domain);
+    // Time-ordered (v7): a batch's new ids land on the last page of the
+    // unique index instead of a random page each.
+    let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain);
     store::outbox::enqueue(conn, &message_id, envelope, status, now).await?;
     Ok(message_id)
 }

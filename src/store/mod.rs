@@ -101,9 +101,6 @@ impl SqliteFile {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // 32 MiB of page cache a connection instead of 2 MiB: the outbox's
-        // and the limits' hot pages stay in memory.
-        conn.pragma_update(None, "cache_size", -32 * 1024)?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(conn)
     }
@@ -287,6 +284,7 @@ fn migrator(backend: Backend) -> Migrator {
             (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
             (3, "hostile_clients", include_str!("../../migrations/sqlite/0003_hostile_clients.sql")),
             (4, "live_tokens", include_str!("../../migrations/sqlite/0004_live_tokens.sql")),
+            (5, "compact_limits", include_str!("../../migrations/sqlite/0005_compact_limits.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),

@@ -147,10 +147,10 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, commits: Arc<At
 async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Option<Conn> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
-    let mut opening = "BEGIN IMMEDIATE; SAVEPOINT job";
+    let mut opening: &[&str] = &["BEGIN IMMEDIATE", "SAVEPOINT job"];
     let mut failure: Option<Error> = None;
     while let Some(job) = jobs.next() {
-        if let Err(e) = conn.batch(opening).await {
+        if let Err(e) = run_all(&mut conn, opening).await {
             job.work.refuse(&e);
             failure = Some(e);
             break;
@@ -158,10 +158,10 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
         let done = job.work.run(&mut conn).instrument(job.span).await;
         let last = jobs.peek().is_none();
         opening = match (done.keep, last) {
-            (true, false) => "RELEASE job; SAVEPOINT job",
-            (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
-            (true, true) => "RELEASE job; COMMIT",
-            (false, true) => "ROLLBACK TO job; RELEASE job; COMMIT",
+            (true, false) => &["RELEASE job", "SAVEPOINT job"],
+            (false, false) => &["ROLLBACK TO job", "RELEASE job", "SAVEPOINT job"],
+            (true, true) => &["RELEASE job", "COMMIT"],
+            (false, true) => &["ROLLBACK TO job", "RELEASE job", "COMMIT"],
         };
         finishers.push(done.finish);
         if last {
@@ -170,7 +170,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
     }
     let failure = match failure {
         Some(e) => Some(e),
-        None => conn.batch(opening).await.err(),
+        None => run_all(&mut conn, opening).await.err(),
     };
     match failure {
         None => {
@@ -191,6 +191,15 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
             (!is_broken(&e)).then_some(conn)
         }
     }
+}
+
+/// One statement at a time, so each is prepared once and then taken from
+/// the statement cache (a `;`-separated batch is parsed on every call).
+async fn run_all(conn: &mut Conn, statements: &[&str]) -> Result<(), Error> {
+    for sql in statements {
+        conn.execute(sql, &[]).await?;
+    }
+    Ok(())
 }
 
 /// Answers jobs that never ran: their callers get `error`.
