@@ -1,14 +1,19 @@
-//! The one error type of usher's HTTP surface, and how each kind is answered.
+//! The HTTP edge's error: what an answer says, not what went wrong inside.
+//! Flows fail with [`crate::flows::Error`]; `http::answers` maps that to
+//! this, choosing status, code and wording per dialect; extractors and
+//! handlers build the HTTP-only kinds (405, 406, 413, 415) themselves.
 //!
 //! Every error answer is `{"code": "...", "message": "..."}` (SPEC §3.4),
-//! plus `"field"` for invalid input. Internal causes are logged, never sent:
-//! the `Internal` and `Unavailable` answers carry a fixed message.
+//! plus `"field"` for invalid input. Internal causes are never sent: the
+//! answer carries them in its extensions as a [`Failure`], which
+//! `http::log_failures` logs once, inside the request's span.
 
 use crate::domain::Invalid;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +43,10 @@ pub enum Error {
     UnsupportedMediaType { expected: &'static str },
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
-    /// The database, or the password-hashing queue, cannot take the request now.
+    /// The database, or the password-hashing queue, cannot take the request
+    /// now; `cause`, when known, is logged (as a warning).
     #[error("service unavailable: {reason}")]
-    Unavailable { reason: &'static str, retry_after: Duration },
+    Unavailable { reason: &'static str, retry_after: Duration, cause: Option<anyhow::Error> },
     #[error("timed out")]
     Timeout,
     #[error(transparent)]
@@ -50,16 +56,6 @@ pub enum Error {
 impl From<Invalid> for Error {
     fn from(i: Invalid) -> Self {
         Self::Invalid { field: i.field, message: i.message }
-    }
-}
-
-impl From<crate::store::Error> for Error {
-    fn from(e: crate::store::Error) -> Self {
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
-            return Self::Unavailable { reason: "the database is unavailable", retry_after: Duration::from_secs(5) };
-        }
-        Self::Internal(anyhow::Error::new(e).context("database query"))
     }
 }
 
@@ -134,23 +130,19 @@ pub struct ErrorBody {
     pub field: Option<&'static str>,
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if let Self::Internal(e) = &self {
-            // `{:#}` prints the context chain; it goes to the log, not the client.
-            tracing::error!(error = format!("{e:#}"), "internal error");
-        }
-        let body = ErrorBody {
-            code: self.code(),
-            message: self.public_message().into_owned(),
-            field: match &self {
-                Self::Invalid { field, .. } => Some(field),
-                Self::Token { .. } => Some("token"),
-                _ => None,
-            },
-        };
-        let mut response = (status, axum::Json(body)).into_response();
+/// What went wrong inside, riding in an answer's extensions to the one
+/// middleware that logs it (`http::log_failures`). Never serialized.
+#[derive(Clone)]
+pub struct Failure {
+    /// An internal error (logged as an error) or an outage (a warning).
+    pub internal: bool,
+    pub error: Arc<anyhow::Error>,
+}
+
+impl Error {
+    /// What every answer of this error carries besides its body, JSON or
+    /// page: `Retry-After`, `Allow`, and the [`Failure`] to log.
+    pub fn decorate(self, response: &mut Response) {
         let headers = response.headers_mut();
         match &self {
             Self::TooManyRequests { retry_after } | Self::Unavailable { retry_after, .. } => {
@@ -164,6 +156,29 @@ impl IntoResponse for Error {
             }
             _ => {}
         }
+        let failure = match self {
+            Self::Internal(e) => Failure { internal: true, error: Arc::new(e) },
+            Self::Unavailable { cause: Some(e), .. } => Failure { internal: false, error: Arc::new(e) },
+            _ => return,
+        };
+        response.extensions_mut().insert(failure);
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.public_message().into_owned(),
+            field: match &self {
+                Self::Invalid { field, .. } => Some(field),
+                Self::Token { .. } => Some("token"),
+                _ => None,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        self.decorate(&mut response);
         response
     }
 }

@@ -11,6 +11,7 @@
 //! (`/api/users/{id}`), a method one of the standard ones.
 
 use crate::error::Error;
+use crate::flows::Context;
 use crate::http::AppState;
 use crate::store::{self, outbox::Status, tokens::TokenState};
 use axum::extract::{MatchedPath, Request, State};
@@ -118,8 +119,8 @@ fn method_label(m: &Method) -> &'static str {
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
     let now = state.ctx.clock.now_ms();
     let outbox = {
-        let mut conn = state.ctx.store.acquire().await?;
-        store::outbox::gauges(&mut conn, now).await?
+        let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
+        store::outbox::gauges(&mut conn, now).await.context("reading the outbox gauges")?
     };
     let mut registry = Registry::with_prefix("usher");
     let c = &*COUNTERS;

@@ -7,7 +7,7 @@
 //! pile up unbounded memory (each hash holds 19 MiB while it runs).
 
 use crate::domain::Invalid;
-use crate::error::Error;
+use crate::flows::{Error, Resource};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
@@ -108,7 +108,7 @@ impl Hasher {
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-        let busy = || Error::Unavailable { reason: "too many passwords are being checked", retry_after: Duration::from_secs(1) };
+        let busy = || Error::Unavailable { what: Resource::PasswordQueue, retry_after: Duration::from_secs(1), cause: None };
         let _queued = self.queue.clone().try_acquire_owned().map_err(|_| {
             crate::metrics::hash_refused();
             busy()
@@ -244,7 +244,7 @@ mod tests {
     async fn weak_short_long_and_personal_passwords_are_refused() {
         for (pw, why) in [("password1", "guess"), ("short", "at least"), ("Xy9$jane.doe!Qq", "email")] {
             let err = hasher().check_and_hash("password", pw.into(), "jane.doe", vec![]).await.unwrap_err();
-            assert!(err.public_message().contains(why), "{pw}: {}", err.public_message());
+            assert!(err.to_string().contains(why), "{pw}: {err}");
         }
         let long = "a".repeat(MAX_LEN + 1);
         assert!(hasher().check_and_hash("password", long, "x", vec![]).await.is_err());

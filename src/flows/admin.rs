@@ -1,9 +1,8 @@
 //! The authenticated admin surface: API tokens, the admin password emails
 //! (seed 002 and its successor) and `verify_password` with its lock-out.
 
-use super::{Caller, Ctx, MailFlow, audit, audit_outcome};
+use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit, audit_outcome};
 use crate::domain::{Cname, EmailAddress, UserState};
-use crate::error::Error;
 use crate::store;
 use crate::tokens::random_id;
 use base64::Engine;
@@ -59,8 +58,9 @@ fn hash_secret(secret: &str) -> String {
 /// 256 random bits make a fast hash safe to store: there is nothing to guess.
 pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, role: Role) -> anyhow::Result<(String, String)> {
     let tenant = {
-        let mut conn = ctx_store.acquire().await?;
-        store::users::tenant_by_cname(&mut conn, cname.as_str()).await?.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?
+        let mut conn = anyhow::Context::context(ctx_store.acquire().await, "taking a read connection")?;
+        let tenant = anyhow::Context::context(store::users::tenant_by_cname(&mut conn, cname.as_str()).await, "reading the tenant")?;
+        tenant.ok_or_else(|| anyhow::anyhow!("no tenant named {cname}"))?
     };
     let id = random_id();
     let secret_bytes: [u8; 32] = rand::random();
@@ -80,15 +80,18 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
         return Err(Error::Unauthenticated);
     };
     let token = {
-        let mut conn = ctx.store.acquire().await?;
-        store::api_tokens::by_id(&mut conn, id).await?.ok_or(Error::Unauthenticated)?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::api_tokens::by_id(&mut conn, id).await.context("reading the API token")?.ok_or(Error::Unauthenticated)?
     };
     let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
     if !matches || token.revoked {
         return Err(Error::Unauthenticated);
     }
     let token_id = token.id.clone();
-    ctx.write(move |conn, now| Box::pin(async move { Ok(store::api_tokens::touch(conn, &token_id, now).await?) })).await?;
+    ctx.write(move |conn, now| {
+        Box::pin(async move { store::api_tokens::touch(conn, &token_id, now).await.context("recording the API token's use") })
+    })
+    .await?;
     let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
     let caller = Caller { actor: format!("api-token:{}", token.id), addr };
     Ok(ApiCaller { token_id: token.id, tenant_id: token.tenant_id, tenant_cname: token.tenant_cname, role, caller })
@@ -101,7 +104,7 @@ impl ApiCaller {
             return Ok(());
         }
         self.refuse(ctx, action, &self.tenant_cname, "denied").await?;
-        Err(Error::Forbidden("This API token's role may not do that; an admin token is needed.".into()))
+        Err(Error::NotAdmin)
     }
 
     /// Records a refused admin action in a write of its own: the refused
@@ -112,30 +115,26 @@ impl ApiCaller {
     }
 }
 
-fn user_not_found() -> Error {
-    Error::NotFound("No user with that email address in this tenant.".into())
-}
-
 /// Seed 002 (`reset == false`) and its successor `reset_password_by_admin`
 /// (`reset == true`, which also removes the current password): mail the
 /// user a password link.
 pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
     let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
     let user = {
-        let mut conn = ctx.store.acquire().await?;
-        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await.context("looking the user up")?
     };
     let Some(user) = user else {
         admin.refuse(ctx, action, email.as_str(), "not_found").await?;
-        return Err(user_not_found());
+        return Err(Error::NotFound(Missing::User));
     };
     let (ctx2, caller, email) = (ctx.clone(), admin.caller.clone(), email.clone());
     ctx.write(move |conn, now| {
         Box::pin(async move {
             ctx2.take_email_slot(conn, MailFlow::AdminPassword, &email, now).await?;
             if reset {
-                store::users::invalidate_password(conn, &user.id, now).await?;
-                store::users::clear_lockouts(conn, &user.id).await?;
+                store::users::invalidate_password(conn, &user.id, now).await.context("removing the password")?;
+                store::users::clear_lockouts(conn, &user.id).await.context("clearing lock-outs")?;
             }
             audit(conn, now, &caller, action, &user.id, None).await?;
             super::deferred::queue_password_link(&ctx2, conn, user, now).await
@@ -162,8 +161,8 @@ pub async fn verify_password(
 ) -> Result<bool, Error> {
     let action = "admin.verify_password";
     let user = {
-        let mut conn = ctx.store.acquire().await?;
-        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::users::user_by_cname_and_email(&mut conn, &admin.tenant_cname, email.normalized()).await.context("looking the user up")?
     };
     let phc = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_PHC.to_owned());
     let matches = ctx.hasher.verify(password, phc).await?;
@@ -175,17 +174,20 @@ pub async fn verify_password(
     let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            let locked = store::users::locked_until(conn, &user.id, &client).await?.is_some_and(|until| until > now);
+            let locked =
+                store::users::locked_until(conn, &user.id, &client).await.context("reading the lock-out")?.is_some_and(|until| until > now);
             let valid = matches && !locked && user.password_hash.is_some() && user.state == UserState::Active;
             let outcome = if locked {
                 crate::metrics::refused("login");
                 "locked"
             } else if valid {
-                store::users::reset_failed_logins(conn, &user.id, &client).await?;
+                store::users::reset_failed_logins(conn, &user.id, &client).await.context("resetting wrong tries")?;
                 "ok"
             } else {
                 let ms = crate::clock::ms;
-                store::users::record_failed_login(conn, &user.id, &client, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR)).await?;
+                store::users::record_failed_login(conn, &user.id, &client, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR))
+                    .await
+                    .context("counting a wrong try")?;
                 "wrong_password"
             };
             let detail = (!client.is_empty()).then(|| format!("client {client}"));
@@ -199,8 +201,11 @@ pub async fn verify_password(
 /// `usher user unlock`: clears a user's wrong tries and locks, from every client.
 pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
     let user = {
-        let mut conn = store.acquire().await?;
-        store::users::user_by_cname_and_email(&mut conn, cname.as_str(), email.normalized()).await?
+        let mut conn = anyhow::Context::context(store.acquire().await, "taking a read connection")?;
+        anyhow::Context::context(
+            store::users::user_by_cname_and_email(&mut conn, cname.as_str(), email.normalized()).await,
+            "looking the user up",
+        )?
     };
     let user = user.ok_or_else(|| anyhow::anyhow!("no user {email} in tenant {cname}"))?;
     let now = crate::clock::Clock::default().now_ms();
@@ -208,7 +213,7 @@ pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -
     let cleared = store
         .write(move |conn| {
             Box::pin(async move {
-                let n = store::users::clear_lockouts(conn, &user.id).await?;
+                let n = store::users::clear_lockouts(conn, &user.id).await.context("clearing lock-outs")?;
                 audit(conn, now, &caller, "user.unlocked", &user.id, None).await?;
                 Ok::<_, Error>(n)
             })

@@ -8,9 +8,8 @@
 //! (SPEC §4) has nothing to count.
 
 use super::deferred::{self, Request};
-use super::{Caller, Ctx, MailFlow, audit};
+use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, UserState};
-use crate::error::Error;
 use crate::store::{self, Conn, tokens::TokenState, users::User};
 use crate::tokens::{self, Purpose};
 
@@ -35,18 +34,7 @@ pub struct Verified {
 }
 
 fn code_invalid() -> Error {
-    Error::Token { code: "TOKEN_INVALID", message: "The signup code is not valid. Use the link from the most recent email." }
-}
-
-fn refused(state: TokenState) -> Error {
-    match state {
-        TokenState::Used => Error::Token { code: "TOKEN_USED", message: "This signup code was already used; sign in instead." },
-        TokenState::Superseded => {
-            Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer signup code was sent; use the most recent email." }
-        }
-        TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The signup code has expired; a new one has been emailed." },
-        TokenState::Missing | TokenState::Live => code_invalid(),
-    }
+    Error::invalid_token(Purpose::Activation)
 }
 
 /// The tenant the Akana users belong to, created on first use; none when
@@ -54,7 +42,7 @@ fn refused(state: TokenState) -> Error {
 /// F5 signup do not, unless an operator allows it: `usher tenant
 /// developer-signup`). The default tenant always does.
 pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
-    if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await? {
+    if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await.context("reading the portal's tenant")? {
         let open = t.developer_signup || *cname == ctx.settings.default_tenant;
         return Ok(open.then_some(t.id));
     }
@@ -68,12 +56,8 @@ pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Res
         tenant_type: "FREEMIUM".to_owned(),
         developer_signup: true,
     };
-    store::users::insert_tenant(tx, &tenant, now).await?;
+    store::users::insert_tenant(tx, &tenant, now).await.context("creating the default tenant")?;
     Ok(Some(tenant.id))
-}
-
-fn no_tenant() -> Error {
-    Error::NotFound("No developer portal is served at this address.".into())
 }
 
 /// `signupUser`: the same request path for new, pending and registered
@@ -107,7 +91,7 @@ async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error>
     ctx.write(move |conn, now| {
         Box::pin(async move {
             if tenant_id(&ctx2, conn, &cname, now).await?.is_none() {
-                return Err(no_tenant());
+                return Err(Error::NotFound(Missing::Portal));
             }
             deferred::submit(&ctx2, conn, now, MailFlow::Activation, &request).await
         })
@@ -120,8 +104,8 @@ async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error>
 /// Opens a code and finds its user, refusing codes of another portal.
 async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens::Claims, User), Error> {
     let claims = ctx.keys.open(Purpose::Activation, code).map_err(|_| code_invalid())?;
-    let mut conn = ctx.store.acquire().await?;
-    let user = store::users::user_by_id(&mut conn, &claims.sub).await?.ok_or_else(code_invalid)?;
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let user = store::users::user_by_id(&mut conn, &claims.sub).await.context("reading the code's user")?.ok_or_else(code_invalid)?;
     if user.tenant_cname != cname.as_str() {
         return Err(code_invalid());
     }
@@ -132,8 +116,10 @@ async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens:
 pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
     let state = {
-        let mut conn = ctx.store.acquire().await?;
-        store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms())
+            .await
+            .context("reading the code's state")?
     };
     match state {
         TokenState::Live => Ok(Verified {
@@ -157,23 +143,30 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
             })
             .await?;
             ctx.mail_queued();
-            Err(refused(TokenState::Expired))
+            Err(Error::token(Purpose::Activation, TokenState::Expired))
         }
-        other => Err(refused(other)),
+        other => Err(Error::token(Purpose::Activation, other)),
     }
 }
 
 /// `completeSignup`: spends the code, sets the password, activates the user.
 pub async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
-    super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password, refused).await
+    super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password).await
 }
 
-/// The address a live activation code belongs to, for the activation page.
-/// Reads only: opening the link spends nothing.
+/// The address a live activation code belongs to, for the activation page:
+/// none for a code that cannot be used. Reads only: opening the link spends
+/// nothing. A database that cannot answer is an error, not a dead code.
 pub async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
-    let Ok((claims, user)) = user_of(ctx, cname, code).await else { return Ok(None) };
-    let mut conn = ctx.store.acquire().await?;
-    let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms()).await?;
+    let (claims, user) = match user_of(ctx, cname, code).await {
+        Ok(found) => found,
+        Err(Error::Token { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Activation, ctx.clock.now_ms())
+        .await
+        .context("reading the code's state")?;
     Ok((state == TokenState::Live).then_some(user.email))
 }

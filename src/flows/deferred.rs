@@ -9,9 +9,8 @@
 //! neither its answer nor its timing can tell.
 
 use super::signup::NewSignupRecord;
-use super::{Caller, Ctx, MailFlow, audit};
+use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{EmailAddress, Locale, UserState};
-use crate::error::Error;
 use crate::mail::{self, Intent};
 use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
 use crate::{tokens, webhooks};
@@ -61,9 +60,9 @@ pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow,
     let (to, tenant, locale) = request.envelope();
     let recipient = EmailAddress::from_trusted(to.to_owned());
     ctx.take_email_slot(conn, flow, &recipient, now).await?;
-    let payload = serde_json::to_string(request).map_err(anyhow::Error::from)?;
+    let payload = serde_json::to_string(request).context("encoding the request")?;
     let envelope = Envelope { kind: request.kind(), recipient: to, tenant, locale, payload: &payload };
-    mail::insert(conn, now, ctx.mail_domain(), &envelope, Status::Requested).await?;
+    mail::insert(conn, now, ctx.mail_domain(), &envelope, Status::Requested).await.context("writing the request row")?;
     Ok(())
 }
 
@@ -142,19 +141,19 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
     match request {
         Request::PasswordEmailV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
-            let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await?;
+            let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the user up")?;
             let Some(user) = user.filter(|u| u.state != UserState::Disabled) else { return Ok(None) };
             audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
             Ok(Some(password_link(user)))
         }
         Request::TenantSignupV1 { signup, caller } => {
-            if store::users::email_has_account(conn, &signup.email_norm).await? {
+            if store::users::email_has_account(conn, &signup.email_norm).await.context("looking the address up")? {
                 audit(conn, at, caller, "signup.refused_existing_account", &signup.cname, None).await?;
                 let to = signup.email.clone();
                 return Ok(Some(Mail { intent: Intent::AccountExistsV1 {}, to, tenant: None, locale: signup.locale.clone() }));
             }
             let id = tokens::random_id();
-            let details = serde_json::to_string(&signup.details).map_err(anyhow::Error::from)?;
+            let details = serde_json::to_string(&signup.details).context("encoding the signup's details")?;
             let row = store::signups::NewSignup {
                 id: &id,
                 cname: &signup.cname,
@@ -164,7 +163,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
                 locale: &signup.locale,
                 details: &details,
             };
-            store::signups::insert(conn, &row, at).await?;
+            store::signups::insert(conn, &row, at).await.context("creating the signup")?;
             audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
             let event = webhooks::Event::SignupCreated {
                 signup_id: id.clone(),
@@ -172,13 +171,13 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
                 email: signup.email.clone(),
                 tenant_type: signup.tenant_type.as_str().to_owned(),
             };
-            webhooks::queue(conn, webhook_urls, at, &event).await?;
+            webhooks::queue(conn, webhook_urls, at, &event).await.context("queueing signup.created")?;
             let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
             Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
         }
         Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
             let email = EmailAddress::from_trusted(email.clone());
-            match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await? {
+            match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await.context("looking the developer up")? {
                 Some(user) if user.state == UserState::Pending => {
                     audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
                     Ok(Some(activation_code(user)))
@@ -188,7 +187,9 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
                     Ok(Some(account_exists(user)))
                 }
                 None => {
-                    let Some(tenant) = store::users::tenant_by_cname(conn, cname).await? else { return Ok(None) };
+                    let Some(tenant) = store::users::tenant_by_cname(conn, cname).await.context("reading the portal's tenant")? else {
+                        return Ok(None);
+                    };
                     let id = tokens::random_id();
                     let locale = Locale::default();
                     let new = store::users::NewUser {
@@ -204,7 +205,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
                         password_hash: None,
                         now: at,
                     };
-                    store::users::insert_user(conn, &new).await?;
+                    store::users::insert_user(conn, &new).await.context("creating the developer")?;
                     audit(conn, at, caller, "developer.signed_up", &id, Some(cname)).await?;
                     let intent = Intent::ActivationCodeV2 { user_id: id, tenant: cname.clone(), first_name: first_name.clone() };
                     Ok(Some(Mail {
@@ -218,7 +219,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
         }
         Request::ActivationResendV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
-            match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await? {
+            match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the developer up")? {
                 Some(user) if user.state == UserState::Pending => {
                     audit(conn, at, caller, "developer.activation_resent", &user.id, None).await?;
                     Ok(Some(activation_code(user)))
@@ -256,6 +257,6 @@ pub(crate) async fn queue_activation_code(ctx: &Ctx, conn: &mut Conn, user: stor
 
 async fn enqueue(ctx: &Ctx, conn: &mut Conn, send: Mail, now: i64) -> Result<(), Error> {
     let out = mail::Outgoing { intent: send.intent, to: &send.to, tenant: send.tenant.as_deref(), locale: &send.locale };
-    mail::enqueue(conn, now, ctx.mail_domain(), out).await?;
+    mail::enqueue(conn, now, ctx.mail_domain(), out).await.context("queueing the email")?;
     Ok(())
 }

@@ -1,17 +1,20 @@
 //! The flows of SPEC §2: what happens, in which transaction, and which email
 //! it queues. Handlers parse requests into domain types and call these;
-//! these call the store. Neither HTTP nor SQL types cross this layer.
+//! these call the store. Neither HTTP nor SQL types cross this layer: a
+//! flow answers with its own [`Error`], which `http` words.
 
 pub mod admin;
 pub mod akana;
 pub mod deferred;
+mod error;
 pub mod password;
 pub mod signup;
+
+pub use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
-use crate::error::Error;
 use crate::passwords::Hasher;
 use crate::store::{self, BoxFuture, Conn, Store};
 use crate::tokens::KeyRing;
@@ -76,11 +79,14 @@ impl Ctx {
     pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
         let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
-        match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily).await? {
+        match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
+            .await
+            .context("taking an email slot")?
+        {
             Ok(()) => Ok(()),
             Err(retry_after) => {
                 crate::metrics::refused("email");
-                Err(Error::TooManyRequests { retry_after })
+                Err(Error::RateLimited { retry_after })
             }
         }
     }
@@ -93,7 +99,7 @@ impl Ctx {
         F: for<'c> FnOnce(&'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
         let clock = self.clock.clone();
-        self.store.write(move |conn| job(conn, clock.now_ms())).await
+        self.store.write(move |conn| job(conn, clock.now_ms())).await.context("in a write transaction")
     }
 
     /// Wakes the worker after a commit that queued mail or a request.
@@ -129,5 +135,5 @@ pub(crate) async fn audit_outcome(
     detail: Option<&str>,
 ) -> Result<(), Error> {
     let event = store::audit::Event { actor: &caller.actor, action, target, client_addr: Some(&caller.addr), outcome, detail };
-    store::audit::record(conn, now, &event).await.map_err(Error::from)
+    store::audit::record(conn, now, &event).await.context("recording the audit event")
 }

@@ -2,28 +2,11 @@
 //! through a `password` link.
 
 use super::deferred::{self, Request};
-use super::{Caller, Ctx, MailFlow, audit};
+use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
-use crate::error::Error;
 use crate::store::{self, tokens::TokenState, users::User};
 use crate::tokens::Purpose;
 use crate::webhooks;
-
-fn token_invalid() -> Error {
-    Error::Token { code: "TOKEN_INVALID", message: "The link is not valid. Check that it was copied whole, or ask for a new one." }
-}
-
-fn refused(state: TokenState) -> Error {
-    match state {
-        TokenState::Used => Error::Token {
-            code: "TOKEN_USED",
-            message: "This link was already used; ask for a new one if you need to set the password again.",
-        },
-        TokenState::Superseded => Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer link was sent; use the most recent email." },
-        TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The link has expired; ask for a new one." },
-        TokenState::Missing | TokenState::Live => token_invalid(),
-    }
-}
 
 /// Seed 001. The caller learns nothing: the request path is the same whether
 /// the tenant or the user exists (the worker finds out), and the
@@ -38,12 +21,13 @@ pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &Email
 
 /// Sets the password of the user a `password` link belongs to and activates them.
 pub async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
+    let token_invalid = || Error::invalid_token(Purpose::Password);
     let claims = ctx.keys.open(Purpose::Password, token).map_err(|_| token_invalid())?;
     let user = {
-        let mut conn = ctx.store.acquire().await?;
-        store::users::user_by_id(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::users::user_by_id(&mut conn, &claims.sub).await.context("reading the link's user")?.ok_or_else(token_invalid)?
     };
-    set_with_token(ctx, caller, Purpose::Password, &claims.id_hash(), &user, password, refused).await
+    set_with_token(ctx, caller, Purpose::Password, &claims.id_hash(), &user, password).await
 }
 
 /// The last step of every "choose your password" link (password links, Akana
@@ -57,15 +41,14 @@ pub(crate) async fn set_with_token(
     id_hash: &str,
     user: &User,
     password: String,
-    refused: fn(TokenState) -> Error,
 ) -> Result<(), Error> {
     let action = if purpose == Purpose::Activation { "user.activated" } else { "password.set" };
     {
-        let mut conn = ctx.store.acquire().await?;
-        let state = store::tokens::state(&mut conn, id_hash, purpose, ctx.clock.now_ms()).await?;
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        let state = store::tokens::state(&mut conn, id_hash, purpose, ctx.clock.now_ms()).await.context("reading the token's state")?;
         if state != TokenState::Live {
             crate::metrics::token_spend(state);
-            return Err(refused(state));
+            return Err(Error::token(purpose, state));
         }
     }
     let email = EmailAddress::from_trusted(user.email.clone());
@@ -83,15 +66,15 @@ pub(crate) async fn set_with_token(
     let hooks = ctx.settings.clone();
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            match store::tokens::spend(conn, &id_hash, purpose, now).await? {
+            match store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")? {
                 TokenState::Live => {}
-                other => return Err(refused(other)),
+                other => return Err(Error::token(purpose, other)),
             }
-            store::users::set_password(conn, &user_id, &hash, now).await?;
+            store::users::set_password(conn, &user_id, &hash, now).await.context("setting the password")?;
             // The owner proved the mailbox: whatever locked them out is over.
-            store::users::clear_lockouts(conn, &user_id).await?;
+            store::users::clear_lockouts(conn, &user_id).await.context("clearing lock-outs")?;
             audit(conn, now, &caller, action, &user_id, None).await?;
-            webhooks::queue(conn, &hooks.webhook_urls, now, &event).await?;
+            webhooks::queue(conn, &hooks.webhook_urls, now, &event).await.context("queueing the webhook")?;
             Ok(())
         })
     })
@@ -107,7 +90,9 @@ pub async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Password, token) else {
         return Ok(false);
     };
-    let mut conn = ctx.store.acquire().await?;
-    let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Password, ctx.clock.now_ms()).await?;
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Password, ctx.clock.now_ms())
+        .await
+        .context("reading the token's state")?;
     Ok(state == TokenState::Live)
 }

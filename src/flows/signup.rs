@@ -2,9 +2,8 @@
 //! `validate_registration` (seed 003).
 
 use super::deferred::{self, Request};
-use super::{Caller, Ctx, MailFlow, audit};
+use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
-use crate::error::Error;
 use crate::mail::{self, Intent, Outgoing};
 use crate::store::{self, tokens::TokenState};
 use crate::tokens::{self, Purpose};
@@ -75,27 +74,7 @@ pub struct Completed {
 }
 
 fn token_invalid() -> Error {
-    Error::Token { code: "TOKEN_INVALID", message: "The link is not valid. Check that it was copied whole, or ask for a new one." }
-}
-
-fn signup_completed() -> Error {
-    Error::Conflict { code: "SIGNUP_COMPLETED", message: "This signup is already completed; sign in instead.".into() }
-}
-
-fn cname_taken() -> Error {
-    Error::Conflict { code: "CNAME_TAKEN", message: "That domain is already taken; choose another.".into() }
-}
-
-/// Refusal for a signup token the database says cannot be spent.
-fn refused(state: TokenState) -> Error {
-    match state {
-        TokenState::Used => signup_completed(),
-        TokenState::Superseded => {
-            Error::Token { code: "TOKEN_SUPERSEDED", message: "A newer link was sent for this signup; use the most recent email." }
-        }
-        TokenState::Expired => Error::Token { code: "TOKEN_EXPIRED", message: "The link has expired; ask for a new one." },
-        TokenState::Missing | TokenState::Live => token_invalid(),
-    }
+    Error::invalid_token(Purpose::Signup)
 }
 
 /// Flow 1, first step. The request path is the same whether or not the
@@ -109,8 +88,8 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
     ctx.write(move |conn, now| {
         Box::pin(async move {
             // Tenant names are public DNS labels: refusing a taken one reveals no account.
-            if store::users::tenant_by_cname(conn, new.cname.as_str()).await?.is_some() {
-                return Err(cname_taken());
+            if store::users::tenant_by_cname(conn, new.cname.as_str()).await.context("looking the cname up")?.is_some() {
+                return Err(Error::Conflict(Conflict::CnameTaken));
             }
             let signup = NewSignupRecord {
                 cname: new.cname.as_str().to_owned(),
@@ -135,13 +114,13 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
 pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
-        let mut conn = ctx.store.acquire().await?;
-        store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or_else(token_invalid)?
     };
     if signup.state == SignupState::Completed {
-        return Err(signup_completed());
+        return Err(Error::Conflict(Conflict::SignupCompleted));
     }
-    let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
+    let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
     let ctx2 = ctx.clone();
     let caller = caller.clone();
     ctx.write(move |conn, now| {
@@ -150,7 +129,7 @@ pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error
             ctx2.take_email_slot(conn, MailFlow::Signup, &email, now).await?;
             let intent = Intent::SignupLinkV2 { signup_id: signup.id.clone(), cname: signup.cname.clone(), first_name: details.first_name };
             let out = Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale };
-            mail::enqueue(conn, now, ctx2.mail_domain(), out).await?;
+            mail::enqueue(conn, now, ctx2.mail_domain(), out).await.context("queueing the signup link")?;
             audit(conn, now, &caller, "signup.resent", &signup.id, None).await
         })
     })
@@ -166,8 +145,8 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
         return Ok(ETOKEN_FAILED);
     };
     let now = ctx.clock.now_ms();
-    let mut conn = ctx.store.acquire().await?;
-    let Some(signup) = store::signups::get(&mut conn, &claims.sub).await? else {
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let Some(signup) = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")? else {
         return Ok(ETOKEN_NOTFOUND);
     };
     let stored_type = TenantType::from_stored(&signup.tenant_type);
@@ -177,12 +156,12 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
     if signup.state == SignupState::Completed {
         return Ok(ETOKEN_USED);
     }
-    match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await? {
+    match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await.context("reading the token's state")? {
         TokenState::Used => return Ok(ETOKEN_USED),
         TokenState::Live => {}
         TokenState::Expired | TokenState::Superseded | TokenState::Missing => return Ok(ETOKEN_EXPIRED),
     }
-    if store::users::email_has_account(&mut conn, email.normalized()).await? {
+    if store::users::email_has_account(&mut conn, email.normalized()).await.context("looking the address up")? {
         return Ok(EUSER_EXISTS);
     }
     Ok(ETOKEN_OK)
@@ -191,14 +170,17 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
 /// What the page behind a signup link shows. Reads only.
 pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
-    let mut conn = ctx.store.acquire().await?;
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let signup =
-        store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(|| Error::NotFound("No signup matches this link.".into()))?;
+        store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or(Error::NotFound(Missing::Signup))?;
     let console_url = if signup.tenant_id.is_some() { Some(ctx.console_url(&signup.cname)) } else { None };
     let error_message = if signup.state == SignupState::Completed {
         Some(ALREADY_ACTIVE)
     } else {
-        match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {
+        match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms())
+            .await
+            .context("reading the token's state")?
+        {
             TokenState::Live => None,
             TokenState::Superseded => Some("A newer signup link was sent. Please use the link in the most recent email."),
             // A pruned token (Missing) died long ago; a used one belongs to a completed signup.
@@ -222,21 +204,23 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
 pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
-        let mut conn = ctx.store.acquire().await?;
-        let signup = store::signups::get(&mut conn, &claims.sub).await?.ok_or_else(token_invalid)?;
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        let signup = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or_else(token_invalid)?;
         if signup.state == SignupState::Completed {
             crate::metrics::token_spend(TokenState::Used);
-            return Err(signup_completed());
+            return Err(Error::Conflict(Conflict::SignupCompleted));
         }
         // Refuse a dead token before paying for a password hash.
-        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await?;
+        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms())
+            .await
+            .context("reading the token's state")?;
         if state != TokenState::Live {
             crate::metrics::token_spend(state);
-            return Err(refused(state));
+            return Err(Error::token(Purpose::Signup, state));
         }
         signup
     };
-    let details: SignupDetails = serde_json::from_str(&signup.details).map_err(anyhow::Error::from)?;
+    let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
     let email = EmailAddress::from_trusted(signup.email.clone());
     let password_hash = match password {
         Some(pw) => {
@@ -253,19 +237,18 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     let done = ctx
         .write(move |conn, now| {
             Box::pin(async move {
-                match store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await? {
+                match store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")? {
                     TokenState::Live => {}
-                    other => return Err(refused(other)),
+                    other => return Err(Error::token(Purpose::Signup, other)),
                 }
                 // A signup made before its cname was reserved must not complete either.
-                if ctx2.cname_is_reserved(&signup.cname) || store::users::tenant_by_cname(conn, &signup.cname).await?.is_some() {
-                    return Err(cname_taken());
+                if ctx2.cname_is_reserved(&signup.cname)
+                    || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
+                {
+                    return Err(Error::Conflict(Conflict::CnameTaken));
                 }
-                if store::users::email_has_account(conn, email.normalized()).await? {
-                    return Err(Error::Conflict {
-                        code: "USER_EXISTS",
-                        message: "This email address already has an account; sign in instead.".into(),
-                    });
+                if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
+                    return Err(Error::Conflict(Conflict::UserExists));
                 }
                 let tenant = store::users::Tenant {
                     id: tokens::random_id(),
@@ -275,9 +258,13 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                     // Its users are the signer's colleagues, not strangers.
                     developer_signup: false,
                 };
-                store::users::insert_tenant(conn, &tenant, now)
-                    .await
-                    .map_err(|e| if store::is_unique_violation(&e) { cname_taken() } else { e.into() })?;
+                store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
+                    if store::is_unique_violation(&e) {
+                        Error::Conflict(Conflict::CnameTaken)
+                    } else {
+                        Error::from(e).context("creating the tenant")
+                    }
+                })?;
                 let user_id = tokens::random_id();
                 let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
                 store::users::insert_user(
@@ -296,9 +283,10 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                         now,
                     },
                 )
-                .await?;
-                if !store::signups::complete(conn, &signup.id, &tenant.id, now).await? {
-                    return Err(signup_completed());
+                .await
+                .context("creating the first user")?;
+                if !store::signups::complete(conn, &signup.id, &tenant.id, now).await.context("completing the signup")? {
+                    return Err(Error::Conflict(Conflict::SignupCompleted));
                 }
                 audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
                 let hooks = &ctx2.settings.webhook_urls;
@@ -317,10 +305,11 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                         state: state.as_str().to_owned(),
                     },
                 };
-                webhooks::queue(conn, hooks, now, &created).await?;
+                webhooks::queue(conn, hooks, now, &created).await.context("queueing tenant.created")?;
                 if password_hash.is_none() {
                     let user = store::users::user_by_id(conn, &user_id)
-                        .await?
+                        .await
+                        .context("reading the new user")?
                         .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
                     deferred::queue_password_link(&ctx2, conn, user, now).await?;
                 } else {
@@ -329,7 +318,7 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
                         tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
                         user: webhooks::UserRef { id: user_id.clone(), email: email.as_str().to_owned() },
                     };
-                    webhooks::queue(conn, hooks, now, &set).await?;
+                    webhooks::queue(conn, hooks, now, &set).await.context("queueing password.set")?;
                 }
                 Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
             })
@@ -353,15 +342,20 @@ pub async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(LinkState::Invalid);
     };
-    let mut conn = ctx.store.acquire().await?;
-    let Some(signup) = store::signups::get(&mut conn, &claims.sub).await? else {
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let Some(signup) = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")? else {
         return Ok(LinkState::Invalid);
     };
     if signup.state == SignupState::Completed {
         return Ok(LinkState::Completed { console_url: ctx.console_url(&signup.cname) });
     }
-    Ok(match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms()).await? {
-        TokenState::Live => LinkState::Ready { email: signup.email, cname: signup.cname },
-        _ => LinkState::Expired,
-    })
+    Ok(
+        match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms())
+            .await
+            .context("reading the token's state")?
+        {
+            TokenState::Live => LinkState::Ready { email: signup.email, cname: signup.cname },
+            _ => LinkState::Expired,
+        },
+    )
 }

@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for Authenticated {
         if !scheme.eq_ignore_ascii_case("apitoken") && !scheme.eq_ignore_ascii_case("bearer") {
             return Err(Error::Unauthenticated);
         }
-        admin::authenticate(&state.ctx, secret.trim(), client.0.to_string()).await.map(Self)
+        Ok(Self(admin::authenticate(&state.ctx, secret.trim(), client.0.to_string()).await?))
     }
 }
 

@@ -174,7 +174,7 @@ pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Erro
     let host =
         host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h).to_ascii_lowercase();
     match host.strip_suffix(base.as_str()).and_then(|rest| rest.strip_suffix('.')) {
-        Some(sub) => Cname::parse("host", sub).map_err(|_| Error::NotFound("No developer portal is served at this address.".into())),
+        Some(sub) => Cname::parse("host", sub).map_err(|_| Error::NotFound(super::answers::NO_PORTAL.into())),
         None => Ok(settings.default_tenant.clone()),
     }
 }
@@ -410,7 +410,9 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
         status: v.status,
     };
     let mut response = empty_ok(call.answer_as);
-    *response.body_mut() = axum::body::Body::from(serde_json::to_string(&body).map_err(anyhow::Error::from)?);
+    *response.body_mut() = axum::body::Body::from(
+        serde_json::to_string(&body).map_err(|e| anyhow::Error::from(e).context("encoding the verifySignup answer"))?,
+    );
     // Unlike the empty answers, this one names the person: no cache may keep it.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

@@ -5,6 +5,7 @@
 
 use super::AppState;
 use crate::error::Error;
+use crate::flows::Context;
 use crate::store;
 use axum::extract::State;
 use axum::response::Html;
@@ -17,8 +18,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, Error> {
-    let mut conn = state.ctx.store.acquire().await?;
-    Ok(store::devmail::list(&mut conn, 200).await?)
+    let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
+    Ok(store::devmail::list(&mut conn, 200).await.context("listing the dev mailbox")?)
 }
 
 async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::DevMessage>>, Error> {

@@ -41,10 +41,11 @@ async fn healthz() -> Json<Status> {
 async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
     match state.ctx.store.ping().await {
         Ok(()) => Ok(Json(Status { status: "ready" })),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: database unreachable");
-            Err(Error::Unavailable { reason: "the database is unreachable", retry_after: Duration::from_secs(5) })
-        }
+        Err(e) => Err(Error::Unavailable {
+            reason: "the database is unreachable",
+            retry_after: Duration::from_secs(5),
+            cause: Some(anyhow::Error::new(e).context("not ready: pinging the database")),
+        }),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod akana;
+mod answers;
 pub mod contact;
 pub mod devmail;
 pub mod extract;
@@ -15,7 +16,7 @@ pub mod openapi;
 pub mod pages;
 pub mod security;
 
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::flows::{Caller, Ctx};
 use crate::limiter::ClientLimiter;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -72,10 +73,17 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::metrics::record))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: a query string may hold a token.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        // Inside the span, so that the log line carries the request's path.
+        .layer(middleware::from_fn(log_failures))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The path only: a query string may hold a token.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                // A 5xx is logged by `log_failures`, with its cause; not twice.
+                .on_failure(()),
+        )
         .with_state(state)
 }
 
@@ -95,6 +103,21 @@ pub fn finish(response: Response) -> Response {
         response
     };
     security::add_headers(&mut response);
+    response
+}
+
+/// The one place an answer's internal error is logged: the [`Failure`] an
+/// error answer carries in its extensions (see [`crate::error`]), with its
+/// context chain (`{:#}`), inside the request's span. Outages are warnings.
+async fn log_failures(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(Failure { internal, error }) = response.extensions_mut().remove::<Failure>() {
+        if internal {
+            tracing::error!(target: "usher::failure", error = format!("{error:#}"), "internal error");
+        } else {
+            tracing::warn!(target: "usher::failure", error = format!("{error:#}"), "unavailable");
+        }
+    }
     response
 }
 

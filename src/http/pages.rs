@@ -12,8 +12,7 @@ use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
 use crate::error::Error;
-use crate::flows::akana;
-use crate::flows::{password, signup};
+use crate::flows::{self, akana, password, signup};
 use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use crate::tokens;
 use axum::extract::{Request, State};
@@ -55,8 +54,9 @@ impl Pages {
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
-        let template = self.env.get_template(name).map_err(anyhow::Error::from)?;
-        template.render(ctx).map_err(|e| Error::Internal(anyhow::Error::from(e)))
+        let rendering = || format!("rendering the page {name}");
+        let template = self.env.get_template(name).map_err(|e| Error::Internal(anyhow::Error::from(e).context(rendering())))?;
+        template.render(ctx).map_err(|e| Error::Internal(anyhow::Error::from(e).context(rendering())))
     }
 }
 
@@ -117,18 +117,18 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     response
 }
 
-fn error_page(state: &AppState, e: Error) -> Response {
+/// An error as a page: the API's status and wording, and what the JSON
+/// answer would carry besides its body (`Retry-After`, the failure to log).
+fn error_page(state: &AppState, e: impl Into<Error>) -> Response {
+    let e = e.into();
     let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
-    keep_retry_after(&mut response, e);
+    e.decorate(&mut response);
     response
 }
 
-/// The JSON answer is built only for what it carries besides the body: it
-/// logs an internal error, and holds the Retry-After of a 429 or 503.
-fn keep_retry_after(response: &mut Response, e: Error) {
-    if let Some(retry) = e.into_response().headers().get(header::RETRY_AFTER).cloned() {
-        response.headers_mut().insert(header::RETRY_AFTER, retry);
-    }
+/// The sentence a page shows for a refused token, in the API's words.
+fn token_message(e: flows::Error) -> String {
+    Error::from(e).public_message().into_owned()
 }
 
 fn path(state: &AppState, p: &str) -> String {
@@ -217,17 +217,20 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
             let ctx = context! { state => "done", cname => &done.cname, email => done.email, mailed => password.is_none(), console_url => state.ctx.console_url(&done.cname) };
             page(&state, StatusCode::OK, "signup.html", ctx, None)
         }
-        Err(Error::Invalid { field, message }) => {
+        Err(flows::Error::Invalid { field, message }) => {
             // Wrong password shape: show the form again with the reason.
             let csrf = tokens::random_id();
-            let details = signup::details(&state.ctx, &form.token).await;
-            let (email, cname) = details.map(|d| (d.email, d.cname)).unwrap_or_default();
+            let (email, cname) = match signup::details(&state.ctx, &form.token).await {
+                Ok(d) => (d.email, d.cname),
+                Err(e @ (flows::Error::Unavailable { .. } | flows::Error::Internal(_))) => return error_page(&state, e),
+                Err(_) => Default::default(),
+            };
             let ctx = context! { state => "ready", email, cname, token => form.token, csrf, action => path(&state, SIGNUP_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
-        Err(e @ Error::Token { .. }) => {
+        Err(e @ flows::Error::Token { .. }) => {
             let csrf = tokens::random_id();
-            let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => e.public_message() };
+            let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => token_message(e) };
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
         Err(e) => error_page(&state, e),
@@ -284,13 +287,13 @@ async fn password_submit(State(state): State<AppState>, client: ClientAddr, req:
     let pw = form.password.clone().unwrap_or_default();
     match password::set(&state.ctx, &client.caller(), &form.token, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "password.html", context! { state => "done" }, None),
-        Err(Error::Invalid { field, message }) => {
+        Err(flows::Error::Invalid { field, message }) => {
             let csrf = tokens::random_id();
             let ctx = context! { state => "ready", token => form.token, csrf, action => path(&state, PASSWORD_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "password.html", ctx, Some(&csrf))
         }
-        Err(e @ Error::Token { .. }) => {
-            page(&state, StatusCode::BAD_REQUEST, "password.html", context! { state => "invalid", error => e.public_message() }, None)
+        Err(e @ flows::Error::Token { .. }) => {
+            page(&state, StatusCode::BAD_REQUEST, "password.html", context! { state => "invalid", error => token_message(e) }, None)
         }
         Err(e) => error_page(&state, e),
     }
@@ -342,14 +345,17 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
     let pw = form.password.clone().unwrap_or_default();
     match akana::complete_signup(&state.ctx, &client.caller(), &cname, &form.signup_code, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "activate.html", context! { state => "done" }, None),
-        Err(Error::Invalid { field, message }) => {
+        Err(flows::Error::Invalid { field, message }) => {
             let csrf = tokens::random_id();
-            let email = akana::pending_email(&state.ctx, &cname, &form.signup_code).await.ok().flatten().unwrap_or_default();
+            let email = match akana::pending_email(&state.ctx, &cname, &form.signup_code).await {
+                Ok(email) => email.unwrap_or_default(),
+                Err(e) => return error_page(&state, e),
+            };
             let ctx = context! { state => "ready", email, code => form.signup_code, csrf, action => path(&state, ACTIVATION_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "activate.html", ctx, Some(&csrf))
         }
-        Err(e @ Error::Token { .. }) => {
-            page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => e.public_message() }, None)
+        Err(e @ flows::Error::Token { .. }) => {
+            page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => token_message(e) }, None)
         }
         Err(e) => error_page(&state, e),
     }

@@ -192,6 +192,30 @@ on_each_backend! {
         assert!(r.text().await.unwrap().contains("Your account is active"));
     }
 
+    async fn an_activation_link_opened_while_the_database_cannot_answer_is_503_not_an_invalid_link(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("database_max_connections", "2"), ("database_acquire_timeout", "300ms")]).await;
+        assert_eq!(signup_user(&app, "jane@example.com").await.status(), StatusCode::OK);
+        let link = link_in(&app.wait_for_mail("jane@example.com", 1).await[0]["text"]);
+        // Every read connection is taken: the page's lookup cannot get one.
+        let held = (app.ctx.store.acquire().await.unwrap(), app.ctx.store.acquire().await.unwrap());
+
+        let page = app.client.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(page.headers().contains_key("retry-after"));
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Temporarily unavailable"), "{html}");
+        assert!(!html.contains("This link does not work"), "{html}");
+        let logged = failures_logged("/activate");
+        assert_eq!(logged.len(), 1, "logged once, inside the request's span: {logged:?}");
+        assert_eq!(logged[0].0, tracing::Level::WARN);
+        assert!(logged[0].1.starts_with("taking a read connection: "), "with its context: {logged:?}");
+
+        drop(held);
+        let page = app.client.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("Choose a password for"));
+    }
+
     async fn with_a_base_domain_the_host_subdomain_names_the_tenant(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("tenancy_base_domain", "dev.test")]).await;
         let token = app.signup_token("acme", "owner@example.com").await;

@@ -342,8 +342,9 @@ fn init_test_log() {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
             tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
         });
-        let statements =
-            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "usher::sql" || (meta.is_span() && meta.name() == "request"));
+        let statements = tracing_subscriber::filter::filter_fn(|meta| {
+            ["usher::sql", "usher::failure"].contains(&meta.target()) || (meta.is_span() && meta.name() == "request")
+        });
         let _ = tracing_subscriber::registry().with(StatementLog.with_filter(statements)).with(fmt).try_init();
     });
 }
@@ -355,6 +356,9 @@ fn init_test_log() {
 struct StatementLog;
 
 static STATEMENTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// The `usher::failure` events (what an error answer carried to the log),
+/// with the request's path and level.
+static FAILURES: Mutex<Vec<(String, tracing::Level, String)>> = Mutex::new(Vec::new());
 
 struct RequestPath(String);
 
@@ -363,6 +367,7 @@ struct Fields {
     path: Option<String>,
     summary: Option<String>,
     statement: Option<String>,
+    error: Option<String>,
 }
 
 impl tracing::field::Visit for Fields {
@@ -375,6 +380,7 @@ impl tracing::field::Visit for Fields {
             "path" => &mut self.path,
             "summary" => &mut self.summary,
             "db.statement" => &mut self.statement,
+            "error" => &mut self.error,
             _ => return,
         };
         *slot = Some(value.to_owned());
@@ -398,6 +404,11 @@ where
         let Some(path) = scope.from_root().find_map(|span| span.extensions().get::<RequestPath>().map(|p| p.0.clone())) else { return };
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if event.metadata().target() == "usher::failure" {
+            let error = fields.error.unwrap_or_default();
+            FAILURES.lock().expect("failures").push((path, *event.metadata().level(), error));
+            return;
+        }
         let sql = fields.statement.filter(|s| !s.trim().is_empty()).or(fields.summary).unwrap_or_default();
         STATEMENTS.lock().expect("statements").push((path, sql.split_whitespace().collect::<Vec<_>>().join(" ")));
     }
@@ -409,6 +420,13 @@ pub fn take_statements(path: &str) -> Vec<String> {
     let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(p, _)| p == path);
     *all = rest;
     mine.into_iter().map(|(_, sql)| sql).collect()
+}
+
+/// What the error answers to requests for `path` logged so far: each
+/// failure's level and context chain.
+pub fn failures_logged(path: &str) -> Vec<(tracing::Level, String)> {
+    let all = FAILURES.lock().expect("failures");
+    all.iter().filter(|(p, _, _)| p == path).map(|(_, level, error)| (*level, error.clone())).collect()
 }
 
 /// The tests' one SMTP server: a real one (mailin-embedded, not written by

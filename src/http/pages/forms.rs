@@ -7,13 +7,13 @@
 //! entered value kept. With JavaScript the lists fill in place from the
 //! flow 6 endpoints and those buttons are hidden.
 
-use super::{AppState, error_page, keep_retry_after, page, path, read_checked};
+use super::{AppState, error_page, page, path, read_checked};
 use crate::clock;
 use crate::config::HomePage;
 use crate::contact::{self, Country};
 use crate::domain::{self, EmailAddress, Locale};
 use crate::error::Error;
-use crate::flows::{akana, signup};
+use crate::flows::{self, Conflict, Context, akana, signup};
 use crate::http::extract::ClientAddr;
 use crate::http::f5xc::SignupRequest;
 use crate::http::openapi::{PageErrors, PageThrottled};
@@ -108,21 +108,30 @@ fn developer_input(field: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'static str)>, e: Error) -> Option<Error> {
+fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'static str)>, e: flows::Error) -> Option<flows::Error> {
     match e {
-        Error::Invalid { field, message } => match input(field) {
+        flows::Error::Invalid { field, message } => match input(field) {
             Some((name, label)) => {
                 errors.insert(name, format!("{label} {message}."));
                 None
             }
-            None => Some(Error::Invalid { field, message }),
+            None => Some(flows::Error::Invalid { field, message }),
         },
-        Error::Conflict { code: "CNAME_TAKEN", message } => {
-            errors.insert("domain", message.into_owned());
+        e @ flows::Error::Conflict(Conflict::CnameTaken) => {
+            errors.insert("domain", Error::from(e).public_message().into_owned());
             None
         }
         other => Some(other),
     }
+}
+
+/// A refusal the form shows above its fields (a field it has no place
+/// for, the email limit), with the API's status, wording and `Retry-After`.
+fn with_form_error(e: flows::Error, render: impl FnOnce(StatusCode, String) -> Response) -> Response {
+    let e = Error::from(e);
+    let mut response = render(e.status(), e.public_message().into_owned());
+    e.decorate(&mut response);
+    response
 }
 
 fn locale_of(headers: &HeaderMap) -> Locale {
@@ -206,10 +215,8 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: R
     };
     match unplaced {
         None => render_tenant(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. })) => {
-            let mut response = render_tenant(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
-            keep_retry_after(&mut response, e);
-            response
+        Some(e @ (flows::Error::Invalid { .. } | flows::Error::RateLimited { .. })) => {
+            with_form_error(e, |status, message| render_tenant(&state, status, &form, &errors, Some(message)))
         }
         Some(e) => error_page(&state, e),
     }
@@ -217,7 +224,7 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: R
 
 /// The form as the API's signup body, parsed by the API's own parser, so
 /// both reach `signup::create` through the same checks.
-fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, Error> {
+fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, flows::Error> {
     let body = serde_json::json!({
         "account_details": {
             "domain": form.domain,
@@ -234,7 +241,7 @@ fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result
         },
         "user_details": { "email": form.email, "first_name": form.first_name, "last_name": form.last_name, "contact_number": form.phone },
     });
-    let request: SignupRequest = serde_json::from_value(body).map_err(anyhow::Error::from)?;
+    let request: SignupRequest = serde_json::from_value(body).context("reading the form as a signup body")?;
     Ok(signup::NewSignup::try_from(request)?)
 }
 
@@ -282,7 +289,7 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req
     };
     // The same parsing as the Akana handler, field names included.
     let parsed = (|| {
-        Ok::<_, Error>(akana::NewDeveloper {
+        Ok::<_, flows::Error>(akana::NewDeveloper {
             first_name: domain::required("firstName", Some(form.first_name.clone()), 128)?,
             last_name: domain::required("lastName", Some(form.last_name.clone()), 128)?,
             email: EmailAddress::parse_field("emailAddress", Some(form.email.as_str()))?,
@@ -297,10 +304,8 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req
     match result.err().map(|e| place(&mut errors, developer_input, e)) {
         None => page(&state, StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
         Some(None) => render_developer(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(Some(e @ (Error::Invalid { .. } | Error::TooManyRequests { .. }))) => {
-            let mut response = render_developer(&state, e.status(), &form, &errors, Some(e.public_message().into_owned()));
-            keep_retry_after(&mut response, e);
-            response
+        Some(Some(e @ (flows::Error::Invalid { .. } | flows::Error::RateLimited { .. }))) => {
+            with_form_error(e, |status, message| render_developer(&state, status, &form, &errors, Some(message)))
         }
         Some(Some(e)) => error_page(&state, e),
     }

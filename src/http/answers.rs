@@ -1,0 +1,78 @@
+//! How a flow's [`flows::Error`] is answered: status, code and wording.
+//! The dialects differ in their tokens: signup and password links are the
+//! F5 XC dialect's ("link"), activation codes Akana's ("signup code"). The
+//! pages match on the flow's error themselves (a refused token shows the
+//! form's page again) and use this wording for the message they show.
+
+use crate::error::Error;
+use crate::flows::{self, Conflict, Missing, Resource, TokenFault};
+use crate::tokens::Purpose;
+
+impl From<flows::Error> for Error {
+    fn from(e: flows::Error) -> Self {
+        use flows::Error as E;
+        match e {
+            E::Invalid { field, message } => Error::Invalid { field, message },
+            E::Token { purpose, fault } => token(purpose, fault),
+            E::Conflict(kind) => conflict(kind),
+            E::NotFound(what) => Error::NotFound(
+                match what {
+                    Missing::Signup => "No signup matches this link.",
+                    Missing::Portal => NO_PORTAL,
+                    Missing::User => "No user with that email address in this tenant.",
+                }
+                .into(),
+            ),
+            E::Unauthenticated => Error::Unauthenticated,
+            E::NotAdmin => Error::Forbidden("This API token's role may not do that; an admin token is needed.".into()),
+            E::RateLimited { retry_after } => Error::TooManyRequests { retry_after },
+            E::Unavailable { what, retry_after, cause } => {
+                let reason = match what {
+                    Resource::Database => "the database is unavailable",
+                    Resource::PasswordQueue => "too many passwords are being checked",
+                };
+                Error::Unavailable { reason, retry_after, cause }
+            }
+            E::Internal(e) => Error::Internal(e),
+        }
+    }
+}
+
+/// The Akana dialect's 404 for a host that names no developer portal.
+pub const NO_PORTAL: &str = "No developer portal is served at this address.";
+
+fn conflict(kind: Conflict) -> Error {
+    let (code, message) = match kind {
+        Conflict::CnameTaken => ("CNAME_TAKEN", "That domain is already taken; choose another."),
+        Conflict::SignupCompleted => ("SIGNUP_COMPLETED", "This signup is already completed; sign in instead."),
+        Conflict::UserExists => ("USER_EXISTS", "This email address already has an account; sign in instead."),
+    };
+    Error::Conflict { code, message: message.into() }
+}
+
+/// 400 with `"field": "token"` and a code per fault; the wording names what
+/// the person holds: a signup link, a password link or a signup code.
+fn token(purpose: Purpose, fault: TokenFault) -> Error {
+    const LINK_INVALID: &str = "The link is not valid. Check that it was copied whole, or ask for a new one.";
+    const LINK_EXPIRED: &str = "The link has expired; ask for a new one.";
+    let message = match (purpose, fault) {
+        // A spent signup link is a completed signup (flows says so too).
+        (Purpose::Signup, TokenFault::Used) => return conflict(Conflict::SignupCompleted),
+        (Purpose::Signup | Purpose::Password, TokenFault::Invalid) => LINK_INVALID,
+        (Purpose::Signup | Purpose::Password, TokenFault::Expired) => LINK_EXPIRED,
+        (Purpose::Signup, TokenFault::Superseded) => "A newer link was sent for this signup; use the most recent email.",
+        (Purpose::Password, TokenFault::Superseded) => "A newer link was sent; use the most recent email.",
+        (Purpose::Password, TokenFault::Used) => "This link was already used; ask for a new one if you need to set the password again.",
+        (Purpose::Activation, TokenFault::Invalid) => "The signup code is not valid. Use the link from the most recent email.",
+        (Purpose::Activation, TokenFault::Expired) => "The signup code has expired; a new one has been emailed.",
+        (Purpose::Activation, TokenFault::Superseded) => "A newer signup code was sent; use the most recent email.",
+        (Purpose::Activation, TokenFault::Used) => "This signup code was already used; sign in instead.",
+    };
+    let code = match fault {
+        TokenFault::Invalid => "TOKEN_INVALID",
+        TokenFault::Expired => "TOKEN_EXPIRED",
+        TokenFault::Superseded => "TOKEN_SUPERSEDED",
+        TokenFault::Used => "TOKEN_USED",
+    };
+    Error::Token { code, message }
+}
