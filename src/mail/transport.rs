@@ -112,7 +112,7 @@ impl Transport {
                     created_at: env.now,
                 };
                 store
-                    .write(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await }))
+                    .write_background(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await }))
                     .await
                     .map_err(|e: store::Error| SendError::transient(format!("dev mailbox: {e}")))
             }

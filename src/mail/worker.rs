@@ -165,7 +165,7 @@ impl Worker {
         let max_attempts = i64::from(self.settings.max_attempts);
         let settings = self.settings.clone();
         self.store
-            .write(move |conn| {
+            .write_background(move |conn| {
                 Box::pin(
                     async move { deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts, care, &settings.webhook_urls).await },
                 )
@@ -184,7 +184,7 @@ impl Worker {
         let (keys, clock, settings) = (self.keys.clone(), self.clock.clone(), self.settings.clone());
         let claimed = self
             .store
-            .write(move |conn| {
+            .write_background(move |conn| {
                 Box::pin(async move {
                     let claimed = store::outbox::claim(conn, backend, &worker, now, lease_until, batch).await?;
                     let mut prepared = Vec::with_capacity(claimed.len());
@@ -271,7 +271,9 @@ impl Worker {
 
     async fn prune(&self, now: i64) -> Result<(), store::Error> {
         let retention = self.settings.retention.clone();
-        self.store.write(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) })).await
+        self.store
+            .write_background(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) }))
+            .await
     }
 }
 
@@ -346,7 +348,9 @@ impl Delivery {
                 let now = self.clock.now_ms();
                 let kept = self
                     .store
-                    .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await }))
+                    .write_background(move |conn| {
+                        Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await })
+                    })
                     .await?;
                 crate::metrics::delivery("sent");
                 if kept {
@@ -371,7 +375,7 @@ impl Delivery {
                 crate::metrics::delivery("deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
                 self.store
-                    .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
+                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
                     .await
                     .map(|_| ())
             }
@@ -398,7 +402,7 @@ impl Delivery {
                 let (now, body) = (self.clock.now_ms(), m.payload.clone());
                 let kept = self
                     .store
-                    .write(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &body).await }))
+                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &body).await }))
                     .await?;
                 crate::metrics::webhook(event, "sent");
                 if kept {
@@ -420,7 +424,7 @@ impl Delivery {
                 crate::metrics::webhook(event, "deferred");
                 let next = self.clock.now_ms() + clock::ms(delay);
                 self.store
-                    .write(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
+                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
                     .await
                     .map(|_| ())
             }
@@ -430,7 +434,10 @@ impl Delivery {
     /// Records a failure without counting it as an email's.
     async fn mark_failed_quietly(&self, id: i64, hint: String) -> Result<(), store::Error> {
         let worker = self.worker.clone();
-        self.store.write(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await })).await.map(|_| ())
+        self.store
+            .write_background(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await }))
+            .await
+            .map(|_| ())
     }
 
     /// Gives up on a message before sending it, keeping its payload as it is.

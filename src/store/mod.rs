@@ -20,6 +20,7 @@ pub mod users;
 mod writer;
 
 pub use db::{Column, Conn, Error, FromRow, Row, Value};
+pub use writer::Priority;
 
 use anyhow::Context;
 use db::Inner;
@@ -236,8 +237,28 @@ impl Store {
         E: From<Error> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
+        self.write_with(Priority::Foreground, job).await
+    }
+
+    /// [`Store::write`] for the outbox worker: on SQLite its jobs give way
+    /// to requests' (see [`Priority`]); on PostgreSQL the same as `write`.
+    pub async fn write_background<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.write_with(Priority::Background, job).await
+    }
+
+    async fn write_with<T, E, F>(&self, priority: Priority, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
         match &self.engine {
-            Engine::Sqlite { writer, .. } => writer.submit(job).await,
+            Engine::Sqlite { writer, .. } => writer.submit(priority, job).await,
             Engine::Postgres { pool, .. } => {
                 let tx = pool.begin().await.map_err(Error::from)?;
                 let mut conn = Conn(Inner::PostgresTx(tx));

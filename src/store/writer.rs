@@ -83,27 +83,41 @@ struct Job {
     span: tracing::Span,
 }
 
+/// Requests' writes are `Foreground`; the outbox worker's are `Background`:
+/// a batch takes every waiting foreground job and one background job, so a
+/// burst of requests is answered first and the worker still moves on at
+/// least a job a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Foreground,
+    Background,
+}
+
 #[derive(Clone)]
 pub(super) struct Handle {
     jobs: mpsc::Sender<Job>,
+    background: mpsc::Sender<Job>,
 }
 
 impl Handle {
     /// Starts the writer thread; it ends when every handle is dropped.
     pub(super) fn start(file: Arc<SqliteFile>, commits: Arc<AtomicU64>) -> anyhow::Result<Self> {
         let (jobs, rx) = mpsc::channel(MAX_WAITING);
+        let (background, background_rx) = mpsc::channel(MAX_WAITING);
         // Jobs are futures (PostgreSQL's statements are async); here they
         // complete on their first poll, on a runtime of the thread's own.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        std::thread::Builder::new().name("usher-sqlite-writer".into()).spawn(move || runtime.block_on(run(file, rx, commits)))?;
-        Ok(Self { jobs })
+        std::thread::Builder::new()
+            .name("usher-sqlite-writer".into())
+            .spawn(move || runtime.block_on(run(file, rx, background_rx, commits)))?;
+        Ok(Self { jobs, background })
     }
 
     pub(super) fn queued(&self) -> usize {
-        self.jobs.max_capacity() - self.jobs.capacity()
+        self.jobs.max_capacity() - self.jobs.capacity() + self.background.max_capacity() - self.background.capacity()
     }
 
-    pub(super) async fn submit<T, E, F>(&self, job: F) -> Result<T, E>
+    pub(super) async fn submit<T, E, F>(&self, priority: Priority, job: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<Error> + Send + 'static,
@@ -111,16 +125,18 @@ impl Handle {
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         let work = Box::new(Typed { job, answer });
-        self.jobs.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(Error::Busy("the writer's queue is full")))?;
+        let queue = match priority {
+            Priority::Foreground => &self.jobs,
+            Priority::Background => &self.background,
+        };
+        queue.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(Error::Busy("the writer's queue is full")))?;
         answered.await.map_err(|_| E::from(Error::Busy("the database writer stopped")))?
     }
 }
 
-async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
     let mut conn: Option<Conn> = None;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs: Vec<Job> = std::mem::take(&mut batch);
+    while let Some(jobs) = next_batch(&mut rx, &mut background).await {
         let c = match conn.take() {
             Some(c) => c,
             None => match file.open() {
@@ -140,6 +156,32 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, commits: Arc<At
             Err(e) => tracing::error!(error = %e, "a database write batch panicked; its transaction was rolled back"),
         }
     }
+}
+
+/// Every waiting foreground job and one background job; background jobs
+/// alone only when no foreground job waits. `None` once the store is gone.
+async fn next_batch(foreground: &mut mpsc::Receiver<Job>, background: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
+    let (first, woken_by_background) = tokio::select! {
+        biased;
+        job = foreground.recv() => (job?, false),
+        job = background.recv() => (job?, true),
+    };
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match foreground.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    let background_share = if woken_by_background && batch.len() == 1 { MAX_BATCH } else { batch.len() + 1 };
+    while batch.len() < background_share {
+        match background.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Applies one batch; returns the connection unless it broke. A commit is
