@@ -196,3 +196,69 @@ async fn bare_store(backend: &Backend) -> (Store, tempfile::TempDir, Option<Fres
     store.migrate().await.unwrap();
     (store, dir, db)
 }
+
+/// The worker's writes give way to requests': while requests keep the
+/// writer busy, each batch takes every request job waiting and one of the
+/// worker's, so the worker is slowed, never stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_takes_every_waiting_request_write_and_one_of_the_workers_per_batch() {
+    let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    // A request's write holds the writer while the others queue up.
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |_conn| {
+                    Box::pin(async move {
+                        let _ = started.send(());
+                        let _ = held.await;
+                        Ok::<_, usher::store::Error>(())
+                    })
+                })
+                .await
+        })
+    };
+    running.await.unwrap();
+    let record = |store: &Store, name: String, background: bool| {
+        let (store, order) = (store.clone(), order.clone());
+        tokio::spawn(async move {
+            if background { store.write_background(note(order, name)).await } else { store.write(note(order, name)).await }
+        })
+    };
+    let mut writes = Vec::new();
+    for i in 0..3 {
+        writes.push(record(&store, format!("worker{i}"), true));
+    }
+    eventually("the worker's writes wait", Duration::from_secs(10), async || (store.queued_writes() == 3).then_some(())).await;
+    for i in 0..3 {
+        writes.push(record(&store, format!("request{i}"), false));
+    }
+    eventually("every write waits", Duration::from_secs(10), async || (store.queued_writes() == 6).then_some(())).await;
+    let commits_before = store.commits();
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    // Jobs submitted side by side queue in any order among themselves.
+    assert!(order[..3].iter().all(|n| n.starts_with("request")), "requests first, though queued later: {order:?}");
+    assert!(order[3..].iter().all(|n| n.starts_with("worker")), "then the worker's: {order:?}");
+    assert_eq!(store.commits() - commits_before, 3, "the holder's batch, the requests' (with one of the worker's), the worker's rest");
+}
+
+/// A write job that notes its name when it runs.
+fn note(
+    order: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    name: String,
+) -> impl for<'c> FnOnce(&'c mut usher::store::Conn) -> usher::store::BoxFuture<'c, Result<(), usher::store::Error>> + Send + 'static {
+    move |_conn| {
+        Box::pin(async move {
+            order.lock().unwrap().push(name);
+            Ok(())
+        })
+    }
+}
