@@ -394,10 +394,6 @@ impl Settings {
         Layers::from_sources(None, Vec::new())?.parse()
     }
 
-    pub fn is_sqlite(&self) -> bool {
-        self.database_url.expose().starts_with("sqlite:")
-    }
-
     /// Fills in the derived settings and checks what involves more than one.
     fn finish(mut self) -> anyhow::Result<Self> {
         let listen = self.listen;

@@ -47,8 +47,6 @@ pub enum Error {
     /// now; `cause`, when known, is logged (as a warning).
     #[error("service unavailable: {reason}")]
     Unavailable { reason: &'static str, retry_after: Duration, cause: Option<anyhow::Error> },
-    #[error("timed out")]
-    Timeout,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -77,7 +75,6 @@ impl Error {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,7 +92,6 @@ impl Error {
             Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
             Self::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             Self::Unavailable { .. } => "UNAVAILABLE",
-            Self::Timeout => "TIMEOUT",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -116,7 +112,6 @@ impl Error {
             Self::Unavailable { reason, .. } => {
                 format!("Temporarily unavailable: {reason}. Try again after the time in Retry-After.").into()
             }
-            Self::Timeout => "The request took too long.".into(),
             Self::Internal(_) => "An internal error occurred; it has been logged.".into(),
         }
     }
@@ -182,5 +177,3 @@ impl IntoResponse for Error {
         response
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,10 +24,6 @@ impl Cname {
         Ok(Self(s.to_owned()))
     }
 
-    pub fn from_trusted(s: String) -> Self {
-        Self(s)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -110,10 +106,6 @@ impl Locale {
             return Err(Invalid::new(field, "must be a language tag such as en or en-US"));
         }
         Ok(Self(s))
-    }
-
-    pub fn from_trusted(s: String) -> Self {
-        Self(s)
     }
 
     pub fn as_str(&self) -> &str {

@@ -43,8 +43,6 @@ impl Role {
 /// A caller that presented a valid, unrevoked API token.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    pub token_id: String,
-    pub tenant_id: String,
     pub tenant_cname: String,
     pub role: Role,
     pub caller: Caller,
@@ -94,7 +92,7 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
     .await?;
     let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
     let caller = Caller { actor: format!("api-token:{}", token.id), addr };
-    Ok(ApiCaller { token_id: token.id, tenant_id: token.tenant_id, tenant_cname: token.tenant_cname, role, caller })
+    Ok(ApiCaller { tenant_cname: token.tenant_cname, role, caller })
 }
 
 impl ApiCaller {

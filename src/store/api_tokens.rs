@@ -7,7 +7,6 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct ApiToken {
     pub id: String,
-    pub tenant_id: String,
     pub tenant_cname: String,
     pub role: String,
     pub secret_hash: String,
@@ -37,7 +36,6 @@ impl FromRow for ApiToken {
     fn from_row(row: &Row<'_>) -> Result<Self, Error> {
         Ok(Self {
             id: row.get("id")?,
-            tenant_id: row.get("tenant_id")?,
             tenant_cname: row.get("cname")?,
             role: row.get("role")?,
             secret_hash: row.get("secret_hash")?,
@@ -48,7 +46,7 @@ impl FromRow for ApiToken {
 
 pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
     conn.fetch_optional(
-        "SELECT a.id, a.tenant_id, t.cname, a.role, a.secret_hash, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
+        "SELECT a.id, t.cname, a.role, a.secret_hash, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
         args![id],
     )
     .await

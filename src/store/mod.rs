@@ -321,10 +321,6 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
-pub fn is_unavailable(e: &Error) -> bool {
-    e.is_unavailable()
-}
-
 pub fn is_unique_violation(e: &Error) -> bool {
     e.is_unique_violation()
 }

@@ -83,7 +83,6 @@ pub struct Requested {
     pub id: i64,
     pub payload: String,
     pub created_at: i64,
-    pub attempts: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +108,7 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
     .map(|_| ())
 }
 
-crate::from_row!(Requested { id, payload, created_at, attempts });
+crate::from_row!(Requested { id, payload, created_at });
 
 /// Takes up to `limit` requested rows, oldest first, for resolution inside
 /// the caller's transaction. On PostgreSQL the rows stay locked until it
@@ -117,9 +116,9 @@ crate::from_row!(Requested { id, payload, created_at, attempts });
 pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, Error> {
     let sql = match backend {
         Backend::Postgres => {
-            "SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
         }
-        Backend::Sqlite => "SELECT id, payload, created_at, attempts FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1",
+        Backend::Sqlite => "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1",
     };
     conn.fetch_all(sql, args![limit]).await
 }
