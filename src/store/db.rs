@@ -138,6 +138,12 @@ impl Row<'_> {
         }
     }
 
+    /// A text column holding one of a set of names, such as a state.
+    pub fn get_parsed<T>(&self, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, Error> {
+        let text: String = self.get(column)?;
+        parse(&text).ok_or_else(|| decode(column, format!("unknown value {text:?}")))
+    }
+
     pub fn at<T: Column>(&self, index: usize) -> Result<T, Error> {
         match self {
             Self::Sqlite(r) => r.get(index).map_err(|e| decode(&index.to_string(), e)),
@@ -155,19 +161,22 @@ pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
 }
 
-/// `from_row!(Type { field, field: "column" })`: a [`FromRow`] that reads
-/// each field from the column of its name (or the one named).
+/// `from_row!(Type { field, field: "column", field => Kind::parse })`: a
+/// [`FromRow`] that reads each field from the column of its name (or the one
+/// named), through `parse` where one is given (see [`Row::get_parsed`]).
 #[macro_export]
 macro_rules! from_row {
-    ($t:ty { $($field:ident $(: $column:literal)?),* $(,)? }) => {
+    ($t:ty { $($field:ident $(: $column:literal)? $(=> $parse:path)?),* $(,)? }) => {
         impl $crate::store::FromRow for $t {
             fn from_row(row: &$crate::store::Row<'_>) -> Result<Self, $crate::store::Error> {
-                Ok(Self { $($field: row.get($crate::from_row!(@column $field $($column)?))?),* })
+                Ok(Self { $($field: $crate::from_row!(@get row, $crate::from_row!(@column $field $($column)?) $(, $parse)?)),* })
             }
         }
     };
     (@column $field:ident) => { stringify!($field) };
     (@column $field:ident $column:literal) => { $column };
+    (@get $row:ident, $column:expr) => { $row.get($column)? };
+    (@get $row:ident, $column:expr, $parse:path) => { $row.get_parsed($column, $parse)? };
 }
 
 macro_rules! tuple_from_row {

@@ -11,7 +11,7 @@
 //! Webhooks are rows too (kind `webhook:<event>`, the endpoint as recipient,
 //! src/webhooks.rs): they share the claim, the lease and the retries.
 
-use super::{Backend, Conn, Error, FromRow, Row};
+use super::{Backend, Conn, Error};
 use crate::args;
 use serde::Serialize;
 
@@ -262,23 +262,7 @@ pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, Error> {
     Ok(Gauges { by_status: rows.into_iter().map(|(status, count, _)| (status, count)).collect(), oldest_due_ms })
 }
 
-impl FromRow for Listed {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        let status: String = row.get("status")?;
-        Ok(Self {
-            id: row.get("id")?,
-            to: row.get("recipient")?,
-            kind: row.get("kind")?,
-            status: Status::parse(&status)
-                .ok_or_else(|| Error::Decode { column: "status".into(), reason: format!("unknown outbox status {status:?}") })?,
-            attempts: row.get("attempts")?,
-            message_id: row.get("message_id")?,
-            last_error: row.get("last_error")?,
-            created_at: row.get("created_at")?,
-            sent_at: row.get("sent_at")?,
-        })
-    }
-}
+crate::from_row!(Listed { id, to: "recipient", kind, status => Status::parse, attempts, message_id, last_error, created_at, sent_at });
 
 pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(

@@ -1,6 +1,6 @@
 //! Pending and completed tenant signups.
 
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 use crate::domain::SignupState;
 
@@ -38,22 +38,7 @@ pub async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Result<(), 
     .map(|_| ())
 }
 
-impl FromRow for Signup {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        let state: String = row.get("state")?;
-        Ok(Self {
-            id: row.get("id")?,
-            cname: row.get("cname")?,
-            email: row.get("email")?,
-            tenant_type: row.get("tenant_type")?,
-            locale: row.get("locale")?,
-            details: row.get("details")?,
-            state: SignupState::parse(&state)
-                .ok_or_else(|| Error::Decode { column: "state".into(), reason: format!("unknown signup state {state:?}") })?,
-            tenant_id: row.get("tenant_id")?,
-        })
-    }
-}
+crate::from_row!(Signup { id, cname, email, tenant_type, locale, details, state => SignupState::parse, tenant_id });
 
 pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, Error> {
     conn.fetch_optional("SELECT id, cname, email, tenant_type, locale, details, state, tenant_id FROM signups WHERE id = $1", args![id])

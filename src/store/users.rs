@@ -97,23 +97,7 @@ pub async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> 
     .map(|_| ())
 }
 
-impl FromRow for User {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        let state: String = row.get("state")?;
-        Ok(Self {
-            id: row.get("id")?,
-            tenant_id: row.get("tenant_id")?,
-            tenant_cname: row.get("cname")?,
-            email: row.get("email")?,
-            first_name: row.get("first_name")?,
-            last_name: row.get("last_name")?,
-            locale: row.get("locale")?,
-            state: UserState::parse(&state)
-                .ok_or_else(|| Error::Decode { column: "state".into(), reason: format!("unknown user state {state:?}") })?,
-            password_hash: row.get("password_hash")?,
-        })
-    }
-}
+crate::from_row!(User { id, tenant_id, tenant_cname: "cname", email, first_name, last_name, locale, state => UserState::parse, password_hash });
 
 const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
