@@ -38,28 +38,15 @@ pub struct ContactSpec {
     pub zip_code: Option<String>,
 }
 
-/// F5's `schemacontactGlobalSpecType`, as documented: `ContactSpec` reads
-/// the three fields with rules and ignores the others.
-#[derive(ToSchema)]
+/// F5's `schemacontactGlobalSpecType`, as documented: the mailing address
+/// of signup and F5's contact type. `ContactSpec` reads the three fields with
+/// rules and ignores the others.
+#[derive(ToSchema, Serialize)]
 #[schema(as = schemacontactGlobalSpecType)]
 #[allow(dead_code)]
 struct ContactSpecDoc {
-    #[schema(example = "1234 Main road")]
-    address1: Option<String>,
-    address2: Option<String>,
-    #[schema(example = "Sunnyvale")]
-    city: Option<String>,
-    /// ISO 3166-1 alpha-2, in any case.
-    #[schema(example = "US")]
-    country: Option<String>,
-    county: Option<String>,
-    phone_number: Option<String>,
-    state: Option<String>,
-    /// ISO 3166-2 of the country, with or without it (`CA`, `US-CA`).
-    #[schema(example = "CA")]
-    state_code: Option<String>,
-    #[schema(example = "94086")]
-    zip_code: Option<String>,
+    #[serde(flatten)]
+    address: super::f5xc::MailingAddress,
     /// F5's `contactContactType`; not read.
     contact_type: Option<String>,
 }

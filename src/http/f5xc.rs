@@ -93,10 +93,10 @@ struct UserDetails {
 
 /// F5's `signupContactMeta`: the seeds' mailing address, strings only
 /// (documentation only: the handler keeps these fields of a JSON object).
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(as = signupContactMeta)]
 #[allow(dead_code)]
-struct MailingAddress {
+pub(super) struct MailingAddress {
     #[schema(example = "1234 Main road")]
     address1: Option<String>,
     address2: Option<String>,
