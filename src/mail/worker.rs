@@ -270,10 +270,7 @@ impl Worker {
     }
 
     async fn prune(&self, now: i64) -> Result<(), store::Error> {
-        let retention = self.settings.retention.clone();
-        self.store
-            .write_background(move |conn| Box::pin(async move { store::retention::prune(conn, now, &retention).await.map(|_| ()) }))
-            .await
+        store::retention::prune(&self.store, now, &self.settings.retention).await.map(|_| ())
     }
 }
 

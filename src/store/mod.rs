@@ -306,12 +306,14 @@ fn migrator(backend: Backend) -> Migrator {
             (3, "hostile_clients", include_str!("../../migrations/sqlite/0003_hostile_clients.sql")),
             (4, "live_tokens", include_str!("../../migrations/sqlite/0004_live_tokens.sql")),
             (5, "compact_limits", include_str!("../../migrations/sqlite/0005_compact_limits.sql")),
+            (6, "prune_by_time", include_str!("../../migrations/sqlite/0006_prune_by_time.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
             (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
             (3, "hostile_clients", include_str!("../../migrations/postgres/0003_hostile_clients.sql")),
             (4, "live_tokens", include_str!("../../migrations/postgres/0004_live_tokens.sql")),
+            (6, "prune_by_time", include_str!("../../migrations/postgres/0006_prune_by_time.sql")),
         ],
     };
     let migrations = files

@@ -203,10 +203,12 @@ pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Err
 
 /// Records delivery and replaces the payload with one that holds no secret.
 /// Only the worker holding the claim may; returns false if it lost it.
+/// `next_attempt_at` becomes the time sent, so the prune step finds old
+/// sent rows through the `(status, next_attempt_at)` index.
 pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, Error> {
     let changed = conn
         .execute(
-            "UPDATE outbox SET status = 'sent', sent_at = $3, payload = $4, lease_until = NULL, last_error = NULL
+            "UPDATE outbox SET status = 'sent', sent_at = $3, next_attempt_at = $3, payload = $4, lease_until = NULL, last_error = NULL
              WHERE id = $1 AND claimed_by = $2 AND status = 'sending'",
             args![id, worker, now, scrubbed_payload],
         )

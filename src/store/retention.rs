@@ -7,12 +7,21 @@
 //! while it is live (its row is what makes it single-use), and `pending`,
 //! `sending` and `failed` outbox rows are kept for ever (`failed` ones wait
 //! for `usher outbox retry`).
+//!
+//! Pruning must not stall the requests that share SQLite's one writer, so
+//! the rows to go are looked for on a read connection, and each write job
+//! deletes at most [`CHUNK`] of them by key, checking the condition again.
 
-use super::{Conn, Error, Value};
+use super::{Conn, Error, Store, Value};
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const CLIENT_WINDOW_MS: i64 = 2 * 60 * 1000;
+/// Rows one write job deletes at most.
+const CHUNK: usize = 512;
+/// Keys per `DELETE … IN (…)`; a short chunk repeats its last key, so the
+/// statement's text is always the same and stays prepared.
+const KEYS_PER_STATEMENT: usize = 64;
 
 /// Periods after which rows are deleted; `None` keeps them.
 #[derive(Debug, Clone, Default)]
@@ -25,40 +34,125 @@ pub struct Retention {
     pub audit: Option<Duration>,
 }
 
-/// Deletes what `retention` allows at `now`; returns how many rows went.
-pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, Error> {
+/// Rows of `table` whose `condition` (over `$1`, `$2`, …) holds are deleted.
+/// Tables keyed by more than one column are small and go in one statement.
+struct Rule {
+    table: &'static str,
+    key: Option<Key>,
+    condition: &'static str,
+    args: Vec<i64>,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Id(&'static str),
+    Text(&'static str),
+}
+
+fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
-    // Parameters are bound, never formatted: these statements are fixed text.
-    let mut statements: Vec<(&str, Vec<i64>)> = Vec::new();
+    let rule = |table, key, condition, args| Rule { table, key, condition, args };
+    let mut rules = Vec::new();
+    // An outbox row is due no later than it is sent or dropped, so
+    // `next_attempt_at` (indexed with `status`) bounds the search.
     if let Some(p) = retention.sent_mail {
-        statements.push(("DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1", vec![before(p, 0)]));
+        let sql = "status = 'sent' AND next_attempt_at < $1 AND sent_at < $1";
+        rules.push(rule("outbox", Some(Key::Id("id")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.dropped_requests {
         // A dropped request has no time of its own; it was dropped soon after it was made.
-        statements.push(("DELETE FROM outbox WHERE status = 'dropped' AND created_at < $1", vec![before(p, 0)]));
+        let sql = "status = 'dropped' AND next_attempt_at < $1 AND created_at < $1";
+        rules.push(rule("outbox", Some(Key::Id("id")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.dev_mailbox {
-        statements.push(("DELETE FROM dev_mailbox WHERE created_at < $1", vec![before(p, 0)]));
+        rules.push(rule("dev_mailbox", Some(Key::Id("id")), "created_at < $1", vec![before(p, 0)]));
     }
     if let Some(p) = retention.tokens {
-        let t = before(p, 0);
         // A spent token's row may go before the token expires: without its row a token cannot be spent.
-        statements.push(("DELETE FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1 OR superseded_at < $1", vec![t]));
+        let sql = "expires_at < $1 OR used_at < $1 OR superseded_at < $1";
+        rules.push(rule("one_time_tokens", Some(Key::Text("id_hash")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.limits {
-        statements.push(("DELETE FROM client_limits WHERE window_start < $1", vec![before(p, CLIENT_WINDOW_MS)]));
+        rules.push(rule("client_limits", None, "window_start < $1", vec![before(p, CLIENT_WINDOW_MS)]));
         let t = before(p, DAY_MS);
-        statements.push(("DELETE FROM email_limits WHERE last_at < $1 AND day < $2", vec![t, now.div_euclid(DAY_MS)]));
-        statements
-            .push(("DELETE FROM login_failures WHERE failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)", vec![t, now]));
+        rules.push(rule("email_limits", Some(Key::Text("key")), "last_at < $1 AND day < $2", vec![t, now.div_euclid(DAY_MS)]));
+        let sql = "failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)";
+        rules.push(rule("login_failures", None, sql, vec![t, now]));
     }
     if let Some(p) = retention.audit {
-        statements.push(("DELETE FROM audit_events WHERE at < $1", vec![before(p, 0)]));
+        rules.push(rule("audit_events", Some(Key::Id("id")), "at < $1", vec![before(p, 0)]));
     }
+    rules
+}
+
+/// Deletes what `retention` allows at `now`; returns how many rows went.
+pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64, Error> {
     let mut deleted = 0;
-    for (sql, binds) in statements {
-        let args: Vec<Value> = binds.into_iter().map(Value::from).collect();
+    for rule in rules(now, retention) {
+        let Some(key) = rule.key else {
+            let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
+            deleted += store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?;
+            continue;
+        };
+        let (column, find) = match key {
+            Key::Id(c) | Key::Text(c) => (c, format!("SELECT {c} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition)),
+        };
+        let delete = {
+            let first = rule.args.len() + 1;
+            let keys = (first..first + KEYS_PER_STATEMENT).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            format!("DELETE FROM {} WHERE {column} IN ({keys}) AND ({})", rule.table, rule.condition)
+        };
+        loop {
+            let mut reader = store.acquire().await?;
+            let found = match key {
+                Key::Id(_) => Keys::Id(reader.fetch_all::<(i64,)>(&find, &ints(&rule.args)).await?.into_iter().map(|(k,)| k).collect()),
+                Key::Text(_) => {
+                    Keys::Text(reader.fetch_all::<(String,)>(&find, &ints(&rule.args)).await?.into_iter().map(|(k,)| k).collect())
+                }
+            };
+            drop(reader);
+            let n = found.len();
+            if n == 0 {
+                break;
+            }
+            let (delete, args) = (delete.clone(), rule.args.clone());
+            deleted += store.write_background(move |conn| Box::pin(async move { delete_keys(conn, &delete, &args, &found).await })).await?;
+            if n < CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+enum Keys {
+    Id(Vec<i64>),
+    Text(Vec<String>),
+}
+
+impl Keys {
+    fn len(&self) -> usize {
+        match self {
+            Self::Id(k) => k.len(),
+            Self::Text(k) => k.len(),
+        }
+    }
+}
+
+async fn delete_keys(conn: &mut Conn, sql: &str, condition_args: &[i64], keys: &Keys) -> Result<u64, Error> {
+    let keys: Vec<Value> = match keys {
+        Keys::Id(ids) => ids.iter().map(|&k| Value::from(k)).collect(),
+        Keys::Text(texts) => texts.iter().map(Value::from).collect(),
+    };
+    let mut deleted = 0;
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+        let mut args = ints(condition_args);
+        args.extend((0..KEYS_PER_STATEMENT).map(|i| chunk[i.min(chunk.len() - 1)]));
         deleted += conn.execute(sql, &args).await?;
     }
     Ok(deleted)
+}
+
+fn ints(args: &[i64]) -> Vec<Value<'static>> {
+    args.iter().map(|&v| Value::from(v)).collect()
 }

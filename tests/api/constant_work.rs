@@ -162,6 +162,37 @@ on_each_backend! {
     }
 }
 
+on_each_backend! {
+    async fn pruning_deletes_a_chunk_a_write_so_requests_never_wait_behind_it(backend: Backend) {
+        let (store, _dir, _db) = bare_store(&backend).await;
+        let day_ms = 86_400_000;
+        store
+            .write(move |conn| {
+                Box::pin(async move {
+                    for i in 0..1_300_i64 {
+                        let created_at = if i < 1_295 { 0 } else { 10 * day_ms };
+                        conn.execute(
+                            "INSERT INTO dev_mailbox (message_id, recipient, subject, text_body, html_body, created_at)
+                             VALUES ($1, 'jane@example.com', 's', 't', 'h', $2)",
+                            usher::args![format!("<{i}@usher.test>").as_str(), created_at],
+                        )
+                        .await?;
+                    }
+                    Ok::<_, usher::store::Error>(())
+                })
+            })
+            .await
+            .unwrap();
+        let retention = usher::store::retention::Retention { dev_mailbox: Some(Duration::from_secs(7 * 86_400)), ..Default::default() };
+        let commits_before = store.commits();
+        let deleted = usher::store::retention::prune(&store, 10 * day_ms, &retention).await.unwrap();
+        assert_eq!(deleted, 1_295, "every row older than seven days, and only those");
+        assert_eq!(store.commits() - commits_before, 3, "512 rows a write at most: 512, 512, 271");
+        let mut conn = store.acquire().await.unwrap();
+        assert_eq!(conn.fetch_one::<(i64,)>("SELECT COUNT(*) FROM dev_mailbox", &[]).await.unwrap().0, 5);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_answers_only_once_a_write_is_on_disk() {
     let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
