@@ -24,6 +24,14 @@ use tracing::Instrument;
 
 /// Requests resolved in one transaction at most.
 const RESOLVE_BATCH: i64 = 256;
+/// The most a batch of the worker's takes while requests are writing.
+const BUSY_BATCH: i64 = 16;
+/// How long after being woken the worker starts resolving. Resolving at once
+/// would share the core with the answer of the very request that woke it,
+/// and a known address, which costs more to resolve, would be answered
+/// later (docs/benchmarks.md); a moment later it lands on no request in
+/// particular, and whatever came meanwhile is resolved in the same batch.
+const RESOLVE_AFTER: Duration = Duration::from_millis(20);
 
 pub struct WorkerSettings {
     pub retry_min: Duration,
@@ -97,7 +105,7 @@ impl Worker {
             // rings the same bell: pass it on.
             resolved.notify_one();
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => tokio::time::sleep(RESOLVE_AFTER).await,
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
             }
         }
@@ -164,11 +172,10 @@ impl Worker {
         let backend = self.store.backend();
         let max_attempts = i64::from(self.settings.max_attempts);
         let settings = self.settings.clone();
+        let limit = self.share(RESOLVE_BATCH);
         self.store
             .write_background(move |conn| {
-                Box::pin(
-                    async move { deferred::resolve_batch(conn, backend, RESOLVE_BATCH, max_attempts, care, &settings.webhook_urls).await },
-                )
+                Box::pin(async move { deferred::resolve_batch(conn, backend, limit, max_attempts, care, &settings.webhook_urls).await })
             })
             .instrument(tracing::info_span!("resolve"))
             .await
@@ -180,7 +187,7 @@ impl Worker {
     pub async fn tick(&self) -> Result<usize, store::Error> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
-        let (backend, worker, batch) = (self.store.backend(), self.id.clone(), self.settings.batch);
+        let (backend, worker, batch) = (self.store.backend(), self.id.clone(), self.share(self.settings.batch));
         let (keys, clock, settings) = (self.keys.clone(), self.clock.clone(), self.settings.clone());
         let claimed = self
             .store
@@ -267,6 +274,11 @@ impl Worker {
                 Err(e) => tracing::warn!(error = %e, "outbox: renewing the lease failed; will try again"),
             }
         }
+    }
+
+    /// A batch of `full`, or a small one while requests are writing.
+    fn share(&self, full: i64) -> i64 {
+        if self.store.requests_writing() { full.min(BUSY_BATCH) } else { full }
     }
 
     async fn prune(&self, now: i64) -> Result<(), store::Error> {

@@ -55,6 +55,9 @@ pub enum Backend {
 pub struct Store {
     engine: Engine,
     commits: Arc<AtomicU64>,
+    /// When a request last wrote, in ms since `opened` (plus one: 0 is never).
+    last_foreground: Arc<AtomicU64>,
+    opened: std::time::Instant,
 }
 
 #[derive(Clone)]
@@ -198,7 +201,7 @@ impl Store {
         } else {
             anyhow::bail!("database_url must start with sqlite:// or postgres://");
         };
-        Ok(Self { engine, commits })
+        Ok(Self { engine, commits, last_foreground: Arc::new(AtomicU64::new(0)), opened: std::time::Instant::now() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -257,6 +260,9 @@ impl Store {
         E: From<Error> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
+        if priority == Priority::Foreground {
+            self.last_foreground.store(self.opened.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+        }
         match &self.engine {
             Engine::Sqlite { writer, .. } => writer.submit(priority, job).await,
             Engine::Postgres { pool, .. } => {
@@ -285,6 +291,14 @@ impl Store {
             Engine::Sqlite { writer, .. } => writer.queued(),
             Engine::Postgres { .. } => 0,
         }
+    }
+
+    /// Whether a request wrote in the last 50 ms: the worker then keeps its
+    /// jobs small, because on SQLite each request waits for the whole batch
+    /// its write lands in, background job included.
+    pub fn requests_writing(&self) -> bool {
+        let last = self.last_foreground.load(Ordering::Relaxed);
+        last != 0 && self.opened.elapsed().as_millis() as u64 + 1 - last < 50
     }
 
     /// Committed write transactions (SQLite: batches) since the start.
