@@ -145,26 +145,33 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
         return Ok(ETOKEN_FAILED);
     };
     let now = ctx.clock.now_ms();
-    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
-    let Some(signup) = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")? else {
-        return Ok(ETOKEN_NOTFOUND);
-    };
-    let stored_type = TenantType::from_stored(&signup.tenant_type);
-    if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized() || !tenant_type.matches(stored_type) {
-        return Ok(ETOKEN_FAILED);
-    }
-    if signup.state == SignupState::Completed {
-        return Ok(ETOKEN_USED);
-    }
-    match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, now).await.context("reading the token's state")? {
-        TokenState::Used => return Ok(ETOKEN_USED),
-        TokenState::Live => {}
-        TokenState::Expired | TokenState::Superseded | TokenState::Missing => return Ok(ETOKEN_EXPIRED),
-    }
-    if store::users::email_has_account(&mut conn, email.normalized()).await.context("looking the address up")? {
-        return Ok(EUSER_EXISTS);
-    }
-    Ok(ETOKEN_OK)
+    let (email, id_hash) = (email.clone(), claims.id_hash());
+    ctx.store
+        .read(move |conn| {
+            Box::pin(async move {
+                let Some(signup) = store::signups::get(conn, &claims.sub).await.context("reading the signup")? else {
+                    return Ok(ETOKEN_NOTFOUND);
+                };
+                let stored_type = TenantType::from_stored(&signup.tenant_type);
+                if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized() || !tenant_type.matches(stored_type)
+                {
+                    return Ok(ETOKEN_FAILED);
+                }
+                if signup.state == SignupState::Completed {
+                    return Ok(ETOKEN_USED);
+                }
+                match store::tokens::state(conn, &id_hash, Purpose::Signup, now).await.context("reading the token's state")? {
+                    TokenState::Used => return Ok(ETOKEN_USED),
+                    TokenState::Live => {}
+                    TokenState::Expired | TokenState::Superseded | TokenState::Missing => return Ok(ETOKEN_EXPIRED),
+                }
+                if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
+                    return Ok(EUSER_EXISTS);
+                }
+                Ok(ETOKEN_OK)
+            })
+        })
+        .await
 }
 
 /// What the page behind a signup link shows. Reads only.

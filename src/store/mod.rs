@@ -168,6 +168,13 @@ impl DerefMut for Lease {
     }
 }
 
+impl Lease {
+    /// Closes the connection instead of giving it back.
+    fn forget(&mut self) {
+        self.conn = None;
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let (Some(Conn(Inner::Sqlite(c))), Some((readers, _permit))) = (self.conn.take(), self.home.take()) {
@@ -283,6 +290,29 @@ impl Store {
             Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
             Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn(Inner::Postgres(pool.acquire().await?))), home: None }),
         }
+    }
+
+    /// Runs `reads` on one read connection; on SQLite inside one read
+    /// transaction, so they see one snapshot and take the WAL's read lock
+    /// once, not once a statement.
+    pub async fn read<T, E, F>(&self, reads: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>>,
+    {
+        let mut lease = self.acquire().await?;
+        if self.backend() == Backend::Postgres {
+            return reads(&mut lease).await;
+        }
+        lease.execute("BEGIN", &[]).await?;
+        let outcome = reads(&mut lease).await;
+        // Ending the transaction is what lets a checkpoint past its snapshot;
+        // a lease that cannot end it is not given back to the pool.
+        if let Err(e) = lease.execute("COMMIT", &[]).await {
+            lease.forget();
+            return Err(e.into());
+        }
+        outcome
     }
 
     /// Writes waiting for SQLite's writer (always 0 on PostgreSQL).
