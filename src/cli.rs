@@ -1,5 +1,3 @@
-//! The `usher` command line.
-
 use crate::config::{Layers, Settings};
 use crate::startup::{Application, open_store};
 use crate::store;

@@ -1,14 +1,3 @@
-//! Settings: built-in defaults, then a TOML file, then `USHER_*` variables,
-//! layered by figment and deserialized into [`Settings`].
-//!
-//! Every setting has one flat name, the environment name without `USHER_`
-//! and lower-cased (`USHER_MAIL_RETRY_MIN` ⇔ `mail_retry_min`). In the TOML
-//! file it may be written flat or nested (`[mail] retry_min = "30s"`); both
-//! flatten to the same name, so every source holds the same flat text
-//! values, and an unknown key is an error instead of a silently ignored typo.
-//! A value is read as the environment would give it: text, with numbers and
-//! switches (`true`, `on`, `1`…) read leniently.
-
 use crate::domain::{Cname, EmailAddress};
 use anyhow::{Context, bail};
 use figment::value::{Dict, Map, Value};
@@ -21,7 +10,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A secret string: its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -46,7 +34,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Prints a URL with its password replaced, for logs and `check-config`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
@@ -72,9 +59,6 @@ pub enum HomePage {
     Redirect(String),
 }
 
-/// Every field is a setting of the same name (the `retention_*` ones are
-/// grouped in `retention`). A blank value means "none" or "derived": the
-/// derived ones are filled in by [`Settings::finish`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -84,7 +68,6 @@ pub struct Settings {
     pub database_max_connections: u32,
     #[serde(deserialize_with = "duration")]
     pub database_acquire_timeout: Duration,
-    /// Blank: `http://` and the listen address.
     pub public_url: String,
     pub base_path: String,
     pub data_dir: PathBuf,
@@ -102,9 +85,6 @@ pub struct Settings {
     pub mail_file_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
     pub mail_templates_dir: Option<PathBuf>,
-    /// DKIM: the selector (`SELECTOR._domainkey.DOMAIN` holds the public key),
-    /// the signing domain (`d=`, by default the domain of `mail_from`) and a
-    /// PEM private key file. Signing is on when selector and key are set.
     #[serde(deserialize_with = "blank_is_none")]
     pub dkim_selector: Option<String>,
     pub dkim_domain: String,
@@ -119,11 +99,8 @@ pub struct Settings {
     pub mail_poll_interval: Duration,
     #[serde(deserialize_with = "duration")]
     pub mail_lease: Duration,
-    /// After SIGTERM, how long the batch being sent may take before the
-    /// rest is handed back to the queue.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
-    /// Derived from `dev_mailbox_asked` and the transport and listener.
     #[serde(skip)]
     pub dev_mailbox: bool,
     #[serde(rename = "dev_mailbox", deserialize_with = "switch")]
@@ -147,14 +124,10 @@ pub struct Settings {
     pub default_tenant: Cname,
     #[serde(deserialize_with = "blank_is_none")]
     pub tenancy_base_domain: Option<String>,
-    /// Blank: `{public_url}/console/{cname}`.
     pub console_url: String,
 
-    /// What `/` shows: usher's own page, nothing (404), or a redirect.
     #[serde(deserialize_with = "home_page")]
     pub home_page: HomePage,
-    /// The terms of service version the signup form asks a person to
-    /// accept, and where to read them.
     pub terms_version: String,
     #[serde(deserialize_with = "blank_is_none")]
     pub terms_url: Option<String>,
@@ -163,10 +136,6 @@ pub struct Settings {
     pub password_hash_workers: usize,
     pub password_hash_queue: usize,
 
-    /// Connections (src/server.rs): how long a client may take to send a
-    /// request's headers, its body, and how long an idle keep-alive
-    /// connection is kept; how many connections are open at once, in all
-    /// and per client address (0 = no per-client cap).
     #[serde(deserialize_with = "duration")]
     pub http_header_timeout: Duration,
     #[serde(deserialize_with = "duration")]
@@ -176,22 +145,16 @@ pub struct Settings {
     pub http_max_connections: usize,
     pub http_max_connections_per_client: usize,
 
-    /// Cnames no signup may claim, beyond the built-in ones (domain::RESERVED_CNAMES).
     #[serde(deserialize_with = "list")]
     pub reserved_cnames: Vec<String>,
-    /// The Have I Been Pwned range API (`…/range/`); none = not asked.
     #[serde(deserialize_with = "blank_is_none")]
     pub password_pwned_url: Option<String>,
     #[serde(deserialize_with = "duration")]
     pub password_pwned_timeout: Duration,
 
-    /// How long rows that no longer matter are kept (src/store/retention.rs).
     #[serde(deserialize_with = "retention")]
     pub retention: crate::store::retention::Retention,
 
-    /// Webhooks (src/webhooks.rs): where each event is POSTed, the
-    /// Standard Webhooks secret (`whsec_…`) that signs it, and how long one
-    /// delivery may take.
     #[serde(deserialize_with = "webhook_urls")]
     pub webhook_urls: Vec<String>,
     #[serde(deserialize_with = "webhook_secret")]
@@ -202,8 +165,7 @@ pub struct Settings {
     pub log_format: String,
 }
 
-/// Every key usher knows, with its default. The order is the order of
-/// `check-config`'s output.
+/// Every key usher knows, with its default, in `check-config`'s order.
 const DEFAULTS: &[(&str, &str)] = &[
     ("listen", "127.0.0.1:8080"),
     ("database_url", "sqlite://usher.db"),
@@ -266,14 +228,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log_format", "text"),
 ];
 
-/// The settings' sources, layered: defaults, then the file, then the environment.
 #[derive(Clone, Default)]
 pub struct Layers {
     figment: Figment,
 }
 
 impl Layers {
-    /// Defaults, then the TOML file (`path`, else `USHER_CONFIG`), then the environment.
     pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let path = path.or_else(|| env.iter().find(|(k, _)| k == "USHER_CONFIG").map(|(_, v)| PathBuf::from(v)));
@@ -313,7 +273,6 @@ impl Layers {
         self.figment.extract_lossy::<Settings>()?.finish()
     }
 
-    /// `key = value` lines with secrets masked, for `usher check-config`.
     pub fn describe(&self) -> Vec<String> {
         DEFAULTS
             .iter()
@@ -331,7 +290,6 @@ impl Layers {
     }
 }
 
-/// The layered values as `check-config` shows them: secrets masked.
 impl fmt::Debug for Layers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.describe()).finish()
@@ -342,8 +300,6 @@ fn is_known(key: &str) -> bool {
     DEFAULTS.iter().any(|(k, _)| *k == key)
 }
 
-/// Where a flat setting sits in the layered data: `retention_*` in the
-/// `retention` group, every other one at the top.
 fn path(key: &str) -> String {
     match key.strip_prefix("retention_") {
         Some(period) => format!("retention.{period}"),
@@ -351,7 +307,6 @@ fn path(key: &str) -> String {
     }
 }
 
-/// One source's settings, flat names to text, as a figment provider.
 struct Layer {
     name: &'static str,
     values: Dict,
@@ -389,12 +344,10 @@ impl Provider for Layer {
 }
 
 impl Settings {
-    /// The settings of a machine with no configuration at all.
     pub fn defaults() -> anyhow::Result<Self> {
         Layers::from_sources(None, Vec::new())?.parse()
     }
 
-    /// Fills in the derived settings and checks what involves more than one.
     fn finish(mut self) -> anyhow::Result<Self> {
         let listen = self.listen;
         if self.mail_transport == MailTransport::Smtp && self.smtp_url.is_none() {
@@ -464,15 +417,11 @@ impl Settings {
     }
 }
 
-// Readers of the settings that serde cannot read by type alone. Every value
-// arrives as text (see `Layer`), already trimmed.
-
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     humantime::parse_duration(&text).map_err(|_| D::Error::custom(format!("`{text}` is not a duration such as 90s, 15m or 24h")))
 }
 
-/// A retention period: a duration, or `off` (or blank) to keep for ever.
 fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     match String::deserialize(d)?.as_str() {
         "" | "off" => Ok(None),
@@ -510,12 +459,10 @@ fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention:
     })
 }
 
-/// Blank is none; anything else is the value.
 fn blank_is_none<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
     Ok(Some(String::deserialize(d)?).filter(|s| !s.is_empty()).map(T::from))
 }
 
-/// Blank is "not said"; else a switch such as `true`, `off` or `1`.
 fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     match String::deserialize(d)?.to_ascii_lowercase().as_str() {
         "" => Ok(None),
@@ -525,7 +472,6 @@ fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     }
 }
 
-/// A comma-separated list, blanks dropped (a TOML array arrives joined).
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(String::deserialize(d)?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
 }
@@ -551,8 +497,7 @@ fn webhook_urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
         .collect()
 }
 
-/// Standard Webhooks' secret: `whsec_` and the base64 of the key. The key
-/// is checked here, so a typo stops the start instead of every delivery.
+// Checked here, so that a typo stops the start instead of every delivery.
 fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
     let Some(secret) = blank_is_none::<D, String>(d)? else { return Ok(None) };
     match crate::webhooks::decode_secret(&secret) {

@@ -1,12 +1,3 @@
-//! One-time tokens: PASETO v4.local (XChaCha20 + BLAKE2b, from `pasetors`),
-//! with a key ring so keys can rotate.
-//!
-//! The footer carries the key id (`{"kid":"k1"}`) so a token finds its key;
-//! the purpose is bound twice, as a claim and as PASETO's implicit assertion,
-//! so a password token can never be decrypted as a signup token. Expiry,
-//! single use and supersession are not checked here: the database row of the
-//! token (keyed by a hash of its `jti`) is the authority for those.
-
 use crate::clock::{self, Clock};
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -58,7 +49,6 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The value stored in the database instead of the token: a hash of its id.
     pub fn id_hash(&self) -> String {
         id_hash(&self.jti)
     }
@@ -69,7 +59,6 @@ pub fn id_hash(jti: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest)
 }
 
-/// A freshly minted token and what the database needs to know of it.
 pub struct Issued {
     pub token: String,
     pub id_hash: String,
@@ -79,9 +68,7 @@ pub struct Issued {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
-    /// Not a PASETO v4.local token, too long, or an unknown key id.
     Malformed,
-    /// Wrong key, tampered with, or minted for another purpose.
     Undecryptable,
 }
 
@@ -90,13 +77,10 @@ struct Footer {
     kid: String,
 }
 
-/// What `usher keys rotate` did.
 #[derive(Debug)]
 pub struct Rotated {
     pub new_id: String,
-    /// The whole new ring, the value for `USHER_KEYS`.
     pub spec: crate::config::Secret,
-    /// The development key file rewritten, if the ring came from it.
     pub file: Option<std::path::PathBuf>,
 }
 
@@ -112,7 +96,6 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Parses `ID:KEY,ID:KEY` where KEY is 32 bytes in base64url. The first key signs.
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
         let mut keys = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -136,9 +119,7 @@ impl KeyRing {
         Ok(Self { keys })
     }
 
-    /// A key for another purpose than tokens (`label` names it), derived
-    /// from the signing key: HMAC-SHA-256(signing key, label). Every
-    /// instance sharing the ring derives the same one.
+    /// HMAC-SHA-256(signing key, label): every instance sharing the ring derives the same key.
     pub fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
         use hmac::{Hmac, Mac};
         let signing = self.keys.first().map(|(_, k)| k.as_bytes()).unwrap_or_default();
@@ -147,14 +128,11 @@ impl KeyRing {
         Ok(mac.finalize().into_bytes().into())
     }
 
-    /// A new random key, written as `ID:KEY`.
     pub fn generate_entry(id: &str) -> anyhow::Result<String> {
         let key = SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;
         Ok(format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
-    /// The ring from configuration, or in development one generated once into
-    /// `data_dir` (with a warning, because such a key is only as safe as that file).
     pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
         if let Some(spec) = configured {
             return Self::parse(spec).context("USHER_KEYS");
@@ -170,11 +148,6 @@ impl KeyRing {
         Self::parse(&entry)
     }
 
-    /// `usher keys rotate`: a new key (`id`, or the next `kN` free) put
-    /// first, so it signs, with every key of the ring after it, so links
-    /// already mailed keep verifying. With `USHER_KEYS` set nothing is
-    /// written: the operator sets the printed value. Otherwise the
-    /// development key file is replaced (atomically, mode 0600).
     pub fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
         let path = data_dir.join("usher-dev.keys");
         let (old, file) = match configured {
@@ -201,7 +174,6 @@ impl KeyRing {
         Ok(Rotated { new_id, spec: crate::config::Secret::new(spec), file })
     }
 
-    /// The ring as `ID:KEY` entries, signing key first.
     fn entries(&self) -> impl Iterator<Item = String> + '_ {
         self.keys.iter().map(|(id, key)| format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
@@ -241,7 +213,6 @@ impl KeyRing {
     }
 }
 
-/// 128 random bits, base64url: ids that are safe to put in URLs and logs.
 pub fn random_id() -> String {
     let bytes: [u8; 16] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)

@@ -1,7 +1,6 @@
 use super::Invalid;
 use serde::{Deserialize, Serialize};
 
-/// A tenant's DNS label: `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cname(String);
 
@@ -35,15 +34,9 @@ impl std::fmt::Display for Cname {
     }
 }
 
-/// Cnames no signup may claim, whatever the operator adds: names of the
-/// service itself (`www`, `api`, `admin`), the default developer tenant's
-/// usual name, and F5's own (`ves`, `volterra`, `ves-io`, `f5xc`), which a
-/// stranger could use to pass for the platform.
+/// Beyond the service's own names, F5's (`ves`, `volterra`, …) would let a stranger pass for the platform.
 pub const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
 
-/// The seeds' `tenant_type`. `Unknown` is only ever a request value: it
-/// matches any type in `validate_registration`, and a signup that asks for it
-/// creates a `FREEMIUM` tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TenantType {
@@ -70,7 +63,6 @@ impl TenantType {
         }
     }
 
-    /// What a tenant created from a signup asking for `self` becomes.
     pub fn for_new_tenant(self) -> Self {
         match self {
             Self::Unknown => Self::Freemium,
@@ -78,7 +70,6 @@ impl TenantType {
         }
     }
 
-    /// `UNKNOWN` in a request matches any stored type (SPEC §3.3).
     pub fn matches(self, stored: Self) -> bool {
         self == Self::Unknown || self == stored
     }
@@ -88,7 +79,6 @@ impl TenantType {
     }
 }
 
-/// A BCP 47-ish language tag (`en`, `en-US`, `pt_BR`), normalised to use `-`.
 /// It names a template directory, so only letters, digits and `-` get through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Locale(String);
@@ -140,14 +130,12 @@ impl UserState {
     }
 }
 
-/// A state reads as its stored name, so `user.state == "active"` says what it means.
 impl PartialEq<&str> for UserState {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-/// A tenant signup waits for its link (`Pending`) until it creates the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignupState {
     Pending,

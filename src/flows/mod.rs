@@ -1,8 +1,3 @@
-//! The flows of SPEC §2: what happens, in which transaction, and which email
-//! it queues. Handlers parse requests into domain types and call these;
-//! these call the store. Neither HTTP nor SQL types cross this layer: a
-//! flow answers with its own [`Error`], which `http` words.
-
 pub mod admin;
 pub mod akana;
 pub mod deferred;
@@ -22,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Everything a flow needs; cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Ctx {
     pub store: Store,
@@ -30,27 +24,22 @@ pub struct Ctx {
     pub keys: Arc<KeyRing>,
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
-    /// Wakes this instance's outbox worker after a commit that queued mail.
     pub mail_queued: Arc<Notify>,
 }
 
-/// Who is asking, for the audit trail: `anonymous` or `api-token:<id>`, and
-/// the client's address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Caller {
     pub actor: String,
     pub addr: String,
 }
 
-/// The flows that rate-limit the emails they send, per recipient.
 #[derive(Debug, Clone, Copy)]
 pub enum MailFlow {
     Signup,
     Password,
     Activation,
-    /// An admin's password email (seed 002, `ResetPasswordByAdmin`): a
-    /// bucket of its own, so that what anonymous callers spent on a user
-    /// cannot stop their admin from helping them. Still bounded.
+    /// A bucket of its own, so that what anonymous callers spent on a user cannot stop their admin
+    /// from helping them. Still bounded.
     AdminPassword,
 }
 
@@ -67,15 +56,10 @@ impl MailFlow {
 }
 
 impl Ctx {
-    /// The domain of the From address, used in Message-IDs.
     pub fn mail_domain(&self) -> &str {
         self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
-    /// Counts one email of `flow` to `recipient`'s mailbox (plus tags and
-    /// ignored dots folded, see [`EmailAddress::mailbox_key`]) in the
-    /// transaction, or refuses with 429. It is counted whether or not the
-    /// recipient has an account, so the limit itself reveals nothing.
     pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
         let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
@@ -91,8 +75,7 @@ impl Ctx {
         }
     }
 
-    /// Runs `job` in a write transaction (see [`Store::write`]); `now` is
-    /// read when the job runs, so on SQLite times are in commit order.
+    /// `now` is read when the job runs, so on SQLite times are in commit order.
     pub async fn write<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
@@ -102,13 +85,10 @@ impl Ctx {
         self.store.write(move |conn| job(conn, clock.now_ms())).await.context("in a write transaction")
     }
 
-    /// Wakes the worker after a commit that queued mail or a request.
     pub fn mail_queued(&self) {
         self.mail_queued.notify_one();
     }
 
-    /// Whether a signup may not claim `cname`: the built-in reserved names,
-    /// the operator's `reserved_cnames`, and the default developer tenant.
     pub fn cname_is_reserved(&self, cname: &str) -> bool {
         let s = &self.settings;
         crate::domain::RESERVED_CNAMES.contains(&cname)

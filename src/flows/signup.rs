@@ -1,6 +1,3 @@
-//! Flow 1 (tenant signup), flow 2 (resend the signup email) and
-//! `validate_registration` (seed 003).
-
 use super::deferred::{self, Request};
 use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
@@ -10,7 +7,6 @@ use crate::tokens::{self, Purpose};
 use crate::webhooks;
 use serde::{Deserialize, Serialize};
 
-/// A signup request that passed every check of the edge.
 #[derive(Debug, Clone)]
 pub struct NewSignup {
     pub cname: Cname,
@@ -20,8 +16,7 @@ pub struct NewSignup {
     pub details: SignupDetails,
 }
 
-/// A signup as it is stored: written by the worker when it resolves the
-/// request, so it travels in the request's outbox row until then.
+/// Written by the worker when it resolves the request; it travels in the request's outbox row until then.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewSignupRecord {
     pub cname: String,
@@ -32,7 +27,6 @@ pub struct NewSignupRecord {
     pub details: SignupDetails,
 }
 
-/// What the signup keeps beyond its columns, stored as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignupDetails {
     pub company_name: String,
@@ -44,7 +38,6 @@ pub struct SignupDetails {
     pub tos_accepted_at: Option<String>,
 }
 
-/// The `err` codes of seed 003 that `validate_registration` answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
 pub enum RegistrationErr {
@@ -61,7 +54,6 @@ pub struct RegistrationDetails {
     pub cname: String,
     pub tenant_type: TenantType,
     pub console_url: Option<String>,
-    /// F5's `error_message`: for a person, when this link cannot go on.
     pub error_message: Option<&'static str>,
 }
 
@@ -77,8 +69,6 @@ fn token_invalid() -> Error {
     Error::invalid_token(Purpose::Signup)
 }
 
-/// Flow 1, first step. The request path is the same whether or not the
-/// address already has an account: the worker decides which email it gets.
 pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
     if ctx.cname_is_reserved(new.cname.as_str()) {
         return Err(Error::invalid("domain", "is reserved; choose another"));
@@ -108,9 +98,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
     Ok(())
 }
 
-/// Flow 2: mail a fresh link for the signup an old (possibly expired or
-/// superseded) link belongs to. The link goes to the signup's own address,
-/// never to the caller, so an old token grants nothing but a new email.
+/// The link goes to the signup's own address, never the caller's: an old token grants nothing but a new email.
 pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
@@ -167,7 +155,6 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
     Ok(ETOKEN_OK)
 }
 
-/// What the page behind a signup link shows. Reads only.
 pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -198,9 +185,6 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
     })
 }
 
-/// Flow 1, last step: creates the tenant and its first user and spends the
-/// token, all in one transaction. With a password the user is active at
-/// once; without one a password link is mailed.
 pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
@@ -330,7 +314,6 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     Ok(done)
 }
 
-/// What the page behind a signup link should offer. Reads only.
 pub enum LinkState {
     Ready { email: String, cname: String },
     Expired,

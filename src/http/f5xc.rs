@@ -1,8 +1,3 @@
-//! The F5 Distributed Cloud dialect (seeds 000, 001, 003 and the signup API
-//! around them). Request bodies are bound to structs of optional fields, so
-//! a missing field is reported by the domain parser with its name, and
-//! unknown fields are ignored.
-
 use super::AppState;
 use super::extract::{AppJson, AppQuery, ClientAddr};
 use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
@@ -30,11 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_password))
 }
 
-/// F5's `SignupAWSAccount` body, which usher takes at its signup path.
-/// Every field is optional to serde (an `Option` needs no `serde(default)`,
-/// which would put each default into the document), so that the domain
-/// parser names the one missing; unknown fields (`account_id`,
-/// `crm_details`) are ignored.
+// Options, not `serde(default)`, which would put every default into the document.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = aws_accountAWSAccountSignupRequest)]
 pub struct SignupRequest {
@@ -163,9 +154,6 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
     }
 }
 
-/// Flow 6's rules on a signup's address, before anything is stored; the
-/// stored address gets the canonical codes (`US`, `WA`) and, when only the
-/// code was sent, the subdivision's name.
 fn check_address(kept: &mut serde_json::Map<String, Value>) -> Result<(), domain::Invalid> {
     let field = |name: &str| kept.get(name).and_then(Value::as_str);
     let raw = contact::RawAddress { country: field("country"), state_code: field("state_code"), zip_code: field("zip_code") };
@@ -185,12 +173,11 @@ struct SendResult {
     success: bool,
 }
 
-/// Creates a signup and mails its link (flow 1). The answer is the same
-/// whether or not the address already has an account.
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup",
     operation_id = "ves.io.schema.marketplace.aws_account.OnboardCustomAPI.SignupAWSAccount",
+    summary = "Creates a signup and mails its link (flow 1). The answer is the same whether or not the address already has an account.",
     tag = "F5 XC",
     request_body = SignupRequest,
     responses((status = 200, description = "The signup email is queued.", body = SendResult), BodyErrors, Conflict, Throttled, Unavailable)
@@ -224,11 +211,11 @@ fn token_field(raw: Option<String>) -> Result<String, Error> {
     Ok(token)
 }
 
-/// Seed 000: mails a fresh signup link, superseding the earlier ones.
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/send_email",
     operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.SendSignupEmail",
+    summary = "Seed 000: mails a fresh signup link, superseding the earlier ones.",
     tag = "F5 XC",
     request_body = TokenRequest,
     responses((status = 200, description = "A new signup email is queued.", body = SendResult), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
@@ -267,11 +254,11 @@ struct ValidateResponse {
     valid_registration: bool,
 }
 
-/// Seed 003: whether a signup link may go on (SPEC §3.3).
 #[utoipa::path(
     post,
     path = "/no_auth/login/validate_registration",
     operation_id = "ves.io.schema.signup.CustomAPI.ValidateRegistration",
+    summary = "Seed 003: whether a signup link may go on (SPEC §3.3).",
     tag = "F5 XC",
     request_body = ValidateRequest,
     responses((status = 200, description = "The verdict, in `err`.", body = ValidateResponse), BodyErrors, Throttled, Unavailable)
@@ -310,11 +297,11 @@ struct RegistrationDetails {
     error_message: Option<&'static str>,
 }
 
-/// What the signup page shows before completing. Reads only: never spends the token.
 #[utoipa::path(
     get,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/registration_details",
     operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.GetRegistrationDetails",
+    summary = "What the signup page shows before completing. Reads only: never spends the token.",
     tag = "F5 XC",
     params(("token" = String, Query, description = "The token of the signup link.")),
     responses((status = 200, description = "The signup.", body = RegistrationDetails), BadParameter, NotFound, Throttled, Unavailable)
@@ -351,12 +338,11 @@ struct CompleteResponse {
     email: String,
 }
 
-/// usher's own: creates the tenant and its first user from a signup link
-/// (F5 does this inside its console).
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/complete",
     operation_id = "usher.CompleteSignup",
+    summary = "usher's own: creates the tenant and its first user from a signup link (F5 does this inside its console).",
     tag = "F5 XC",
     request_body = CompleteRequest,
     responses((status = 200, description = "The tenant and its first user exist.", body = CompleteResponse), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
@@ -387,12 +373,11 @@ struct SendPasswordRequest {
     email: Option<String>,
 }
 
-/// Seed 001: mails a link to set the password. The same answer whether or
-/// not the tenant or the user exists.
 #[utoipa::path(
     post,
     path = "/no_auth/send_password_email",
     operation_id = "ves.io.schema.signup.CustomAPI.SendPasswordEmail",
+    summary = "Seed 001: mails a link to set the password. The same answer whether or not the tenant or the user exists.",
     tag = "F5 XC",
     request_body = SendPasswordRequest,
     responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = Object), BodyErrors, Throttled, Unavailable)
@@ -419,11 +404,11 @@ struct SetPasswordRequest {
     password: Option<String>,
 }
 
-/// usher's own: sets the password with a password link's token.
 #[utoipa::path(
     post,
     path = "/no_auth/password/set",
     operation_id = "usher.SetPassword",
+    summary = "usher's own: sets the password with a password link's token.",
     tag = "F5 XC",
     request_body = SetPasswordRequest,
     responses((status = 200, description = "The password is set and the user active.", body = Object), BodyErrors, Throttled, Unavailable)

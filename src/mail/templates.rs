@@ -1,10 +1,3 @@
-//! Mail templates: embedded defaults, overridable per tenant and locale.
-//!
-//! For a message of kind `K` to tenant `T` in locale `L`, each of
-//! `K.subject`, `K.txt` and `K.html` is looked up in the override directory
-//! as `T/L/`, `T/`, `default/L/`, `default/`, then taken from the binary.
-//! `.html` templates are auto-escaped; a person's name can never inject markup.
-
 use anyhow::Context;
 use minijinja::{AutoEscape, Environment, Value};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,3 @@
-//! API tokens of the admin endpoints. The secret itself is never stored.
-
 use super::{Conn, Error, FromRow, Row};
 use crate::args;
 use serde::Serialize;

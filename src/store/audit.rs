@@ -1,5 +1,3 @@
-//! The append-only audit trail.
-
 use super::{Conn, Error};
 use crate::args;
 
@@ -35,7 +33,6 @@ pub struct Listed {
 
 crate::from_row!(Listed { id, at, actor, action, target, client_addr, outcome, detail });
 
-/// The newest `limit` events, newest first.
 pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(
         "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1",

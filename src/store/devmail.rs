@@ -1,5 +1,3 @@
-//! The development mailbox: delivered messages kept for `/dev/mail`.
-
 use super::{Conn, Error};
 use crate::args;
 use serde::Serialize;
@@ -15,7 +13,7 @@ pub struct DevMessage {
     pub created_at: i64,
 }
 
-/// Keeps a message; delivering the same Message-ID again changes nothing.
+/// Delivering the same Message-ID again changes nothing.
 pub async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO dev_mailbox (message_id, recipient, subject, text_body, html_body, created_at)

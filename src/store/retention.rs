@@ -1,20 +1,9 @@
-//! Retention: what the worker's prune step deletes, and after how long.
-//!
-//! Each period counts from the moment a row stopped mattering (a message
-//! sent, a token spent or expired). Rows that still do something are never
-//! deleted, whatever the period: a rate-limit row is kept while it can still
-//! refuse (a day for the per-recipient count and the lock-out), a token row
-//! while it is live (its row is what makes it single-use), and `pending`,
-//! `sending` and `failed` outbox rows are kept for ever (`failed` ones wait
-//! for `usher outbox retry`).
-
 use super::{Conn, Error, Value};
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const CLIENT_WINDOW_MS: i64 = 2 * 60 * 1000;
 
-/// Periods after which rows are deleted; `None` keeps them.
 #[derive(Debug, Clone, Default)]
 pub struct Retention {
     pub sent_mail: Option<Duration>,
@@ -25,7 +14,6 @@ pub struct Retention {
     pub audit: Option<Duration>,
 }
 
-/// Deletes what `retention` allows at `now`; returns how many rows went.
 pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, Error> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
     // Parameters are bound, never formatted: these statements are fixed text.

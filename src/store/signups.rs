@@ -1,5 +1,3 @@
-//! Pending and completed tenant signups.
-
 use super::{Conn, Error};
 use crate::args;
 use crate::domain::SignupState;
@@ -11,13 +9,11 @@ pub struct Signup {
     pub email: String,
     pub tenant_type: String,
     pub locale: String,
-    /// JSON of what the signup form sent beyond the columns: company, address, names.
     pub details: String,
     pub state: SignupState,
     pub tenant_id: Option<String>,
 }
 
-/// A signup as it is first written: pending, no tenant yet.
 pub struct NewSignup<'a> {
     pub id: &'a str,
     pub cname: &'a str,
@@ -45,7 +41,6 @@ pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, Error> {
         .await
 }
 
-/// Marks a pending signup completed; false if it already was.
 pub async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, Error> {
     let changed = conn
         .execute(

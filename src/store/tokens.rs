@@ -1,5 +1,3 @@
-//! The database side of one-time tokens: single use and supersession.
-
 use super::{Conn, Error};
 use crate::args;
 use crate::tokens::{Issued, Purpose};
@@ -14,8 +12,6 @@ pub enum TokenState {
     Missing,
 }
 
-/// Stores a new token and supersedes every earlier live token of the same
-/// purpose and subject, so only the newest link works.
 pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
     conn.execute(
         "UPDATE one_time_tokens SET superseded_at = $3
@@ -31,8 +27,6 @@ pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &I
     .map(|_| ())
 }
 
-/// Spends a token. The check and the write are one statement, so of any
-/// number of concurrent spends of one token exactly one sees `Live`.
 pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
     let spent = conn
         .execute(

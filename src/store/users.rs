@@ -1,5 +1,3 @@
-//! Tenants and their users.
-
 use super::{Conn, Error, FromRow, Row};
 use crate::args;
 use crate::domain::UserState;
@@ -10,7 +8,6 @@ pub struct Tenant {
     pub cname: String,
     pub name: String,
     pub tenant_type: String,
-    /// Whether strangers may sign up as developers of this tenant (Akana).
     pub developer_signup: bool,
 }
 
@@ -68,7 +65,6 @@ pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), 
     .map(|_| ())
 }
 
-/// Whether the address belongs to a user of any tenant.
 pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
     let found: Option<(i64,)> =
         conn.fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 LIMIT 1", args![email_norm]).await?;
@@ -110,7 +106,7 @@ pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, Error
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
 }
 
-/// Sets the password and activates a pending user; a disabled user stays disabled.
+/// A disabled user stays disabled.
 pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE users SET password_hash = $2, updated_at = $3,
@@ -122,7 +118,6 @@ pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) 
     .map(|_| ())
 }
 
-/// Removes the password: the user cannot sign in until a new one is set.
 pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE users SET password_hash = NULL, updated_at = $2,
@@ -134,16 +129,13 @@ pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Re
     .map(|_| ())
 }
 
-/// Until when `client` is locked out of `verify_password` for this user.
 pub async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, Error> {
     let row: Option<(Option<i64>,)> =
         conn.fetch_optional("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await?;
     Ok(row.and_then(|(until,)| until))
 }
 
-/// Counts a wrong password of `client` for the user in a window of
-/// `window_ms`; the `max`-th in one window locks that client out for
-/// `lock_ms`. One statement, so concurrent wrong tries are all counted.
+/// One statement, so that concurrent wrong tries are all counted.
 pub async fn record_failed_login(
     conn: &mut Conn,
     user_id: &str,
@@ -168,14 +160,10 @@ pub async fn record_failed_login(
     .map(|_| ())
 }
 
-/// Forgets `client`'s wrong tries for the user (after a right password).
 pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), Error> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await.map(|_| ())
 }
 
-/// Forgets every wrong try and lock of the user: a new password (or an
-/// operator's `usher user unlock`) starts afresh. Returns how many locks
-/// or counts it removed.
 pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, Error> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1", args![user_id]).await
 }
