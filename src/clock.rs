@@ -18,11 +18,11 @@ impl Clock {
     }
 }
 
-pub fn ms(d: Duration) -> i64 {
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-pub fn rfc3339(at_ms: i64) -> String {
+pub(crate) fn rfc3339(at_ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()
 }

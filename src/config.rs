@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
+    pub(crate) fn new(s: impl Into<String>) -> Self {
         Self(s.into())
     }
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -34,7 +34,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***PASSWORD***"));
@@ -46,14 +46,14 @@ pub fn redact_url(url: &str) -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MailTransport {
+pub(crate) enum MailTransport {
     Dev,
     File,
     Smtp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HomePage {
+pub(crate) enum HomePage {
     On,
     Off,
     Redirect(String),
@@ -62,107 +62,107 @@ pub enum HomePage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "secret")]
-    pub database_url: Secret,
-    pub database_max_connections: u32,
+    pub(crate) database_url: Secret,
+    pub(crate) database_max_connections: u32,
     #[serde(deserialize_with = "duration")]
-    pub database_acquire_timeout: Duration,
-    pub public_url: String,
-    pub base_path: String,
-    pub data_dir: PathBuf,
+    pub(crate) database_acquire_timeout: Duration,
+    pub(crate) public_url: String,
+    pub(crate) base_path: String,
+    pub(crate) data_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
-    pub keys: Option<Secret>,
+    pub(crate) keys: Option<Secret>,
 
-    pub mail_transport: MailTransport,
+    pub(crate) mail_transport: MailTransport,
     #[serde(deserialize_with = "blank_is_none")]
-    pub smtp_url: Option<Secret>,
+    pub(crate) smtp_url: Option<Secret>,
     #[serde(deserialize_with = "duration")]
-    pub smtp_timeout: Duration,
-    pub smtp_pool_size: u32,
+    pub(crate) smtp_timeout: Duration,
+    pub(crate) smtp_pool_size: u32,
     #[serde(deserialize_with = "email")]
-    pub mail_from: EmailAddress,
-    pub mail_file_dir: PathBuf,
+    pub(crate) mail_from: EmailAddress,
+    pub(crate) mail_file_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
-    pub mail_templates_dir: Option<PathBuf>,
+    pub(crate) mail_templates_dir: Option<PathBuf>,
     #[serde(deserialize_with = "blank_is_none")]
-    pub dkim_selector: Option<String>,
-    pub dkim_domain: String,
+    pub(crate) dkim_selector: Option<String>,
+    pub(crate) dkim_domain: String,
     #[serde(deserialize_with = "blank_is_none")]
-    pub dkim_private_key: Option<PathBuf>,
+    pub(crate) dkim_private_key: Option<PathBuf>,
     #[serde(deserialize_with = "duration")]
-    pub mail_retry_min: Duration,
+    pub(crate) mail_retry_min: Duration,
     #[serde(deserialize_with = "duration")]
-    pub mail_retry_max: Duration,
-    pub mail_max_attempts: u32,
+    pub(crate) mail_retry_max: Duration,
+    pub(crate) mail_max_attempts: u32,
     #[serde(deserialize_with = "duration")]
-    pub mail_poll_interval: Duration,
+    pub(crate) mail_poll_interval: Duration,
     #[serde(deserialize_with = "duration")]
-    pub mail_lease: Duration,
+    pub(crate) mail_lease: Duration,
     #[serde(deserialize_with = "duration")]
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
     #[serde(skip)]
-    pub dev_mailbox: bool,
+    pub(crate) dev_mailbox: bool,
     #[serde(rename = "dev_mailbox", deserialize_with = "switch")]
     dev_mailbox_asked: Option<bool>,
 
     #[serde(deserialize_with = "duration")]
-    pub signup_link_ttl: Duration,
+    pub(crate) signup_link_ttl: Duration,
     #[serde(deserialize_with = "duration")]
-    pub password_link_ttl: Duration,
+    pub(crate) password_link_ttl: Duration,
     #[serde(deserialize_with = "duration")]
-    pub activation_code_ttl: Duration,
+    pub(crate) activation_code_ttl: Duration,
 
     #[serde(deserialize_with = "duration")]
-    pub limit_email_interval: Duration,
-    pub limit_email_daily: u32,
-    pub limit_client_per_minute: u32,
+    pub(crate) limit_email_interval: Duration,
+    pub(crate) limit_email_daily: u32,
+    pub(crate) limit_client_per_minute: u32,
     #[serde(deserialize_with = "cidrs")]
-    pub trusted_proxies: Vec<IpNet>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
 
     #[serde(deserialize_with = "cname")]
-    pub default_tenant: Cname,
+    pub(crate) default_tenant: Cname,
     #[serde(deserialize_with = "blank_is_none")]
-    pub tenancy_base_domain: Option<String>,
-    pub console_url: String,
+    pub(crate) tenancy_base_domain: Option<String>,
+    pub(crate) console_url: String,
 
     #[serde(deserialize_with = "home_page")]
-    pub home_page: HomePage,
-    pub terms_version: String,
+    pub(crate) home_page: HomePage,
+    pub(crate) terms_version: String,
     #[serde(deserialize_with = "blank_is_none")]
-    pub terms_url: Option<String>,
+    pub(crate) terms_url: Option<String>,
 
-    pub password_min_score: u8,
-    pub password_hash_workers: usize,
-    pub password_hash_queue: usize,
+    pub(crate) password_min_score: u8,
+    pub(crate) password_hash_workers: usize,
+    pub(crate) password_hash_queue: usize,
 
     #[serde(deserialize_with = "duration")]
-    pub http_header_timeout: Duration,
+    pub(crate) http_header_timeout: Duration,
     #[serde(deserialize_with = "duration")]
-    pub http_body_timeout: Duration,
+    pub(crate) http_body_timeout: Duration,
     #[serde(deserialize_with = "duration")]
-    pub http_keepalive_timeout: Duration,
-    pub http_max_connections: usize,
-    pub http_max_connections_per_client: usize,
+    pub(crate) http_keepalive_timeout: Duration,
+    pub(crate) http_max_connections: usize,
+    pub(crate) http_max_connections_per_client: usize,
 
     #[serde(deserialize_with = "list")]
-    pub reserved_cnames: Vec<String>,
+    pub(crate) reserved_cnames: Vec<String>,
     #[serde(deserialize_with = "blank_is_none")]
-    pub password_pwned_url: Option<String>,
+    pub(crate) password_pwned_url: Option<String>,
     #[serde(deserialize_with = "duration")]
-    pub password_pwned_timeout: Duration,
+    pub(crate) password_pwned_timeout: Duration,
 
     #[serde(deserialize_with = "retention")]
-    pub retention: crate::store::retention::Retention,
+    pub(crate) retention: crate::store::retention::Retention,
 
     #[serde(deserialize_with = "webhook_urls")]
-    pub webhook_urls: Vec<String>,
+    pub(crate) webhook_urls: Vec<String>,
     #[serde(deserialize_with = "webhook_secret")]
-    pub webhook_secret: Option<Secret>,
+    pub(crate) webhook_secret: Option<Secret>,
     #[serde(deserialize_with = "duration")]
-    pub webhook_timeout: Duration,
+    pub(crate) webhook_timeout: Duration,
 
-    pub log_format: String,
+    pub(crate) log_format: String,
 }
 
 /// Every key usher knows, with its default, in `check-config`'s order.
@@ -234,7 +234,7 @@ pub struct Layers {
 }
 
 impl Layers {
-    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let path = path.or_else(|| env.iter().find(|(k, _)| k == "USHER_CONFIG").map(|(_, v)| PathBuf::from(v)));
         let toml = match &path {
@@ -273,7 +273,7 @@ impl Layers {
         self.figment.extract_lossy::<Settings>()?.finish()
     }
 
-    pub fn describe(&self) -> Vec<String> {
+    pub(crate) fn describe(&self) -> Vec<String> {
         DEFAULTS
             .iter()
             .map(|(k, _)| {
@@ -344,7 +344,8 @@ impl Provider for Layer {
 }
 
 impl Settings {
-    pub fn defaults() -> anyhow::Result<Self> {
+    #[cfg(test)]
+    pub(crate) fn defaults() -> anyhow::Result<Self> {
         Layers::from_sources(None, Vec::new())?.parse()
     }
 

@@ -21,7 +21,7 @@ pub struct Application {
     worker: Option<Worker>,
 }
 
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(
         settings.database_url.expose(),
         PoolSettings { max_connections: settings.database_max_connections, acquire_timeout: settings.database_acquire_timeout },
@@ -32,7 +32,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub(crate) async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with_clock(settings, Clock::default()).await
     }
 
@@ -121,7 +121,7 @@ impl Application {
         self.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+    pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
@@ -133,7 +133,7 @@ impl Application {
         &self.state.ctx
     }
 
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub(crate) async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
 
-pub const MAX_TOKEN_LEN: usize = 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -22,7 +22,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Signup => "signup",
             Self::Password => "password",
@@ -40,34 +40,34 @@ impl Purpose {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub purpose: Purpose,
-    pub sub: String,
-    pub iat: String,
-    pub exp: String,
-    pub jti: String,
+pub(crate) struct Claims {
+    pub(crate) purpose: Purpose,
+    pub(crate) sub: String,
+    pub(crate) iat: String,
+    pub(crate) exp: String,
+    pub(crate) jti: String,
 }
 
 impl Claims {
-    pub fn id_hash(&self) -> String {
+    pub(crate) fn id_hash(&self) -> String {
         id_hash(&self.jti)
     }
 }
 
-pub fn id_hash(jti: &str) -> String {
+pub(crate) fn id_hash(jti: &str) -> String {
     let digest = Sha256::digest(jti.as_bytes());
     URL_SAFE_NO_PAD.encode(digest)
 }
 
 pub struct Issued {
     pub token: String,
-    pub id_hash: String,
-    pub issued_at_ms: i64,
-    pub expires_at_ms: i64,
+    pub(crate) id_hash: String,
+    pub(crate) issued_at_ms: i64,
+    pub(crate) expires_at_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     Malformed,
     Undecryptable,
 }
@@ -78,10 +78,10 @@ struct Footer {
 }
 
 #[derive(Debug)]
-pub struct Rotated {
-    pub new_id: String,
-    pub spec: crate::config::Secret,
-    pub file: Option<std::path::PathBuf>,
+pub(crate) struct Rotated {
+    pub(crate) new_id: String,
+    pub(crate) spec: crate::config::Secret,
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 pub struct KeyRing {
@@ -120,7 +120,7 @@ impl KeyRing {
     }
 
     /// HMAC-SHA-256(signing key, label): every instance sharing the ring derives the same key.
-    pub fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
+    pub(crate) fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
         use hmac::{Hmac, Mac};
         let signing = self.keys.first().map(|(_, k)| k.as_bytes()).unwrap_or_default();
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(signing).context("deriving a key")?;
@@ -133,7 +133,7 @@ impl KeyRing {
         Ok(format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
-    pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
         if let Some(spec) = configured {
             return Self::parse(spec).context("USHER_KEYS");
         }
@@ -148,7 +148,7 @@ impl KeyRing {
         Self::parse(&entry)
     }
 
-    pub fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
+    pub(crate) fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
         let path = data_dir.join("usher-dev.keys");
         let (old, file) = match configured {
             Some(spec) => (Self::parse(spec).context("USHER_KEYS")?, None),
@@ -178,7 +178,7 @@ impl KeyRing {
         self.keys.iter().map(|(id, key)| format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|(id, _)| id.as_str())
     }
 
@@ -195,7 +195,7 @@ impl KeyRing {
         Ok(Issued { token, id_hash: claims.id_hash(), issued_at_ms: now, expires_at_ms: expires })
     }
 
-    pub fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
+    pub(crate) fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
         let token = token.trim();
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(OpenError::Malformed);
@@ -213,7 +213,7 @@ impl KeyRing {
     }
 }
 
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let bytes: [u8; 16] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }

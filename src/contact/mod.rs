@@ -1,6 +1,6 @@
 mod address;
 
-pub use address::{AddressField, ContactErr, FieldError, MailingAddress, RawAddress, Verdict, check};
+pub use address::{ContactErr, RawAddress, check};
 
 use regex::Regex;
 use std::sync::{LazyLock, OnceLock};

@@ -2,15 +2,15 @@ use super::Invalid;
 
 /// Kept as given, for display; [`EmailAddress::normalized`] is the lookup key (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailAddress {
+pub(crate) struct EmailAddress {
     display: String,
     normalized: String,
 }
 
-pub const MAX_EMAIL_LEN: usize = 1024;
+pub(crate) const MAX_EMAIL_LEN: usize = 1024;
 
 impl EmailAddress {
-    pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let display = raw.trim();
         if display.is_empty() {
             return Err(Invalid::new(field, "is required"));
@@ -24,23 +24,23 @@ impl EmailAddress {
         Ok(Self { display: display.to_owned(), normalized: display.to_ascii_lowercase() })
     }
 
-    pub fn parse_field(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse_field(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         Self::parse(field, raw.unwrap_or_default())
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.display
     }
 
-    pub fn normalized(&self) -> &str {
+    pub(crate) fn normalized(&self) -> &str {
         &self.normalized
     }
 
-    pub fn local_part(&self) -> &str {
+    pub(crate) fn local_part(&self) -> &str {
         self.normalized.split('@').next().unwrap_or_default()
     }
 
-    pub fn mailbox_key(&self) -> String {
+    pub(crate) fn mailbox_key(&self) -> String {
         let (local, domain) = self.normalized.rsplit_once('@').unwrap_or((&self.normalized, ""));
         let local = local.split('+').next().unwrap_or(local);
         let local = if DOTLESS_DOMAINS.contains(&domain) { local.replace('.', "") } else { local.to_owned() };
@@ -48,7 +48,7 @@ impl EmailAddress {
         format!("{local}@{domain}")
     }
 
-    pub fn from_trusted(display: String) -> Self {
+    pub(crate) fn from_trusted(display: String) -> Self {
         let normalized = display.to_ascii_lowercase();
         Self { display, normalized }
     }

@@ -1,17 +1,18 @@
 mod email;
 mod names;
 
-pub use email::EmailAddress;
-pub use names::{Cname, Locale, RESERVED_CNAMES, SignupState, TenantType, UserState};
+pub(crate) use email::EmailAddress;
+pub use names::{Cname, UserState};
+pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TenantType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    pub field: &'static str,
-    pub message: String,
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
 }
 
 impl Invalid {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self { field, message: message.into() }
     }
 }
@@ -22,7 +23,7 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-pub fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
+pub(crate) fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
     if value.is_empty() {
         return Err(Invalid::new(field, "is required"));
@@ -30,7 +31,7 @@ pub fn required(field: &'static str, value: Option<String>, max: usize) -> Resul
     bounded(field, value, max)
 }
 
-pub fn optional(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, Invalid> {
+pub(crate) fn optional(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, Invalid> {
     match value.map(|v| v.trim().to_owned()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
@@ -58,7 +59,7 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// Mail repeats a name from the platform's own sender, so a name may hold no link or host name.
-pub fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
+pub(crate) fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let name = required(field, value, max)?;
     let lower = name.to_lowercase();
     let has_link = lower.contains("://") || lower.contains("www.") || lower.contains('@') || lower.split_whitespace().any(looks_like_host);

@@ -35,18 +35,18 @@ impl std::fmt::Display for Cname {
 }
 
 /// Beyond the service's own names, F5's (`ves`, `volterra`, …) would let a stranger pass for the platform.
-pub const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
+pub(crate) const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TenantType {
+pub(crate) enum TenantType {
     Unknown,
     Freemium,
     Enterprise,
 }
 
 impl TenantType {
-    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         match raw.map(str::trim) {
             None | Some("") | Some("UNKNOWN") => Ok(Self::Unknown),
             Some("FREEMIUM") => Ok(Self::Freemium),
@@ -55,7 +55,7 @@ impl TenantType {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "UNKNOWN",
             Self::Freemium => "FREEMIUM",
@@ -63,28 +63,28 @@ impl TenantType {
         }
     }
 
-    pub fn for_new_tenant(self) -> Self {
+    pub(crate) fn for_new_tenant(self) -> Self {
         match self {
             Self::Unknown => Self::Freemium,
             other => other,
         }
     }
 
-    pub fn matches(self, stored: Self) -> bool {
+    pub(crate) fn matches(self, stored: Self) -> bool {
         self == Self::Unknown || self == stored
     }
 
-    pub fn from_stored(s: &str) -> Self {
+    pub(crate) fn from_stored(s: &str) -> Self {
         Self::parse("tenant_type", Some(s)).unwrap_or(Self::Unknown)
     }
 }
 
 /// It names a template directory, so only letters, digits and `-` get through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Locale(String);
+pub(crate) struct Locale(String);
 
 impl Locale {
-    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         let s = raw.map(str::trim).unwrap_or_default().replace('_', "-");
         if s.is_empty() {
             return Ok(Self::default());
@@ -98,7 +98,7 @@ impl Locale {
         Ok(Self(s))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -125,7 +125,7 @@ impl UserState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Pending, Self::Active, Self::Disabled].into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -137,20 +137,20 @@ impl PartialEq<&str> for UserState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignupState {
+pub(crate) enum SignupState {
     Pending,
     Completed,
 }
 
 impl SignupState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Completed => "completed",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Pending, Self::Completed].into_iter().find(|v| v.as_str() == s)
     }
 }

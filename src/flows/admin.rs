@@ -21,7 +21,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "admin" => Some(Self::Admin),
             "user" => Some(Self::User),
@@ -29,7 +29,7 @@ impl Role {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::User => "user",
@@ -38,10 +38,10 @@ impl Role {
 }
 
 #[derive(Debug, Clone)]
-pub struct ApiCaller {
-    pub tenant_cname: String,
-    pub role: Role,
-    pub caller: Caller,
+pub(crate) struct ApiCaller {
+    pub(crate) tenant_cname: String,
+    pub(crate) role: Role,
+    pub(crate) caller: Caller,
 }
 
 fn hash_secret(secret: &str) -> String {
@@ -65,7 +65,7 @@ pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, rol
     Ok((id, secret))
 }
 
-pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
+pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
     let mut parts = secret.splitn(3, '.');
     let (Some(PREFIX), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Unauthenticated);
@@ -89,7 +89,7 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
 }
 
 impl ApiCaller {
-    pub async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
+    pub(crate) async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
         if self.role == Role::Admin {
             return Ok(());
         }
@@ -98,13 +98,13 @@ impl ApiCaller {
     }
 
     /// In a write of its own: a refused action has no transaction to join.
-    pub async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
+    pub(crate) async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
         let (caller, target) = (self.caller.clone(), target.to_owned());
         ctx.write(move |conn, now| Box::pin(async move { audit_outcome(conn, now, &caller, action, &target, outcome, None).await })).await
     }
 }
 
-pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
+pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
     let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
     let user = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -131,7 +131,7 @@ pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddr
     Ok(())
 }
 
-pub async fn verify_password(
+pub(crate) async fn verify_password(
     ctx: &Ctx,
     admin: &ApiCaller,
     email: &EmailAddress,
@@ -177,7 +177,7 @@ pub async fn verify_password(
     .await
 }
 
-pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
+pub(crate) async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
     let user = {
         let mut conn = anyhow::Context::context(store.acquire().await, "taking a read connection")?;
         anyhow::Context::context(

@@ -4,28 +4,28 @@ use crate::domain::{Cname, EmailAddress, UserState};
 use crate::store::{self, Conn, tokens::TokenState, users::User};
 use crate::tokens::{self, Purpose};
 
-pub struct NewDeveloper {
-    pub first_name: String,
-    pub last_name: String,
-    pub email: EmailAddress,
-    pub phone: Option<String>,
+pub(crate) struct NewDeveloper {
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) email: EmailAddress,
+    pub(crate) phone: Option<String>,
 }
 
-pub struct Verified {
-    pub email: String,
-    pub status: &'static str,
-    pub first_name: String,
-    pub last_name: String,
-    pub domain_name: String,
-    pub expired: bool,
-    pub state: UserState,
+pub(crate) struct Verified {
+    pub(crate) email: String,
+    pub(crate) status: &'static str,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) domain_name: String,
+    pub(crate) expired: bool,
+    pub(crate) state: UserState,
 }
 
 fn code_invalid() -> Error {
     Error::invalid_token(Purpose::Activation)
 }
 
-pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
+pub(crate) async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
     if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await.context("reading the portal's tenant")? {
         let open = t.developer_signup || *cname == ctx.settings.default_tenant;
         return Ok(open.then_some(t.id));
@@ -44,7 +44,7 @@ pub async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Res
     Ok(Some(tenant.id))
 }
 
-pub async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), Error> {
+pub(crate) async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), Error> {
     let request = Request::DeveloperSignupV1 {
         cname: cname.as_str().to_owned(),
         email: new.email.as_str().to_owned(),
@@ -56,7 +56,7 @@ pub async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeve
     submit(ctx, cname, request).await
 }
 
-pub async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+pub(crate) async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
     let request =
         Request::ActivationResendV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     submit(ctx, cname, request).await
@@ -88,7 +88,7 @@ async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens:
     Ok((claims, user))
 }
 
-pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
+pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
     let state = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -124,13 +124,13 @@ pub async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str
     }
 }
 
-pub async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
+pub(crate) async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
     let (claims, user) = user_of(ctx, cname, code).await?;
     super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password).await
 }
 
 /// Reads only. A database that cannot answer is an error, not a dead code.
-pub async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
+pub(crate) async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
     let (claims, user) = match user_of(ctx, cname, code).await {
         Ok(found) => found,
         Err(Error::Token { .. }) => return Ok(None),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Versioned like [`Intent`]: rows written by an older usher stay readable.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum Request {
+pub(crate) enum Request {
     PasswordEmailV1 { cname: String, email: String, caller: Caller },
     TenantSignupV1 { signup: NewSignupRecord, caller: Caller },
     DeveloperSignupV1 { cname: String, email: String, first_name: String, last_name: String, phone: Option<String>, caller: Caller },
@@ -55,14 +55,14 @@ struct Mail {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Care {
+pub(crate) enum Care {
     /// No savepoints: one failing request fails the batch, which is then resolved again `Careful`ly.
     Fast,
     /// A savepoint per request: a failing one is rolled back alone and recorded.
     Careful,
 }
 
-pub async fn resolve_batch(
+pub(crate) async fn resolve_batch(
     conn: &mut Conn,
     backend: Backend,
     limit: i64,

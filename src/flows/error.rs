@@ -4,7 +4,7 @@ use crate::tokens::Purpose;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("invalid {field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("{} token refused: {fault:?}", purpose.as_str())]
@@ -27,7 +27,7 @@ pub enum Error {
 
 /// A pruned token (`Missing`) and one that does not open are both `Invalid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenFault {
+pub(crate) enum TokenFault {
     Invalid,
     Expired,
     Superseded,
@@ -35,32 +35,32 @@ pub enum TokenFault {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflict {
+pub(crate) enum Conflict {
     CnameTaken,
     SignupCompleted,
     UserExists,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
+pub(crate) enum Missing {
     Signup,
     Portal,
     User,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
+pub(crate) enum Resource {
     Database,
     PasswordQueue,
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
 
     /// A used signup token means a completed signup.
-    pub fn token(purpose: Purpose, state: TokenState) -> Self {
+    pub(crate) fn token(purpose: Purpose, state: TokenState) -> Self {
         let fault = match state {
             TokenState::Used => TokenFault::Used,
             TokenState::Superseded => TokenFault::Superseded,
@@ -73,11 +73,11 @@ impl Error {
         Self::Token { purpose, fault }
     }
 
-    pub fn invalid_token(purpose: Purpose) -> Self {
+    pub(crate) fn invalid_token(purpose: Purpose) -> Self {
         Self::Token { purpose, fault: TokenFault::Invalid }
     }
 
-    pub fn context(self, what: &'static str) -> Self {
+    pub(crate) fn context(self, what: &'static str) -> Self {
         match self {
             Self::Internal(e) => Self::Internal(e.context(what)),
             Self::Unavailable { what: w, retry_after, cause: Some(c) } => {
@@ -104,7 +104,7 @@ impl From<store::Error> for Error {
     }
 }
 
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     fn context(self, what: &'static str) -> Result<T, Error>;
 }
 

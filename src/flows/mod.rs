@@ -1,11 +1,11 @@
 pub mod admin;
-pub mod akana;
-pub mod deferred;
+pub(crate) mod akana;
+pub(crate) mod deferred;
 mod error;
-pub mod password;
-pub mod signup;
+pub(crate) mod password;
+pub(crate) mod signup;
 
-pub use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
+pub(crate) use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -22,19 +22,19 @@ pub struct Ctx {
     pub store: Store,
     pub clock: Clock,
     pub keys: Arc<KeyRing>,
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    pub mail_queued: Arc<Notify>,
+    pub(crate) hasher: Hasher,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) mail_queued: Arc<Notify>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Caller {
-    pub actor: String,
-    pub addr: String,
+pub(crate) struct Caller {
+    pub(crate) actor: String,
+    pub(crate) addr: String,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum MailFlow {
+pub(crate) enum MailFlow {
     Signup,
     Password,
     Activation,
@@ -56,11 +56,11 @@ impl MailFlow {
 }
 
 impl Ctx {
-    pub fn mail_domain(&self) -> &str {
+    pub(crate) fn mail_domain(&self) -> &str {
         self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
-    pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
+    pub(crate) async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
         let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
@@ -76,7 +76,7 @@ impl Ctx {
     }
 
     /// `now` is read when the job runs, so on SQLite times are in commit order.
-    pub async fn write<T, F>(&self, job: F) -> Result<T, Error>
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
@@ -89,14 +89,14 @@ impl Ctx {
         self.mail_queued.notify_one();
     }
 
-    pub fn cname_is_reserved(&self, cname: &str) -> bool {
+    pub(crate) fn cname_is_reserved(&self, cname: &str) -> bool {
         let s = &self.settings;
         crate::domain::RESERVED_CNAMES.contains(&cname)
             || s.reserved_cnames.iter().any(|r| r == cname)
             || s.default_tenant.as_str() == cname
     }
 
-    pub fn console_url(&self, cname: &str) -> String {
+    pub(crate) fn console_url(&self, cname: &str) -> String {
         self.settings.console_url.replace("{cname}", cname)
     }
 }

@@ -5,7 +5,7 @@ use crate::store::{self, tokens::TokenState, users::User};
 use crate::tokens::Purpose;
 use crate::webhooks;
 
-pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     let ctx2 = ctx.clone();
     ctx.write(move |conn, now| Box::pin(async move { deferred::submit(&ctx2, conn, now, MailFlow::Password, &request).await })).await?;
@@ -13,7 +13,7 @@ pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &Email
     Ok(())
 }
 
-pub async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
+pub(crate) async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
     let token_invalid = || Error::invalid_token(Purpose::Password);
     let claims = ctx.keys.open(Purpose::Password, token).map_err(|_| token_invalid())?;
     let user = {
@@ -76,7 +76,7 @@ pub(crate) async fn set_with_token(
     Ok(())
 }
 
-pub async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
+pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Password, token) else {
         return Ok(false);
     };

@@ -8,39 +8,39 @@ use crate::webhooks;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone)]
-pub struct NewSignup {
-    pub cname: Cname,
-    pub email: EmailAddress,
-    pub tenant_type: TenantType,
-    pub locale: Locale,
-    pub details: SignupDetails,
+pub(crate) struct NewSignup {
+    pub(crate) cname: Cname,
+    pub(crate) email: EmailAddress,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) locale: Locale,
+    pub(crate) details: SignupDetails,
 }
 
 /// Written by the worker when it resolves the request; it travels in the request's outbox row until then.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewSignupRecord {
-    pub cname: String,
-    pub email: String,
-    pub email_norm: String,
-    pub tenant_type: TenantType,
-    pub locale: String,
-    pub details: SignupDetails,
+pub(crate) struct NewSignupRecord {
+    pub(crate) cname: String,
+    pub(crate) email: String,
+    pub(crate) email_norm: String,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) locale: String,
+    pub(crate) details: SignupDetails,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignupDetails {
-    pub company_name: String,
-    pub mailing_address: serde_json::Value,
-    pub first_name: String,
-    pub last_name: String,
-    pub contact_number: Option<String>,
-    pub tos_version: String,
-    pub tos_accepted_at: Option<String>,
+pub(crate) struct SignupDetails {
+    pub(crate) company_name: String,
+    pub(crate) mailing_address: serde_json::Value,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) contact_number: Option<String>,
+    pub(crate) tos_version: String,
+    pub(crate) tos_accepted_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum RegistrationErr {
+pub(crate) enum RegistrationErr {
     ETOKEN_OK,
     ETOKEN_FAILED,
     ETOKEN_NOTFOUND,
@@ -49,27 +49,27 @@ pub enum RegistrationErr {
     EUSER_EXISTS,
 }
 
-pub struct RegistrationDetails {
-    pub email: String,
-    pub cname: String,
-    pub tenant_type: TenantType,
-    pub console_url: Option<String>,
-    pub error_message: Option<&'static str>,
+pub(crate) struct RegistrationDetails {
+    pub(crate) email: String,
+    pub(crate) cname: String,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) console_url: Option<String>,
+    pub(crate) error_message: Option<&'static str>,
 }
 
 /// F5's own wording for a completed signup (its `GetRegistrationDetailsResponse` example).
-pub const ALREADY_ACTIVE: &str = "Your account is already active. Please log in to continue.";
+pub(crate) const ALREADY_ACTIVE: &str = "Your account is already active. Please log in to continue.";
 
-pub struct Completed {
-    pub cname: String,
-    pub email: String,
+pub(crate) struct Completed {
+    pub(crate) cname: String,
+    pub(crate) email: String,
 }
 
 fn token_invalid() -> Error {
     Error::invalid_token(Purpose::Signup)
 }
 
-pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
+pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
     if ctx.cname_is_reserved(new.cname.as_str()) {
         return Err(Error::invalid("domain", "is reserved; choose another"));
     }
@@ -99,7 +99,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
 }
 
 /// The link goes to the signup's own address, never the caller's: an old token grants nothing but a new email.
-pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
+pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -127,7 +127,7 @@ pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error
 }
 
 /// Seed 003's checks, in SPEC §3.3's order. Reads only: never spends the token.
-pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
+pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
     use RegistrationErr::*;
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(ETOKEN_FAILED);
@@ -155,7 +155,7 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
     Ok(ETOKEN_OK)
 }
 
-pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
+pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let signup =
@@ -185,7 +185,7 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
     })
 }
 
-pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
+pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -314,14 +314,14 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     Ok(done)
 }
 
-pub enum LinkState {
+pub(crate) enum LinkState {
     Ready { email: String, cname: String },
     Expired,
     Completed { console_url: String },
     Invalid,
 }
 
-pub async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
+pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(LinkState::Invalid);
     };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum Intent {
+pub(crate) enum Intent {
     SignupLinkV1 { token: String, cname: String, first_name: String, expires_at: i64 },
     AccountExistsV1 {},
     PasswordLinkV1 { token: String, cname: String, first_name: String, expires_at: i64 },
@@ -19,22 +19,22 @@ pub enum Intent {
     ActivationCodeV2 { user_id: String, tenant: String, first_name: String },
 }
 
-pub struct LinkToMint<'a> {
-    pub purpose: Purpose,
-    pub subject: &'a str,
+pub(crate) struct LinkToMint<'a> {
+    pub(crate) purpose: Purpose,
+    pub(crate) subject: &'a str,
 }
 
-pub struct Minted {
-    pub token: String,
-    pub expires_at_ms: i64,
+pub(crate) struct Minted {
+    pub(crate) token: String,
+    pub(crate) expires_at_ms: i64,
 }
 
-pub const SIGNUP_PAGE: &str = "/signup";
-pub const PASSWORD_PAGE: &str = "/password";
-pub const ACTIVATION_PAGE: &str = "/activate";
+pub(crate) const SIGNUP_PAGE: &str = "/signup";
+pub(crate) const PASSWORD_PAGE: &str = "/password";
+pub(crate) const ACTIVATION_PAGE: &str = "/activate";
 
 impl Intent {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::SignupLinkV1 { .. } | Self::SignupLinkV2 { .. } => "signup_link",
             Self::AccountExistsV1 {} => "account_exists",
@@ -43,7 +43,7 @@ impl Intent {
         }
     }
 
-    pub fn link_to_mint(&self) -> Option<LinkToMint<'_>> {
+    pub(crate) fn link_to_mint(&self) -> Option<LinkToMint<'_>> {
         let (purpose, subject) = match self {
             Self::SignupLinkV2 { signup_id, .. } => (Purpose::Signup, signup_id),
             Self::PasswordLinkV2 { user_id, .. } => (Purpose::Password, user_id),
@@ -53,7 +53,7 @@ impl Intent {
         Some(LinkToMint { purpose, subject })
     }
 
-    pub fn scrubbed(&self) -> Self {
+    pub(crate) fn scrubbed(&self) -> Self {
         let mut copy = self.clone();
         match &mut copy {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
@@ -66,7 +66,7 @@ impl Intent {
 
     /// Sending it would mail a link that cannot work (a row scrubbed when it failed, by an older usher,
     /// then put back by `outbox retry`).
-    pub fn lost_its_secret(&self) -> bool {
+    pub(crate) fn lost_its_secret(&self) -> bool {
         match self {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
                 token.is_empty()
@@ -75,7 +75,7 @@ impl Intent {
         }
     }
 
-    pub fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
+    pub(crate) fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
         let (token, expires_at) = minted.map_or(("", 0), |m| (m.token.as_str(), m.expires_at_ms));
         match self {
@@ -105,20 +105,26 @@ impl Intent {
     }
 }
 
-pub struct Outgoing<'a> {
-    pub intent: Intent,
-    pub to: &'a str,
-    pub tenant: Option<&'a str>,
-    pub locale: &'a str,
+pub(crate) struct Outgoing<'a> {
+    pub(crate) intent: Intent,
+    pub(crate) to: &'a str,
+    pub(crate) tenant: Option<&'a str>,
+    pub(crate) locale: &'a str,
 }
 
-pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
+pub(crate) async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
     let payload = serde_json::to_string(&out.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
     let envelope = Envelope { kind: out.intent.kind(), recipient: out.to, tenant: out.tenant, locale: out.locale, payload: &payload };
     insert(conn, now, mail_domain, &envelope, Status::Pending).await
 }
 
-pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, store::Error> {
+pub(crate) async fn insert(
+    conn: &mut Conn,
+    now: i64,
+    mail_domain: &str,
+    envelope: &Envelope<'_>,
+    status: Status,
+) -> Result<String, store::Error> {
     // Time-ordered (v7): a batch's new ids land on the last page of the
     // unique index instead of a random page each.
     let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain);

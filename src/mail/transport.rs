@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct SendError {
-    pub permanent: bool,
-    pub hint: String,
+pub(crate) struct SendError {
+    pub(crate) permanent: bool,
+    pub(crate) hint: String,
 }
 
 impl SendError {
@@ -43,15 +43,15 @@ enum Kind {
     Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
 }
 
-pub struct Envelope<'a> {
-    pub message_id: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub now: i64,
+pub(crate) struct Envelope<'a> {
+    pub(crate) message_id: &'a str,
+    pub(crate) from: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) now: i64,
 }
 
 impl Transport {
-    pub fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
+    pub(crate) fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
         let kind = match s.mail_transport {
             MailTransport::Dev => Kind::Dev(store.clone()),
             MailTransport::File => {
@@ -71,7 +71,7 @@ impl Transport {
         Ok(Self { kind, dkim })
     }
 
-    pub fn check(s: &Settings) -> anyhow::Result<()> {
+    pub(crate) fn check(s: &Settings) -> anyhow::Result<()> {
         if let (Some(selector), Some(key)) = (&s.dkim_selector, &s.dkim_private_key) {
             dkim_config(selector, &s.dkim_domain, key)?;
         }
@@ -81,7 +81,7 @@ impl Transport {
         Ok(())
     }
 
-    pub async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
         match &self.kind {
             Kind::Dev(store) => {
                 let message = store::devmail::DevMessage {
@@ -157,7 +157,7 @@ fn dkim_config(selector: &str, domain: &str, key_path: &Path) -> anyhow::Result<
 const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
 
-pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
+pub(crate) fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
     const HELP: &str = "give an unencrypted RSA or Ed25519 private key in PEM";
     let pem = pem.trim();
     let (label, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| anyhow!("the file is not a PEM private key ({e}); {HELP}"))?;

@@ -3,25 +3,25 @@ use crate::args;
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
-pub struct ApiToken {
-    pub id: String,
-    pub tenant_cname: String,
-    pub role: String,
-    pub secret_hash: String,
-    pub revoked: bool,
+pub(crate) struct ApiToken {
+    pub(crate) id: String,
+    pub(crate) tenant_cname: String,
+    pub(crate) role: String,
+    pub(crate) secret_hash: String,
+    pub(crate) revoked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Listed {
-    pub id: String,
-    pub tenant: String,
-    pub role: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+pub(crate) struct Listed {
+    pub(crate) id: String,
+    pub(crate) tenant: String,
+    pub(crate) role: String,
+    pub(crate) created_at: i64,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
 }
 
-pub async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &str, secret_hash: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &str, secret_hash: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![id, tenant_id, role, secret_hash, now],
@@ -42,7 +42,7 @@ impl FromRow for ApiToken {
     }
 }
 
-pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
+pub(crate) async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
     conn.fetch_optional(
         "SELECT a.id, t.cname, a.role, a.secret_hash, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
         args![id],
@@ -50,7 +50,7 @@ pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error>
     .await
 }
 
-pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), Error> {
     conn.execute("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", args![id, now]).await.map(|_| ())
 }
 
@@ -60,7 +60,7 @@ pub async fn revoke(conn: &mut Conn, id: &str, now: i64) -> Result<bool, Error> 
 
 crate::from_row!(Listed { id, tenant: "cname", role, created_at, last_used_at, revoked_at });
 
-pub async fn list(conn: &mut Conn) -> Result<Vec<Listed>, Error> {
+pub(crate) async fn list(conn: &mut Conn) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(
         "SELECT a.id, t.cname, a.role, a.created_at, a.last_used_at, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id ORDER BY a.created_at, a.id",
         &[],

@@ -6,15 +6,15 @@ const CLIENT_WINDOW_MS: i64 = 2 * 60 * 1000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Retention {
-    pub sent_mail: Option<Duration>,
-    pub dropped_requests: Option<Duration>,
-    pub dev_mailbox: Option<Duration>,
-    pub tokens: Option<Duration>,
-    pub limits: Option<Duration>,
-    pub audit: Option<Duration>,
+    pub(crate) sent_mail: Option<Duration>,
+    pub(crate) dropped_requests: Option<Duration>,
+    pub(crate) dev_mailbox: Option<Duration>,
+    pub(crate) tokens: Option<Duration>,
+    pub(crate) limits: Option<Duration>,
+    pub(crate) audit: Option<Duration>,
 }
 
-pub async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, Error> {
+pub(crate) async fn prune(conn: &mut Conn, now: i64, retention: &Retention) -> Result<u64, Error> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
     // Parameters are bound, never formatted: these statements are fixed text.
     let mut statements: Vec<(&str, Vec<i64>)> = Vec::new();

@@ -3,7 +3,7 @@ use crate::args;
 use crate::tokens::{Issued, Purpose};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenState {
+pub(crate) enum TokenState {
     Live,
     Used,
     Superseded,
@@ -12,7 +12,7 @@ pub enum TokenState {
     Missing,
 }
 
-pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
     conn.execute(
         "UPDATE one_time_tokens SET superseded_at = $3
          WHERE purpose = $1 AND subject = $2 AND used_at IS NULL AND superseded_at IS NULL",
@@ -27,7 +27,7 @@ pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &I
     .map(|_| ())
 }
 
-pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
     let spent = conn
         .execute(
             "UPDATE one_time_tokens SET used_at = $3
@@ -41,7 +41,7 @@ pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
     Ok(found)
 }
 
-pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
     let row: Option<(Option<i64>, Option<i64>, i64)> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
