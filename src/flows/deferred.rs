@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "type")]
 pub(crate) enum Request {
     PasswordEmailV1 { cname: String, email: String, caller: Caller },
-    TenantSignupV1 { signup: NewSignupRecord, caller: Caller },
+    TenantSignupV1 { signup: Box<NewSignupRecord>, caller: Caller },
     DeveloperSignupV1 { cname: String, email: String, first_name: String, last_name: String, phone: Option<String>, caller: Caller },
     ActivationResendV1 { cname: String, email: String, caller: Caller },
 }

@@ -30,12 +30,35 @@ pub(crate) struct NewSignupRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SignupDetails {
     pub(crate) company_name: String,
-    pub(crate) mailing_address: serde_json::Value,
+    pub(crate) mailing_address: MailingAddress,
     pub(crate) first_name: String,
     pub(crate) last_name: String,
     pub(crate) contact_number: Option<String>,
     pub(crate) tos_version: String,
     pub(crate) tos_accepted_at: Option<String>,
+}
+
+/// F5's `ContactMeta`, each field trimmed and present only when given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct MailingAddress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) county: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) zip_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,7 +112,7 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
                 locale: new.locale.as_str().to_owned(),
                 details: new.details,
             };
-            let request = Request::TenantSignupV1 { signup, caller };
+            let request = Request::TenantSignupV1 { signup: Box::new(signup), caller };
             deferred::submit(&ctx2, conn, now, MailFlow::Signup, &request).await
         })
     })

@@ -29,7 +29,7 @@ pub struct ContactSpec {
 }
 
 /// F5's `schemacontactGlobalSpecType`: signup's mailing address and F5's contact type.
-#[derive(ToSchema, Serialize)]
+#[derive(ToSchema, Deserialize)]
 #[schema(as = schemacontactGlobalSpecType)]
 #[allow(dead_code)]
 struct ContactSpecDoc {

@@ -87,8 +87,8 @@ fn known_field(path: &str) -> &'static str {
         "user_details",
         "mailing_address",
     ];
-    let last = path.rsplit('.').next().unwrap_or(path);
-    FIELDS.iter().copied().find(|f| *f == last).unwrap_or("body")
+    // The innermost field usher names: a wrong type inside `mailing_address` is reported on it.
+    path.rsplit('.').find_map(|segment| FIELDS.iter().copied().find(|f| *f == segment)).unwrap_or("body")
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
