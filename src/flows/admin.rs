@@ -75,7 +75,7 @@ pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Resul
         store::api_tokens::by_id(&mut conn, id).await.context("reading the API token")?.ok_or(Error::Unauthenticated)?
     };
     let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
-    if !matches || token.revoked {
+    if !matches || token.revoked_at.is_some() {
         return Err(Error::Unauthenticated);
     }
     let token_id = token.id.clone();

@@ -1,4 +1,4 @@
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 use serde::Serialize;
 
@@ -8,7 +8,7 @@ pub(crate) struct ApiToken {
     pub(crate) tenant_cname: String,
     pub(crate) role: String,
     pub(crate) secret_hash: String,
-    pub(crate) revoked: bool,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,17 +30,7 @@ pub(crate) async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &st
     .map(|_| ())
 }
 
-impl FromRow for ApiToken {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            tenant_cname: row.get("cname")?,
-            role: row.get("role")?,
-            secret_hash: row.get("secret_hash")?,
-            revoked: row.get::<Option<i64>>("revoked_at")?.is_some(),
-        })
-    }
-}
+crate::from_row!(ApiToken { id, tenant_cname: "cname", role, secret_hash, revoked_at });
 
 pub(crate) async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
     conn.fetch_optional(
