@@ -1,19 +1,10 @@
-//! The outbox worker's thread: a runtime of its own, at a lower CPU
-//! priority than the threads that answer requests. Under a burst the
-//! answers keep their speed and the mail waits its turn; with CPU to
-//! spare the worker runs as fast as ever.
-
 use std::future::Future;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// How much less the worker's thread weighs with the kernel's scheduler
-/// than a request thread: nice 10 gets about a tenth of a busy core, so
-/// mail never stops moving, even under a load that takes all the rest.
 const NICENESS: i32 = 10;
 
-/// A future running on the background thread. Dropping it ends the thread,
-/// cancelling whatever is still running there.
+/// Dropping it ends the thread, cancelling whatever is still running there.
 pub struct Background<T> {
     pub task: JoinHandle<T>,
     _stop: oneshot::Sender<()>,

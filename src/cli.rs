@@ -1,5 +1,3 @@
-//! The `usher` command line.
-
 use crate::config::{Layers, Settings};
 use crate::startup::{Application, open_store};
 use crate::store;
@@ -13,13 +11,13 @@ use std::path::PathBuf;
 pub struct Cli {
     /// TOML configuration file (also USHER_CONFIG).
     #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Serve the HTTP API and deliver queued email.
     Serve,
     /// Apply pending database migrations and exit.
@@ -59,7 +57,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ApiTokenCommand {
+pub(crate) enum ApiTokenCommand {
     /// Create a token; its secret is printed once, alone on the last line.
     Create {
         /// The tenant's cname.
@@ -80,7 +78,7 @@ pub enum ApiTokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Clear a user's verify_password lock-out and wrong tries, from every client.
     Unlock {
         /// The tenant's cname.
@@ -92,7 +90,7 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TenantCommand {
+pub(crate) enum TenantCommand {
     /// Allow or refuse developer self-signup (Akana signupUser) for a tenant.
     DeveloperSignup {
         /// The tenant's cname.
@@ -103,7 +101,7 @@ pub enum TenantCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// List events, newest first.
     List {
         #[arg(long, default_value_t = 100)]
@@ -115,7 +113,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Print a new random key as ID:KEY, for USHER_KEYS.
     Generate {
         #[arg(long, default_value = "k1")]
@@ -132,7 +130,7 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum OutboxCommand {
+pub(crate) enum OutboxCommand {
     /// List messages, newest first.
     List {
         /// Only messages in this state: pending, sending, sent or failed.

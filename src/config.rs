@@ -1,14 +1,3 @@
-//! Settings: built-in defaults, then a TOML file, then `USHER_*` variables,
-//! layered by figment and deserialized into [`Settings`].
-//!
-//! Every setting has one flat name, the environment name without `USHER_`
-//! and lower-cased (`USHER_MAIL_RETRY_MIN` ⇔ `mail_retry_min`). In the TOML
-//! file it may be written flat or nested (`[mail] retry_min = "30s"`); both
-//! flatten to the same name, so every source holds the same flat text
-//! values, and an unknown key is an error instead of a silently ignored typo.
-//! A value is read as the environment would give it: text, with numbers and
-//! switches (`true`, `on`, `1`…) read leniently.
-
 use crate::domain::{Cname, EmailAddress};
 use anyhow::{Context, bail};
 use figment::value::{Dict, Map, Value};
@@ -21,15 +10,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A secret string: its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
+    pub(crate) fn new(s: impl Into<String>) -> Self {
         Self(s.into())
     }
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -46,8 +34,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Prints a URL with its password replaced, for logs and `check-config`.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***PASSWORD***"));
@@ -59,151 +46,126 @@ pub fn redact_url(url: &str) -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MailTransport {
+pub(crate) enum MailTransport {
     Dev,
     File,
     Smtp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HomePage {
+pub(crate) enum HomePage {
     On,
     Off,
     Redirect(String),
 }
 
-/// Every field is a setting of the same name (the `retention_*` ones are
-/// grouped in `retention`). A blank value means "none" or "derived": the
-/// derived ones are filled in by [`Settings::finish`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "secret")]
-    pub database_url: Secret,
-    pub database_max_connections: u32,
+    pub(crate) database_url: Secret,
+    pub(crate) database_max_connections: u32,
     #[serde(deserialize_with = "duration")]
-    pub database_acquire_timeout: Duration,
-    /// Blank: `http://` and the listen address.
-    pub public_url: String,
-    pub base_path: String,
-    pub data_dir: PathBuf,
+    pub(crate) database_acquire_timeout: Duration,
+    pub(crate) public_url: String,
+    pub(crate) base_path: String,
+    pub(crate) data_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
-    pub keys: Option<Secret>,
+    pub(crate) keys: Option<Secret>,
 
-    pub mail_transport: MailTransport,
+    pub(crate) mail_transport: MailTransport,
     #[serde(deserialize_with = "blank_is_none")]
-    pub smtp_url: Option<Secret>,
+    pub(crate) smtp_url: Option<Secret>,
     #[serde(deserialize_with = "duration")]
-    pub smtp_timeout: Duration,
-    pub smtp_pool_size: u32,
+    pub(crate) smtp_timeout: Duration,
+    pub(crate) smtp_pool_size: u32,
     #[serde(deserialize_with = "email")]
-    pub mail_from: EmailAddress,
-    pub mail_file_dir: PathBuf,
+    pub(crate) mail_from: EmailAddress,
+    pub(crate) mail_file_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
-    pub mail_templates_dir: Option<PathBuf>,
-    /// DKIM: the selector (`SELECTOR._domainkey.DOMAIN` holds the public key),
-    /// the signing domain (`d=`, by default the domain of `mail_from`) and a
-    /// PEM private key file. Signing is on when selector and key are set.
+    pub(crate) mail_templates_dir: Option<PathBuf>,
     #[serde(deserialize_with = "blank_is_none")]
-    pub dkim_selector: Option<String>,
-    pub dkim_domain: String,
+    pub(crate) dkim_selector: Option<String>,
+    pub(crate) dkim_domain: String,
     #[serde(deserialize_with = "blank_is_none")]
-    pub dkim_private_key: Option<PathBuf>,
+    pub(crate) dkim_private_key: Option<PathBuf>,
     #[serde(deserialize_with = "duration")]
-    pub mail_retry_min: Duration,
+    pub(crate) mail_retry_min: Duration,
     #[serde(deserialize_with = "duration")]
-    pub mail_retry_max: Duration,
-    pub mail_max_attempts: u32,
+    pub(crate) mail_retry_max: Duration,
+    pub(crate) mail_max_attempts: u32,
     #[serde(deserialize_with = "duration")]
-    pub mail_poll_interval: Duration,
+    pub(crate) mail_poll_interval: Duration,
     #[serde(deserialize_with = "duration")]
-    pub mail_lease: Duration,
-    /// After SIGTERM, how long the batch being sent may take before the
-    /// rest is handed back to the queue.
+    pub(crate) mail_lease: Duration,
     #[serde(deserialize_with = "duration")]
-    pub shutdown_grace: Duration,
-    /// Derived from `dev_mailbox_asked` and the transport and listener.
+    pub(crate) shutdown_grace: Duration,
     #[serde(skip)]
-    pub dev_mailbox: bool,
+    pub(crate) dev_mailbox: bool,
     #[serde(rename = "dev_mailbox", deserialize_with = "switch")]
     dev_mailbox_asked: Option<bool>,
 
     #[serde(deserialize_with = "duration")]
-    pub signup_link_ttl: Duration,
+    pub(crate) signup_link_ttl: Duration,
     #[serde(deserialize_with = "duration")]
-    pub password_link_ttl: Duration,
+    pub(crate) password_link_ttl: Duration,
     #[serde(deserialize_with = "duration")]
-    pub activation_code_ttl: Duration,
+    pub(crate) activation_code_ttl: Duration,
 
     #[serde(deserialize_with = "duration")]
-    pub limit_email_interval: Duration,
-    pub limit_email_daily: u32,
-    pub limit_client_per_minute: u32,
+    pub(crate) limit_email_interval: Duration,
+    pub(crate) limit_email_daily: u32,
+    pub(crate) limit_client_per_minute: u32,
     #[serde(deserialize_with = "cidrs")]
-    pub trusted_proxies: Vec<IpNet>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
 
     #[serde(deserialize_with = "cname")]
-    pub default_tenant: Cname,
+    pub(crate) default_tenant: Cname,
     #[serde(deserialize_with = "blank_is_none")]
-    pub tenancy_base_domain: Option<String>,
-    /// Blank: `{public_url}/console/{cname}`.
-    pub console_url: String,
+    pub(crate) tenancy_base_domain: Option<String>,
+    pub(crate) console_url: String,
 
-    /// What `/` shows: usher's own page, nothing (404), or a redirect.
     #[serde(deserialize_with = "home_page")]
-    pub home_page: HomePage,
-    /// The terms of service version the signup form asks a person to
-    /// accept, and where to read them.
-    pub terms_version: String,
+    pub(crate) home_page: HomePage,
+    pub(crate) terms_version: String,
     #[serde(deserialize_with = "blank_is_none")]
-    pub terms_url: Option<String>,
+    pub(crate) terms_url: Option<String>,
 
-    pub password_min_score: u8,
-    pub password_hash_workers: usize,
-    pub password_hash_queue: usize,
+    pub(crate) password_min_score: u8,
+    pub(crate) password_hash_workers: usize,
+    pub(crate) password_hash_queue: usize,
 
-    /// Connections (src/server.rs): how long a client may take to send a
-    /// request's headers, its body, and how long an idle keep-alive
-    /// connection is kept; how many connections are open at once, in all
-    /// and per client address (0 = no per-client cap).
     #[serde(deserialize_with = "duration")]
-    pub http_header_timeout: Duration,
+    pub(crate) http_header_timeout: Duration,
     #[serde(deserialize_with = "duration")]
-    pub http_body_timeout: Duration,
+    pub(crate) http_body_timeout: Duration,
     #[serde(deserialize_with = "duration")]
-    pub http_keepalive_timeout: Duration,
-    pub http_max_connections: usize,
-    pub http_max_connections_per_client: usize,
+    pub(crate) http_keepalive_timeout: Duration,
+    pub(crate) http_max_connections: usize,
+    pub(crate) http_max_connections_per_client: usize,
 
-    /// Cnames no signup may claim, beyond the built-in ones (domain::RESERVED_CNAMES).
     #[serde(deserialize_with = "list")]
-    pub reserved_cnames: Vec<String>,
-    /// The Have I Been Pwned range API (`…/range/`); none = not asked.
+    pub(crate) reserved_cnames: Vec<String>,
     #[serde(deserialize_with = "blank_is_none")]
-    pub password_pwned_url: Option<String>,
+    pub(crate) password_pwned_url: Option<String>,
     #[serde(deserialize_with = "duration")]
-    pub password_pwned_timeout: Duration,
+    pub(crate) password_pwned_timeout: Duration,
 
-    /// How long rows that no longer matter are kept (src/store/retention.rs).
     #[serde(deserialize_with = "retention")]
-    pub retention: crate::store::retention::Retention,
+    pub(crate) retention: crate::store::retention::Retention,
 
-    /// Webhooks (src/webhooks.rs): where each event is POSTed, the
-    /// Standard Webhooks secret (`whsec_…`) that signs it, and how long one
-    /// delivery may take.
     #[serde(deserialize_with = "webhook_urls")]
-    pub webhook_urls: Vec<String>,
+    pub(crate) webhook_urls: Vec<String>,
     #[serde(deserialize_with = "webhook_secret")]
-    pub webhook_secret: Option<Secret>,
+    pub(crate) webhook_secret: Option<Secret>,
     #[serde(deserialize_with = "duration")]
-    pub webhook_timeout: Duration,
+    pub(crate) webhook_timeout: Duration,
 
-    pub log_format: String,
+    pub(crate) log_format: String,
 }
 
-/// Every key usher knows, with its default. The order is the order of
-/// `check-config`'s output.
+/// Every key usher knows, with its default, in `check-config`'s order.
 const DEFAULTS: &[(&str, &str)] = &[
     ("listen", "127.0.0.1:8080"),
     ("database_url", "sqlite://usher.db"),
@@ -266,15 +228,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log_format", "text"),
 ];
 
-/// The settings' sources, layered: defaults, then the file, then the environment.
 #[derive(Clone, Default)]
 pub struct Layers {
     figment: Figment,
 }
 
 impl Layers {
-    /// Defaults, then the TOML file (`path`, else `USHER_CONFIG`), then the environment.
-    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let path = path.or_else(|| env.iter().find(|(k, _)| k == "USHER_CONFIG").map(|(_, v)| PathBuf::from(v)));
         let toml = match &path {
@@ -313,8 +273,7 @@ impl Layers {
         self.figment.extract_lossy::<Settings>()?.finish()
     }
 
-    /// `key = value` lines with secrets masked, for `usher check-config`.
-    pub fn describe(&self) -> Vec<String> {
+    pub(crate) fn describe(&self) -> Vec<String> {
         DEFAULTS
             .iter()
             .map(|(k, _)| {
@@ -331,7 +290,6 @@ impl Layers {
     }
 }
 
-/// The layered values as `check-config` shows them: secrets masked.
 impl fmt::Debug for Layers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.describe()).finish()
@@ -342,8 +300,6 @@ fn is_known(key: &str) -> bool {
     DEFAULTS.iter().any(|(k, _)| *k == key)
 }
 
-/// Where a flat setting sits in the layered data: `retention_*` in the
-/// `retention` group, every other one at the top.
 fn path(key: &str) -> String {
     match key.strip_prefix("retention_") {
         Some(period) => format!("retention.{period}"),
@@ -351,7 +307,6 @@ fn path(key: &str) -> String {
     }
 }
 
-/// One source's settings, flat names to text, as a figment provider.
 struct Layer {
     name: &'static str,
     values: Dict,
@@ -389,12 +344,11 @@ impl Provider for Layer {
 }
 
 impl Settings {
-    /// The settings of a machine with no configuration at all.
-    pub fn defaults() -> anyhow::Result<Self> {
+    #[cfg(test)]
+    pub(crate) fn defaults() -> anyhow::Result<Self> {
         Layers::from_sources(None, Vec::new())?.parse()
     }
 
-    /// Fills in the derived settings and checks what involves more than one.
     fn finish(mut self) -> anyhow::Result<Self> {
         let listen = self.listen;
         if self.mail_transport == MailTransport::Smtp && self.smtp_url.is_none() {
@@ -464,15 +418,11 @@ impl Settings {
     }
 }
 
-// Readers of the settings that serde cannot read by type alone. Every value
-// arrives as text (see `Layer`), already trimmed.
-
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     humantime::parse_duration(&text).map_err(|_| D::Error::custom(format!("`{text}` is not a duration such as 90s, 15m or 24h")))
 }
 
-/// A retention period: a duration, or `off` (or blank) to keep for ever.
 fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     match String::deserialize(d)?.as_str() {
         "" | "off" => Ok(None),
@@ -510,12 +460,10 @@ fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention:
     })
 }
 
-/// Blank is none; anything else is the value.
 fn blank_is_none<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
     Ok(Some(String::deserialize(d)?).filter(|s| !s.is_empty()).map(T::from))
 }
 
-/// Blank is "not said"; else a switch such as `true`, `off` or `1`.
 fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     match String::deserialize(d)?.to_ascii_lowercase().as_str() {
         "" => Ok(None),
@@ -525,7 +473,6 @@ fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     }
 }
 
-/// A comma-separated list, blanks dropped (a TOML array arrives joined).
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(String::deserialize(d)?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
 }
@@ -551,8 +498,7 @@ fn webhook_urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
         .collect()
 }
 
-/// Standard Webhooks' secret: `whsec_` and the base64 of the key. The key
-/// is checked here, so a typo stops the start instead of every delivery.
+// Checked here, so that a typo stops the start instead of every delivery.
 fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
     let Some(secret) = blank_is_none::<D, String>(d)? else { return Ok(None) };
     match crate::webhooks::decode_secret(&secret) {

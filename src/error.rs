@@ -1,13 +1,3 @@
-//! The HTTP edge's error: what an answer says, not what went wrong inside.
-//! Flows fail with [`crate::flows::Error`]; `http::answers` maps that to
-//! this, choosing status, code and wording per dialect; extractors and
-//! handlers build the HTTP-only kinds (405, 406, 413, 415) themselves.
-//!
-//! Every error answer is `{"code": "...", "message": "..."}` (SPEC §3.4),
-//! plus `"field"` for invalid input. Internal causes are never sent: the
-//! answer carries them in its extensions as a [`Failure`], which
-//! `http::log_failures` logs once, inside the request's span.
-
 use crate::domain::Invalid;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,8 +10,6 @@ use std::time::Duration;
 pub enum Error {
     #[error("invalid {field}: {message}")]
     Invalid { field: &'static str, message: String },
-    /// A one-time token that cannot be used; `code` says why (TOKEN_INVALID,
-    /// TOKEN_EXPIRED, TOKEN_SUPERSEDED, TOKEN_USED).
     #[error("{message}")]
     Token { code: &'static str, message: &'static str },
     #[error("authentication required")]
@@ -33,7 +21,6 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: Cow<'static, str> },
     #[error("method not allowed")]
-    /// `allow` is the methods the path answers, as the `Allow` header lists them.
     MethodNotAllowed { allow: Cow<'static, str> },
     #[error("not acceptable")]
     NotAcceptable,
@@ -43,8 +30,6 @@ pub enum Error {
     UnsupportedMediaType { expected: &'static str },
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
-    /// The database, or the password-hashing queue, cannot take the request
-    /// now; `cause`, when known, is logged (as a warning).
     #[error("service unavailable: {reason}")]
     Unavailable { reason: &'static str, retry_after: Duration, cause: Option<anyhow::Error> },
     #[error(transparent)]
@@ -96,7 +81,7 @@ impl Error {
         }
     }
 
-    /// What a person reads. Never built from an internal error's text.
+    /// Never built from an internal error's text.
     pub fn public_message(&self) -> Cow<'static, str> {
         match self {
             Self::Invalid { field, message } => format!("{field} {message}").into(),
@@ -125,18 +110,13 @@ pub struct ErrorBody {
     pub field: Option<&'static str>,
 }
 
-/// What went wrong inside, riding in an answer's extensions to the one
-/// middleware that logs it (`http::log_failures`). Never serialized.
 #[derive(Clone)]
 pub struct Failure {
-    /// An internal error (logged as an error) or an outage (a warning).
     pub internal: bool,
     pub error: Arc<anyhow::Error>,
 }
 
 impl Error {
-    /// What every answer of this error carries besides its body, JSON or
-    /// page: `Retry-After`, `Allow`, and the [`Failure`] to log.
     pub fn decorate(self, response: &mut Response) {
         let headers = response.headers_mut();
         match &self {

@@ -1,15 +1,3 @@
-//! SPEC §4's per-client limit on unauthenticated requests, counted in memory
-//! so that a request costs no database write.
-//!
-//! Windows are fixed minutes. On SQLite there is one instance and the local
-//! count is the whole truth. On PostgreSQL every instance reports what it
-//! admitted every [`SYNC_EVERY`] in one upsert, learns each client's total
-//! over all instances, and admits on that total plus what it admitted since.
-//! Between two reports the other instances' admissions are unseen, so with
-//! N instances a client can get past the limit by at most what the other
-//! N − 1 instances admit to it in one report interval, and never more than
-//! N × the limit in one window.
-
 use crate::clock::Clock;
 use crate::store::{self, Store};
 use std::collections::HashMap;
@@ -22,7 +10,6 @@ const MINUTE_MS: i64 = store::limits::MINUTE_MS;
 
 #[derive(Default)]
 struct Count {
-    /// Admitted by this instance in the window.
     mine: i64,
     /// The part of `mine` already reported to the database.
     reported: i64,
@@ -49,7 +36,6 @@ impl ClientLimiter {
         Self { per_minute: i64::from(per_minute), clock, window: Arc::default() }
     }
 
-    /// Counts one request of `client`, or says how long it must wait.
     pub fn admit(&self, client: IpAddr) -> Result<(), Duration> {
         if self.per_minute == 0 {
             return Ok(());
@@ -70,7 +56,6 @@ impl ClientLimiter {
         Ok(())
     }
 
-    /// Reports local admissions to the shared counts and learns the others'.
     pub async fn sync(&self, store: &Store) -> Result<(), store::Error> {
         let (start, deltas) = {
             let window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -97,7 +82,6 @@ impl ClientLimiter {
         Ok(())
     }
 
-    /// Reports every [`SYNC_EVERY`], for as long as the instance runs.
     pub async fn run_sync(self, store: Store) {
         let mut tick = tokio::time::interval(SYNC_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

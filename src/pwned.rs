@@ -1,19 +1,7 @@
-//! The optional Have I Been Pwned check of new passwords (off unless
-//! `password_pwned_url` is set): k-anonymity through the range API. Only
-//! the first five hex digits of the password's SHA-1 leave usher; the
-//! service answers every suffix it knows under that prefix, and usher looks
-//! for the rest of the hash there. `Add-Padding` makes every answer about
-//! the same size, so an observer cannot tell the prefix from its length.
-//!
-//! A check that fails (timeout, an error status) lets the password through
-//! with a warning: the breach list is an extra, and its outage must not
-//! stop every signup.
-
 use sha1::{Digest, Sha1};
 use std::time::Duration;
 
 pub struct PwnedCheck {
-    /// The range endpoint, ending before the prefix (`…/range/`).
     base: String,
     client: reqwest::Client,
 }
@@ -34,11 +22,10 @@ impl PwnedCheck {
         Ok(Self { base, client })
     }
 
-    /// Whether the password is in the breach corpus; false when the service
-    /// cannot be asked.
     pub async fn is_pwned(&self, password: &str) -> bool {
         let hex = hex_upper(&Sha1::digest(password.as_bytes()));
         let (prefix, suffix) = hex.split_at(5);
+        // Padded answers are all about the same size: an observer cannot tell the prefix from the length.
         let answer = self.client.get(format!("{}{prefix}", self.base)).header("Add-Padding", "true").send().await;
         let text = match answer.and_then(reqwest::Response::error_for_status) {
             Ok(r) => r.text().await,
@@ -54,8 +41,7 @@ impl PwnedCheck {
     }
 }
 
-/// Whether `suffix` is in a range answer (`SUFFIX:COUNT` lines; padding
-/// lines have a count of 0).
+/// `SUFFIX:COUNT` lines; padding lines have a count of 0.
 fn listed(body: &str, suffix: &str) -> bool {
     body.lines().filter_map(|l| l.trim().split_once(':')).any(|(s, count)| s.eq_ignore_ascii_case(suffix) && count.trim() != "0")
 }

@@ -1,23 +1,3 @@
-//! The connection layer: usher's own accept loop over hyper, so that no
-//! client can hold the server's connections or file descriptors.
-//!
-//! - A request's headers must arrive within `http_header_timeout` (hyper's
-//!   `header_read_timeout`, whose timer also runs while a connection waits
-//!   for its first request); its whole body within `http_body_timeout`
-//!   of the headers ([`Deadline`]: a deadline, not an idle timer, so a
-//!   body trickled a byte at a time is cut off too).
-//! - A keep-alive connection with no bytes either way for
-//!   `http_keepalive_timeout` is closed (hyper's header timer closes it
-//!   anyway after `http_header_timeout`: it also times the wait for the
-//!   next request, so the shorter of the two wins).
-//! - At most `http_max_connections` are open at once, and at most
-//!   `http_max_connections_per_client` from one peer address (trusted
-//!   proxies excepted: their peers are everybody). Past a cap a connection
-//!   is accepted and closed at once, so the kernel's backlog never fills
-//!   with connections nobody will serve, and a log line says which cap.
-//! - The cap is kept below the open-file limit (raised to the hard limit at
-//!   start), so `accept` never fails for want of a descriptor.
-
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -38,12 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-/// Descriptors kept back from the connection cap for the database pool,
-/// SMTP, templates and the log.
+/// Kept back from the connection cap for the database pool, SMTP, templates and the log.
 const RESERVED_FDS: u64 = 64;
-/// How long a stop waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(30);
-/// Refusals are summed into one log line at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
@@ -68,8 +45,6 @@ impl Limits {
         }
     }
 
-    /// Raises the soft open-file limit to the hard one and keeps the
-    /// connection cap below what it allows.
     pub fn fit_file_limit(mut self) -> Self {
         let limit = match rlimit::increase_nofile_limit(u64::MAX) {
             Ok(n) => n,
@@ -93,7 +68,6 @@ impl Limits {
     }
 }
 
-/// Open connections per peer address.
 #[derive(Default)]
 struct PerClient(Mutex<HashMap<IpAddr, usize>>);
 
@@ -126,10 +100,7 @@ impl Drop for ClientSlot {
     }
 }
 
-/// Counts refusals and logs them in sums, so a flood costs one line per
-/// [`LOG_EVERY`] instead of one per connection.
 struct Refusals {
-    /// When the last line was logged; none yet means the next refusal logs at once.
     last: Option<Instant>,
     total_cap: u64,
     client_cap: u64,
@@ -167,8 +138,6 @@ impl Refusals {
     }
 }
 
-/// Serves `app` on `listener` until `stop` completes, then lets requests in
-/// flight finish (at most [`DRAIN`]).
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
@@ -263,9 +232,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, limi
                 conn.as_mut().graceful_shutdown();
             }
             () = tokio::time::sleep(wake), if !shutting_down => {
-                // No bytes either way for `idle`: an idle keep-alive connection
-                // closes now; one whose request is still being answered closes
-                // after its answer.
+                // Quiet for `idle`: an idle connection closes now, a busy one after its answer.
                 if quiet >= idle {
                     shutting_down = true;
                     conn.as_mut().graceful_shutdown();
@@ -275,7 +242,6 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, limi
     }
 }
 
-/// A stream that records when bytes last moved, in ms since `started`.
 struct Watched {
     inner: TcpStream,
     activity: Arc<AtomicU64>,
@@ -318,8 +284,7 @@ impl AsyncWrite for Watched {
     }
 }
 
-/// A request body that fails once `timeout` has passed since the request's
-/// headers, however steadily it trickles in.
+/// A deadline, not an idle timer: a body trickled in a byte at a time is cut off too.
 struct Deadline {
     inner: Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,

@@ -1,6 +1,3 @@
-//! Building and running the service: used by `usher serve` and by the tests,
-//! which start the real server on port 0 with a database of their own.
-
 use crate::clock::Clock;
 use crate::config::{MailTransport, Settings};
 use crate::flows::Ctx;
@@ -24,8 +21,7 @@ pub struct Application {
     worker: Option<Worker>,
 }
 
-/// Opens the database and applies pending migrations.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(
         settings.database_url.expose(),
         PoolSettings { max_connections: settings.database_max_connections, acquire_timeout: settings.database_acquire_timeout },
@@ -36,9 +32,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 impl Application {
-    /// Binds the listener, opens and migrates the database and prepares the
-    /// outbox worker. Nothing is served until [`Application::run_until_stopped`].
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub(crate) async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with_clock(settings, Clock::default()).await
     }
 
@@ -46,10 +40,8 @@ impl Application {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings, &store)?;
-        // A sending worker renews its lease every third of it, so a send may
-        // take as long as it likes; what must fit in the lease is a renewal,
-        // which may wait database_acquire_timeout for a connection. With less
-        // than that left, a slow database lets another instance send twice.
+        // What must fit in the lease is a renewal (every third of it), which may wait database_acquire_timeout
+        // for a connection: with less left, a slow database lets another instance send twice.
         if settings.mail_lease * 2 / 3 < settings.database_acquire_timeout {
             // Not an error: tests and small setups use short leases on purpose.
             tracing::warn!(
@@ -68,8 +60,7 @@ impl Application {
         }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         if settings.listen.port() == 0 {
-            // The system chose the port: the URLs derived from the listen
-            // address name the one it chose (the tests bind port 0 this way).
+            // The system chose the port: URLs derived from the listen address name the one it chose.
             let (asked, bound) = (format!("http://{}", settings.listen), format!("http://{}", listener.local_addr()?));
             for url in [&mut settings.public_url, &mut settings.console_url] {
                 if let Some(rest) = url.strip_prefix(&asked) {
@@ -130,33 +121,23 @@ impl Application {
         self.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+    pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Takes the outbox worker out: the application then serves without
-    /// one, and mail moves only when the caller runs the worker (the tests
-    /// deliver on demand with [`Worker::deliver_all`]).
     pub fn take_worker(&mut self) -> Option<Worker> {
         self.worker.take()
     }
 
-    /// The shared services, for tests that move the clock or look inside.
     pub fn ctx(&self) -> &Ctx {
         &self.state.ctx
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops taking requests and
-    /// claiming mail, lets the requests and the batch being sent finish
-    /// (the batch for at most `shutdown_grace`), and hands any message still claimed
-    /// back to the queue, so nothing waits for a lease to run out.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub(crate) async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        // One stop for both: the worker stops claiming while the server lets
-        // the requests in flight finish.
         let (stopping, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             stop.await;

@@ -1,12 +1,3 @@
-//! One-time tokens: PASETO v4.local (XChaCha20 + BLAKE2b, from `pasetors`),
-//! with a key ring so keys can rotate.
-//!
-//! The footer carries the key id (`{"kid":"k1"}`) so a token finds its key;
-//! the purpose is bound twice, as a claim and as PASETO's implicit assertion,
-//! so a password token can never be decrypted as a signup token. Expiry,
-//! single use and supersession are not checked here: the database row of the
-//! token (keyed by a hash of its `jti`) is the authority for those.
-
 use crate::clock::{self, Clock};
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -20,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
 
-pub const MAX_TOKEN_LEN: usize = 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +22,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Signup => "signup",
             Self::Password => "password",
@@ -49,39 +40,35 @@ impl Purpose {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub purpose: Purpose,
-    pub sub: String,
-    pub iat: String,
-    pub exp: String,
-    pub jti: String,
+pub(crate) struct Claims {
+    pub(crate) purpose: Purpose,
+    pub(crate) sub: String,
+    pub(crate) iat: String,
+    pub(crate) exp: String,
+    pub(crate) jti: String,
 }
 
 impl Claims {
-    /// The value stored in the database instead of the token: a hash of its id.
-    pub fn id_hash(&self) -> String {
+    pub(crate) fn id_hash(&self) -> String {
         id_hash(&self.jti)
     }
 }
 
-pub fn id_hash(jti: &str) -> String {
+pub(crate) fn id_hash(jti: &str) -> String {
     let digest = Sha256::digest(jti.as_bytes());
     URL_SAFE_NO_PAD.encode(digest)
 }
 
-/// A freshly minted token and what the database needs to know of it.
 pub struct Issued {
     pub token: String,
-    pub id_hash: String,
-    pub issued_at_ms: i64,
-    pub expires_at_ms: i64,
+    pub(crate) id_hash: String,
+    pub(crate) issued_at_ms: i64,
+    pub(crate) expires_at_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenError {
-    /// Not a PASETO v4.local token, too long, or an unknown key id.
+pub(crate) enum OpenError {
     Malformed,
-    /// Wrong key, tampered with, or minted for another purpose.
     Undecryptable,
 }
 
@@ -90,14 +77,11 @@ struct Footer {
     kid: String,
 }
 
-/// What `usher keys rotate` did.
 #[derive(Debug)]
-pub struct Rotated {
-    pub new_id: String,
-    /// The whole new ring, the value for `USHER_KEYS`.
-    pub spec: crate::config::Secret,
-    /// The development key file rewritten, if the ring came from it.
-    pub file: Option<std::path::PathBuf>,
+pub(crate) struct Rotated {
+    pub(crate) new_id: String,
+    pub(crate) spec: crate::config::Secret,
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 pub struct KeyRing {
@@ -112,7 +96,6 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Parses `ID:KEY,ID:KEY` where KEY is 32 bytes in base64url. The first key signs.
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
         let mut keys = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -136,10 +119,8 @@ impl KeyRing {
         Ok(Self { keys })
     }
 
-    /// A key for another purpose than tokens (`label` names it), derived
-    /// from the signing key: HMAC-SHA-256(signing key, label). Every
-    /// instance sharing the ring derives the same one.
-    pub fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
+    /// HMAC-SHA-256(signing key, label): every instance sharing the ring derives the same key.
+    pub(crate) fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
         use hmac::{Hmac, Mac};
         let signing = self.keys.first().map(|(_, k)| k.as_bytes()).unwrap_or_default();
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(signing).context("deriving a key")?;
@@ -147,15 +128,12 @@ impl KeyRing {
         Ok(mac.finalize().into_bytes().into())
     }
 
-    /// A new random key, written as `ID:KEY`.
     pub fn generate_entry(id: &str) -> anyhow::Result<String> {
         let key = SymmetricKey::<V4>::generate().map_err(|_| anyhow::anyhow!("generating a key"))?;
         Ok(format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
-    /// The ring from configuration, or in development one generated once into
-    /// `data_dir` (with a warning, because such a key is only as safe as that file).
-    pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
         if let Some(spec) = configured {
             return Self::parse(spec).context("USHER_KEYS");
         }
@@ -170,12 +148,7 @@ impl KeyRing {
         Self::parse(&entry)
     }
 
-    /// `usher keys rotate`: a new key (`id`, or the next `kN` free) put
-    /// first, so it signs, with every key of the ring after it, so links
-    /// already mailed keep verifying. With `USHER_KEYS` set nothing is
-    /// written: the operator sets the printed value. Otherwise the
-    /// development key file is replaced (atomically, mode 0600).
-    pub fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
+    pub(crate) fn rotate(configured: Option<&str>, data_dir: &Path, id: Option<&str>) -> anyhow::Result<Rotated> {
         let path = data_dir.join("usher-dev.keys");
         let (old, file) = match configured {
             Some(spec) => (Self::parse(spec).context("USHER_KEYS")?, None),
@@ -201,12 +174,11 @@ impl KeyRing {
         Ok(Rotated { new_id, spec: crate::config::Secret::new(spec), file })
     }
 
-    /// The ring as `ID:KEY` entries, signing key first.
     fn entries(&self) -> impl Iterator<Item = String> + '_ {
         self.keys.iter().map(|(id, key)| format!("{id}:{}", URL_SAFE_NO_PAD.encode(key.as_bytes())))
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|(id, _)| id.as_str())
     }
 
@@ -223,7 +195,7 @@ impl KeyRing {
         Ok(Issued { token, id_hash: claims.id_hash(), issued_at_ms: now, expires_at_ms: expires })
     }
 
-    pub fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
+    pub(crate) fn open(&self, purpose: Purpose, token: &str) -> Result<Claims, OpenError> {
         let token = token.trim();
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(OpenError::Malformed);
@@ -241,8 +213,7 @@ impl KeyRing {
     }
 }
 
-/// 128 random bits, base64url: ids that are safe to put in URLs and logs.
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let bytes: [u8; 16] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -1,22 +1,3 @@
-//! Webhooks: `signup.created`, `tenant.created`, `user.activated` and
-//! `password.set`, POSTed to every `webhook_urls` endpoint and signed as the
-//! Standard Webhooks specification says (<https://www.standardwebhooks.com/>).
-//!
-//! They ride the outbox: a flow writes one row per endpoint (kind
-//! `webhook:<event>`, the endpoint as recipient, the body as payload) in the
-//! transaction of the change it reports, so a rolled-back change announces
-//! nothing and a queued announcement survives a crash. The mail worker claims
-//! them with the mail, under the same lease, and retries them with the same
-//! backoff and tries (`mail_retry_*`, `mail_max_attempts`).
-//!
-//! The body is fixed when the row is written; the `webhook-id` is the row's
-//! `message_id` (the same on every attempt, for the receiver's idempotency);
-//! `webhook-timestamp` is the attempt's, as the specification wants, so the
-//! signature is computed at send time.
-//!
-//! Architecture invariant: a body names tenants and users (ids, cname,
-//! email), never a token, a password or its hash.
-
 use crate::store::{self, Conn, outbox::Envelope, outbox::Status};
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -24,41 +5,29 @@ use serde::Serialize;
 use sha2::Sha256;
 use std::time::Duration;
 
-/// The outbox `kind` of a webhook row is this prefix and the event's name.
 pub const KIND_PREFIX: &str = "webhook:";
 
-/// A tenant, as the events name it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantRef {
     pub id: String,
     pub cname: String,
 }
 
-/// A user, as the events name them.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserRef {
     pub id: String,
     pub email: String,
 }
 
-/// What happened. Each variant is the `data` of its event; the names are
-/// the audit trail's actions of the same change.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
-    /// A tenant signup was accepted and its link is being mailed (the
-    /// worker resolved the request): nothing exists yet but the signup.
     #[serde(rename = "signup.created")]
     SignupCreated { signup_id: String, cname: String, email: String, tenant_type: String },
-    /// A signup was completed: the tenant and its first user exist. The
-    /// user is `active` when a password was chosen at completion, else
-    /// `pending` until the mailed password link is used (`password.set`).
     #[serde(rename = "tenant.created")]
     TenantCreated { tenant: NewTenant, user: NewUser },
-    /// A developer (Akana dialect) completed their signup with the code.
     #[serde(rename = "user.activated")]
     UserActivated { tenant: TenantRef, user: UserRef },
-    /// A password was set: through a password link, or at signup completion.
     #[serde(rename = "password.set")]
     PasswordSet { tenant: TenantRef, user: UserRef },
 }
@@ -100,8 +69,6 @@ impl Event {
     }
 }
 
-/// The body Standard Webhooks suggests: `type`, `timestamp` (when it
-/// happened), `data`.
 #[derive(Serialize)]
 struct Body<'a> {
     #[serde(flatten)]
@@ -109,8 +76,7 @@ struct Body<'a> {
     timestamp: String,
 }
 
-/// The event's name for a metrics label: one of the four, never a value
-/// read from a row.
+/// A metrics label: one of the four names, never a value read from a row.
 pub fn event_label(kind: &str) -> &'static str {
     match kind.strip_prefix(KIND_PREFIX) {
         Some("signup.created") => "signup.created",
@@ -125,8 +91,6 @@ pub fn is_webhook(kind: &str) -> bool {
     kind.starts_with(KIND_PREFIX)
 }
 
-/// Queues `event` for every endpoint, inside the caller's transaction.
-/// Nothing is written when no endpoint is configured.
 pub async fn queue(conn: &mut Conn, urls: &[String], now: i64, event: &Event) -> Result<(), store::Error> {
     if urls.is_empty() {
         return Ok(());
@@ -144,8 +108,7 @@ pub async fn queue(conn: &mut Conn, urls: &[String], now: i64, event: &Event) ->
     Ok(())
 }
 
-/// The key of a `whsec_…` secret (the prefix is optional, as in the
-/// specification's libraries), or why it is not one.
+/// The `whsec_` prefix is optional, as in the specification's libraries.
 pub fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
     let encoded = secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim());
     let key = base64::engine::general_purpose::STANDARD
@@ -157,9 +120,7 @@ pub fn decode_secret(secret: &str) -> Result<Vec<u8>, &'static str> {
     Ok(key)
 }
 
-/// `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
-    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(id.as_bytes());
     mac.update(b".");
@@ -169,14 +130,11 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// Why a delivery did not succeed, and whether trying again can help.
 pub struct Failure {
-    /// The receiver said the endpoint is gone (410): no retry.
     pub give_up: bool,
     pub hint: String,
 }
 
-/// Posts signed bodies. One client (connection pool) per instance.
 pub struct Sender {
     client: reqwest::Client,
     key: Vec<u8>,
@@ -197,8 +155,6 @@ impl Sender {
         Ok(Some(Self { client, key }))
     }
 
-    /// One attempt: any 2xx is delivered; 410 Gone gives up at once; every
-    /// other answer, a connection error or a timeout is worth another try.
     pub async fn send(&self, url: &str, id: &str, now_ms: i64, body: &str) -> Result<u16, Failure> {
         let timestamp = now_ms.div_euclid(1000);
         let answer = self

@@ -1,11 +1,7 @@
-//! The checks of a mailing address (SPEC flow 6, F5's `ValidateContact`):
-//! the same rules for `validate_contact` and for signup.
-
 use super::{Country, Subdivision, directory};
 use serde::Serialize;
 
-/// F5's `ErrorCode` values that contact validation answers with, in the
-/// order the checks run.
+/// In the order the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
 pub enum ContactErr {
@@ -47,7 +43,6 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The fields of an address that have rules; the others are free text.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawAddress<'a> {
     pub country: Option<&'a str>,
@@ -57,17 +52,12 @@ pub struct RawAddress<'a> {
 
 #[derive(Debug)]
 pub struct Verdict {
-    /// The first failing check of F5's three (country, then postal code).
     pub err: ContactErr,
-    /// Every refused field. A subdivision that is not the country's is
-    /// usher's own check: F5's codes have no name for it, so it shows here
-    /// (and in `is_valid`) while `err` may still be `ECONTACT_VALIDATE_OK`.
     pub errors: Vec<FieldError>,
     pub country: Option<&'static Country>,
     pub subdivision: Option<&'static Subdivision>,
 }
 
-/// A mailing address whose country, subdivision and postal code passed.
 #[derive(Debug, Clone, Copy)]
 pub struct MailingAddress {
     pub country: &'static Country,

@@ -1,21 +1,16 @@
 use super::Invalid;
 
-/// An email address that matched the seeds' pattern
-/// `^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$` and is at most 1024
-/// characters long.
-///
-/// The address as given is kept for display; [`EmailAddress::normalized`] is
-/// the lookup key (SPEC §1: trimmed, domain and local part lower-cased).
+/// Kept as given, for display; [`EmailAddress::normalized`] is the lookup key (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailAddress {
+pub(crate) struct EmailAddress {
     display: String,
     normalized: String,
 }
 
-pub const MAX_EMAIL_LEN: usize = 1024;
+pub(crate) const MAX_EMAIL_LEN: usize = 1024;
 
 impl EmailAddress {
-    pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let display = raw.trim();
         if display.is_empty() {
             return Err(Invalid::new(field, "is required"));
@@ -29,29 +24,23 @@ impl EmailAddress {
         Ok(Self { display: display.to_owned(), normalized: display.to_ascii_lowercase() })
     }
 
-    /// Parses an optional field, reporting a missing one as required.
-    pub fn parse_field(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse_field(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         Self::parse(field, raw.unwrap_or_default())
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.display
     }
 
-    pub fn normalized(&self) -> &str {
+    pub(crate) fn normalized(&self) -> &str {
         &self.normalized
     }
 
-    /// The part before the `@`, lower-cased; passwords may not contain it.
-    pub fn local_part(&self) -> &str {
+    pub(crate) fn local_part(&self) -> &str {
         self.normalized.split('@').next().unwrap_or_default()
     }
 
-    /// The key of the per-recipient email limit: one key per mailbox, not per
-    /// spelling. A `+tag` is dropped for every domain (subaddressing is the
-    /// common convention, and a false merge only shares a limit), and dots
-    /// of the local part for the domains known to ignore them.
-    pub fn mailbox_key(&self) -> String {
+    pub(crate) fn mailbox_key(&self) -> String {
         let (local, domain) = self.normalized.rsplit_once('@').unwrap_or((&self.normalized, ""));
         let local = local.split('+').next().unwrap_or(local);
         let local = if DOTLESS_DOMAINS.contains(&domain) { local.replace('.', "") } else { local.to_owned() };
@@ -59,9 +48,7 @@ impl EmailAddress {
         format!("{local}@{domain}")
     }
 
-    /// Rebuilds an address read back from storage, where it was stored only
-    /// after passing [`EmailAddress::parse`].
-    pub fn from_trusted(display: String) -> Self {
+    pub(crate) fn from_trusted(display: String) -> Self {
         let normalized = display.to_ascii_lowercase();
         Self { display, normalized }
     }
@@ -73,13 +60,9 @@ impl std::fmt::Display for EmailAddress {
     }
 }
 
-/// Domains whose mailboxes ignore dots in the local part.
 const DOTLESS_DOMAINS: &[&str] = &["gmail.com", "googlemail.com"];
 
-/// RFC 5321 §4.5.3.1 and RFC 1035 on top of the seeds' pattern, which lets
-/// through what no mail server takes: a local part of at most 64 octets
-/// without leading, trailing or doubled dots; a domain of at most 253
-/// octets whose labels are 1–63 letters, digits or inner hyphens.
+/// RFC 5321 §4.5.3.1 and RFC 1035 limits, which the seeds' pattern lets through though no mail server takes them.
 fn within_rfc_5321(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
     let local_ok = local.len() <= 64 && !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");

@@ -1,23 +1,18 @@
-//! Domain types: values that have been parsed and checked once, at the edge.
-//!
-//! Nothing in here knows about HTTP or SQL. A function that takes an
-//! [`EmailAddress`] never has to ask whether it is well formed.
-
 mod email;
 mod names;
 
-pub use email::EmailAddress;
-pub use names::{Cname, Locale, RESERVED_CNAMES, SignupState, TenantType, UserState};
+pub(crate) use email::EmailAddress;
+pub use names::{Cname, UserState};
+pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TenantType};
 
-/// Why a value was refused, with the name of the field the client sent it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    pub field: &'static str,
-    pub message: String,
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
 }
 
 impl Invalid {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self { field, message: message.into() }
     }
 }
@@ -28,8 +23,7 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-/// A required string field: present, trimmed, non-empty and at most `max` characters.
-pub fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
+pub(crate) fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
     if value.is_empty() {
         return Err(Invalid::new(field, "is required"));
@@ -37,8 +31,7 @@ pub fn required(field: &'static str, value: Option<String>, max: usize) -> Resul
     bounded(field, value, max)
 }
 
-/// An optional string field, trimmed; empty counts as absent.
-pub fn optional(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, Invalid> {
+pub(crate) fn optional(field: &'static str, value: Option<String>, max: usize) -> Result<Option<String>, Invalid> {
     match value.map(|v| v.trim().to_owned()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
@@ -65,10 +58,8 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// A person's name, which mail repeats from the platform's own sender: a
-/// required field that also holds no link or host name, so that a name
-/// cannot carry "verify now at https://evil.example" into someone's inbox.
-pub fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
+/// Mail repeats a name from the platform's own sender, so a name may hold no link or host name.
+pub(crate) fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let name = required(field, value, max)?;
     let lower = name.to_lowercase();
     let has_link = lower.contains("://") || lower.contains("www.") || lower.contains('@') || lower.split_whitespace().any(looks_like_host);
@@ -78,8 +69,7 @@ pub fn person_name(field: &'static str, value: Option<String>, max: usize) -> Re
     Ok(name)
 }
 
-/// `evil.example`, `x.co/path`: a dotted word ending in a label of two or
-/// more letters. Initials (`J.R.R.`) and `St. John` are not hosts.
+/// Initials (`J.R.R.`) and `St. John` are not hosts.
 fn looks_like_host(word: &str) -> bool {
     let word = word.trim_matches(|c: char| !c.is_alphanumeric());
     let host = word.split('/').next().unwrap_or(word);

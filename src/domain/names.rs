@@ -1,7 +1,6 @@
 use super::Invalid;
 use serde::{Deserialize, Serialize};
 
-/// A tenant's DNS label: `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cname(String);
 
@@ -35,25 +34,19 @@ impl std::fmt::Display for Cname {
     }
 }
 
-/// Cnames no signup may claim, whatever the operator adds: names of the
-/// service itself (`www`, `api`, `admin`), the default developer tenant's
-/// usual name, and F5's own (`ves`, `volterra`, `ves-io`, `f5xc`), which a
-/// stranger could use to pass for the platform.
-pub const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
+/// Beyond the service's own names, F5's (`ves`, `volterra`, …) would let a stranger pass for the platform.
+pub(crate) const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
 
-/// The seeds' `tenant_type`. `Unknown` is only ever a request value: it
-/// matches any type in `validate_registration`, and a signup that asks for it
-/// creates a `FREEMIUM` tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TenantType {
+pub(crate) enum TenantType {
     Unknown,
     Freemium,
     Enterprise,
 }
 
 impl TenantType {
-    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         match raw.map(str::trim) {
             None | Some("") | Some("UNKNOWN") => Ok(Self::Unknown),
             Some("FREEMIUM") => Ok(Self::Freemium),
@@ -62,7 +55,7 @@ impl TenantType {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "UNKNOWN",
             Self::Freemium => "FREEMIUM",
@@ -70,31 +63,28 @@ impl TenantType {
         }
     }
 
-    /// What a tenant created from a signup asking for `self` becomes.
-    pub fn for_new_tenant(self) -> Self {
+    pub(crate) fn for_new_tenant(self) -> Self {
         match self {
             Self::Unknown => Self::Freemium,
             other => other,
         }
     }
 
-    /// `UNKNOWN` in a request matches any stored type (SPEC §3.3).
-    pub fn matches(self, stored: Self) -> bool {
+    pub(crate) fn matches(self, stored: Self) -> bool {
         self == Self::Unknown || self == stored
     }
 
-    pub fn from_stored(s: &str) -> Self {
+    pub(crate) fn from_stored(s: &str) -> Self {
         Self::parse("tenant_type", Some(s)).unwrap_or(Self::Unknown)
     }
 }
 
-/// A BCP 47-ish language tag (`en`, `en-US`, `pt_BR`), normalised to use `-`.
 /// It names a template directory, so only letters, digits and `-` get through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Locale(String);
+pub(crate) struct Locale(String);
 
 impl Locale {
-    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
+    pub(crate) fn parse(field: &'static str, raw: Option<&str>) -> Result<Self, Invalid> {
         let s = raw.map(str::trim).unwrap_or_default().replace('_', "-");
         if s.is_empty() {
             return Ok(Self::default());
@@ -108,7 +98,7 @@ impl Locale {
         Ok(Self(s))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -135,34 +125,32 @@ impl UserState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Pending, Self::Active, Self::Disabled].into_iter().find(|v| v.as_str() == s)
     }
 }
 
-/// A state reads as its stored name, so `user.state == "active"` says what it means.
 impl PartialEq<&str> for UserState {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-/// A tenant signup waits for its link (`Pending`) until it creates the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignupState {
+pub(crate) enum SignupState {
     Pending,
     Completed,
 }
 
 impl SignupState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Completed => "completed",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Pending, Self::Completed].into_iter().find(|v| v.as_str() == s)
     }
 }

@@ -1,6 +1,3 @@
-//! The authenticated admin surface: API tokens, the admin password emails
-//! (seed 002 and its successor) and `verify_password` with its lock-out.
-
 use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit, audit_outcome};
 use crate::domain::{Cname, EmailAddress, UserState};
 use crate::store;
@@ -24,7 +21,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "admin" => Some(Self::Admin),
             "user" => Some(Self::User),
@@ -32,7 +29,7 @@ impl Role {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::User => "user",
@@ -40,19 +37,17 @@ impl Role {
     }
 }
 
-/// A caller that presented a valid, unrevoked API token.
 #[derive(Debug, Clone)]
-pub struct ApiCaller {
-    pub tenant_cname: String,
-    pub role: Role,
-    pub caller: Caller,
+pub(crate) struct ApiCaller {
+    pub(crate) tenant_cname: String,
+    pub(crate) role: Role,
+    pub(crate) caller: Caller,
 }
 
 fn hash_secret(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Creates a token and returns `(id, secret)`; the secret exists only in the answer.
 /// 256 random bits make a fast hash safe to store: there is nothing to guess.
 pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, role: Role) -> anyhow::Result<(String, String)> {
     let tenant = {
@@ -70,9 +65,7 @@ pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, rol
     Ok((id, secret))
 }
 
-/// Checks a presented secret: 401 unless it names an unrevoked token whose
-/// hash matches, compared in constant time.
-pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
+pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
     let mut parts = secret.splitn(3, '.');
     let (Some(PREFIX), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Unauthenticated);
@@ -82,7 +75,7 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
         store::api_tokens::by_id(&mut conn, id).await.context("reading the API token")?.ok_or(Error::Unauthenticated)?
     };
     let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
-    if !matches || token.revoked {
+    if !matches || token.revoked_at.is_some() {
         return Err(Error::Unauthenticated);
     }
     let token_id = token.id.clone();
@@ -96,8 +89,7 @@ pub async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCa
 }
 
 impl ApiCaller {
-    /// 403 for a token whose role is not `admin`, recorded in the audit trail.
-    pub async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
+    pub(crate) async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
         if self.role == Role::Admin {
             return Ok(());
         }
@@ -105,18 +97,14 @@ impl ApiCaller {
         Err(Error::NotAdmin)
     }
 
-    /// Records a refused admin action in a write of its own: the refused
-    /// action has no transaction to join.
-    pub async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
+    /// In a write of its own: a refused action has no transaction to join.
+    pub(crate) async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
         let (caller, target) = (self.caller.clone(), target.to_owned());
         ctx.write(move |conn, now| Box::pin(async move { audit_outcome(conn, now, &caller, action, &target, outcome, None).await })).await
     }
 }
 
-/// Seed 002 (`reset == false`) and its successor `reset_password_by_admin`
-/// (`reset == true`, which also removes the current password): mail the
-/// user a password link.
-pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
+pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
     let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
     let user = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -143,14 +131,7 @@ pub async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddr
     Ok(())
 }
 
-/// Checks a password for the platform's login service. Ten wrong tries in 15
-/// minutes lock the user for 15 minutes, during which even the right
-/// password is `false`. Tries are counted per user and per `client` (the
-/// address of the person at the login page, when the login service passes
-/// it), so a stranger's wrong tries lock out only the stranger. A new
-/// password clears every lock. An unknown user is `false` after the same
-/// amount of hashing work, so the answer's timing does not reveal who exists.
-pub async fn verify_password(
+pub(crate) async fn verify_password(
     ctx: &Ctx,
     admin: &ApiCaller,
     email: &EmailAddress,
@@ -196,8 +177,7 @@ pub async fn verify_password(
     .await
 }
 
-/// `usher user unlock`: clears a user's wrong tries and locks, from every client.
-pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
+pub(crate) async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -> anyhow::Result<u64> {
     let user = {
         let mut conn = anyhow::Context::context(store.acquire().await, "taking a read connection")?;
         anyhow::Context::context(
@@ -220,8 +200,7 @@ pub async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAddress) -
     Ok(cleared)
 }
 
-/// An Argon2id hash of a random string with the production parameters, so
-/// checking a password against it costs what a real check costs.
+/// Production parameters, so that checking an unknown user costs what a real check costs.
 const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3jvGQ4mCSpTQRv5kGz3rjCXyqWnq3l4AqHfyWcLWXno";
 
 #[cfg(test)]

@@ -1,13 +1,3 @@
-//! Deferred resolution: an unauthenticated request that names an email
-//! address does the same work whatever the account's state — check the
-//! input, take the per-recipient slot, write one `requested` outbox row,
-//! answer. The worker resolves the row afterwards: it looks the account up,
-//! creates what the flow creates, audits, and turns the row into the email
-//! to send, or drops it when there is nobody to write to.
-//!
-//! So the request path never depends on whether an account exists, and
-//! neither its answer nor its timing can tell.
-
 use super::signup::NewSignupRecord;
 use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{EmailAddress, Locale, UserState};
@@ -16,24 +6,18 @@ use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
 use crate::{tokens, webhooks};
 use serde::{Deserialize, Serialize};
 
-/// What an email-naming request asked for, as stored until it is resolved.
 /// Versioned like [`Intent`]: rows written by an older usher stay readable.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum Request {
-    /// Seed 001: a password link for this user of this tenant, if they exist.
+pub(crate) enum Request {
     PasswordEmailV1 { cname: String, email: String, caller: Caller },
-    /// Flow 1: a pending signup and its link, or "you already have an account".
-    TenantSignupV1 { signup: NewSignupRecord, caller: Caller },
-    /// Akana `signupUser`: a pending developer and an activation code.
+    TenantSignupV1 { signup: Box<NewSignupRecord>, caller: Caller },
     DeveloperSignupV1 { cname: String, email: String, first_name: String, last_name: String, phone: Option<String>, caller: Caller },
-    /// Akana `resendActivation`: a fresh code for a pending developer.
     ActivationResendV1 { cname: String, email: String, caller: Caller },
 }
 
 impl Request {
-    /// The outbox `kind` of the row; every one ends in `request`, which is
-    /// how `outbox retry` knows to resolve it again.
+    /// Every kind ends in `request`: that is how `outbox retry` knows to resolve it again.
     fn kind(&self) -> &'static str {
         match self {
             Self::PasswordEmailV1 { .. } => "password_email_request",
@@ -43,7 +27,6 @@ impl Request {
         }
     }
 
-    /// Who the email would go to, and the row's tenant and locale.
     fn envelope(&self) -> (&str, Option<&str>, &str) {
         match self {
             Self::PasswordEmailV1 { cname, email, .. }
@@ -54,8 +37,6 @@ impl Request {
     }
 }
 
-/// The request path's whole work, inside the caller's write job: the slot,
-/// then the row. Neither depends on the account.
 pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), Error> {
     let (to, tenant, locale) = request.envelope();
     let recipient = EmailAddress::from_trusted(to.to_owned());
@@ -66,7 +47,6 @@ pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow,
     Ok(())
 }
 
-/// An email to send, as a resolution decides it.
 struct Mail {
     intent: Intent,
     to: String,
@@ -74,22 +54,15 @@ struct Mail {
     locale: String,
 }
 
-/// How a batch of requests is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Care {
-    /// No savepoints: one failing request fails the whole batch, which the
-    /// caller then resolves again `Careful`ly. The common case costs fewer
-    /// statements.
+pub(crate) enum Care {
+    /// No savepoints: one failing request fails the batch, which is then resolved again `Careful`ly.
     Fast,
-    /// A savepoint per request: one that fails is rolled back alone and
-    /// recorded (tried again on a later round, `failed` after `max_attempts`).
+    /// A savepoint per request: a failing one is rolled back alone and recorded.
     Careful,
 }
 
-/// Resolves up to `limit` requested rows, oldest first, in the caller's
-/// transaction; returns how many it took.
-/// The events of what it creates go to `webhook_urls`, in the same transaction.
-pub async fn resolve_batch(
+pub(crate) async fn resolve_batch(
     conn: &mut Conn,
     backend: Backend,
     limit: i64,
@@ -135,8 +108,7 @@ pub async fn resolve_batch(
     Ok(rows.len())
 }
 
-/// One request: what exists decides what is sent. `at` is when it was asked,
-/// which is when the audit trail says it happened.
+/// `at` is when it was asked, which is when the audit trail says it happened.
 async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[String]) -> Result<Option<Mail>, Error> {
     match request {
         Request::PasswordEmailV1 { cname, email, caller } => {
@@ -245,8 +217,6 @@ fn account_exists(user: store::users::User) -> Mail {
     Mail { intent: Intent::AccountExistsV1 {}, to: user.email, tenant: Some(user.tenant_cname), locale: user.locale }
 }
 
-/// A password link for a user the caller already holds (an admin, or a
-/// signup completed without a password): no resolution needed.
 pub(crate) async fn queue_password_link(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), Error> {
     enqueue(ctx, conn, password_link(user), now).await
 }

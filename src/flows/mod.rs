@@ -1,16 +1,11 @@
-//! The flows of SPEC §2: what happens, in which transaction, and which email
-//! it queues. Handlers parse requests into domain types and call these;
-//! these call the store. Neither HTTP nor SQL types cross this layer: a
-//! flow answers with its own [`Error`], which `http` words.
-
 pub mod admin;
-pub mod akana;
-pub mod deferred;
+pub(crate) mod akana;
+pub(crate) mod deferred;
 mod error;
-pub mod password;
-pub mod signup;
+pub(crate) mod password;
+pub(crate) mod signup;
 
-pub use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
+pub(crate) use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -22,35 +17,29 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Everything a flow needs; cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Ctx {
     pub store: Store,
     pub clock: Clock,
     pub keys: Arc<KeyRing>,
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    /// Wakes this instance's outbox worker after a commit that queued mail.
-    pub mail_queued: Arc<Notify>,
+    pub(crate) hasher: Hasher,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) mail_queued: Arc<Notify>,
 }
 
-/// Who is asking, for the audit trail: `anonymous` or `api-token:<id>`, and
-/// the client's address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Caller {
-    pub actor: String,
-    pub addr: String,
+pub(crate) struct Caller {
+    pub(crate) actor: String,
+    pub(crate) addr: String,
 }
 
-/// The flows that rate-limit the emails they send, per recipient.
 #[derive(Debug, Clone, Copy)]
-pub enum MailFlow {
+pub(crate) enum MailFlow {
     Signup,
     Password,
     Activation,
-    /// An admin's password email (seed 002, `ResetPasswordByAdmin`): a
-    /// bucket of its own, so that what anonymous callers spent on a user
-    /// cannot stop their admin from helping them. Still bounded.
+    /// A bucket of its own, so that what anonymous callers spent on a user cannot stop their admin
+    /// from helping them. Still bounded.
     AdminPassword,
 }
 
@@ -67,16 +56,11 @@ impl MailFlow {
 }
 
 impl Ctx {
-    /// The domain of the From address, used in Message-IDs.
-    pub fn mail_domain(&self) -> &str {
+    pub(crate) fn mail_domain(&self) -> &str {
         self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
-    /// Counts one email of `flow` to `recipient`'s mailbox (plus tags and
-    /// ignored dots folded, see [`EmailAddress::mailbox_key`]) in the
-    /// transaction, or refuses with 429. It is counted whether or not the
-    /// recipient has an account, so the limit itself reveals nothing.
-    pub async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
+    pub(crate) async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
         let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
@@ -91,9 +75,8 @@ impl Ctx {
         }
     }
 
-    /// Runs `job` in a write transaction (see [`Store::write`]); `now` is
-    /// read when the job runs, so on SQLite times are in commit order.
-    pub async fn write<T, F>(&self, job: F) -> Result<T, Error>
+    /// `now` is read when the job runs, so on SQLite times are in commit order.
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
@@ -102,21 +85,18 @@ impl Ctx {
         self.store.write(move |conn| job(conn, clock.now_ms())).await.context("in a write transaction")
     }
 
-    /// Wakes the worker after a commit that queued mail or a request.
     pub fn mail_queued(&self) {
         self.mail_queued.notify_one();
     }
 
-    /// Whether a signup may not claim `cname`: the built-in reserved names,
-    /// the operator's `reserved_cnames`, and the default developer tenant.
-    pub fn cname_is_reserved(&self, cname: &str) -> bool {
+    pub(crate) fn cname_is_reserved(&self, cname: &str) -> bool {
         let s = &self.settings;
         crate::domain::RESERVED_CNAMES.contains(&cname)
             || s.reserved_cnames.iter().any(|r| r == cname)
             || s.default_tenant.as_str() == cname
     }
 
-    pub fn console_url(&self, cname: &str) -> String {
+    pub(crate) fn console_url(&self, cname: &str) -> String {
         self.settings.console_url.replace("{cname}", cname)
     }
 }

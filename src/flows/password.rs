@@ -1,6 +1,3 @@
-//! Flow 3 (the onboarding password email, seed 001) and setting a password
-//! through a `password` link.
-
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
@@ -8,10 +5,7 @@ use crate::store::{self, tokens::TokenState, users::User};
 use crate::tokens::Purpose;
 use crate::webhooks;
 
-/// Seed 001. The caller learns nothing: the request path is the same whether
-/// the tenant or the user exists (the worker finds out), and the
-/// per-recipient limit counts requests for unknown addresses too.
-pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     let ctx2 = ctx.clone();
     ctx.write(move |conn, now| Box::pin(async move { deferred::submit(&ctx2, conn, now, MailFlow::Password, &request).await })).await?;
@@ -19,8 +13,7 @@ pub async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &Email
     Ok(())
 }
 
-/// Sets the password of the user a `password` link belongs to and activates them.
-pub async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
+pub(crate) async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
     let token_invalid = || Error::invalid_token(Purpose::Password);
     let claims = ctx.keys.open(Purpose::Password, token).map_err(|_| token_invalid())?;
     let user = {
@@ -30,10 +23,8 @@ pub async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> R
     set_with_token(ctx, caller, Purpose::Password, &claims.id_hash(), &user, password).await
 }
 
-/// The last step of every "choose your password" link (password links, Akana
-/// activation codes): refuse a dead token before paying for a hash, check and
-/// hash the password, then spend the token and set the password in one
-/// transaction, so two concurrent uses cannot both succeed.
+/// A dead token is refused before paying for a hash; the spend and the password are one transaction,
+/// so two concurrent uses cannot both succeed.
 pub(crate) async fn set_with_token(
     ctx: &Ctx,
     caller: &Caller,
@@ -85,8 +76,7 @@ pub(crate) async fn set_with_token(
     Ok(())
 }
 
-/// Whether a password link can still be used. Reads only.
-pub async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
+pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Password, token) else {
         return Ok(false);
     };

@@ -1,6 +1,3 @@
-//! Flow 1 (tenant signup), flow 2 (resend the signup email) and
-//! `validate_registration` (seed 003).
-
 use super::deferred::{self, Request};
 use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
@@ -10,44 +7,63 @@ use crate::tokens::{self, Purpose};
 use crate::webhooks;
 use serde::{Deserialize, Serialize};
 
-/// A signup request that passed every check of the edge.
 #[derive(Debug, Clone)]
-pub struct NewSignup {
-    pub cname: Cname,
-    pub email: EmailAddress,
-    pub tenant_type: TenantType,
-    pub locale: Locale,
-    pub details: SignupDetails,
+pub(crate) struct NewSignup {
+    pub(crate) cname: Cname,
+    pub(crate) email: EmailAddress,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) locale: Locale,
+    pub(crate) details: SignupDetails,
 }
 
-/// A signup as it is stored: written by the worker when it resolves the
-/// request, so it travels in the request's outbox row until then.
+/// Written by the worker when it resolves the request; it travels in the request's outbox row until then.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewSignupRecord {
-    pub cname: String,
-    pub email: String,
-    pub email_norm: String,
-    pub tenant_type: TenantType,
-    pub locale: String,
-    pub details: SignupDetails,
+pub(crate) struct NewSignupRecord {
+    pub(crate) cname: String,
+    pub(crate) email: String,
+    pub(crate) email_norm: String,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) locale: String,
+    pub(crate) details: SignupDetails,
 }
 
-/// What the signup keeps beyond its columns, stored as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignupDetails {
-    pub company_name: String,
-    pub mailing_address: serde_json::Value,
-    pub first_name: String,
-    pub last_name: String,
-    pub contact_number: Option<String>,
-    pub tos_version: String,
-    pub tos_accepted_at: Option<String>,
+pub(crate) struct SignupDetails {
+    pub(crate) company_name: String,
+    pub(crate) mailing_address: MailingAddress,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) contact_number: Option<String>,
+    pub(crate) tos_version: String,
+    pub(crate) tos_accepted_at: Option<String>,
 }
 
-/// The `err` codes of seed 003 that `validate_registration` answers with.
+/// F5's `ContactMeta`, each field trimmed and present only when given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct MailingAddress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) county: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) zip_code: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum RegistrationErr {
+pub(crate) enum RegistrationErr {
     ETOKEN_OK,
     ETOKEN_FAILED,
     ETOKEN_NOTFOUND,
@@ -56,30 +72,27 @@ pub enum RegistrationErr {
     EUSER_EXISTS,
 }
 
-pub struct RegistrationDetails {
-    pub email: String,
-    pub cname: String,
-    pub tenant_type: TenantType,
-    pub console_url: Option<String>,
-    /// F5's `error_message`: for a person, when this link cannot go on.
-    pub error_message: Option<&'static str>,
+pub(crate) struct RegistrationDetails {
+    pub(crate) email: String,
+    pub(crate) cname: String,
+    pub(crate) tenant_type: TenantType,
+    pub(crate) console_url: Option<String>,
+    pub(crate) error_message: Option<&'static str>,
 }
 
 /// F5's own wording for a completed signup (its `GetRegistrationDetailsResponse` example).
-pub const ALREADY_ACTIVE: &str = "Your account is already active. Please log in to continue.";
+pub(crate) const ALREADY_ACTIVE: &str = "Your account is already active. Please log in to continue.";
 
-pub struct Completed {
-    pub cname: String,
-    pub email: String,
+pub(crate) struct Completed {
+    pub(crate) cname: String,
+    pub(crate) email: String,
 }
 
 fn token_invalid() -> Error {
     Error::invalid_token(Purpose::Signup)
 }
 
-/// Flow 1, first step. The request path is the same whether or not the
-/// address already has an account: the worker decides which email it gets.
-pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
+pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
     if ctx.cname_is_reserved(new.cname.as_str()) {
         return Err(Error::invalid("domain", "is reserved; choose another"));
     }
@@ -99,7 +112,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
                 locale: new.locale.as_str().to_owned(),
                 details: new.details,
             };
-            let request = Request::TenantSignupV1 { signup, caller };
+            let request = Request::TenantSignupV1 { signup: Box::new(signup), caller };
             deferred::submit(&ctx2, conn, now, MailFlow::Signup, &request).await
         })
     })
@@ -108,10 +121,8 @@ pub async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Er
     Ok(())
 }
 
-/// Flow 2: mail a fresh link for the signup an old (possibly expired or
-/// superseded) link belongs to. The link goes to the signup's own address,
-/// never to the caller, so an old token grants nothing but a new email.
-pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
+/// The link goes to the signup's own address, never the caller's: an old token grants nothing but a new email.
+pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -139,7 +150,7 @@ pub async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error
 }
 
 /// Seed 003's checks, in SPEC §3.3's order. Reads only: never spends the token.
-pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
+pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
     use RegistrationErr::*;
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(ETOKEN_FAILED);
@@ -174,8 +185,7 @@ pub async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, 
         .await
 }
 
-/// What the page behind a signup link shows. Reads only.
-pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
+pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let signup =
@@ -205,10 +215,7 @@ pub async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Erro
     })
 }
 
-/// Flow 1, last step: creates the tenant and its first user and spends the
-/// token, all in one transaction. With a password the user is active at
-/// once; without one a password link is mailed.
-pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
+pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -337,15 +344,14 @@ pub async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<
     Ok(done)
 }
 
-/// What the page behind a signup link should offer. Reads only.
-pub enum LinkState {
+pub(crate) enum LinkState {
     Ready { email: String, cname: String },
     Expired,
     Completed { console_url: String },
     Invalid,
 }
 
-pub async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
+pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(LinkState::Invalid);
     };

@@ -1,11 +1,3 @@
-//! The F5 XC admin endpoints (seed 002 and its successor, verify_password),
-//! behind API tokens: `Authorization: APIToken <secret>` or `Bearer <secret>`.
-//!
-//! Seed 002's successor is F5's `ResetPasswordByAdmin` at
-//! `/api/web/custom/password/admin_reset`, which names no namespace (an
-//! admin's namespace is always `system`); the namespaced path usher served
-//! before F5's document was known stays as an alias.
-
 use super::AppState;
 use super::extract::{AppJson, AppPath, ClientAddr};
 use super::openapi::{AdminErrors, BodyErrors, Throttled, Unavailable};
@@ -34,8 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_password))
 }
 
-/// The authenticated caller. The header is read here and nowhere else; it
-/// is never logged.
 pub struct Authenticated(pub ApiCaller);
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -58,16 +48,11 @@ struct EmailRequest {
     email: Option<String>,
     namespace: Option<String>,
     password: Option<String>,
-    /// verify_password: the address of the person at the login page, so
-    /// that wrong tries are counted per client (see SECURITY.md).
     client_address: Option<String>,
 }
 
-// The documented shapes of `EmailRequest`, one per operation, since each
-// operation reads only some of its fields.
+// One documented shape per operation, since each reads only some of these fields.
 
-/// F5's `userSendPasswordEmailRequest`: seed 002's body, and that of the
-/// `reset_password_by_admin` alias.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = userSendPasswordEmailRequest)]
 #[allow(dead_code)]
@@ -79,7 +64,6 @@ struct NamespacedEmailRequest {
     namespace: Option<String>,
 }
 
-/// F5's `userResetPasswordByAdminRequest`.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = userResetPasswordByAdminRequest)]
 #[allow(dead_code)]
@@ -88,7 +72,6 @@ struct ResetPasswordByAdminRequest {
     email: Option<String>,
 }
 
-/// usher's own `verify_password` body.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = usherVerifyPasswordRequest)]
 #[allow(dead_code)]
@@ -111,18 +94,12 @@ struct Verdict {
     valid: bool,
 }
 
-/// Whether the body must repeat the path's namespace: seed 002's body and
-/// its alias name it (SPEC: "must equal the path's"); verify_password's
-/// body, usher's own, does not, but one that is given must equal it too.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BodyNamespace {
     Required,
     Optional,
 }
 
-/// The checks every admin endpoint makes, in order: role (403), the path's
-/// namespace (403 unless `system`), the body's namespace (400 unless equal),
-/// the email (400).
 async fn admitted(
     state: &AppState,
     who: &ApiCaller,
@@ -151,11 +128,11 @@ async fn admitted(
     Ok(EmailAddress::parse_field("email", req.email.as_deref())?)
 }
 
-/// Seed 002 (deprecated): mails a password link to a user of the token's tenant.
 #[utoipa::path(
     post,
     path = "/api/web/custom/namespaces/{namespace}/send_password_email",
     operation_id = "ves.io.schema.user.CustomAPI.SendPasswordEmail",
+    summary = "Seed 002 (deprecated): mails a password link to a user of the token's tenant.",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = NamespacedEmailRequest,
@@ -187,11 +164,11 @@ async fn send_password_email(
     Ok(response)
 }
 
-/// F5's `ResetPasswordByAdmin`: removes the user's password and mails a link to set a new one.
 #[utoipa::path(
     post,
     path = ADMIN_RESET,
     operation_id = "ves.io.schema.user.CustomAPI.ResetPasswordByAdmin",
+    summary = "F5's `ResetPasswordByAdmin`: removes the user's password and mails a link to set a new one.",
     tag = "F5 XC admin",
     request_body = ResetPasswordByAdminRequest,
     security(("APIToken" = []), ("Bearer" = [])),
@@ -209,11 +186,11 @@ async fn admin_reset(
     Ok(Json(json!({})))
 }
 
-/// usher's alias of `ResetPasswordByAdmin`, with seed 002's namespaced path and body.
 #[utoipa::path(
     post,
     path = "/api/web/custom/namespaces/{namespace}/reset_password_by_admin",
     operation_id = "usher.ResetPasswordByAdmin",
+    summary = "usher's alias of `ResetPasswordByAdmin`, with seed 002's namespaced path and body.",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = NamespacedEmailRequest,
@@ -231,12 +208,11 @@ async fn reset_password_by_admin(
     Ok(Json(json!({})))
 }
 
-/// usher's own: checks a password for the platform's login service, with
-/// SPEC's lock-out (10 wrong tries in 15 minutes lock the user for 15).
 #[utoipa::path(
     post,
     path = "/api/web/custom/namespaces/{namespace}/verify_password",
     operation_id = "usher.VerifyPassword",
+    summary = "usher's own: checks a password for the platform's login service, with SPEC's lock-out (10 wrong tries in 15 minutes lock the user for 15).",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = VerifyPasswordRequest,

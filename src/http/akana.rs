@@ -1,7 +1,3 @@
-//! The Akana API Platform users dialect (seed 004 and its siblings):
-//! form-encoded (or JSON) bodies, `Accept` negotiation over Akana's vendor
-//! media types, and empty 200 answers with `Cache-Control: no-cache`.
-
 use super::AppState;
 use super::extract::{ClientAddr, body, content_type_is, parse_json};
 use super::openapi::{AkanaErrors, BodyErrors, Throttled, Unavailable};
@@ -27,11 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resend_activation))
 }
 
-// The documented bodies. `Fields` reads them, form-encoded or JSON, with
-// names matched case-insensitively (`SignupCode`, `FirstName`, and the User
-// object's `Email`, are the same fields); other fields are ignored.
-
-/// `signupUser`'s fields.
 #[derive(ToSchema)]
 #[schema(as = akanaSignupUser)]
 #[allow(dead_code, non_snake_case)]
@@ -48,7 +39,6 @@ struct SignupUserFields {
     phone: Option<String>,
 }
 
-/// `verifySignup`'s field.
 #[derive(ToSchema)]
 #[schema(as = akanaVerifySignup)]
 #[allow(dead_code, non_snake_case)]
@@ -68,7 +58,6 @@ struct CompleteSignupFields {
     password: String,
 }
 
-/// `resendActivation`'s field.
 #[derive(ToSchema)]
 #[schema(as = akanaResendActivation)]
 #[allow(dead_code, non_snake_case)]
@@ -78,8 +67,7 @@ struct ResendActivationFields {
     emailAddress: String,
 }
 
-/// `verifySignup`'s answer: Akana's `SignupResponse` fields that usher
-/// knows, beside usher's own `status`.
+/// Akana's `SignupResponse` fields that usher knows, and usher's own `status`.
 #[derive(Serialize, ToSchema)]
 #[schema(as = akanaSignupResponse)]
 #[serde(rename_all = "camelCase")]
@@ -103,9 +91,6 @@ const JSON: &str = "application/json";
 const VENDOR_TYPES: &[&str] =
     &["application/vnd.soa.v71+json", "application/vnd.soa.v72+json", "application/vnd.soa.v80+json", "application/vnd.soa.v81+json"];
 
-/// The media type to answer with, from the `Accept` header: of the types
-/// usher can produce, the one the client rates highest. No header means
-/// JSON; nothing acceptable is 406.
 pub struct Negotiated(pub &'static str);
 
 impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
@@ -117,8 +102,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
     }
 }
 
-/// One media range of an `Accept` header: its type, its quality in
-/// thousandths, and where it stood in the list.
 struct MediaRange {
     range: String,
     quality: u16,
@@ -126,8 +109,7 @@ struct MediaRange {
 }
 
 impl MediaRange {
-    /// 3 for an exact type, 2 for `type/*`, 1 for `*/*`, 0 for no match: the
-    /// most specific range that matches a type decides its quality (RFC 9110 §12.5.1).
+    /// The most specific matching range decides a type's quality (RFC 9110 §12.5.1).
     fn specificity(&self, media_type: &str) -> u8 {
         match self.range.as_str() {
             "*/*" => 1,
@@ -166,8 +148,6 @@ pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
     rated.max_by_key(|(key, _)| *key).map(|(_, media_type)| media_type)
 }
 
-/// The portal (tenant) a request belongs to: the `Host` subdomain under
-/// `tenancy_base_domain` when one is configured, else `default_tenant`.
 pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Error> {
     let Some(base) = &settings.tenancy_base_domain else { return Ok(settings.default_tenant.clone()) };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
@@ -179,11 +159,7 @@ pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Erro
     }
 }
 
-/// The fields of an Akana request that usher reads, keyed by the name its
-/// errors use. Akana's clients spell them camelCase in forms and PascalCase
-/// in JSON (`SignupCode`, `FirstName`; the User object's `Email`), so names
-/// are matched case-insensitively; every other field is ignored. No
-/// `Debug`: it may hold a password.
+/// No `Debug`: it may hold a password.
 #[derive(Default)]
 struct Fields(HashMap<&'static str, String>);
 
@@ -235,8 +211,7 @@ impl Fields {
                 Value::Null => continue,
                 Value::String(s) => s,
                 Value::Number(n) => n.to_string(),
-                // Akana's 8.4 body also carries objects (`classifiers`,
-                // `artifacts`) and flags that usher has no use for.
+                // Akana 8.4 also sends objects (`classifiers`) and flags that usher has no use for.
                 _ if known_field(&name).is_none() => continue,
                 _ => return Err(Error::invalid(known_field(&name).unwrap_or("body"), "must be a string")),
             };
@@ -249,7 +224,6 @@ impl Fields {
         self.0.get(field).cloned()
     }
 
-    /// These fields, and any of `fallback`'s that they lack.
     fn or(mut self, fallback: Self) -> Self {
         for (field, value) in fallback.0 {
             self.0.entry(field).or_insert(value);
@@ -258,8 +232,7 @@ impl Fields {
     }
 }
 
-/// A form-encoded (the dialect's own) or JSON body. An empty body needs no
-/// content type: older Akana clients send `completeSignup`'s fields in the query.
+/// An empty body needs no content type: older clients send `completeSignup`'s fields in the query.
 async fn fields_of(state: &AppState, req: Request) -> Result<Fields, Error> {
     let form = content_type_is(req.headers(), "application/x-www-form-urlencoded");
     let json = content_type_is(req.headers(), "application/json");
@@ -279,7 +252,6 @@ async fn fields_of(state: &AppState, req: Request) -> Result<Fields, Error> {
     }
 }
 
-/// 200 with no body, as Akana answers.
 fn empty_ok(content_type: &'static str) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -300,14 +272,12 @@ fn signup_code(fields: &Fields) -> Result<String, Error> {
     Ok(code.to_owned())
 }
 
-/// What every Akana endpoint starts from, in the order its errors come: the
-/// media type to answer with (406), the portal (404), the body (415, 400).
+/// Extracted in the order of Akana's errors: 406, 404, then the body's 415 and 400.
 struct AkanaCall {
     answer_as: &'static str,
     cname: Cname,
     caller: Caller,
     fields: Fields,
-    /// The raw query; only `completeSignup` reads fields from it.
     query: Option<String>,
 }
 
@@ -325,13 +295,11 @@ impl FromRequest<AppState> for AkanaCall {
     }
 }
 
-/// Also takes Akana's User object (`FirstName`, `LastName`, `Email`,
-/// `Phone`); its `Password` is not kept, since the password is set only
-/// with the emailed code, at `completeSignup`.
 #[utoipa::path(
     post,
     path = "/api/users/signupUser",
     operation_id = "akana.users.signupUser",
+    summary = "Also takes Akana's User object (`FirstName`, `LastName`, `Email`, `Phone`); its `Password` is not kept, since the password is set only with the emailed code, at `completeSignup`.",
     tag = "Akana",
     request_body(content(
         (SignupUserFields = "application/x-www-form-urlencoded"),
@@ -354,11 +322,11 @@ async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<R
     Ok(empty_ok(call.answer_as))
 }
 
-/// Seed 004: mails a fresh activation code; the same answer for unknown addresses.
 #[utoipa::path(
     post,
     path = "/api/users/resendActivation",
     operation_id = "akana.users.resendActivation",
+    summary = "Seed 004: mails a fresh activation code; the same answer for unknown addresses.",
     tag = "Akana",
     request_body(content(
         (ResendActivationFields = "application/x-www-form-urlencoded"),
@@ -375,12 +343,11 @@ async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Re
     Ok(empty_ok(call.answer_as))
 }
 
-/// Reads an activation code; an expired one is 400 `TOKEN_EXPIRED` and a
-/// fresh code is mailed, as Akana does.
 #[utoipa::path(
     post,
     path = "/api/users/verifySignup",
     operation_id = "akana.users.verifySignup",
+    summary = "Reads an activation code; an expired one is 400 `TOKEN_EXPIRED` and a fresh code is mailed, as Akana does.",
     tag = "Akana",
     request_body(content(
         (VerifySignupFields = "application/x-www-form-urlencoded"),
@@ -418,13 +385,11 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
     Ok(response)
 }
 
-/// The body (form, or 8.4's PascalCase JSON), or in older releases
-/// `?password=…&signupCode=…` in the query; the code names the user, so the
-/// body's names and address are not read.
 #[utoipa::path(
     post,
     path = "/api/users/completeSignup",
     operation_id = "akana.users.completeSignup",
+    summary = "The body (form, or 8.4's PascalCase JSON), or in older releases `?password=…&signupCode=…` in the query; the code names the user, so the body's names and address are not read.",
     tag = "Akana",
     params(
         ("signupCode" = Option<String>, Query, description = "Older clients' place for the code, with no body."),

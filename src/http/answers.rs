@@ -1,9 +1,3 @@
-//! How a flow's [`flows::Error`] is answered: status, code and wording.
-//! The dialects differ in their tokens: signup and password links are the
-//! F5 XC dialect's ("link"), activation codes Akana's ("signup code"). The
-//! pages match on the flow's error themselves (a refused token shows the
-//! form's page again) and use this wording for the message they show.
-
 use crate::error::Error;
 use crate::flows::{self, Conflict, Missing, Resource, TokenFault};
 use crate::tokens::Purpose;
@@ -38,7 +32,6 @@ impl From<flows::Error> for Error {
     }
 }
 
-/// The Akana dialect's 404 for a host that names no developer portal.
 pub const NO_PORTAL: &str = "No developer portal is served at this address.";
 
 fn conflict(kind: Conflict) -> Error {
@@ -50,8 +43,6 @@ fn conflict(kind: Conflict) -> Error {
     Error::Conflict { code, message: message.into() }
 }
 
-/// 400 with `"field": "token"` and a code per fault; the wording names what
-/// the person holds: a signup link, a password link or a signup code.
 fn token(purpose: Purpose, fault: TokenFault) -> Error {
     const LINK_INVALID: &str = "The link is not valid. Check that it was copied whole, or ask for a new one.";
     const LINK_EXPIRED: &str = "The link has expired; ask for a new one.";

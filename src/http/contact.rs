@@ -1,11 +1,3 @@
-//! Flow 6 in F5's shapes: `validate_contact` and the lists of countries,
-//! states and cities that a signup form chooses from (F5's
-//! `signupValidateContactResponse`, `signupListCountriesResponse`,
-//! `signupListStatesResponse`, `signupListCitiesResponse`).
-//!
-//! Each list is served with a trailing `{prefix}` (a type-ahead) and without
-//! it (the whole list). `additional_info` is F5's map of strings.
-
 use super::AppState;
 use super::extract::AppJson;
 use super::openapi::{BadParameter, BodyErrors, NotFound, Throttled, routes_positionally};
@@ -29,8 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .fold(router, routes_positionally)
 }
 
-/// F5's `contact.GlobalSpecType`; the fields without rules are accepted and
-/// not checked.
 #[derive(Debug, Default, Deserialize)]
 pub struct ContactSpec {
     pub country: Option<String>,
@@ -38,10 +28,8 @@ pub struct ContactSpec {
     pub zip_code: Option<String>,
 }
 
-/// F5's `schemacontactGlobalSpecType`, as documented: the mailing address
-/// of signup and F5's contact type. `ContactSpec` reads the three fields with
-/// rules and ignores the others.
-#[derive(ToSchema, Serialize)]
+/// F5's `schemacontactGlobalSpecType`: signup's mailing address and F5's contact type.
+#[derive(ToSchema, Deserialize)]
 #[schema(as = schemacontactGlobalSpecType)]
 #[allow(dead_code)]
 struct ContactSpecDoc {
@@ -51,9 +39,7 @@ struct ContactSpecDoc {
     contact_type: Option<String>,
 }
 
-/// F5's `signupValidateContactRequest` (its `name` and `namespace` are "not
-/// used for now" there, and ignored here). `mailing_address` is SPEC's
-/// alias of `spec`.
+/// F5's `signupValidateContactRequest` (`name` and `namespace` ignored); `mailing_address` is SPEC's alias of `spec`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupValidateContactRequest)]
 struct ValidateContactRequest {
@@ -215,36 +201,35 @@ fn list_cities(country: &str, state: &str, prefix: &str) -> Result<Json<ListCiti
     Ok(Json(ListCitiesResponse { error_code, cities }))
 }
 
-/// The path's segments; one that is not UTF-8 once decoded is 400 in usher's format.
 fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Error> {
     path.map(|Path(p)| p).map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
 }
 
-/// Every country, in name order.
 #[utoipa::path(get, path = "/no_auth/countries", operation_id = "usher.ListAllCountries", tag = "F5 XC contact",
+    summary = "Every country, in name order.",
     responses((status = 200, description = "The countries.", body = ListCountriesResponse), Throttled))]
 async fn all_countries() -> Json<ListCountriesResponse> {
     list_countries("")
 }
 
-/// The countries whose name or code starts with `prefix`, in any case.
 #[utoipa::path(get, path = "/no_auth/countries/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListCountries", tag = "F5 XC contact",
+    summary = "The countries whose name or code starts with `prefix`, in any case.",
     params(("prefix" = String, Path, example = "Un")),
     responses((status = 200, description = "The countries.", body = ListCountriesResponse), BadParameter, Throttled))]
 async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<ListCountriesResponse>, Error> {
     Ok(list_countries(&segments(path)?))
 }
 
-/// Every subdivision of a country; `ENO_STATES` when it has none.
 #[utoipa::path(get, path = "/no_auth/countries/{country_code}/states", operation_id = "usher.ListAllStates", tag = "F5 XC contact",
+    summary = "Every subdivision of a country; `ENO_STATES` when it has none.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US")),
     responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
 async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
     list_states(&segments(path)?, "")
 }
 
-/// The subdivisions of a country whose name or code starts with `prefix`; `ENO_STATES` when none does.
 #[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListStates", tag = "F5 XC contact",
+    summary = "The subdivisions of a country whose name or code starts with `prefix`; `ENO_STATES` when none does.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("prefix" = String, Path, example = "Wa")),
     responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
 async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
@@ -252,8 +237,8 @@ async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<J
     list_states(&country, &prefix)
 }
 
-/// The cities of a subdivision, largest first; `ENO_CITIES` when none is known.
 #[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{state_code}/cities", operation_id = "usher.ListAllCities", tag = "F5 XC contact",
+    summary = "The cities of a subdivision, largest first; `ENO_CITIES` when none is known.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA")),
     responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
 async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
@@ -261,8 +246,8 @@ async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Resu
     list_cities(&country, &state, "")
 }
 
-/// The cities of a subdivision whose name starts with `prefix`, largest first; `ENO_CITIES` when none does.
 #[utoipa::path(get, path = "/no_auth/countries/{country_code}/states/{state_code}/cities/{prefix}", operation_id = "ves.io.schema.signup.CustomAPI.ListCities", tag = "F5 XC contact",
+    summary = "The cities of a subdivision whose name starts with `prefix`, largest first; `ENO_CITIES` when none does.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA"), ("prefix" = String, Path, example = "Se")),
     responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
 async fn cities(path: Result<Path<(String, String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {

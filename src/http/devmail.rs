@@ -1,8 +1,3 @@
-//! `/dev/mail`: what the `dev` transport delivered, for a developer's browser
-//! (HTML) and for scripts and tests (`/dev/mail.json`). Mounted only when
-//! `dev_mailbox` is on, which by default it is only with the `dev` transport
-//! on a loopback listen address (it shows every link usher mails).
-
 use super::AppState;
 use crate::error::Error;
 use crate::flows::Context;

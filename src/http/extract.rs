@@ -1,5 +1,3 @@
-//! Extractors whose rejections answer in usher's own error format.
-
 use super::AppState;
 use crate::error::Error;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -7,11 +5,8 @@ use axum::http::{HeaderMap, header, request::Parts};
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 
-/// Largest JSON or form body any endpoint accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// `axum::Json`, but a wrong content type is 415, an oversized body 413 and
-/// a body of the wrong shape 400 naming the offending field.
 pub struct AppJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
@@ -26,8 +21,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     }
 }
 
-/// `axum::extract::Query`, but a query string that does not fit `T` (a
-/// field given twice, say) is 400 in usher's format, not axum's plain text.
 pub struct AppQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
@@ -40,8 +33,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
     }
 }
 
-/// `axum::extract::Path`, but a segment that is not UTF-8 once decoded is
-/// 400 in usher's format.
 pub struct AppPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
@@ -96,8 +87,8 @@ fn known_field(path: &str) -> &'static str {
         "user_details",
         "mailing_address",
     ];
-    let last = path.rsplit('.').next().unwrap_or(path);
-    FIELDS.iter().copied().find(|f| *f == last).unwrap_or("body")
+    // The innermost field usher names: a wrong type inside `mailing_address` is reported on it.
+    path.rsplit('.').find_map(|segment| FIELDS.iter().copied().find(|f| *f == segment)).unwrap_or("body")
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -108,8 +99,7 @@ pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
-/// The client's address: the peer, or the right-most address of
-/// `X-Forwarded-For` that is not a trusted proxy, when the peer is one.
+/// The peer or, when the peer is a trusted proxy, the right-most `X-Forwarded-For` address that is not one.
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub IpAddr);
 

@@ -1,8 +1,3 @@
-//! The F5 Distributed Cloud dialect (seeds 000, 001, 003 and the signup API
-//! around them). Request bodies are bound to structs of optional fields, so
-//! a missing field is reported by the domain parser with its name, and
-//! unknown fields are ignored.
-
 use super::AppState;
 use super::extract::{AppJson, AppQuery, ClientAddr};
 use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
@@ -30,11 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_password))
 }
 
-/// F5's `SignupAWSAccount` body, which usher takes at its signup path.
-/// Every field is optional to serde (an `Option` needs no `serde(default)`,
-/// which would put each default into the document), so that the domain
-/// parser names the one missing; unknown fields (`account_id`,
-/// `crm_details`) are ignored.
+// Options, not `serde(default)`, which would put every default into the document.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = aws_accountAWSAccountSignupRequest)]
 pub struct SignupRequest {
@@ -67,8 +58,7 @@ struct CompanyDetails {
     #[schema(example = "Acme Inc.")]
     name: Option<String>,
     /// Required: at least its `country`, and its `zip_code` where the country has postal codes.
-    #[schema(value_type = Option<MailingAddress>)]
-    mailing_address: Option<Value>,
+    mailing_address: Option<MailingAddress>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -91,11 +81,8 @@ struct UserDetails {
     contact_number: Option<String>,
 }
 
-/// F5's `signupContactMeta`: the seeds' mailing address, strings only
-/// (documentation only: the handler keeps these fields of a JSON object).
-#[derive(ToSchema, Serialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupContactMeta)]
-#[allow(dead_code)]
 pub(super) struct MailingAddress {
     #[schema(example = "1234 Main road")]
     address1: Option<String>,
@@ -115,8 +102,22 @@ pub(super) struct MailingAddress {
     zip_code: Option<String>,
 }
 
-/// The mailing address fields of the seeds, kept as strings and nothing else.
-const ADDRESS_FIELDS: &[&str] = &["address1", "address2", "city", "country", "county", "phone_number", "state", "state_code", "zip_code"];
+impl MailingAddress {
+    fn parse(self) -> Result<signup::MailingAddress, domain::Invalid> {
+        let field = |value| domain::optional("mailing_address", value, 256);
+        Ok(signup::MailingAddress {
+            address1: field(self.address1)?,
+            address2: field(self.address2)?,
+            city: field(self.city)?,
+            country: field(self.country)?,
+            county: field(self.county)?,
+            phone_number: field(self.phone_number)?,
+            state: field(self.state)?,
+            state_code: field(self.state_code)?,
+            zip_code: field(self.zip_code)?,
+        })
+    }
+}
 
 impl TryFrom<SignupRequest> for signup::NewSignup {
     type Error = domain::Invalid;
@@ -124,27 +125,14 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
     fn try_from(r: SignupRequest) -> Result<Self, Self::Error> {
         let (account, company, user) =
             (r.account_details.unwrap_or_default(), r.company_details.unwrap_or_default(), r.user_details.unwrap_or_default());
-        let address = match company.mailing_address {
-            None | Some(Value::Null) => serde_json::Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(_) => return Err(domain::Invalid::new("mailing_address", "must be an object")),
-        };
-        let mut kept = serde_json::Map::new();
-        for field in ADDRESS_FIELDS {
-            if let Some(v) = address.get(*field) {
-                let s = v.as_str().ok_or_else(|| domain::Invalid::new("mailing_address", format!("{field} must be a string")))?;
-                if let Some(s) = domain::optional("mailing_address", Some(s.to_owned()), 256)? {
-                    kept.insert((*field).to_owned(), Value::String(s));
-                }
-            }
-        }
+        let mut address = company.mailing_address.unwrap_or_default().parse()?;
         // Fields are checked in the order of the form: the account first.
         let cname = Cname::parse("domain", account.domain.as_deref().unwrap_or_default())?;
         let email = EmailAddress::parse_field("email", user.email.as_deref())?;
         let tenant_type = TenantType::parse("tenant_type", r.tenant_type.as_deref())?;
         let locale = Locale::parse("locale", account.locale.as_deref())?;
         let company_name = domain::required("company_details.name", company.name, 256)?;
-        check_address(&mut kept)?;
+        check_address(&mut address)?;
         Ok(Self {
             cname,
             email,
@@ -152,7 +140,7 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
             locale,
             details: signup::SignupDetails {
                 company_name,
-                mailing_address: Value::Object(kept),
+                mailing_address: address,
                 first_name: domain::person_name("first_name", user.first_name, 128)?,
                 last_name: domain::person_name("last_name", user.last_name, 128)?,
                 contact_number: domain::optional("contact_number", user.contact_number, 64)?,
@@ -163,17 +151,13 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
     }
 }
 
-/// Flow 6's rules on a signup's address, before anything is stored; the
-/// stored address gets the canonical codes (`US`, `WA`) and, when only the
-/// code was sent, the subdivision's name.
-fn check_address(kept: &mut serde_json::Map<String, Value>) -> Result<(), domain::Invalid> {
-    let field = |name: &str| kept.get(name).and_then(Value::as_str);
-    let raw = contact::RawAddress { country: field("country"), state_code: field("state_code"), zip_code: field("zip_code") };
-    let address = contact::check(raw).into_result().map_err(|e| domain::Invalid::new(e.field.signup_path(), e.message))?;
-    kept.insert("country".into(), address.country.code.into());
-    if let Some(sub) = address.subdivision {
-        kept.insert("state_code".into(), sub.code.into());
-        kept.entry("state").or_insert_with(|| sub.name.into());
+fn check_address(a: &mut signup::MailingAddress) -> Result<(), domain::Invalid> {
+    let raw = contact::RawAddress { country: a.country.as_deref(), state_code: a.state_code.as_deref(), zip_code: a.zip_code.as_deref() };
+    let checked = contact::check(raw).into_result().map_err(|e| domain::Invalid::new(e.field.signup_path(), e.message))?;
+    a.country = Some(checked.country.code.into());
+    if let Some(sub) = checked.subdivision {
+        a.state_code = Some(sub.code.into());
+        a.state.get_or_insert_with(|| sub.name.into());
     }
     Ok(())
 }
@@ -185,12 +169,11 @@ struct SendResult {
     success: bool,
 }
 
-/// Creates a signup and mails its link (flow 1). The answer is the same
-/// whether or not the address already has an account.
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup",
     operation_id = "ves.io.schema.marketplace.aws_account.OnboardCustomAPI.SignupAWSAccount",
+    summary = "Creates a signup and mails its link (flow 1). The answer is the same whether or not the address already has an account.",
     tag = "F5 XC",
     request_body = SignupRequest,
     responses((status = 200, description = "The signup email is queued.", body = SendResult), BodyErrors, Conflict, Throttled, Unavailable)
@@ -224,11 +207,11 @@ fn token_field(raw: Option<String>) -> Result<String, Error> {
     Ok(token)
 }
 
-/// Seed 000: mails a fresh signup link, superseding the earlier ones.
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/send_email",
     operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.SendSignupEmail",
+    summary = "Seed 000: mails a fresh signup link, superseding the earlier ones.",
     tag = "F5 XC",
     request_body = TokenRequest,
     responses((status = 200, description = "A new signup email is queued.", body = SendResult), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
@@ -267,11 +250,11 @@ struct ValidateResponse {
     valid_registration: bool,
 }
 
-/// Seed 003: whether a signup link may go on (SPEC §3.3).
 #[utoipa::path(
     post,
     path = "/no_auth/login/validate_registration",
     operation_id = "ves.io.schema.signup.CustomAPI.ValidateRegistration",
+    summary = "Seed 003: whether a signup link may go on (SPEC §3.3).",
     tag = "F5 XC",
     request_body = ValidateRequest,
     responses((status = 200, description = "The verdict, in `err`.", body = ValidateResponse), BodyErrors, Throttled, Unavailable)
@@ -310,11 +293,11 @@ struct RegistrationDetails {
     error_message: Option<&'static str>,
 }
 
-/// What the signup page shows before completing. Reads only: never spends the token.
 #[utoipa::path(
     get,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/registration_details",
     operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.GetRegistrationDetails",
+    summary = "What the signup page shows before completing. Reads only: never spends the token.",
     tag = "F5 XC",
     params(("token" = String, Query, description = "The token of the signup link.")),
     responses((status = 200, description = "The signup.", body = RegistrationDetails), BadParameter, NotFound, Throttled, Unavailable)
@@ -351,12 +334,11 @@ struct CompleteResponse {
     email: String,
 }
 
-/// usher's own: creates the tenant and its first user from a signup link
-/// (F5 does this inside its console).
 #[utoipa::path(
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/complete",
     operation_id = "usher.CompleteSignup",
+    summary = "usher's own: creates the tenant and its first user from a signup link (F5 does this inside its console).",
     tag = "F5 XC",
     request_body = CompleteRequest,
     responses((status = 200, description = "The tenant and its first user exist.", body = CompleteResponse), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
@@ -387,12 +369,11 @@ struct SendPasswordRequest {
     email: Option<String>,
 }
 
-/// Seed 001: mails a link to set the password. The same answer whether or
-/// not the tenant or the user exists.
 #[utoipa::path(
     post,
     path = "/no_auth/send_password_email",
     operation_id = "ves.io.schema.signup.CustomAPI.SendPasswordEmail",
+    summary = "Seed 001: mails a link to set the password. The same answer whether or not the tenant or the user exists.",
     tag = "F5 XC",
     request_body = SendPasswordRequest,
     responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = Object), BodyErrors, Throttled, Unavailable)
@@ -419,11 +400,11 @@ struct SetPasswordRequest {
     password: Option<String>,
 }
 
-/// usher's own: sets the password with a password link's token.
 #[utoipa::path(
     post,
     path = "/no_auth/password/set",
     operation_id = "usher.SetPassword",
+    summary = "usher's own: sets the password with a password link's token.",
     tag = "F5 XC",
     request_body = SetPasswordRequest,
     responses((status = 200, description = "The password is set and the user active.", body = Object), BodyErrors, Throttled, Unavailable)
@@ -440,4 +421,39 @@ async fn set_password(
     }
     password::set(&state.ctx, &client.caller(), &token, pw).await?;
     Ok(Json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::parse_json;
+
+    fn signup_with_address(address: Value) -> Result<signup::NewSignup, Error> {
+        let body = json!({
+            "account_details": { "domain": "acme", "tos_version": "2026-01" },
+            "company_details": { "name": "Acme", "mailing_address": address },
+            "user_details": { "email": "jane@example.com", "first_name": "Jane", "last_name": "Doe" },
+        });
+        Ok(signup::NewSignup::try_from(parse_json::<SignupRequest>(body.to_string().as_bytes())?)?)
+    }
+
+    #[test]
+    fn the_mailing_address_keeps_f5s_fields_trimmed_and_canonical_and_ignores_the_rest() {
+        let new = signup_with_address(
+            json!({ "address1": " 1 Main St ", "city": "", "county": null, "country": "us", "zip_code": "98101", "floor": 3 }),
+        )
+        .unwrap();
+        let stored = serde_json::to_value(&new.details.mailing_address).unwrap();
+        assert_eq!(stored, json!({ "address1": "1 Main St", "country": "US", "zip_code": "98101" }));
+    }
+
+    #[test]
+    fn a_mailing_address_field_that_is_not_a_string_is_refused_on_mailing_address() {
+        for address in [json!({ "country": "US", "zip_code": 98101 }), json!("1 Main St")] {
+            match signup_with_address(address) {
+                Err(Error::Invalid { field, .. }) => assert_eq!(field, "mailing_address"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -1,5 +1,3 @@
-//! Liveness, readiness and metrics.
-
 use super::AppState;
 use super::openapi::Unavailable;
 use crate::error::Error;
@@ -24,17 +22,18 @@ struct Status {
     status: &'static str,
 }
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", operation_id = "usher.Healthz", tag = "Operations", responses((status = 200, description = "Alive.", body = Status)))]
+#[utoipa::path(
+    summary = "Liveness: the process answers.",
+    get, path = "/healthz", operation_id = "usher.Healthz", tag = "Operations", responses((status = 200, description = "Alive.", body = Status)))]
 async fn healthz() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// Ready while the database answers; 503 with Retry-After while it does not.
 #[utoipa::path(
     get,
     path = "/readyz",
     operation_id = "usher.Readyz",
+    summary = "Ready while the database answers; 503 with Retry-After while it does not.",
     tag = "Operations",
     responses((status = 200, description = "The database answers.", body = Status), Unavailable)
 )]
@@ -49,11 +48,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
     }
 }
 
-/// Prometheus metrics (text exposition format).
 #[utoipa::path(
     get,
     path = "/metrics",
     operation_id = "usher.Metrics",
+    summary = "Prometheus metrics (text exposition format).",
     tag = "Operations",
     responses((status = 200, description = "The metrics.", body = String, content_type = "application/openmetrics-text"), Unavailable)
 )]

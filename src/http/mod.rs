@@ -1,9 +1,3 @@
-//! The HTTP surface: routes of SPEC §3, web pages, health and the dev mailbox.
-//!
-//! Every dialect's routes are served at the root and again under the
-//! configured `base_path`. Unauthenticated routes share one per-client rate
-//! limit (see [`crate::limiter`]).
-
 pub mod admin;
 pub mod akana;
 mod answers;
@@ -42,9 +36,6 @@ impl ClientAddr {
     }
 }
 
-/// Every route and, from the same annotations, the OpenAPI document (see
-/// [`openapi`]). Only `/assets/` and the dev mailbox are left out of the
-/// document: they are no API.
 pub fn router(state: AppState) -> Router {
     let unauthenticated = OpenApiRouter::new()
         .merge(f5xc::router())
@@ -91,10 +82,7 @@ async fn not_found() -> Error {
     Error::NotFound("No such endpoint.".into())
 }
 
-/// What every answer goes through after the router (the server calls it):
-/// axum's empty 405 gets usher's error body, then every answer the
-/// security headers. It runs outside the router because axum adds a 405's
-/// `Allow` only there, after every layer.
+/// Outside the router, because axum adds a 405's `Allow` only there, after every layer.
 pub fn finish(response: Response) -> Response {
     let mut response = if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
         let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -106,9 +94,6 @@ pub fn finish(response: Response) -> Response {
     response
 }
 
-/// The one place an answer's internal error is logged: the [`Failure`] an
-/// error answer carries in its extensions (see [`crate::error`]), with its
-/// context chain (`{:#}`), inside the request's span. Outages are warnings.
 async fn log_failures(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     if let Some(Failure { internal, error }) = response.extensions_mut().remove::<Failure>() {
@@ -121,8 +106,6 @@ async fn log_failures(req: Request, next: Next) -> Response {
     response
 }
 
-/// SPEC §4: at most `limit_client_per_minute` unauthenticated requests per
-/// client address a minute.
 async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, Error> {
     state.limiter.admit(client.0).map_err(|retry_after| {
         crate::metrics::refused("client");

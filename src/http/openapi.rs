@@ -1,21 +1,3 @@
-//! `/openapi.json`: the OpenAPI 3.1 document of SPEC §3 (both dialects), the
-//! pages and their forms, and the operational endpoints, generated from the
-//! code so that it cannot drift from it.
-//!
-//! Every handler carries `#[utoipa::path]`, and every router is a
-//! `utoipa_axum::router::OpenApiRouter` fed by `routes!`, which routes a
-//! handler at the path its annotation names: a route cannot be added
-//! without its operation, and the documented path is the routed one.
-//! Schemas are derived from the request and response types the handlers
-//! use. What the handlers' types cannot say is written here: SPEC §3.4's
-//! error body, the error answers each route can give, the admin security
-//! schemes, and the `err` enums of types that live outside `http`.
-//!
-//! Names follow F5's published documents where they overlap (component
-//! names such as `signupValidateRegistrationRequest`, operation ids such as
-//! `ves.io.schema.signup.CustomAPI.ValidateRegistration`); usher's own
-//! operations are `usher.…`.
-
 use crate::contact::ContactErr;
 use crate::domain::TenantType;
 use crate::flows::signup::RegistrationErr;
@@ -36,7 +18,6 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-/// The document's fixed part; the paths come from the routers.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -64,8 +45,6 @@ use utoipa_axum::routes;
 )]
 struct Base;
 
-/// The document: `Base` plus the routers' paths, with the servers that
-/// `base_path` implies.
 pub fn document(paths: Document, base_path: &str) -> Document {
     let mut doc = Base::openapi();
     doc.merge(paths);
@@ -82,12 +61,7 @@ pub fn document(paths: Document, base_path: &str) -> Document {
     doc
 }
 
-/// `OpenApiRouter::routes` for paths that matchit cannot route under their
-/// documented parameter names (it wants one name per position, and F5's
-/// documents name them by meaning: `countries/{prefix}` beside
-/// `countries/{country_code}/states`). They are routed with each
-/// parameter named after its segment's position (`{p3}`) and documented as
-/// annotated; their handlers read parameters by position.
+/// matchit wants one parameter name per position, and F5's documents name them by meaning.
 pub fn routes_positionally<S: Clone + Send + Sync + 'static>(
     mut router: OpenApiRouter<S>,
     (schemas, paths, method_router): UtoipaMethodRouter<S>,
@@ -106,27 +80,24 @@ pub fn routes_positionally<S: Clone + Send + Sync + 'static>(
     router
 }
 
-/// `/no_auth/countries/{prefix}` → `/no_auth/countries/{p3}`.
 fn positional(path: &str) -> String {
     let segments = path.split('/').enumerate();
     let named = segments.map(|(i, s)| if s.starts_with('{') && s.ends_with('}') { format!("{{p{i}}}") } else { s.to_owned() });
     named.collect::<Vec<_>>().join("/")
 }
 
-/// The serialised document, handed to [`openapi_json`] as an extension.
 #[derive(Clone)]
 pub struct Served(pub Arc<str>);
 
-/// The route of the document itself.
 pub fn router<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
-/// This document.
 #[utoipa::path(
     get,
     path = "/openapi.json",
     operation_id = "usher.OpenApi",
+    summary = "This document.",
     tag = "Operations",
     responses((status = 200, description = "This OpenAPI 3.1 document.", body = Object))
 )]
@@ -139,8 +110,7 @@ async fn openapi_json(Extension(Served(doc)): Extension<Served>) -> Response {
     response
 }
 
-/// SPEC §3.4's error body, as `crate::error::Error` answers it (a test
-/// validates real error answers against this schema).
+/// SPEC §3.4's error body.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ErrorBody {
@@ -155,7 +125,6 @@ pub struct ErrorBody {
     field: Option<String>,
 }
 
-/// The admin endpoints' API token, in F5's header or as a bearer token.
 struct AdminSecuritySchemes;
 
 impl Modify for AdminSecuritySchemes {
@@ -172,13 +141,10 @@ impl Modify for AdminSecuritySchemes {
     }
 }
 
-/// The error answers of a route that reads a JSON body.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum BodyErrors {
-    /// Invalid input: `INVALID_INPUT` with the offending `field`, or a token
-    /// that cannot be used (`TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_SUPERSEDED`,
-    /// `TOKEN_USED`, with `"field": "token"`).
+    /// `INVALID_INPUT` with the offending `field`, or `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_SUPERSEDED` or `TOKEN_USED` with `"field": "token"`.
     #[response(status = 400)]
     BadRequest(ErrorBody),
     /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
@@ -189,7 +155,6 @@ pub enum BodyErrors {
     WrongType(ErrorBody),
 }
 
-/// 400 for a route without a body: a query or path parameter is invalid.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum BadParameter {
@@ -198,7 +163,6 @@ pub enum BadParameter {
     BadRequest(ErrorBody),
 }
 
-/// 429, on every unauthenticated route and wherever an email is promised.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum Throttled {
@@ -207,8 +171,6 @@ pub enum Throttled {
     TooMany(ErrorBody),
 }
 
-/// What a route that uses the database or the password pool may answer
-/// when they cannot take the request.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum Unavailable {
@@ -220,7 +182,6 @@ pub enum Unavailable {
     Unavailable(ErrorBody),
 }
 
-/// The admin endpoints' refusals, in the order they are checked.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum AdminErrors {
@@ -235,7 +196,6 @@ pub enum AdminErrors {
     NotFound(ErrorBody),
 }
 
-/// 404 from a route's own lookup.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum NotFound {
@@ -244,7 +204,6 @@ pub enum NotFound {
     NotFound(ErrorBody),
 }
 
-/// 409: the state of the signup or tenant forbids it.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum Conflict {
@@ -253,7 +212,6 @@ pub enum Conflict {
     Conflict(ErrorBody),
 }
 
-/// The Akana dialect's own refusals.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum AkanaErrors {
@@ -266,8 +224,6 @@ pub enum AkanaErrors {
     NotAcceptable(ErrorBody),
 }
 
-/// What a page or a page's form may answer besides its page: its own
-/// errors are pages too.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum PageErrors {
@@ -297,8 +253,7 @@ pub enum PageErrors {
     Unavailable(String),
 }
 
-/// A page's 429: `ErrorBody` from the per-client limit, which answers
-/// before any page is made, or a page for the per-recipient email limit.
+/// The per-client limit answers `ErrorBody` before any page is made; the per-recipient limit, a page.
 pub struct PageThrottled;
 
 impl IntoResponses for PageThrottled {
@@ -314,7 +269,6 @@ impl IntoResponses for PageThrottled {
     }
 }
 
-/// A string enum whose values are what serde writes for `variants`.
 fn string_enum<T: serde::Serialize>(variants: &[T], description: &str) -> RefOr<Schema> {
     let values: Vec<serde_json::Value> = variants.iter().filter_map(|v| serde_json::to_value(v).ok()).collect();
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).description(Some(description)).into()

@@ -1,11 +1,4 @@
-//! Web pages for a person: the page a signup link opens and the
-//! set-password page. Server-rendered, usable without JavaScript.
-//!
-//! Opening a link (GET) never spends its token: mail scanners and link
-//! previews fetch links too. Only the form's POST acts. Forms carry a CSRF
-//! token whose HMAC under a server secret must equal the `usher_csrf`
-//! cookie set with the form (`SameSite=Strict`), and must come from usher's
-//! own origin (see [`super::security`]).
+//! A GET never spends a token: mail scanners and link previews fetch links too.
 
 use super::AppState;
 use super::extract::{AppQuery, ClientAddr, body, content_type_is};
@@ -36,7 +29,6 @@ pub struct Pages {
 }
 
 impl Pages {
-    /// `base_path` is where the pages find `/assets/`.
     pub fn new(csrf: CsrfKey, base_path: &str) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.add_global("assets", base_path.to_owned());
@@ -75,7 +67,6 @@ struct LinkQuery {
     token: Option<String>,
 }
 
-/// The fields of the link pages' forms (each form posts the ones it shows).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = usherPageForm)]
 struct PageForm {
@@ -83,7 +74,6 @@ struct PageForm {
     #[serde(default)]
     token: String,
     /// The form's CSRF token; its HMAC must be the `usher_csrf` cookie set with the form.
-    /// (`read_checked` reads it before this struct, which documents it.)
     #[serde(default)]
     #[allow(dead_code)]
     csrf: String,
@@ -93,7 +83,6 @@ struct PageForm {
     signup_code: String,
 }
 
-/// A page answer: HTML with a status, plus a fresh CSRF cookie when a form is shown.
 fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Option<&str>) -> Response {
     // Every page can point back to the signup forms (expired links, errors).
     let ctx = context! { tenant_form => path(state, forms::TENANT_FORM), developer_form => path(state, forms::DEVELOPER_FORM), ..ctx };
@@ -117,8 +106,6 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     response
 }
 
-/// An error as a page: the API's status and wording, and what the JSON
-/// answer would carry besides its body (`Retry-After`, the failure to log).
 fn error_page(state: &AppState, e: impl Into<Error>) -> Response {
     let e = e.into();
     let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
@@ -126,7 +113,6 @@ fn error_page(state: &AppState, e: impl Into<Error>) -> Response {
     response
 }
 
-/// The sentence a page shows for a refused token, in the API's words.
 fn token_message(e: flows::Error) -> String {
     Error::from(e).public_message().into_owned()
 }
@@ -135,9 +121,8 @@ fn path(state: &AppState, p: &str) -> String {
     format!("{}{p}", state.ctx.settings.base_path)
 }
 
-/// The page a signup link opens: it shows the signup and asks the person
-/// to complete it. Opening it never spends the token.
 #[utoipa::path(get, path = SIGNUP_PAGE, operation_id = "usher.SignupPage", tag = "Pages",
+    summary = "The page a signup link opens, asking the person to complete the signup. Opening it never spends the token.",
     params(("token" = Option<String>, Query, description = "The signup link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
@@ -162,12 +147,10 @@ async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQ
     page(&state, StatusCode::OK, "signup.html", ctx, Some(&csrf))
 }
 
-/// Reads a form POST and checks its CSRF token against the cookie.
 async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
     read_checked(state, req).await
 }
 
-/// Reads a form POST into `T` once its `csrf` field equals the cookie.
 async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Error> {
     #[derive(Deserialize)]
     struct Csrf {
@@ -201,9 +184,8 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Completes the signup (with the first user's password, or without it and
-/// a password link is mailed).
 #[utoipa::path(post, path = SIGNUP_PAGE, operation_id = "usher.SignupPageSubmit", tag = "Pages",
+    summary = "Completes the signup (with the first user's password, or without it and a password link is mailed).",
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
@@ -237,8 +219,8 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
     }
 }
 
-/// Mails a fresh signup link for an expired one.
 #[utoipa::path(post, path = SIGNUP_RESEND, operation_id = "usher.SignupPageResend", tag = "Pages",
+    summary = "Mails a fresh signup link for an expired one.",
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
@@ -252,8 +234,8 @@ async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: R
     }
 }
 
-/// The page a password link opens. Opening it never spends the token.
 #[utoipa::path(get, path = PASSWORD_PAGE, operation_id = "usher.PasswordPage", tag = "Pages",
+    summary = "The page a password link opens. Opening it never spends the token.",
     params(("token" = Option<String>, Query, description = "The password link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn password_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
@@ -275,8 +257,8 @@ async fn password_page(State(state): State<AppState>, query: Result<AppQuery<Lin
     }
 }
 
-/// Sets the password.
 #[utoipa::path(post, path = PASSWORD_PAGE, operation_id = "usher.PasswordPageSubmit", tag = "Pages",
+    summary = "Sets the password.",
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn password_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
@@ -305,8 +287,8 @@ struct ActivationQuery {
     signup_code: Option<String>,
 }
 
-/// The page an Akana activation link opens. Opening it never spends the code.
 #[utoipa::path(get, path = ACTIVATION_PAGE, operation_id = "usher.ActivationPage", tag = "Pages",
+    summary = "The page an Akana activation link opens. Opening it never spends the code.",
     params(("signupCode" = Option<String>, Query, description = "The activation code.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn activation_page(State(state): State<AppState>, headers: HeaderMap, query: Result<AppQuery<ActivationQuery>, Error>) -> Response {
@@ -329,8 +311,8 @@ async fn activation_page(State(state): State<AppState>, headers: HeaderMap, quer
     }
 }
 
-/// Completes the developer signup with a password.
 #[utoipa::path(post, path = ACTIVATION_PAGE, operation_id = "usher.ActivationPageSubmit", tag = "Pages",
+    summary = "Completes the developer signup with a password.",
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn activation_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {

@@ -1,12 +1,3 @@
-//! What every answer and every page form gets, whatever its handler does:
-//! response headers (CSP, `nosniff`, `Cache-Control: no-store` unless the
-//! handler chose one), the refusal of requests that frame their body two
-//! ways, and the CSRF check of page forms (a token bound to a server secret
-//! plus an `Origin` / `Sec-Fetch-Site` check).
-//!
-//! Pages hold no inline script or style: the CSP allows only files from
-//! usher's own `/assets/`, so an injected `<script>` runs nowhere.
-
 use super::AppState;
 use crate::error::Error;
 use axum::extract::Request;
@@ -19,22 +10,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Only usher's own files; no inline script or style, no plugins, no
-/// framing, forms post only back to usher.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("../../templates/assets/usher.css");
 
-/// Static files the pages link to, served at `/assets/…`.
 pub fn assets() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/assets/usher.css", get(|| async { asset(STYLESHEET, "text/css; charset=utf-8") }))
         .route("/assets/tenant_form.js", get(|| async { asset(TENANT_FORM_SCRIPT, "text/javascript; charset=utf-8") }))
 }
 
-/// The tenant form's progressive enhancement (the state and city lists
-/// filled in place): a file, since the CSP allows no inline script.
+/// A file, since the CSP allows no inline script.
 const TENANT_FORM_SCRIPT: &str = include_str!("../../templates/assets/tenant_form.js");
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -46,21 +33,17 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-/// Refuses a request that frames its body two ways, before any handler.
 pub async fn refuse_ambiguous_framing(req: Request, next: Next) -> Response {
     if !has_two_framings(req.headers()) {
         return next.run(req).await;
     }
-    // RFC 9112 §6.3: a request with both is a smuggling attempt or a broken
-    // proxy; answering it would let the two disagree on where the next
-    // request starts, so the connection is closed too.
+    // RFC 9112 §6.3: a smuggling attempt or a broken proxy. The two could disagree
+    // on where the next request starts, so the connection is closed too.
     let mut r = Error::invalid("body", "must not be framed by both Content-Length and Transfer-Encoding").into_response();
     r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
-/// The headers every answer carries, set last, outside the router (see
-/// [`super::finish`]).
 pub fn add_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -75,7 +58,6 @@ fn has_two_framings(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
 }
 
-/// The server secret CSRF tokens are bound to, derived from the key ring.
 #[derive(Clone)]
 pub struct CsrfKey(Hmac<Sha256>);
 
@@ -88,16 +70,13 @@ impl CsrfKey {
         Ok(Self(<Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(|_| anyhow::anyhow!("the CSRF key is unusable"))?))
     }
 
-    /// The cookie that goes with a form's token: HMAC(secret, token). A
-    /// value an attacker plants in the cookie (from a sibling subdomain,
-    /// say) matches no token they can write into a form.
+    /// A value planted in the cookie (from a sibling subdomain, say) matches no token an attacker can write into a form.
     pub fn cookie_for(&self, form_token: &str) -> String {
         let mut mac = self.0.clone();
         mac.update(form_token.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// Whether a form's token and its cookie belong together, in constant time.
     pub fn matches(&self, form_token: &str, cookie: &str) -> bool {
         if form_token.is_empty() || cookie.is_empty() {
             return false;
@@ -109,15 +88,9 @@ impl CsrfKey {
     }
 }
 
-/// Whether a form POST comes from usher's own pages. `Sec-Fetch-Site`,
-/// which browsers set and pages cannot, decides when present: only
-/// `same-origin` or `none` (typed, bookmarked). Otherwise `Origin` must
-/// name this host (the request's `Host`, or `public_url`'s origin); the
-/// pages' `Referrer-Policy: no-referrer` makes some browsers send
-/// `Origin: null` even for their own forms, so `null` counts only where
-/// `Sec-Fetch-Site` vouched. A request with neither header does not come
-/// from a browser that could be tricked into it; the token check still
-/// applies to it.
+/// `Sec-Fetch-Site` (which pages cannot set) decides when present. The pages' `Referrer-Policy: no-referrer`
+/// makes some browsers send `Origin: null` for their own forms, so `null` counts only where `Sec-Fetch-Site`
+/// vouched. A request with neither header comes from no browser that could be tricked; the token still applies.
 pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
@@ -139,7 +112,6 @@ fn origin_of(url: &str) -> String {
     }
 }
 
-/// 403 for a form that fails [`same_origin`] or the token check.
 pub fn refused_form() -> Error {
     Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into())
 }

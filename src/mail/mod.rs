@@ -1,13 +1,3 @@
-//! Email: what to send (typed, versioned intents stored in the outbox), how
-//! it reads (templates), and how it leaves (transports, driven by the worker).
-//!
-//! An intent is rendered at send time, not at enqueue time, so a template
-//! fixed by the operator applies to mail still in the queue. A link's token
-//! is minted at send time too (the `V2` intents name only its subject), so
-//! its secret is never stored: a retry mints a new one, which supersedes the
-//! unsent one. Rows written by an usher that stored the token (`V1`) are
-//! still sent, and scrubbed once delivered.
-
 pub mod templates;
 pub mod transport;
 pub mod worker;
@@ -17,69 +7,34 @@ use crate::store::{self, Conn, outbox::Envelope, outbox::Status};
 use crate::tokens::Purpose;
 use serde::{Deserialize, Serialize};
 
-/// What an outbox row asks to be sent. Variants are versioned: a row written
-/// by an older usher must still be readable by a newer one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum Intent {
-    SignupLinkV1 {
-        token: String,
-        cname: String,
-        first_name: String,
-        expires_at: i64,
-    },
+pub(crate) enum Intent {
+    SignupLinkV1 { token: String, cname: String, first_name: String, expires_at: i64 },
     AccountExistsV1 {},
-    PasswordLinkV1 {
-        token: String,
-        cname: String,
-        first_name: String,
-        expires_at: i64,
-    },
-    /// The Akana dialect's signup (activation) code, as a link.
-    ActivationCodeV1 {
-        token: String,
-        tenant: String,
-        first_name: String,
-        expires_at: i64,
-    },
-    /// A link to the page of a pending signup; its token is minted at send time.
-    SignupLinkV2 {
-        signup_id: String,
-        cname: String,
-        first_name: String,
-    },
-    PasswordLinkV2 {
-        user_id: String,
-        cname: String,
-        first_name: String,
-    },
-    ActivationCodeV2 {
-        user_id: String,
-        tenant: String,
-        first_name: String,
-    },
+    PasswordLinkV1 { token: String, cname: String, first_name: String, expires_at: i64 },
+    ActivationCodeV1 { token: String, tenant: String, first_name: String, expires_at: i64 },
+    SignupLinkV2 { signup_id: String, cname: String, first_name: String },
+    PasswordLinkV2 { user_id: String, cname: String, first_name: String },
+    ActivationCodeV2 { user_id: String, tenant: String, first_name: String },
 }
 
-/// The token a `V2` link intent needs minted before it is sent.
-pub struct LinkToMint<'a> {
-    pub purpose: Purpose,
-    pub subject: &'a str,
+pub(crate) struct LinkToMint<'a> {
+    pub(crate) purpose: Purpose,
+    pub(crate) subject: &'a str,
 }
 
-/// A token minted for one delivery attempt.
-pub struct Minted {
-    pub token: String,
-    pub expires_at_ms: i64,
+pub(crate) struct Minted {
+    pub(crate) token: String,
+    pub(crate) expires_at_ms: i64,
 }
 
-/// Where the links in emails point, relative to `public_url`.
-pub const SIGNUP_PAGE: &str = "/signup";
-pub const PASSWORD_PAGE: &str = "/password";
-pub const ACTIVATION_PAGE: &str = "/activate";
+pub(crate) const SIGNUP_PAGE: &str = "/signup";
+pub(crate) const PASSWORD_PAGE: &str = "/password";
+pub(crate) const ACTIVATION_PAGE: &str = "/activate";
 
 impl Intent {
-    /// The template family, and the `kind` shown by `outbox list`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::SignupLinkV1 { .. } | Self::SignupLinkV2 { .. } => "signup_link",
             Self::AccountExistsV1 {} => "account_exists",
@@ -88,7 +43,7 @@ impl Intent {
         }
     }
 
-    pub fn link_to_mint(&self) -> Option<LinkToMint<'_>> {
+    pub(crate) fn link_to_mint(&self) -> Option<LinkToMint<'_>> {
         let (purpose, subject) = match self {
             Self::SignupLinkV2 { signup_id, .. } => (Purpose::Signup, signup_id),
             Self::PasswordLinkV2 { user_id, .. } => (Purpose::Password, user_id),
@@ -98,9 +53,7 @@ impl Intent {
         Some(LinkToMint { purpose, subject })
     }
 
-    /// The same intent with its secret removed: what stays in the database
-    /// once the message is delivered or given up.
-    pub fn scrubbed(&self) -> Self {
+    pub(crate) fn scrubbed(&self) -> Self {
         let mut copy = self.clone();
         match &mut copy {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
@@ -111,10 +64,9 @@ impl Intent {
         copy
     }
 
-    /// True for a link email whose secret was already removed: sending it
-    /// would mail a link that cannot work. (A row failed by an usher that
-    /// scrubbed failed messages too, and then put back by `outbox retry`.)
-    pub fn lost_its_secret(&self) -> bool {
+    /// Sending it would mail a link that cannot work (a row scrubbed when it failed, by an older usher,
+    /// then put back by `outbox retry`).
+    pub(crate) fn lost_its_secret(&self) -> bool {
         match self {
             Self::SignupLinkV1 { token, .. } | Self::PasswordLinkV1 { token, .. } | Self::ActivationCodeV1 { token, .. } => {
                 token.is_empty()
@@ -123,8 +75,7 @@ impl Intent {
         }
     }
 
-    /// The values the templates see; `minted` is the token of a `V2` link.
-    pub fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
+    pub(crate) fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
         let (token, expires_at) = minted.map_or(("", 0), |m| (m.token.as_str(), m.expires_at_ms));
         match self {
@@ -154,25 +105,26 @@ impl Intent {
     }
 }
 
-/// A message to queue: the intent and its envelope.
-pub struct Outgoing<'a> {
-    pub intent: Intent,
-    pub to: &'a str,
-    pub tenant: Option<&'a str>,
-    pub locale: &'a str,
+pub(crate) struct Outgoing<'a> {
+    pub(crate) intent: Intent,
+    pub(crate) to: &'a str,
+    pub(crate) tenant: Option<&'a str>,
+    pub(crate) locale: &'a str,
 }
 
-/// Writes a message to the outbox, inside the caller's transaction. Its
-/// Message-ID is fixed here, so every delivery attempt carries the same one.
-pub async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
+pub(crate) async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
     let payload = serde_json::to_string(&out.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
     let envelope = Envelope { kind: out.intent.kind(), recipient: out.to, tenant: out.tenant, locale: out.locale, payload: &payload };
     insert(conn, now, mail_domain, &envelope, Status::Pending).await
 }
 
-/// Writes an outbox row (a message, or a request to resolve) with a fresh
-/// Message-ID.
-pub async fn insert(conn: &mut Conn, now: i64, mail_domain: &str, envelope: &Envelope<'_>, status: Status) -> Result<String, store::Error> {
+pub(crate) async fn insert(
+    conn: &mut Conn,
+    now: i64,
+    mail_domain: &str,
+    envelope: &Envelope<'_>,
+    status: Status,
+) -> Result<String, store::Error> {
     // Time-ordered (v7): a batch's new ids land on the last page of the
     // unique index instead of a random page each.
     let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain);

@@ -1,10 +1,3 @@
-//! Mail templates: embedded defaults, overridable per tenant and locale.
-//!
-//! For a message of kind `K` to tenant `T` in locale `L`, each of
-//! `K.subject`, `K.txt` and `K.html` is looked up in the override directory
-//! as `T/L/`, `T/`, `default/L/`, `default/`, then taken from the binary.
-//! `.html` templates are auto-escaped; a person's name can never inject markup.
-
 use anyhow::Context;
 use minijinja::{AutoEscape, Environment, Value};
 use std::path::{Path, PathBuf};
@@ -25,10 +18,10 @@ const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
+pub(crate) struct Rendered {
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
 }
 
 pub struct Templates {
@@ -37,14 +30,14 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn new(dir: Option<PathBuf>) -> Self {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
         env.set_keep_trailing_newline(true);
         Self { env, dir }
     }
 
-    pub fn render(&self, kind: &str, tenant: Option<&str>, locale: &str, ctx: &Value) -> anyhow::Result<Rendered> {
+    pub(crate) fn render(&self, kind: &str, tenant: Option<&str>, locale: &str, ctx: &Value) -> anyhow::Result<Rendered> {
         let subject = self.render_one(&format!("{kind}.subject"), tenant, locale, ctx)?;
         Ok(Rendered {
             // A header must be one line.

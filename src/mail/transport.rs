@@ -1,14 +1,3 @@
-//! How a rendered message leaves usher: `smtp` (lettre), `file` (one `.eml`
-//! per message) or `dev` (kept in the database for `/dev/mail`).
-//!
-//! Every transport is idempotent per Message-ID as far as it can be: the file
-//! and dev transports overwrite or ignore a repeat; SMTP cannot, so a retry
-//! after an ambiguous failure carries the same Message-ID and the recipient's
-//! mail system can recognise it.
-//!
-//! With `dkim_selector` and `dkim_private_key` set, the `smtp` and `file`
-//! transports sign every message with DKIM (RFC 6376; RSA or Ed25519, RFC 8463).
-
 use super::templates::Rendered;
 use crate::config::{MailTransport, Settings};
 use crate::store::{self, Store};
@@ -26,12 +15,10 @@ use pkcs8::der::asn1::OctetStringRef;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Why a send failed, and whether trying again can help.
 #[derive(Debug)]
-pub struct SendError {
-    pub permanent: bool,
-    /// A sentence an operator can act on; shown by `outbox list`.
-    pub hint: String,
+pub(crate) struct SendError {
+    pub(crate) permanent: bool,
+    pub(crate) hint: String,
 }
 
 impl SendError {
@@ -45,29 +32,26 @@ impl SendError {
 
 pub struct Transport {
     kind: Kind,
-    /// Signs what leaves through `file` and `smtp`; the dev mailbox keeps
-    /// only the rendered parts, so there is nothing to sign.
     dkim: Option<DkimConfig>,
 }
 
 enum Kind {
     Dev(Store),
     File(PathBuf),
-    /// With the deadline of one whole conversation: lettre's async timeout
-    /// bounds only the connect (lettre issue 1027), so a server that accepts
-    /// and then says nothing would hold a send, and its batch, for ever.
+    /// lettre's timeout bounds only the connect (lettre issue 1027): the `Duration` is the deadline of the
+    /// whole conversation, so a server that accepts and then says nothing cannot hold a batch for ever.
     Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
 }
 
-pub struct Envelope<'a> {
-    pub message_id: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub now: i64,
+pub(crate) struct Envelope<'a> {
+    pub(crate) message_id: &'a str,
+    pub(crate) from: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) now: i64,
 }
 
 impl Transport {
-    pub fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
+    pub(crate) fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
         let kind = match s.mail_transport {
             MailTransport::Dev => Kind::Dev(store.clone()),
             MailTransport::File => {
@@ -87,9 +71,7 @@ impl Transport {
         Ok(Self { kind, dkim })
     }
 
-    /// What `from_settings` would refuse (an SMTP URL, a DKIM key), checked
-    /// without opening anything; for `usher check-config`.
-    pub fn check(s: &Settings) -> anyhow::Result<()> {
+    pub(crate) fn check(s: &Settings) -> anyhow::Result<()> {
         if let (Some(selector), Some(key)) = (&s.dkim_selector, &s.dkim_private_key) {
             dkim_config(selector, &s.dkim_domain, key)?;
         }
@@ -99,7 +81,7 @@ impl Transport {
         Ok(())
     }
 
-    pub async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
         match &self.kind {
             Kind::Dev(store) => {
                 let message = store::devmail::DevMessage {
@@ -142,8 +124,6 @@ impl Transport {
         }
     }
 
-    /// The message as it leaves: text + HTML, the outbox's Message-ID, and a
-    /// DKIM signature when one is configured.
     fn build(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Message, SendError> {
         let from: Mailbox = env.from.parse().map_err(|_| SendError::permanent("mail_from is not a valid address"))?;
         let to: Mailbox = env.to.parse().map_err(|_| SendError::permanent(format!("recipient {} is not a valid address", env.to)))?;
@@ -161,9 +141,8 @@ impl Transport {
     }
 }
 
-/// The headers a DKIM signature covers. `Content-Type` is not among them:
-/// lettre keeps a multipart's `Content-Type` with the body, out of its
-/// signer's sight, so naming it would make every signature fail.
+/// Not `Content-Type`: lettre keeps a multipart's `Content-Type` with the body, out of its signer's
+/// sight, so naming it would make every signature fail.
 const DKIM_SIGNED_HEADERS: &[&str] = &["From", "To", "Subject", "Date", "Message-ID", "MIME-Version"];
 
 fn dkim_config(selector: &str, domain: &str, key_path: &Path) -> anyhow::Result<DkimConfig> {
@@ -178,10 +157,7 @@ fn dkim_config(selector: &str, domain: &str, key_path: &Path) -> anyhow::Result<
 const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
 
-/// A DKIM key from PEM: RSA as PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8
-/// (`BEGIN PRIVATE KEY`, what `openssl genrsa` writes), or Ed25519 as PKCS#8
-/// (what `openssl genpkey -algorithm ed25519` writes).
-pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
+pub(crate) fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
     const HELP: &str = "give an unencrypted RSA or Ed25519 private key in PEM";
     let pem = pem.trim();
     let (label, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| anyhow!("the file is not a PEM private key ({e}); {HELP}"))?;
@@ -212,7 +188,6 @@ pub fn dkim_signing_key(pem: &str) -> anyhow::Result<DkimSigningKey> {
     }
 }
 
-/// Turns lettre's error into a decision and a hint an operator can act on.
 fn classify(e: &smtp::Error) -> SendError {
     if e.is_permanent() {
         return SendError::permanent(format!("the SMTP server refused the message permanently ({e}); it will not be retried"));
@@ -233,9 +208,7 @@ fn classify(e: &smtp::Error) -> SendError {
     ))
 }
 
-/// `smtp://[user:pass@]host[:port][?tls=none|starttls|tls]`. Without `tls`,
-/// port 465 means implicit TLS, port 25 and local relays are expected to be
-/// named explicitly, and everything else gets STARTTLS.
+/// Without `tls=`, port 465 (or `smtps://`) means implicit TLS and anything else STARTTLS.
 fn smtp_from_url(raw: &str, s: &Settings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     let url = url::Url::parse(raw).context("USHER_SMTP_URL is not a URL")?;
     if url.scheme() != "smtp" && url.scheme() != "smtps" {
@@ -275,7 +248,6 @@ fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A fresh key from the openssl command line tool, as an operator makes one.
     fn openssl_key(args: &[&str]) -> String {
         let out = std::process::Command::new("openssl").args(args).output().expect("the openssl command line tool");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,29 +1,27 @@
-//! API tokens of the admin endpoints. The secret itself is never stored.
-
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
-pub struct ApiToken {
-    pub id: String,
-    pub tenant_cname: String,
-    pub role: String,
-    pub secret_hash: String,
-    pub revoked: bool,
+pub(crate) struct ApiToken {
+    pub(crate) id: String,
+    pub(crate) tenant_cname: String,
+    pub(crate) role: String,
+    pub(crate) secret_hash: String,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Listed {
-    pub id: String,
-    pub tenant: String,
-    pub role: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+pub(crate) struct Listed {
+    pub(crate) id: String,
+    pub(crate) tenant: String,
+    pub(crate) role: String,
+    pub(crate) created_at: i64,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
 }
 
-pub async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &str, secret_hash: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &str, secret_hash: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![id, tenant_id, role, secret_hash, now],
@@ -32,19 +30,9 @@ pub async fn insert(conn: &mut Conn, id: &str, tenant_id: &str, role: &str, secr
     .map(|_| ())
 }
 
-impl FromRow for ApiToken {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            tenant_cname: row.get("cname")?,
-            role: row.get("role")?,
-            secret_hash: row.get("secret_hash")?,
-            revoked: row.get::<Option<i64>>("revoked_at")?.is_some(),
-        })
-    }
-}
+crate::from_row!(ApiToken { id, tenant_cname: "cname", role, secret_hash, revoked_at });
 
-pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
+pub(crate) async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error> {
     conn.fetch_optional(
         "SELECT a.id, t.cname, a.role, a.secret_hash, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1",
         args![id],
@@ -52,7 +40,7 @@ pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiToken>, Error>
     .await
 }
 
-pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), Error> {
     conn.execute("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", args![id, now]).await.map(|_| ())
 }
 
@@ -62,7 +50,7 @@ pub async fn revoke(conn: &mut Conn, id: &str, now: i64) -> Result<bool, Error> 
 
 crate::from_row!(Listed { id, tenant: "cname", role, created_at, last_used_at, revoked_at });
 
-pub async fn list(conn: &mut Conn) -> Result<Vec<Listed>, Error> {
+pub(crate) async fn list(conn: &mut Conn) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(
         "SELECT a.id, t.cname, a.role, a.created_at, a.last_used_at, a.revoked_at FROM api_tokens a JOIN tenants t ON t.id = a.tenant_id ORDER BY a.created_at, a.id",
         &[],

@@ -1,18 +1,16 @@
-//! The append-only audit trail.
-
 use super::{Conn, Error};
 use crate::args;
 
-pub struct Event<'a> {
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub target: &'a str,
-    pub client_addr: Option<&'a str>,
-    pub outcome: &'a str,
-    pub detail: Option<&'a str>,
+pub(crate) struct Event<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) client_addr: Option<&'a str>,
+    pub(crate) outcome: &'a str,
+    pub(crate) detail: Option<&'a str>,
 }
 
-pub async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), Error> {
+pub(crate) async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![at, e.actor, e.action, e.target, e.client_addr, e.outcome, e.detail],
@@ -23,19 +21,18 @@ pub async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), Error
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Listed {
-    pub id: i64,
-    pub at: i64,
+    pub(crate) id: i64,
+    pub(crate) at: i64,
     pub actor: String,
     pub action: String,
-    pub target: String,
-    pub client_addr: Option<String>,
+    pub(crate) target: String,
+    pub(crate) client_addr: Option<String>,
     pub outcome: String,
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 crate::from_row!(Listed { id, at, actor, action, target, client_addr, outcome, detail });
 
-/// The newest `limit` events, newest first.
 pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, Error> {
     conn.fetch_all(
         "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1",

@@ -1,22 +1,20 @@
-//! The development mailbox: delivered messages kept for `/dev/mail`.
-
 use super::{Conn, Error};
 use crate::args;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct DevMessage {
-    pub id: i64,
-    pub message_id: String,
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub created_at: i64,
+pub(crate) struct DevMessage {
+    pub(crate) id: i64,
+    pub(crate) message_id: String,
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
+    pub(crate) created_at: i64,
 }
 
-/// Keeps a message; delivering the same Message-ID again changes nothing.
-pub async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
+/// Delivering the same Message-ID again changes nothing.
+pub(crate) async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO dev_mailbox (message_id, recipient, subject, text_body, html_body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING",
@@ -28,7 +26,7 @@ pub async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
 
 crate::from_row!(DevMessage { id, message_id, to: "recipient", subject, text: "text_body", html: "html_body", created_at });
 
-pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<DevMessage>, Error> {
+pub(crate) async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<DevMessage>, Error> {
     conn.fetch_all(
         "SELECT id, message_id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox ORDER BY id DESC LIMIT $1",
         args![limit],

@@ -1,18 +1,19 @@
-//! Rate limits kept in the database, so that every instance shares them.
-//! Each check is one atomic upsert: no read-then-write race between instances.
-
 use super::{Conn, Error};
 use crate::args;
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-pub const MINUTE_MS: i64 = 60 * 1000;
+pub(crate) const MINUTE_MS: i64 = 60 * 1000;
 
-/// Counts one email of a flow to a recipient, unless that would break the
-/// interval or the daily cap; then says how long to wait. A zero interval
-/// checks none: on PostgreSQL two transactions may commit out of the order
-/// in which they read the clock.
-pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration, daily: u32) -> Result<Result<(), Duration>, Error> {
+/// A zero interval checks none: on PostgreSQL two transactions may commit out of the order in which they
+/// read the clock.
+pub(crate) async fn take_email(
+    conn: &mut Conn,
+    key: &str,
+    now: i64,
+    interval: Duration,
+    daily: u32,
+) -> Result<Result<(), Duration>, Error> {
     let interval_ms = crate::clock::ms(interval);
     let day = now.div_euclid(DAY_MS);
     let taken: Option<(String,)> = conn
@@ -37,10 +38,7 @@ pub async fn take_email(conn: &mut Conn, key: &str, now: i64, interval: Duration
     Ok(Err(Duration::from_millis(wait_ms.max(1000) as u64)))
 }
 
-/// Adds what this instance admitted since its last report to the shared
-/// per-client counts of one minute window, and returns each client's total
-/// over all instances. One statement for many clients.
-pub async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, Error> {
+pub(crate) async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, Error> {
     let mut totals = Vec::with_capacity(hits.len());
     // Three parameters a row keeps each statement under PostgreSQL's 65,535.
     for chunk in hits.chunks(1000) {

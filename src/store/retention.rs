@@ -1,16 +1,7 @@
-//! Retention: what the worker's prune step deletes, and after how long.
-//!
-//! Each period counts from the moment a row stopped mattering (a message
-//! sent, a token spent or expired). Rows that still do something are never
-//! deleted, whatever the period: a rate-limit row is kept while it can still
-//! refuse (a day for the per-recipient count and the lock-out), a token row
-//! while it is live (its row is what makes it single-use), and `pending`,
-//! `sending` and `failed` outbox rows are kept for ever (`failed` ones wait
-//! for `usher outbox retry`).
-//!
-//! Pruning must not stall the requests that share SQLite's one writer, so
-//! the rows to go are looked for on a read connection, and each write job
-//! deletes at most [`CHUNK`] of them by key, checking the condition again.
+//! A row that still does something is never pruned, whatever its period:
+//! a limit while it can refuse, a live token, an unsent message. The rows
+//! to go are found on a read connection and deleted a chunk a write job,
+//! so that a prune never holds up the requests behind SQLite's one writer.
 
 use super::{Conn, Error, Store, Value};
 use std::time::Duration;

@@ -1,11 +1,9 @@
-//! The database side of one-time tokens: single use and supersession.
-
 use super::{Conn, Error};
 use crate::args;
 use crate::tokens::{Issued, Purpose};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenState {
+pub(crate) enum TokenState {
     Live,
     Used,
     Superseded,
@@ -14,9 +12,7 @@ pub enum TokenState {
     Missing,
 }
 
-/// Stores a new token and supersedes every earlier live token of the same
-/// purpose and subject, so only the newest link works.
-pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
     conn.execute(
         "UPDATE one_time_tokens SET superseded_at = $3
          WHERE purpose = $1 AND subject = $2 AND used_at IS NULL AND superseded_at IS NULL",
@@ -31,9 +27,7 @@ pub async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &I
     .map(|_| ())
 }
 
-/// Spends a token. The check and the write are one statement, so of any
-/// number of concurrent spends of one token exactly one sees `Live`.
-pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
     let spent = conn
         .execute(
             "UPDATE one_time_tokens SET used_at = $3
@@ -47,7 +41,7 @@ pub async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -
     Ok(found)
 }
 
-pub async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
     let row: Option<(Option<i64>, Option<i64>, i64)> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",

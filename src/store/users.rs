@@ -1,5 +1,3 @@
-//! Tenants and their users.
-
 use super::{Conn, Error, FromRow, Row};
 use crate::args;
 use crate::domain::UserState;
@@ -10,35 +8,34 @@ pub struct Tenant {
     pub cname: String,
     pub name: String,
     pub tenant_type: String,
-    /// Whether strangers may sign up as developers of this tenant (Akana).
     pub developer_signup: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: String,
-    pub tenant_id: String,
-    pub tenant_cname: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub locale: String,
+    pub(crate) id: String,
+    pub(crate) tenant_id: String,
+    pub(crate) tenant_cname: String,
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) locale: String,
     pub state: UserState,
     pub password_hash: Option<String>,
 }
 
-pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub tenant_id: &'a str,
-    pub email: &'a str,
-    pub email_norm: &'a str,
-    pub first_name: &'a str,
-    pub last_name: &'a str,
-    pub contact_number: Option<&'a str>,
-    pub locale: &'a str,
-    pub state: UserState,
-    pub password_hash: Option<&'a str>,
-    pub now: i64,
+pub(crate) struct NewUser<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) tenant_id: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) email_norm: &'a str,
+    pub(crate) first_name: &'a str,
+    pub(crate) last_name: &'a str,
+    pub(crate) contact_number: Option<&'a str>,
+    pub(crate) locale: &'a str,
+    pub(crate) state: UserState,
+    pub(crate) password_hash: Option<&'a str>,
+    pub(crate) now: i64,
 }
 
 impl FromRow for Tenant {
@@ -55,7 +52,7 @@ impl FromRow for Tenant {
 
 const TENANT_COLUMNS: &str = "SELECT id, cname, name, tenant_type, developer_signup FROM tenants";
 
-pub async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, Error> {
+pub(crate) async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, Error> {
     conn.fetch_optional(&format!("{TENANT_COLUMNS} WHERE cname = $1"), args![cname]).await
 }
 
@@ -68,14 +65,13 @@ pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), 
     .map(|_| ())
 }
 
-/// Whether the address belongs to a user of any tenant.
-pub async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
+pub(crate) async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
     let found: Option<(i64,)> =
         conn.fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 LIMIT 1", args![email_norm]).await?;
     Ok(found.is_some())
 }
 
-pub async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
+pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
@@ -106,12 +102,12 @@ pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE t.cname = $1 AND u.email_norm = $2"), args![cname, email_norm]).await
 }
 
-pub async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, Error> {
+pub(crate) async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, Error> {
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
 }
 
-/// Sets the password and activates a pending user; a disabled user stays disabled.
-pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
+/// A disabled user stays disabled.
+pub(crate) async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE users SET password_hash = $2, updated_at = $3,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
@@ -122,8 +118,7 @@ pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) 
     .map(|_| ())
 }
 
-/// Removes the password: the user cannot sign in until a new one is set.
-pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE users SET password_hash = NULL, updated_at = $2,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'pending' END
@@ -134,17 +129,14 @@ pub async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Re
     .map(|_| ())
 }
 
-/// Until when `client` is locked out of `verify_password` for this user.
-pub async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, Error> {
+pub(crate) async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, Error> {
     let row: Option<(Option<i64>,)> =
         conn.fetch_optional("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await?;
     Ok(row.and_then(|(until,)| until))
 }
 
-/// Counts a wrong password of `client` for the user in a window of
-/// `window_ms`; the `max`-th in one window locks that client out for
-/// `lock_ms`. One statement, so concurrent wrong tries are all counted.
-pub async fn record_failed_login(
+/// One statement, so that concurrent wrong tries are all counted.
+pub(crate) async fn record_failed_login(
     conn: &mut Conn,
     user_id: &str,
     client: &str,
@@ -168,15 +160,11 @@ pub async fn record_failed_login(
     .map(|_| ())
 }
 
-/// Forgets `client`'s wrong tries for the user (after a right password).
-pub async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), Error> {
+pub(crate) async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), Error> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await.map(|_| ())
 }
 
-/// Forgets every wrong try and lock of the user: a new password (or an
-/// operator's `usher user unlock`) starts afresh. Returns how many locks
-/// or counts it removed.
-pub async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, Error> {
+pub(crate) async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, Error> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1", args![user_id]).await
 }
 

@@ -1,12 +1,3 @@
-//! The pages a person signs up with: `/` (what usher is), the tenant signup
-//! form (flow 1, the same path as the F5 API's signup) and the developer
-//! signup form (flow 5, the same path as Akana's `signupUser`).
-//!
-//! They work without JavaScript: choosing a country and pressing "Show
-//! states" posts the form back and it returns with the next list, every
-//! entered value kept. With JavaScript the lists fill in place from the
-//! flow 6 endpoints and those buttons are hidden.
-
 use super::{AppState, error_page, page, path, read_checked};
 use crate::clock;
 use crate::config::HomePage;
@@ -35,9 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(home)).routes(routes!(tenant_page, tenant_submit)).routes(routes!(developer_page, developer_submit))
 }
 
-/// What usher is, with links to the signup forms; or, as `home_page`
-/// says, a redirect or nothing.
 #[utoipa::path(get, path = "/", operation_id = "usher.Home", tag = "Pages",
+    summary = "What usher is, with links to the signup forms; or, as `home_page` says, a redirect or nothing.",
     responses(
         (status = 200, description = "The home page.", body = String, content_type = "text/html"),
         (status = 303, description = "`home_page` is a path or URL.", headers(("Location" = String))),
@@ -55,8 +45,6 @@ async fn home(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The tenant form's fields, as posted; kept whole so a re-rendered form
-/// shows what was typed.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(default)]
 #[schema(as = usherTenantForm)]
@@ -81,7 +69,6 @@ struct TenantForm {
 
 type FieldErrors = BTreeMap<&'static str, String>;
 
-/// The form input an error of the signup path belongs beside, and its label.
 fn tenant_input(field: &str) -> Option<(&'static str, &'static str)> {
     Some(match field {
         "company_details.name" => ("company_name", "Company name"),
@@ -125,8 +112,6 @@ fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'st
     }
 }
 
-/// A refusal the form shows above its fields (a field it has no place
-/// for, the email limit), with the API's status, wording and `Retry-After`.
 fn with_form_error(e: flows::Error, render: impl FnOnce(StatusCode, String) -> Response) -> Response {
     let e = Error::from(e);
     let mut response = render(e.status(), e.public_message().into_owned());
@@ -175,16 +160,15 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
     page(state, status, "tenant_form.html", ctx, Some(&csrf))
 }
 
-/// The tenant signup form (flow 1).
 #[utoipa::path(get, path = TENANT_FORM, operation_id = "usher.TenantForm", tag = "Pages",
+    summary = "The tenant signup form (flow 1).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_page(State(state): State<AppState>) -> Response {
     render_tenant(&state, StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), None)
 }
 
-/// Signs up a tenant through the F5 signup's own parser, or (`step`
-/// `country` or `state`) shows the form again with the next list.
 #[utoipa::path(post, path = TENANT_FORM, operation_id = "usher.TenantFormSubmit", tag = "Pages",
+    summary = "Signs up a tenant through the F5 signup's own parser, or (`step` `country` or `state`) shows the form again with the next list.",
     request_body(content = TenantForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent, or the form again.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
@@ -222,8 +206,6 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: R
     }
 }
 
-/// The form as the API's signup body, parsed by the API's own parser, so
-/// both reach `signup::create` through the same checks.
 fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, flows::Error> {
     let body = serde_json::json!({
         "account_details": {
@@ -267,15 +249,15 @@ fn render_developer(
     page(state, status, "developer_form.html", ctx, Some(&csrf))
 }
 
-/// The developer signup form (flow 5).
 #[utoipa::path(get, path = DEVELOPER_FORM, operation_id = "usher.DeveloperForm", tag = "Pages",
+    summary = "The developer signup form (flow 5).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_page(State(state): State<AppState>) -> Response {
     render_developer(&state, StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), None)
 }
 
-/// Signs up a developer through `signupUser`'s own parsing.
 #[utoipa::path(post, path = DEVELOPER_FORM, operation_id = "usher.DeveloperFormSubmit", tag = "Pages",
+    summary = "Signs up a developer through `signupUser`'s own parsing.",
     request_body(content = DeveloperForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
