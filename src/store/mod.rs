@@ -19,7 +19,7 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
-pub use db::{Column, Conn, Error, FromRow, Row, Value};
+pub use db::{Conn, Error, FromRow, Row, Value};
 pub use writer::Priority;
 
 use anyhow::Context;
@@ -351,6 +351,7 @@ fn migrator(backend: Backend) -> Migrator {
             (4, "live_tokens", include_str!("../../migrations/sqlite/0004_live_tokens.sql")),
             (5, "compact_limits", include_str!("../../migrations/sqlite/0005_compact_limits.sql")),
             (6, "prune_by_time", include_str!("../../migrations/sqlite/0006_prune_by_time.sql")),
+            (7, "drop_unread_columns", include_str!("../../migrations/sqlite/0007_drop_unread_columns.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
@@ -358,6 +359,7 @@ fn migrator(backend: Backend) -> Migrator {
             (3, "hostile_clients", include_str!("../../migrations/postgres/0003_hostile_clients.sql")),
             (4, "live_tokens", include_str!("../../migrations/postgres/0004_live_tokens.sql")),
             (6, "prune_by_time", include_str!("../../migrations/postgres/0006_prune_by_time.sql")),
+            (7, "drop_unread_columns", include_str!("../../migrations/postgres/0007_drop_unread_columns.sql")),
         ],
     };
     let migrations = files
