@@ -1,11 +1,4 @@
-//! The delivery worker: resolves requested rows, claims due outbox rows,
-//! mints their links' tokens, renders and sends them (emails) or signs and
-//! posts them (webhooks), and records the outcome. Any number of workers may
-//! run, in any number of instances; the claim and its lease keep them from
-//! sending a row twice at once. While a batch is being sent the worker renews
-//! its lease every third of it (the heartbeat), so the lease can be short: a
-//! row claimed by a worker that died is claimed again within one lease of its
-//! death, however long a live worker's send takes.
+//! The outbox worker (ARCHITECTURE.md, `mail`): resolve, claim under a renewed lease, send.
 
 use super::templates::Templates;
 use super::transport::{Envelope, SendError, Transport};
@@ -22,15 +15,11 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-/// Requests resolved in one transaction at most.
 const RESOLVE_BATCH: i64 = 256;
-/// The most a batch of the worker's takes while requests are writing.
+/// A batch's size while requests are writing.
 const BUSY_BATCH: i64 = 16;
-/// How long after being woken the worker starts resolving. Resolving at once
-/// would share the core with the answer of the very request that woke it,
-/// and a known address, which costs more to resolve, would be answered
-/// later (docs/benchmarks.md); a moment later it lands on no request in
-/// particular, and whatever came meanwhile is resolved in the same batch.
+/// Resolving at once would share the core with the answer of the request that woke the worker,
+/// answering known addresses later (docs/benchmarks.md); a moment later it batches what came since.
 const RESOLVE_AFTER: Duration = Duration::from_millis(20);
 
 pub struct WorkerSettings {
@@ -45,9 +34,7 @@ pub struct WorkerSettings {
     pub signup_link_ttl: Duration,
     pub password_link_ttl: Duration,
     pub activation_code_ttl: Duration,
-    /// What the prune step (once a minute) deletes, and after how long.
     pub retention: store::retention::Retention,
-    /// Where the events of resolved requests (`signup.created`) are posted.
     pub webhook_urls: Vec<String>,
 }
 
@@ -68,21 +55,16 @@ pub struct Worker {
     pub keys: Arc<KeyRing>,
     pub transport: Arc<Transport>,
     pub templates: Arc<Templates>,
-    /// Signs and posts webhooks; none when `webhook_secret` is not set.
+    /// None when `webhook_secret` is not set.
     pub webhooks: Option<Arc<webhooks::Sender>>,
     pub settings: Arc<WorkerSettings>,
-    /// Rung after a commit that queued mail or a request, so work starts at
-    /// once instead of at the next poll.
+    /// Rung after a commit that queued mail or a request, so work starts before the next poll.
     pub wake: Arc<Notify>,
 }
 
 impl Worker {
-    /// Two loops: one resolves requests, one delivers. Resolving never waits
-    /// behind a slow SMTP server, and delivery starts as soon as a request
-    /// is resolved.
-    ///
-    /// Once `stop` turns true it claims nothing more: the batch being sent
-    /// is finished and `run` returns (the caller releases what is left).
+    /// Two loops, so resolving never waits behind a slow SMTP server. Once `stop` is true it
+    /// claims nothing more, finishes the batch being sent and returns (the caller releases the rest).
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let resolved = Arc::new(Notify::new());
@@ -101,8 +83,7 @@ impl Worker {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox: resolving requests failed; will try again"),
             }
-            // Mail queued without a request (a resend, an admin's email)
-            // rings the same bell: pass it on.
+            // Mail queued without a request (a resend, an admin's email) rings the same bell: pass it on.
             resolved.notify_one();
             tokio::select! {
                 _ = self.wake.notified() => tokio::time::sleep(RESOLVE_AFTER).await,
@@ -140,10 +121,8 @@ impl Worker {
         }
     }
 
-    /// Resolves every request and sends every message that is due, until
-    /// none is left; returns how many messages were claimed. What the two
-    /// loops of [`Worker::run`] do, done once, now: for a caller that runs
-    /// the worker itself.
+    /// [`Worker::run`]'s two loops done once, until nothing is due, for a caller that runs the
+    /// worker itself; returns how many messages were claimed.
     pub async fn deliver_all(&self) -> anyhow::Result<usize> {
         let mut claimed = 0;
         loop {
@@ -155,9 +134,7 @@ impl Worker {
         }
     }
 
-    /// Resolves one batch of requests; returns how many. A batch that fails
-    /// is resolved again with a savepoint per request, so that the one that
-    /// fails is set aside and the others go on.
+    /// A batch that fails is resolved again with a savepoint per request, so only the failing one is set aside.
     pub async fn resolve_once(&self) -> Result<usize, store::Error> {
         match self.resolve_batch(Care::Fast).await {
             Ok(n) => Ok(n),
@@ -181,9 +158,6 @@ impl Worker {
             .await
     }
 
-    /// Claims one batch, mints the tokens its links need, and delivers it,
-    /// renewing the batch's lease until every outcome is recorded; returns
-    /// how many were claimed.
     pub async fn tick(&self) -> Result<usize, store::Error> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
@@ -255,9 +229,8 @@ impl Worker {
         Ok(n)
     }
 
-    /// Renews the lease of what this worker is sending, every third of the
-    /// lease, until dropped. A renewal that fails is tried again at the next
-    /// beat; two in a row failing is what lets another instance take over.
+    /// Renewing every third of the lease keeps it short whatever a send takes, so a dead worker's
+    /// rows are soon claimed again; two failed renewals in a row let another instance take over.
     async fn heartbeat(&self) -> std::convert::Infallible {
         let lease = self.settings.lease;
         let every = (lease / 3).max(Duration::from_millis(10));
@@ -276,7 +249,6 @@ impl Worker {
         }
     }
 
-    /// A batch of `full`, or a small one while requests are writing.
     fn share(&self, full: i64) -> i64 {
         if self.store.requests_writing() { full.min(BUSY_BATCH) } else { full }
     }
@@ -286,10 +258,8 @@ impl Worker {
     }
 }
 
-/// Mints the token of one delivery attempt and records it, superseding the
-/// subject's earlier ones: the newest email is the one whose link works.
-/// A token that cannot be minted (an empty key ring) fails the message,
-/// not the batch.
+/// Supersedes the subject's earlier tokens: the newest email is the one whose link works.
+/// A token that cannot be minted (an empty key ring) fails the message, not the batch.
 async fn mint(
     conn: &mut Conn,
     keys: &KeyRing,
@@ -308,11 +278,9 @@ async fn mint(
     Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }))
 }
 
-/// What the claiming transaction prepared for one row.
 enum Prepared {
-    /// An email: its intent (or why it cannot be read) and its link's token.
     Mail(Result<Intent, String>, Option<Minted>),
-    /// A webhook: its body is the row's payload, signed at send time.
+    /// Signed at send time.
     Webhook,
 }
 
@@ -339,8 +307,7 @@ impl Delivery {
         if intent.link_to_mint().is_some() && minted.is_none() {
             return self.fail(&m, "no token could be minted for the link: check the key ring (USHER_KEYS)").await;
         }
-        // A V1 row carries its token: only a delivered one gives it up, so
-        // that `usher outbox retry` of a failed one still sends a link that works.
+        // A V1 row gives its token up only once delivered, so `usher outbox retry` of a failed one still works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
         let ctx = intent.context(&self.settings.public_url, &m.locale, minted.as_ref());
         let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
@@ -391,11 +358,8 @@ impl Delivery {
         }
     }
 
-    /// One attempt at a webhook. 2xx is delivered; 410 gives up at once;
-    /// any other answer, a refused connection or a timeout is retried with
-    /// the mail's backoff and `failed` after `mail_max_attempts` tries (a 4xx
-    /// too: a receiver that answers 401 or 404 is usually one being
-    /// redeployed or re-keyed, and the event would otherwise be lost).
+    /// Only 410 gives up at once; a 4xx is retried too: a receiver answering 401 or 404 is usually
+    /// being redeployed or re-keyed, and the event would otherwise be lost.
     async fn post(&self, m: store::outbox::Claimed) -> Result<(), store::Error> {
         let event = webhooks::event_label(&m.kind);
         let (id, worker) = (m.id, self.worker.clone());
@@ -449,7 +413,6 @@ impl Delivery {
             .map(|_| ())
     }
 
-    /// Gives up on a message before sending it, keeping its payload as it is.
     async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), store::Error> {
         tracing::error!(hint = %hint, "email cannot be sent");
         self.mark_failed(m.id, hint.to_owned()).await
@@ -461,8 +424,7 @@ impl Delivery {
     }
 }
 
-/// Exponential backoff with "equal jitter": half the delay is fixed, half is
-/// random, so retries of many messages spread out but never come too early.
+/// "Equal jitter": half fixed, half random, so retries spread out but never come too early.
 pub fn backoff(attempts: i64, min: Duration, max: Duration) -> Duration {
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
     let full = min.saturating_mul(2u32.saturating_pow(exp)).min(max);

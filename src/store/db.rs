@@ -1,10 +1,4 @@
-//! One connection type over both backends, so every query is written once.
-//!
-//! SQLite runs through rusqlite on the calling thread: sqlx's SQLite driver
-//! hands each statement to a thread of its own and back, and those two task
-//! switches cost more than the statement (docs/benchmarks.md). PostgreSQL
-//! runs through sqlx. Queries use `$N` parameters on both; SQLite treats
-//! them as named parameters, so they are bound by name, not by position.
+//! One connection type over both backends (rusqlite, sqlx), so every query is written once.
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
@@ -53,7 +47,6 @@ impl<'a> From<Option<&'a str>> for Value<'a> {
     }
 }
 
-/// `args![a, b]` is `&[Value::from(a), Value::from(b)]`.
 #[macro_export]
 macro_rules! args {
     ($($v:expr),* $(,)?) => { &[$($crate::store::Value::from($v)),*] };
@@ -74,18 +67,15 @@ pub enum Error {
     Aborted(String),
     #[error("column {column}: {reason}")]
     Decode { column: String, reason: String },
-    /// No connection could be had in time, or the writer's queue is full.
     #[error("the database is busy: {0}")]
     Busy(&'static str),
-    /// One failed commit answers every job of its batch; errors are not
-    /// `Clone`, so each job gets this copy of what matters.
+    /// One failed commit answers every job of its batch, and errors are not `Clone`.
     #[error("{message}")]
     Batch { message: String, unavailable: bool },
 }
 
 impl Error {
-    /// Whether the error means "the database cannot serve us now" (answer
-    /// 503 and let the client retry) rather than "this query is wrong" (a bug: 500).
+    /// "The database cannot serve us now" (503, retry) rather than "this query is wrong" (500).
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode::*;
         match self {
@@ -120,11 +110,9 @@ impl Error {
     }
 }
 
-/// A value a column can be read as on both backends.
 pub trait Column: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> {}
 impl<T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>> Column for T {}
 
-/// A row being read, on either backend.
 pub enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
     Postgres(&'r PgRow),
@@ -138,7 +126,6 @@ impl Row<'_> {
         }
     }
 
-    /// A text column holding one of a set of names, such as a state.
     pub fn get_parsed<T>(&self, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, Error> {
         let text: String = self.get(column)?;
         parse(&text).ok_or_else(|| decode(column, format!("unknown value {text:?}")))
@@ -156,14 +143,11 @@ fn decode(column: &str, reason: impl std::fmt::Display) -> Error {
     Error::Decode { column: column.to_owned(), reason: reason.to_string() }
 }
 
-/// A type a row maps to, its columns read by name.
 pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
 }
 
-/// `from_row!(Type { field, field: "column", field => Kind::parse })`: a
-/// [`FromRow`] that reads each field from the column of its name (or the one
-/// named), through `parse` where one is given (see [`Row::get_parsed`]).
+/// `from_row!(Type { field, field: "column", field => Kind::parse })`: fields read by column name.
 #[macro_export]
 macro_rules! from_row {
     ($t:ty { $($field:ident $(: $column:literal)? $(=> $parse:path)?),* $(,)? }) => {
@@ -192,8 +176,6 @@ tuple_from_row!(A 0);
 tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
 
-/// A database connection of either backend: SQLite's are owned by the writer
-/// or lent by the read pool; PostgreSQL's are pooled, or a transaction.
 pub struct Conn(pub(super) Inner);
 
 pub(super) enum Inner {
@@ -216,7 +198,6 @@ impl Conn {
         }
     }
 
-    /// Runs one statement; returns how many rows it changed.
     pub async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, Error> {
         log(sql);
         match self.side() {
@@ -229,7 +210,6 @@ impl Conn {
         }
     }
 
-    /// Runs statements separated by `;`, without arguments.
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         log(sql);
         match self.side() {
@@ -259,14 +239,12 @@ impl Conn {
     }
 }
 
-/// Each statement is a `usher::sql` debug event inside the span of whoever
-/// asked for it (tests count a request's statements this way).
+/// In the asker's span: tests count a request's statements this way.
 fn log(sql: &str) {
     tracing::debug!(target: "usher::sql", { db.statement = sql }, "statement");
 }
 
-/// Up to `limit` rows of a statement. A statement that writes (`RETURNING`)
-/// is run to its end whatever the limit, as SQLite wants.
+/// A statement that writes (`RETURNING`) is run to its end whatever `limit`, as SQLite wants.
 fn sqlite_rows<R: FromRow>(c: &rusqlite::Connection, sql: &str, args: &[Value<'_>], limit: usize) -> Result<Vec<R>, Error> {
     let mut stmt = c.prepare_cached(sql)?;
     bind(&mut stmt, args)?;
@@ -296,9 +274,8 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<
     Ok(())
 }
 
-/// PostgreSQL's side, boxed: sqlx's `Executor` is implemented per lifetime,
-/// and an unboxed future of it would not be `Send` for every lifetime, as
-/// the writer's jobs must be.
+/// Boxed: sqlx's `Executor` is implemented per lifetime, and an unboxed future of it
+/// would not be `Send` for every lifetime, as the writer's jobs must be.
 mod pg {
     use super::{Error, Value};
     use crate::store::BoxFuture;

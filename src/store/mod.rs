@@ -1,11 +1,4 @@
-//! The storage boundary. Flows call the functions of this module's children;
-//! nothing above it writes SQL.
-//!
-//! One implementation serves both backends through [`Conn`]: the queries are
-//! written in the SQL that SQLite and PostgreSQL share (`$N` parameters,
-//! `ON CONFLICT … DO UPDATE`, `RETURNING`, integer times), and the few places
-//! where the backends must differ (the writer, claiming outbox rows) branch
-//! on [`Backend`]. Each backend has its own migrations.
+//! The storage boundary: all SQL lives here, written once for both backends.
 
 pub mod api_tokens;
 pub mod audit;
@@ -37,7 +30,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// What a write job returns: a future borrowing the writer's connection.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +38,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// Reads go to a pool; writes go through [`Store::write`]. On SQLite every
-/// write of the instance is applied by one thread on one connection, batched
-/// into one transaction (group commit), so writers never fight for SQLite's
-/// lock and one fsync covers many requests. On PostgreSQL each write is its
-/// own pooled transaction: the server already commits concurrently.
 #[derive(Clone)]
 pub struct Store {
     engine: Engine,
@@ -71,7 +58,6 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
 }
 
-/// Where a SQLite database lives and how its connections are set up.
 struct SqliteFile {
     path: PathBuf,
     create: bool,
@@ -91,9 +77,7 @@ impl SqliteFile {
         Ok(Self { path: PathBuf::from(path), create, busy_timeout })
     }
 
-    /// `synchronous = FULL`: a commit returns only once it is on disk, so no
-    /// answered request is lost with a power cut (WAL's NORMAL may lose the
-    /// last transactions).
+    /// `synchronous = FULL`: no answered request is lost to a power cut (WAL's NORMAL may lose the last).
     fn open(&self) -> Result<rusqlite::Connection, Error> {
         use rusqlite::OpenFlags;
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -119,9 +103,6 @@ impl SqliteFile {
     }
 }
 
-/// SQLite's read connections. A read runs on the caller's thread: it is a
-/// lookup by key, served from SQLite's page cache in microseconds, and WAL
-/// readers never wait for the writer. Each connection is `query_only`.
 struct Readers {
     idle: Mutex<Vec<rusqlite::Connection>>,
     permits: Arc<tokio::sync::Semaphore>,
@@ -139,8 +120,7 @@ impl Readers {
             Some(c) => c,
             None => {
                 let c = file.open()?;
-                // A write on a read connection would take SQLite's lock
-                // behind the writer's back; make it an error instead.
+                // A write here would take SQLite's lock behind the writer's back: make it an error.
                 c.pragma_update(None, "query_only", "ON")?;
                 c
             }
@@ -149,7 +129,6 @@ impl Readers {
     }
 }
 
-/// A read connection, given back to its pool when dropped.
 pub struct Lease {
     conn: Option<Conn>,
     home: Option<(Arc<Readers>, tokio::sync::OwnedSemaphorePermit)>,
@@ -169,7 +148,6 @@ impl DerefMut for Lease {
 }
 
 impl Lease {
-    /// Closes the connection instead of giving it back.
     fn forget(&mut self) {
         self.conn = None;
     }
@@ -184,7 +162,7 @@ impl Drop for Lease {
 }
 
 impl Store {
-    /// Opens the database. Must be called inside a Tokio runtime.
+    /// Must be called inside a Tokio runtime.
     pub async fn connect(url: &str, pool: PoolSettings) -> anyhow::Result<Self> {
         let commits = Arc::new(AtomicU64::new(0));
         let engine = if url.starts_with("sqlite:") {
@@ -218,8 +196,7 @@ impl Store {
         }
     }
 
-    /// Applies pending migrations, on a connection of their own (sqlx's
-    /// migrator, so databases migrated by earlier releases carry on).
+    /// Through sqlx's migrator, so databases migrated by earlier releases carry on.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = migrator(self.backend());
         match &self.engine {
@@ -236,11 +213,8 @@ impl Store {
         }
     }
 
-    /// Runs `job` in a write transaction and returns its result once the
-    /// transaction is committed (on SQLite: durably, `synchronous = FULL`).
-    /// A job that fails is rolled back alone; on SQLite, the other jobs of
-    /// its batch still commit. A job awaits nothing but the database: on
-    /// SQLite every other write waits for it.
+    /// Answers once durably committed; a failing job rolls back alone. A job must await nothing
+    /// but the database: on SQLite every other write waits for it.
     pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -250,8 +224,7 @@ impl Store {
         self.write_with(Priority::Foreground, job).await
     }
 
-    /// [`Store::write`] for the outbox worker: on SQLite its jobs give way
-    /// to requests' (see [`Priority`]); on PostgreSQL the same as `write`.
+    /// For the outbox worker: on SQLite its jobs give way to requests' ([`Priority`]).
     pub async fn write_background<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -284,7 +257,7 @@ impl Store {
         }
     }
 
-    /// A connection for reading. On SQLite it refuses to write.
+    /// On SQLite the connection refuses to write.
     pub async fn acquire(&self) -> Result<Lease, Error> {
         match &self.engine {
             Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
@@ -292,9 +265,8 @@ impl Store {
         }
     }
 
-    /// Runs `reads` on one read connection; on SQLite inside one read
-    /// transaction, so they see one snapshot and take the WAL's read lock
-    /// once, not once a statement.
+    /// On SQLite in one read transaction: one snapshot, and the WAL's read lock taken once,
+    /// not once a statement.
     pub async fn read<T, E, F>(&self, reads: F) -> Result<T, E>
     where
         E: From<Error>,
@@ -306,8 +278,7 @@ impl Store {
         }
         lease.execute("BEGIN", &[]).await?;
         let outcome = reads(&mut lease).await;
-        // Ending the transaction is what lets a checkpoint past its snapshot;
-        // a lease that cannot end it is not given back to the pool.
+        // Ending it lets a checkpoint past its snapshot; a lease that cannot is not given back.
         if let Err(e) = lease.execute("COMMIT", &[]).await {
             lease.forget();
             return Err(e.into());
@@ -315,7 +286,6 @@ impl Store {
         outcome
     }
 
-    /// Writes waiting for SQLite's writer (always 0 on PostgreSQL).
     pub fn queued_writes(&self) -> usize {
         match &self.engine {
             Engine::Sqlite { writer, .. } => writer.queued(),
@@ -323,15 +293,14 @@ impl Store {
         }
     }
 
-    /// Whether a request wrote in the last 50 ms: the worker then keeps its
-    /// jobs small, because on SQLite each request waits for the whole batch
-    /// its write lands in, background job included.
+    /// A request wrote in the last 50 ms: the worker then keeps its jobs small, because on
+    /// SQLite each request waits for the whole batch its write lands in.
     pub fn requests_writing(&self) -> bool {
         let last = self.last_foreground.load(Ordering::Relaxed);
         last != 0 && self.opened.elapsed().as_millis() as u64 + 1 - last < 50
     }
 
-    /// Committed write transactions (SQLite: batches) since the start.
+    /// On SQLite a commit is a batch.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }

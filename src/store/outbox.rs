@@ -1,15 +1,5 @@
-//! The outbox: emails written in the transaction of the change that caused
-//! them, claimed by delivery workers under a lease.
-//!
-//! States: `requested` (an email-naming request whose account is not yet
-//! looked up) → `pending`, or `dropped` when there is nobody to write to;
-//! `pending` → `sending` (claimed, lease running) → `sent`, or back to
-//! `pending` with a later `next_attempt_at`, or `failed`. The worker sending
-//! a row renews its lease while it sends (`renew`), so a `sending` row whose
-//! lease ran out belongs to a worker that died; any worker may claim it.
-//!
-//! Webhooks are rows too (kind `webhook:<event>`, the endpoint as recipient,
-//! src/webhooks.rs): they share the claim, the lease and the retries.
+//! `requested` → `pending` | `dropped`; `pending` → `sending` → `sent` | `pending` | `failed`.
+//! A `sending` row whose lease ran out belongs to a dead worker: any worker may claim it.
 
 use super::{Backend, Conn, Error};
 use crate::args;
@@ -42,21 +32,17 @@ impl Status {
         [Self::Requested, Self::Pending, Self::Sending, Self::Sent, Self::Failed, Self::Dropped].into_iter().find(|v| v.as_str() == s)
     }
 
-    /// Whether the worker is done with a row in this state.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Sent | Self::Failed | Self::Dropped)
     }
 }
 
-/// A status reads as its stored name, so `row.status == "sent"` says what it means.
 impl PartialEq<&str> for Status {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
 }
 
-/// Who a message goes to and what it says: what a request row is given
-/// when it is written and again when it is resolved.
 pub struct Envelope<'a> {
     pub kind: &'a str,
     pub recipient: &'a str,
@@ -77,7 +63,6 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// A `requested` row, taken for resolution.
 #[derive(Debug, Clone)]
 pub struct Requested {
     pub id: i64,
@@ -110,9 +95,8 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
 
 crate::from_row!(Requested { id, payload, created_at });
 
-/// Takes up to `limit` requested rows, oldest first, for resolution inside
-/// the caller's transaction. On PostgreSQL the rows stay locked until it
-/// ends, so two instances never resolve one request twice.
+/// On PostgreSQL the rows stay locked until the caller's transaction ends, so two instances
+/// never resolve one request twice.
 pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, Error> {
     let sql = match backend {
         Backend::Postgres => {
@@ -123,7 +107,6 @@ pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Re
     conn.fetch_all(sql, args![limit]).await
 }
 
-/// Turns a request into the email it turned out to ask for.
 pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), Error> {
     conn.execute(
         "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
@@ -134,15 +117,12 @@ pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), E
     .map(|_| ())
 }
 
-/// A request that needs no email (no such account): kept, for the
-/// operator, with the reason.
 pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), Error> {
     conn.execute("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'", args![id, reason])
         .await
         .map(|_| ())
 }
 
-/// A resolution that failed: tried again later, given up after `max_attempts`.
 pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), Error> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
@@ -156,9 +136,8 @@ pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attemp
 
 crate::from_row!(Claimed { id, message_id, kind, recipient, tenant, locale, payload, attempts });
 
-/// Claims up to `limit` due messages for `worker` until `lease_until`.
-/// On PostgreSQL `SKIP LOCKED` lets many workers claim side by side without
-/// waiting on each other; SQLite has one writer, so its statement is atomic.
+/// On PostgreSQL `SKIP LOCKED` lets workers claim side by side without waiting on each other;
+/// SQLite has one writer, so its statement is atomic.
 pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, Error> {
     const POSTGRES: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
          WHERE id IN (
@@ -181,16 +160,13 @@ pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, le
     conn.fetch_all(sql, args![worker, lease_until, now, limit]).await
 }
 
-/// The heartbeat of a worker that is sending: extends the lease of every
-/// row it still holds. Returns how many it holds.
+/// The sending worker's heartbeat; returns how many rows it still holds.
 pub async fn renew(conn: &mut Conn, worker: &str, lease_until: i64) -> Result<u64, Error> {
     conn.execute("UPDATE outbox SET lease_until = $2 WHERE claimed_by = $1 AND status = 'sending'", args![worker, lease_until]).await
 }
 
-/// At shutdown: hands back what `worker` still holds, due at once, as if it
-/// had never been claimed (the attempt it counted did not happen, or was cut
-/// short; a send cut short may have reached the server, and is sent again
-/// with the same Message-ID). Returns how many rows were released.
+/// At shutdown, as if never claimed. A send cut short may have reached the server: it is sent
+/// again with the same Message-ID, so clients that de-duplicate by it show it once.
 pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Error> {
     conn.execute(
         "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL, next_attempt_at = $2,
@@ -201,10 +177,8 @@ pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Err
     .await
 }
 
-/// Records delivery and replaces the payload with one that holds no secret.
-/// Only the worker holding the claim may; returns false if it lost it.
-/// `next_attempt_at` becomes the time sent, so the prune step finds old
-/// sent rows through the `(status, next_attempt_at)` index.
+/// False if `worker` lost the claim. `next_attempt_at` becomes the time sent, so the prune step
+/// finds old sent rows through the `(status, next_attempt_at)` index.
 pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, Error> {
     let changed = conn
         .execute(
@@ -227,8 +201,7 @@ pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at:
     Ok(changed == 1)
 }
 
-/// Gives a message up. Its payload stays whole, so that `outbox retry` can
-/// still send a link that works; only delivery scrubs the secret.
+/// The payload stays whole, so `outbox retry` can still send a link that works.
 pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, Error> {
     let changed = conn
         .execute(
@@ -240,12 +213,9 @@ pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) ->
     Ok(changed == 1)
 }
 
-/// What `/metrics` shows of the outbox, read in one query.
 pub struct Gauges {
     pub by_status: Vec<(String, i64)>,
-    /// Since when the longest-waiting due row has been due: a request row
-    /// from its creation, a pending one from its `next_attempt_at`, a
-    /// `sending` one whose lease ran out from the lease's end.
+    /// A request row is due from its creation, a `sending` one from its lease's end.
     pub oldest_due_ms: Option<i64>,
 }
 
@@ -275,8 +245,7 @@ pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result
     .await
 }
 
-/// Puts a failed message back in the queue for one more round of attempts
-/// (a request whose resolution failed is resolved again).
+/// A request whose resolution failed is resolved again.
 pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
     let changed = conn
         .execute(

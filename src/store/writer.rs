@@ -1,12 +1,4 @@
-//! SQLite's single writer: one thread owns the only connection that writes.
-//! Requests hand it a job and await the outcome; it applies whatever jobs are
-//! waiting as one batch in one transaction, each inside a savepoint of its
-//! own (so a failing job rolls back alone), and commits once: group commit.
-//!
-//! Nobody waits in SQLite's busy handler for a lock held by a sibling
-//! connection, one fsync covers the whole batch, and the fsync blocks this
-//! thread, not the runtime that serves requests. Statements run on this
-//! thread directly (rusqlite): a job's future never waits on another thread.
+//! SQLite's single writer thread: group commit, a savepoint per job (ARCHITECTURE.md, `store`).
 
 use super::db::Inner;
 use super::{BoxFuture, Conn, Error, SqliteFile};
@@ -15,25 +7,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-/// Jobs taken into one transaction at most; more wait for the next.
 const MAX_BATCH: usize = 256;
-/// Jobs waiting for the writer at most; past that a write is refused at once
-/// (503) instead of queueing without bound.
+/// Past this many waiting jobs a write is refused at once (503) instead of queueing without bound.
 const MAX_WAITING: usize = 8192;
 
 type Finish = Box<dyn FnOnce(Option<&Error>) + Send>;
 
-/// A job's outcome inside the batch: whether its savepoint is kept, and how
-/// to answer its caller once the batch's commit succeeded or failed.
 struct Done {
     keep: bool,
     finish: Finish,
 }
 
-/// A write job with its answer channel, its types erased.
 trait Work: Send {
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done>;
-    /// Answers a job that never ran.
     fn refuse(self: Box<Self>, error: &Error);
 }
 
@@ -78,15 +64,12 @@ where
 
 struct Job {
     work: Box<dyn Work>,
-    /// The submitter's span, so the job's statements are logged as part of
-    /// the request that asked for them.
+    /// The submitter's span, so the job's statements are logged under its request.
     span: tracing::Span,
 }
 
-/// Requests' writes are `Foreground`; the outbox worker's are `Background`:
-/// a batch takes every waiting foreground job and one background job, so a
-/// burst of requests is answered first and the worker still moves on at
-/// least a job a commit.
+/// A batch takes every waiting `Foreground` (request) job and one `Background` (worker) job:
+/// a burst of requests is answered first, and the worker still moves a job a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     Foreground,
@@ -100,12 +83,10 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    /// Starts the writer thread; it ends when every handle is dropped.
     pub(super) fn start(file: Arc<SqliteFile>, commits: Arc<AtomicU64>) -> anyhow::Result<Self> {
         let (jobs, rx) = mpsc::channel(MAX_WAITING);
         let (background, background_rx) = mpsc::channel(MAX_WAITING);
-        // Jobs are futures (PostgreSQL's statements are async); here they
-        // complete on their first poll, on a runtime of the thread's own.
+        // Jobs are futures (PostgreSQL's are async); here they complete on their first poll.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new()
             .name("usher-sqlite-writer".into())
@@ -148,18 +129,14 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background:
                 }
             },
         };
-        // A batch runs in a task of its own, so that a panicking job costs
-        // its batch (whose callers see an error) and not the writer.
+        // A task of its own, so that a panicking job costs its batch, not the writer.
         match tokio::spawn(apply(c, jobs, commits.clone())).await {
-            // A connection that failed at the I/O level is replaced.
             Ok(c) => conn = c,
             Err(e) => tracing::error!(error = %e, "a database write batch panicked; its transaction was rolled back"),
         }
     }
 }
 
-/// Every waiting foreground job and one background job; background jobs
-/// alone only when no foreground job waits. `None` once the store is gone.
 async fn next_batch(foreground: &mut mpsc::Receiver<Job>, background: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
     let (first, woken_by_background) = tokio::select! {
         biased;
@@ -184,8 +161,8 @@ async fn next_batch(foreground: &mut mpsc::Receiver<Job>, background: &mut mpsc:
     Some(batch)
 }
 
-/// Applies one batch; returns the connection unless it broke. A commit is
-/// counted before anyone hears of it.
+/// Returns the connection unless it broke. The commit is counted before any job is answered,
+/// so a caller that has its answer already sees it in `Store::commits`.
 async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Option<Conn> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
@@ -223,8 +200,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
             Some(conn)
         }
         Some(e) => {
-            // Whatever part of the batch ran is undone; no transaction may be
-            // left open for the next batch.
+            // No transaction may be left open for the next batch.
             let _ = conn.batch("ROLLBACK").await;
             refuse_all(jobs, &e);
             for finish in finishers {
@@ -235,8 +211,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
     }
 }
 
-/// One statement at a time, so each is prepared once and then taken from
-/// the statement cache (a `;`-separated batch is parsed on every call).
+/// One statement at a time, each cached once prepared (a `;`-separated batch is parsed on every call).
 async fn run_all(conn: &mut Conn, statements: &[&str]) -> Result<(), Error> {
     for sql in statements {
         conn.execute(sql, &[]).await?;
@@ -244,7 +219,6 @@ async fn run_all(conn: &mut Conn, statements: &[&str]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Answers jobs that never ran: their callers get `error`.
 fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &Error) {
     for job in jobs {
         job.work.refuse(error);
