@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct EmailRequest {
     email: Option<String>,
