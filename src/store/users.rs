@@ -1,4 +1,4 @@
-use super::{Conn, Error, FromRow, Row};
+use super::{Conn, Error};
 use crate::args;
 use crate::domain::UserState;
 
@@ -38,19 +38,10 @@ pub(crate) struct NewUser<'a> {
     pub(crate) now: i64,
 }
 
-impl FromRow for Tenant {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.get("id")?,
-            cname: row.get("cname")?,
-            name: row.get("name")?,
-            tenant_type: row.get("tenant_type")?,
-            developer_signup: row.get::<i64>("developer_signup")? != 0,
-        })
-    }
-}
+crate::from_row!(Tenant { id, cname, name, tenant_type, developer_signup });
 
-const TENANT_COLUMNS: &str = "SELECT id, cname, name, tenant_type, developer_signup FROM tenants";
+// The flag is stored as an integer on both backends ("no booleans"); the comparison reads it as one.
+const TENANT_COLUMNS: &str = "SELECT id, cname, name, tenant_type, developer_signup <> 0 AS developer_signup FROM tenants";
 
 pub(crate) async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, Error> {
     conn.fetch_optional(&format!("{TENANT_COLUMNS} WHERE cname = $1"), args![cname]).await
