@@ -1,6 +1,6 @@
 use crate::clock::Clock;
 use crate::config::{MailTransport, Settings};
-use crate::flows::Ctx;
+use crate::flows::{Ctx, Shared};
 use crate::http::{self, AppState};
 use crate::limiter::ClientLimiter;
 use crate::mail::templates::Templates;
@@ -71,7 +71,7 @@ impl Application {
         let settings = Arc::new(settings);
         let mail_queued = Arc::new(Notify::new());
         let keys = Arc::new(keys);
-        let ctx = Ctx {
+        let ctx = Ctx::new(Shared {
             store: store.clone(),
             clock: clock.clone(),
             keys: keys.clone(),
@@ -79,7 +79,7 @@ impl Application {
                 .with_pwned_check(crate::pwned::PwnedCheck::from_settings(&settings)?),
             settings: settings.clone(),
             mail_queued: mail_queued.clone(),
-        };
+        });
         let worker = Worker {
             id: format!("{}-{}", hostname(), tokens::random_id()),
             store,
