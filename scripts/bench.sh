@@ -24,7 +24,7 @@ URL=http://127.0.0.1:$PORT
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --locked --bin usher --example echo --example bench 2>&1 | tail -n 1
-BIN=target/release
+BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/release
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -47,7 +47,7 @@ USHER_PASSWORD_HASH_QUEUE=256 RUST_LOG=warn \
 taskset -c 0 "$BIN/examples/echo" 127.0.0.1:$ECHO_PORT &
 for _ in $(seq 1 100); do curl -fs "$URL/readyz" >/dev/null && break; sleep 0.1; done
 
-(cd "$WORK" && taskset -c 1 "$OLDPWD/$BIN/examples/bench" seed "$URL" "$SEED_N") >/dev/null
+(cd "$WORK" && taskset -c 1 "$BIN/examples/bench" seed "$URL" "$SEED_N") >/dev/null
 TOKEN=$(cat "$WORK/bench-token.txt")
 taskset -c 1 "$BIN/examples/bench" backlog "$DB_URL" >/dev/null
 

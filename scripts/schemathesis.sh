@@ -44,7 +44,7 @@ st=$(realpath "$(st_command)")
 
 log "building usher"
 cargo build --locked --bin usher
-usher="$PWD/target/debug/usher"
+usher="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/usher"
 
 work=$(mktemp -d)
 usher_pid=""
