@@ -17,6 +17,12 @@ impl From<i64> for Value<'_> {
     }
 }
 
+impl From<&i64> for Value<'_> {
+    fn from(v: &i64) -> Self {
+        Self::Int(Some(*v))
+    }
+}
+
 impl From<Option<i64>> for Value<'_> {
     fn from(v: Option<i64>) -> Self {
         Self::Int(v)

@@ -3,7 +3,8 @@
 //! to go are found on a read connection and deleted a chunk a write job,
 //! so that a prune never holds up the requests behind SQLite's one writer.
 
-use super::{Conn, Error, Store, Value};
+use super::db::Column;
+use super::{Error, Store, Value};
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -80,68 +81,52 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
 pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64, Error> {
     let mut deleted = 0;
     for rule in rules(now, retention) {
-        let Some(key) = rule.key else {
-            let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
-            deleted += store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?;
-            continue;
-        };
-        let (column, find) = match key {
-            Key::Id(c) | Key::Text(c) => (c, format!("SELECT {c} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition)),
-        };
-        let delete = {
-            let first = rule.args.len() + 1;
-            let keys = (first..first + KEYS_PER_STATEMENT).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-            format!("DELETE FROM {} WHERE {column} IN ({keys}) AND ({})", rule.table, rule.condition)
-        };
-        loop {
-            let mut reader = store.acquire().await?;
-            let found = match key {
-                Key::Id(_) => Keys::Id(reader.fetch_all::<(i64,)>(&find, &ints(&rule.args)).await?.into_iter().map(|(k,)| k).collect()),
-                Key::Text(_) => {
-                    Keys::Text(reader.fetch_all::<(String,)>(&find, &ints(&rule.args)).await?.into_iter().map(|(k,)| k).collect())
-                }
-            };
-            drop(reader);
-            let n = found.len();
-            if n == 0 {
-                break;
+        deleted += match rule.key {
+            None => {
+                let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
+                store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?
             }
-            let (delete, args) = (delete.clone(), rule.args.clone());
-            deleted += store.write_background(move |conn| Box::pin(async move { delete_keys(conn, &delete, &args, &found).await })).await?;
-            if n < CHUNK {
-                break;
-            }
-        }
+            Some(Key::Id(column)) => prune_by_key::<i64>(store, &rule, column).await?,
+            Some(Key::Text(column)) => prune_by_key::<String>(store, &rule, column).await?,
+        };
     }
     Ok(deleted)
 }
 
-enum Keys {
-    Id(Vec<i64>),
-    Text(Vec<String>),
-}
-
-impl Keys {
-    fn len(&self) -> usize {
-        match self {
-            Self::Id(k) => k.len(),
-            Self::Text(k) => k.len(),
-        }
-    }
-}
-
-async fn delete_keys(conn: &mut Conn, sql: &str, condition_args: &[i64], keys: &Keys) -> Result<u64, Error> {
-    let keys: Vec<Value> = match keys {
-        Keys::Id(ids) => ids.iter().map(|&k| Value::from(k)).collect(),
-        Keys::Text(texts) => texts.iter().map(Value::from).collect(),
-    };
+async fn prune_by_key<K>(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error>
+where
+    K: Column + Send + Sync + 'static,
+    for<'k> Value<'k>: From<&'k K>,
+{
+    let find = format!("SELECT {column} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition);
+    let first = rule.args.len() + 1;
+    let placeholders = (first..first + KEYS_PER_STATEMENT).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let delete = format!("DELETE FROM {} WHERE {column} IN ({placeholders}) AND ({})", rule.table, rule.condition);
     let mut deleted = 0;
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-        let mut args = ints(condition_args);
-        args.extend((0..KEYS_PER_STATEMENT).map(|i| chunk[i.min(chunk.len() - 1)]));
-        deleted += conn.execute(sql, &args).await?;
+    loop {
+        let found: Vec<(K,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
+        let n = found.len();
+        if n == 0 {
+            return Ok(deleted);
+        }
+        let (delete, args) = (delete.clone(), rule.args.clone());
+        deleted += store
+            .write_background(move |conn| {
+                Box::pin(async move {
+                    let mut deleted = 0;
+                    for chunk in found.chunks(KEYS_PER_STATEMENT) {
+                        let mut values = ints(&args);
+                        values.extend((0..KEYS_PER_STATEMENT).map(|i| Value::from(&chunk[i.min(chunk.len() - 1)].0)));
+                        deleted += conn.execute(&delete, &values).await?;
+                    }
+                    Ok::<_, Error>(deleted)
+                })
+            })
+            .await?;
+        if n < CHUNK {
+            return Ok(deleted);
+        }
     }
-    Ok(deleted)
 }
 
 fn ints(args: &[i64]) -> Vec<Value<'static>> {
