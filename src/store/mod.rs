@@ -321,6 +321,7 @@ fn migrator(backend: Backend) -> Migrator {
             (5, "compact_limits", include_str!("../../migrations/sqlite/0005_compact_limits.sql")),
             (6, "prune_by_time", include_str!("../../migrations/sqlite/0006_prune_by_time.sql")),
             (7, "drop_unread_columns", include_str!("../../migrations/sqlite/0007_drop_unread_columns.sql")),
+            (8, "drop_shadowed_token_index", include_str!("../../migrations/sqlite/0008_drop_shadowed_token_index.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
@@ -329,6 +330,7 @@ fn migrator(backend: Backend) -> Migrator {
             (4, "live_tokens", include_str!("../../migrations/postgres/0004_live_tokens.sql")),
             (6, "prune_by_time", include_str!("../../migrations/postgres/0006_prune_by_time.sql")),
             (7, "drop_unread_columns", include_str!("../../migrations/postgres/0007_drop_unread_columns.sql")),
+            (8, "drop_shadowed_token_index", include_str!("../../migrations/postgres/0008_drop_shadowed_token_index.sql")),
         ],
     };
     let migrations = files
