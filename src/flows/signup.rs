@@ -155,34 +155,25 @@ pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: Tenan
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(ETOKEN_FAILED);
     };
-    let now = ctx.clock.now_ms();
-    let (email, id_hash) = (email.clone(), claims.id_hash());
-    ctx.store
-        .read(move |conn| {
-            Box::pin(async move {
-                let Some(signup) = store::signups::get(conn, &claims.sub).await.context("reading the signup")? else {
-                    return Ok(ETOKEN_NOTFOUND);
-                };
-                let stored_type = TenantType::from_stored(&signup.tenant_type);
-                if EmailAddress::from_trusted(signup.email.clone()).normalized() != email.normalized() || !tenant_type.matches(stored_type)
-                {
-                    return Ok(ETOKEN_FAILED);
-                }
-                if signup.state == SignupState::Completed {
-                    return Ok(ETOKEN_USED);
-                }
-                match store::tokens::state(conn, &id_hash, Purpose::Signup, now).await.context("reading the token's state")? {
-                    TokenState::Used => return Ok(ETOKEN_USED),
-                    TokenState::Live => {}
-                    TokenState::Expired | TokenState::Superseded | TokenState::Missing => return Ok(ETOKEN_EXPIRED),
-                }
-                if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
-                    return Ok(EUSER_EXISTS);
-                }
-                Ok(ETOKEN_OK)
-            })
-        })
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let Some(found) = store::signups::registration(&mut conn, &claims.sub, &claims.id_hash(), email.normalized(), ctx.clock.now_ms())
         .await
+        .context("reading the signup")?
+    else {
+        return Ok(ETOKEN_NOTFOUND);
+    };
+    if found.email_norm != email.normalized() || !tenant_type.matches(TenantType::from_stored(&found.tenant_type)) {
+        return Ok(ETOKEN_FAILED);
+    }
+    if found.state == SignupState::Completed {
+        return Ok(ETOKEN_USED);
+    }
+    Ok(match found.token {
+        TokenState::Used => ETOKEN_USED,
+        TokenState::Expired | TokenState::Superseded | TokenState::Missing => ETOKEN_EXPIRED,
+        TokenState::Live if found.email_has_account => EUSER_EXISTS,
+        TokenState::Live => ETOKEN_OK,
+    })
 }
 
 pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {

@@ -147,12 +147,6 @@ impl DerefMut for Lease {
     }
 }
 
-impl Lease {
-    fn forget(&mut self) {
-        self.conn = None;
-    }
-}
-
 impl Drop for Lease {
     fn drop(&mut self) {
         if let (Some(Conn(Inner::Sqlite(c))), Some((readers, _permit))) = (self.conn.take(), self.home.take()) {
@@ -263,27 +257,6 @@ impl Store {
             Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
             Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn(Inner::Postgres(pool.acquire().await?))), home: None }),
         }
-    }
-
-    /// On SQLite in one read transaction: one snapshot, and the WAL's read lock taken once,
-    /// not once a statement.
-    pub async fn read<T, E, F>(&self, reads: F) -> Result<T, E>
-    where
-        E: From<Error>,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>>,
-    {
-        let mut lease = self.acquire().await?;
-        if self.backend() == Backend::Postgres {
-            return reads(&mut lease).await;
-        }
-        lease.execute("BEGIN", &[]).await?;
-        let outcome = reads(&mut lease).await;
-        // Ending it lets a checkpoint past its snapshot; a lease that cannot is not given back.
-        if let Err(e) = lease.execute("COMMIT", &[]).await {
-            lease.forget();
-            return Err(e.into());
-        }
-        outcome
     }
 
     pub fn queued_writes(&self) -> usize {

@@ -1,6 +1,8 @@
+use super::tokens::TokenState;
 use super::{Conn, Error};
 use crate::args;
 use crate::domain::SignupState;
+use crate::tokens::Purpose;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Signup {
@@ -32,6 +34,53 @@ pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Resu
     )
     .await
     .map(|_| ())
+}
+
+/// What `validate_registration` weighs, read in one statement: one snapshot,
+/// and one trip through SQLite's locks instead of one a table.
+pub(crate) struct Registration {
+    pub(crate) email_norm: String,
+    pub(crate) tenant_type: String,
+    pub(crate) state: SignupState,
+    pub(crate) token: TokenState,
+    pub(crate) email_has_account: bool,
+}
+
+struct RegistrationRow {
+    email_norm: String,
+    tenant_type: String,
+    state: SignupState,
+    used_at: Option<i64>,
+    superseded_at: Option<i64>,
+    expires_at: Option<i64>,
+    has_account: i64,
+}
+
+crate::from_row!(RegistrationRow { email_norm, tenant_type, state => SignupState::parse, used_at, superseded_at, expires_at, has_account });
+
+pub(crate) async fn registration(
+    conn: &mut Conn,
+    signup_id: &str,
+    token_hash: &str,
+    email_norm: &str,
+    now: i64,
+) -> Result<Option<Registration>, Error> {
+    let row: Option<RegistrationRow> = conn
+        .fetch_optional(
+            "SELECT s.email_norm, s.tenant_type, s.state, t.used_at, t.superseded_at, t.expires_at,
+                    CASE WHEN EXISTS (SELECT 1 FROM users WHERE email_norm = $4) THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS has_account
+             FROM signups s LEFT JOIN one_time_tokens t ON t.id_hash = $2 AND t.purpose = $3
+             WHERE s.id = $1",
+            args![signup_id, token_hash, Purpose::Signup.as_str(), email_norm],
+        )
+        .await?;
+    Ok(row.map(|r| Registration {
+        email_norm: r.email_norm,
+        tenant_type: r.tenant_type,
+        state: r.state,
+        token: TokenState::of(r.expires_at.map(|expires| (r.used_at, r.superseded_at, expires)), now),
+        email_has_account: r.has_account != 0,
+    }))
 }
 
 crate::from_row!(Signup { id, cname, email, tenant_type, locale, details, state => SignupState::parse, tenant_id });

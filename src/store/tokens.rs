@@ -48,11 +48,18 @@ pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now:
             args![id_hash, purpose.as_str()],
         )
         .await?;
-    Ok(match row {
-        None => TokenState::Missing,
-        Some((Some(_), _, _)) => TokenState::Used,
-        Some((None, Some(_), _)) => TokenState::Superseded,
-        Some((None, None, expires)) if expires <= now => TokenState::Expired,
-        Some(_) => TokenState::Live,
-    })
+    Ok(TokenState::of(row, now))
+}
+
+impl TokenState {
+    /// From a row's `(used_at, superseded_at, expires_at)`, if there is a row.
+    pub(crate) fn of(row: Option<(Option<i64>, Option<i64>, i64)>, now: i64) -> Self {
+        match row {
+            None => Self::Missing,
+            Some((Some(_), _, _)) => Self::Used,
+            Some((None, Some(_), _)) => Self::Superseded,
+            Some((None, None, expires)) if expires <= now => Self::Expired,
+            Some(_) => Self::Live,
+        }
+    }
 }
