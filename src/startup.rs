@@ -39,7 +39,7 @@ impl Application {
     pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
-        let transport = Transport::from_settings(&settings, &store)?;
+        let transport = Transport::from_settings(&settings)?;
         // What must fit in the lease is a renewal (every third of it), which may wait database_acquire_timeout
         // for a connection: with less left, a slow database lets another instance send twice.
         if settings.mail_lease * 2 / 3 < settings.database_acquire_timeout {

@@ -1,6 +1,6 @@
 use super::templates::Rendered;
 use crate::config::{MailTransport, Settings};
-use crate::store::{self, Store};
+use crate::store::devmail::DevMessage;
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
@@ -35,8 +35,18 @@ pub struct Transport {
     dkim: Option<DkimConfig>,
 }
 
+/// What a send leaves for the worker to write with the message's sent mark.
+pub(crate) enum Sent {
+    /// With a server or in a file: nothing more to write.
+    Away,
+    /// The dev mailbox's row goes in the transaction that marks the message sent: one
+    /// write a message instead of two, and the mailbox holds a message exactly when the
+    /// outbox says it was sent.
+    ToDevMailbox(DevMessage),
+}
+
 enum Kind {
-    Dev(Store),
+    Dev,
     File(PathBuf),
     /// lettre's timeout bounds only the connect (lettre issue 1027): the `Duration` is the deadline of the
     /// whole conversation, so a server that accepts and then says nothing cannot hold a batch for ever.
@@ -51,9 +61,9 @@ pub(crate) struct Envelope<'a> {
 }
 
 impl Transport {
-    pub(crate) fn from_settings(s: &Settings, store: &Store) -> anyhow::Result<Self> {
+    pub(crate) fn from_settings(s: &Settings) -> anyhow::Result<Self> {
         let kind = match s.mail_transport {
-            MailTransport::Dev => Kind::Dev(store.clone()),
+            MailTransport::Dev => Kind::Dev,
             MailTransport::File => {
                 std::fs::create_dir_all(&s.mail_file_dir)
                     .with_context(|| format!("creating mail directory {}", s.mail_file_dir.display()))?;
@@ -81,23 +91,17 @@ impl Transport {
         Ok(())
     }
 
-    pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(), SendError> {
+    pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Sent, SendError> {
         match &self.kind {
-            Kind::Dev(store) => {
-                let message = store::devmail::DevMessage {
-                    id: 0,
-                    message_id: env.message_id.to_owned(),
-                    to: env.to.to_owned(),
-                    subject: body.subject.clone(),
-                    text: body.text.clone(),
-                    html: body.html.clone(),
-                    created_at: env.now,
-                };
-                store
-                    .write_background(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await }))
-                    .await
-                    .map_err(|e: store::Error| SendError::transient(format!("dev mailbox: {e}")))
-            }
+            Kind::Dev => Ok(Sent::ToDevMailbox(DevMessage {
+                id: 0,
+                message_id: env.message_id.to_owned(),
+                to: env.to.to_owned(),
+                subject: body.subject.clone(),
+                text: body.text.clone(),
+                html: body.html.clone(),
+                created_at: env.now,
+            })),
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();
                 let name: String =
@@ -109,12 +113,12 @@ impl Transport {
                     tokio::fs::write(&tmp, &bytes).await?;
                     tokio::fs::rename(&tmp, &path).await
                 };
-                write.await.map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
+                write.await.map(|()| Sent::Away).map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
             }
             Kind::Smtp(smtp, deadline) => {
                 let message = self.build(env, body)?;
                 match tokio::time::timeout(*deadline, smtp.send(message)).await {
-                    Ok(sent) => sent.map(|_| ()).map_err(|e| classify(&e)),
+                    Ok(sent) => sent.map(|_| Sent::Away).map_err(|e| classify(&e)),
                     Err(_) => Err(SendError::transient(format!(
                         "the SMTP server did not finish the conversation within {} (twice USHER_SMTP_TIMEOUT); it will be retried",
                         humantime::format_duration(*deadline)

@@ -1,7 +1,7 @@
 //! The outbox worker (ARCHITECTURE.md, `mail`): resolve, claim under a renewed lease, send.
 
 use super::templates::Templates;
-use super::transport::{Envelope, SendError, Transport};
+use super::transport::{Envelope, SendError, Sent, Transport};
 use super::{Intent, LinkToMint, Minted};
 use crate::clock::{self, Clock};
 use crate::flows::deferred::{self, Care};
@@ -320,12 +320,17 @@ impl Delivery {
         let outcome = self.transport.send(&envelope, &rendered).await;
         let (id, worker) = (m.id, self.worker.clone());
         match outcome {
-            Ok(()) => {
+            Ok(sent) => {
                 let now = self.clock.now_ms();
                 let kept = self
                     .store
                     .write_background(move |conn| {
-                        Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await })
+                        Box::pin(async move {
+                            if let Sent::ToDevMailbox(message) = &sent {
+                                store::devmail::insert(conn, message).await?;
+                            }
+                            store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await
+                        })
                     })
                     .await?;
                 crate::metrics::delivery("sent");
