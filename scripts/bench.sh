@@ -77,8 +77,11 @@ load() { # name url path content-type body
     sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' <<<"$out")
     printf '%-44s %10.0f %9s %9s %9s\n' "$1" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${sock:-0} ))"
 }
+# After the backlog, the kernel still writes the burst's dirty pages back:
+# `sync` lets the next phase start on a quiet disk, not share it with that.
 drain() {
     printf '%-44s %s\n' "  then the worker:" "$(taskset -c 1 "$BIN/examples/bench" backlog "$DB_URL")"
+    sync
 }
 
 J=application/json
@@ -105,6 +108,6 @@ drain
 echo
 echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
 for endpoint in send_password_email signup signupUser resendActivation; do
-    taskset -c 1 "$BIN/examples/bench" timing "$URL" "$endpoint" "$TIMING_N"
+    taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
 done
 drain
