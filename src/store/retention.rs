@@ -2,6 +2,9 @@
 //! a limit while it can refuse, a live token, an unsent message. The rows
 //! to go are found on a read connection and deleted a chunk a write job,
 //! so that a prune never holds up the requests behind SQLite's one writer.
+//! Where no index serves the condition, the table is walked in key order a
+//! step a read, so that no one read holds the runtime either (SQLite reads
+//! run on the caller's thread).
 
 use super::db::Column;
 use super::{Error, Store, Value};
@@ -14,6 +17,9 @@ const CHUNK: usize = 512;
 /// Keys per `DELETE … IN (…)`; a short chunk repeats its last key, so the
 /// statement's text is always the same and stays prepared.
 const KEYS_PER_STATEMENT: usize = 64;
+/// Rows one read of a walk looks at: ~1 ms on SQLite, where both walked
+/// tables are stored in key order (WITHOUT ROWID).
+const WALK_STEP: usize = 2048;
 
 /// Periods after which rows are deleted; `None` keeps them.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +39,8 @@ struct Rule {
     key: Option<Key>,
     condition: &'static str,
     args: Vec<i64>,
+    /// No index serves `condition`: finding its rows means reading the table.
+    walk: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -43,7 +51,7 @@ enum Key {
 
 fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
-    let rule = |table, key, condition, args| Rule { table, key, condition, args };
+    let rule = |table, key, condition, args| Rule { table, key, condition, args, walk: false };
     let mut rules = Vec::new();
     // An outbox row is due no later than it is sent or dropped, so
     // `next_attempt_at` (indexed with `status`) bounds the search.
@@ -62,12 +70,14 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
     if let Some(p) = retention.tokens {
         // A spent token's row may go before the token expires: without its row a token cannot be spent.
         let sql = "expires_at < $1 OR used_at < $1 OR superseded_at < $1";
-        rules.push(rule("one_time_tokens", Some(Key::Text("id_hash")), sql, vec![before(p, 0)]));
+        rules.push(Rule { walk: true, ..rule("one_time_tokens", Some(Key::Text("id_hash")), sql, vec![before(p, 0)]) });
     }
     if let Some(p) = retention.limits {
         rules.push(rule("client_limits", None, "window_start < $1", vec![before(p, CLIENT_WINDOW_MS)]));
         let t = before(p, DAY_MS);
-        rules.push(rule("email_limits", Some(Key::Text("key")), "last_at < $1 AND day < $2", vec![t, now.div_euclid(DAY_MS)]));
+        // An index on `last_at` would cost every request a page; a walk once a minute costs less.
+        let sql = "last_at < $1 AND day < $2";
+        rules.push(Rule { walk: true, ..rule("email_limits", Some(Key::Text("key")), sql, vec![t, now.div_euclid(DAY_MS)]) });
         let sql = "failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)";
         rules.push(rule("login_failures", None, sql, vec![t, now]));
     }
@@ -86,6 +96,8 @@ pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64
                 let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
                 store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?
             }
+            Some(Key::Id(column)) if rule.walk => walk::<i64>(store, &rule, column, i64::MIN).await?,
+            Some(Key::Text(column)) if rule.walk => walk::<String>(store, &rule, column, String::new()).await?,
             Some(Key::Id(column)) => prune_by_key::<i64>(store, &rule, column).await?,
             Some(Key::Text(column)) => prune_by_key::<String>(store, &rule, column).await?,
         };
@@ -99,9 +111,6 @@ where
     for<'k> Value<'k>: From<&'k K>,
 {
     let find = format!("SELECT {column} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition);
-    let first = rule.args.len() + 1;
-    let placeholders = (first..first + KEYS_PER_STATEMENT).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-    let delete = format!("DELETE FROM {} WHERE {column} IN ({placeholders}) AND ({})", rule.table, rule.condition);
     let mut deleted = 0;
     loop {
         let found: Vec<(K,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
@@ -109,24 +118,70 @@ where
         if n == 0 {
             return Ok(deleted);
         }
-        let (delete, args) = (delete.clone(), rule.args.clone());
-        deleted += store
-            .write_background(move |conn| {
-                Box::pin(async move {
-                    let mut deleted = 0;
-                    for chunk in found.chunks(KEYS_PER_STATEMENT) {
-                        let mut values = ints(&args);
-                        values.extend((0..KEYS_PER_STATEMENT).map(|i| Value::from(&chunk[i.min(chunk.len() - 1)].0)));
-                        deleted += conn.execute(&delete, &values).await?;
-                    }
-                    Ok::<_, Error>(deleted)
-                })
-            })
-            .await?;
+        deleted += delete(store, rule, column, found.into_iter().map(|(k,)| k).collect()).await?;
         if n < CHUNK {
             return Ok(deleted);
         }
     }
+}
+
+/// Reads the whole table in key order, `WALK_STEP` rows a read from `from` on, and
+/// deletes what matches a chunk at a time.
+async fn walk<K>(store: &Store, rule: &Rule, column: &str, from: K) -> Result<u64, Error>
+where
+    K: Column + Clone + Send + Sync + 'static,
+    for<'k> Value<'k>: From<&'k K>,
+{
+    let after = rule.args.len() + 1;
+    let step = format!(
+        "SELECT {column}, CASE WHEN {} THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END FROM {} WHERE {column} > ${after} ORDER BY {column} LIMIT {WALK_STEP}",
+        rule.condition, rule.table
+    );
+    let (mut last, mut matching, mut deleted) = (from, Vec::new(), 0);
+    loop {
+        let mut args = ints(&rule.args);
+        args.push(Value::from(&last));
+        let rows: Vec<(K, i64)> = store.acquire().await?.fetch_all(&step, &args).await?;
+        let done = rows.len() < WALK_STEP;
+        if let Some((key, _)) = rows.last() {
+            last = key.clone();
+        }
+        matching.extend(rows.into_iter().filter(|(_, matches)| *matches == 1).map(|(key, _)| key));
+        while matching.len() >= CHUNK || (done && !matching.is_empty()) {
+            let rest = matching.split_off(matching.len().min(CHUNK));
+            deleted += delete(store, rule, column, std::mem::replace(&mut matching, rest)).await?;
+        }
+        if done {
+            return Ok(deleted);
+        }
+        // The runtime serves requests between steps.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// One background write job deletes `keys` (at most `CHUNK`), checking the condition again.
+async fn delete<K>(store: &Store, rule: &Rule, column: &str, keys: Vec<K>) -> Result<u64, Error>
+where
+    K: Column + Send + Sync + 'static,
+    for<'k> Value<'k>: From<&'k K>,
+{
+    let first = rule.args.len() + 1;
+    let placeholders = (first..first + KEYS_PER_STATEMENT).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("DELETE FROM {} WHERE {column} IN ({placeholders}) AND ({})", rule.table, rule.condition);
+    let args = rule.args.clone();
+    store
+        .write_background(move |conn| {
+            Box::pin(async move {
+                let mut deleted = 0;
+                for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+                    let mut values = ints(&args);
+                    values.extend((0..KEYS_PER_STATEMENT).map(|i| Value::from(&chunk[i.min(chunk.len() - 1)])));
+                    deleted += conn.execute(&sql, &values).await?;
+                }
+                Ok::<_, Error>(deleted)
+            })
+        })
+        .await
 }
 
 fn ints(args: &[i64]) -> Vec<Value<'static>> {

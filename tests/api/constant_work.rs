@@ -191,6 +191,45 @@ on_each_backend! {
         let mut conn = store.acquire().await.unwrap();
         assert_eq!(conn.fetch_one::<(i64,)>("SELECT COUNT(*) FROM dev_mailbox", &[]).await.unwrap().0, 5);
     }
+
+    async fn tokens_no_index_finds_are_walked_in_steps_and_every_spent_one_goes(backend: Backend) {
+        // No index serves "expired, used or superseded long enough ago", so the prune reads the
+        // table in key order a step (2,048 rows) at a time instead of in one read that would hold
+        // the runtime; 5,000 rows take three steps, and what matches is deleted 512 a write.
+        let (store, _dir, _db) = bare_store(&backend).await;
+        let day_ms = 86_400_000;
+        store
+            .write(move |conn| {
+                Box::pin(async move {
+                    for i in 0..5_000_i64 {
+                        // Every third token was spent on day 0; the others are live until day 30.
+                        let used_at = (i % 3 == 0).then_some(0_i64);
+                        conn.execute(
+                            "INSERT INTO one_time_tokens (id_hash, purpose, subject, issued_at, expires_at) VALUES ($1, 'signup', $2, 0, $3)",
+                            usher::args![format!("{i:064x}").as_str(), format!("s{i}").as_str(), 30 * day_ms],
+                        )
+                        .await?;
+                        if let Some(at) = used_at {
+                            conn.execute("UPDATE one_time_tokens SET used_at = $2 WHERE id_hash = $1", usher::args![format!("{i:064x}").as_str(), at]).await?;
+                        }
+                    }
+                    Ok::<_, usher::store::Error>(())
+                })
+            })
+            .await
+            .unwrap();
+        let retention = usher::store::retention::Retention { tokens: Some(Duration::from_secs(86_400)), ..Default::default() };
+        let commits_before = store.commits();
+        let deleted = usher::store::retention::prune(&store, 2 * day_ms, &retention).await.unwrap();
+        assert_eq!(deleted, 1_667, "every token spent more than a day ago, and only those");
+        assert_eq!(store.commits() - commits_before, 4, "512 rows a write at most: 512, 512, 512, 131");
+        let mut conn = store.acquire().await.unwrap();
+        let (left, spent): (i64, i64) = conn
+            .fetch_one("SELECT COUNT(*), COUNT(used_at) FROM one_time_tokens", &[])
+            .await
+            .unwrap();
+        assert_eq!((left, spent), (3_333, 0), "the live ones stay");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
