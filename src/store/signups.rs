@@ -36,8 +36,8 @@ pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Resu
     .map(|_| ())
 }
 
-/// What `validate_registration` weighs, read in one statement: one snapshot,
-/// and one trip through SQLite's locks instead of one a table.
+/// What `validate_registration` weighs, read in one statement, so it is one
+/// snapshot with no transaction around it.
 pub(crate) struct Registration {
     pub(crate) email_norm: String,
     pub(crate) tenant_type: String,

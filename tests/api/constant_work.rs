@@ -192,7 +192,7 @@ on_each_backend! {
         assert_eq!(conn.fetch_one::<(i64,)>("SELECT COUNT(*) FROM dev_mailbox", &[]).await.unwrap().0, 5);
     }
 
-    async fn tokens_no_index_finds_are_walked_in_steps_and_every_spent_one_goes(backend: Backend) {
+    async fn spent_tokens_are_found_by_a_walk_in_steps_and_only_they_go(backend: Backend) {
         // No index serves "expired, used or superseded long enough ago", so the prune reads the
         // table in key order a step (2,048 rows) at a time instead of in one read that would hold
         // the runtime; 5,000 rows take three steps, and what matches is deleted 512 a write.
