@@ -39,50 +39,51 @@ struct Rule {
     key: Option<Key>,
     condition: &'static str,
     args: Vec<i64>,
-    /// No index serves `condition`: finding its rows means reading the table.
-    walk: bool,
 }
 
+/// How a keyed table's rows to go are found.
 #[derive(Clone, Copy)]
 enum Key {
-    Id(&'static str),
-    Text(&'static str),
+    /// By an index on `condition`; the integer key deletes them.
+    Indexed(&'static str),
+    /// No index serves `condition`: the table is walked in its text key's order.
+    Walked(&'static str),
 }
 
 fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
     let before = |period: Duration, floor_ms: i64| now - crate::clock::ms(period).max(floor_ms);
-    let rule = |table, key, condition, args| Rule { table, key, condition, args, walk: false };
+    let rule = |table, key, condition, args| Rule { table, key, condition, args };
     let mut rules = Vec::new();
     // An outbox row is due no later than it is sent or dropped, so
     // `next_attempt_at` (indexed with `status`) bounds the search.
     if let Some(p) = retention.sent_mail {
         let sql = "status = 'sent' AND next_attempt_at < $1 AND sent_at < $1";
-        rules.push(rule("outbox", Some(Key::Id("id")), sql, vec![before(p, 0)]));
+        rules.push(rule("outbox", Some(Key::Indexed("id")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.dropped_requests {
         // A dropped request has no time of its own; it was dropped soon after it was made.
         let sql = "status = 'dropped' AND next_attempt_at < $1 AND created_at < $1";
-        rules.push(rule("outbox", Some(Key::Id("id")), sql, vec![before(p, 0)]));
+        rules.push(rule("outbox", Some(Key::Indexed("id")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.dev_mailbox {
-        rules.push(rule("dev_mailbox", Some(Key::Id("id")), "created_at < $1", vec![before(p, 0)]));
+        rules.push(rule("dev_mailbox", Some(Key::Indexed("id")), "created_at < $1", vec![before(p, 0)]));
     }
     if let Some(p) = retention.tokens {
         // A spent token's row may go before the token expires: without its row a token cannot be spent.
         let sql = "expires_at < $1 OR used_at < $1 OR superseded_at < $1";
-        rules.push(Rule { walk: true, ..rule("one_time_tokens", Some(Key::Text("id_hash")), sql, vec![before(p, 0)]) });
+        rules.push(rule("one_time_tokens", Some(Key::Walked("id_hash")), sql, vec![before(p, 0)]));
     }
     if let Some(p) = retention.limits {
         rules.push(rule("client_limits", None, "window_start < $1", vec![before(p, CLIENT_WINDOW_MS)]));
         let t = before(p, DAY_MS);
         // An index on `last_at` would cost every request a page; a walk once a minute costs less.
         let sql = "last_at < $1 AND day < $2";
-        rules.push(Rule { walk: true, ..rule("email_limits", Some(Key::Text("key")), sql, vec![t, now.div_euclid(DAY_MS)]) });
+        rules.push(rule("email_limits", Some(Key::Walked("key")), sql, vec![t, now.div_euclid(DAY_MS)]));
         let sql = "failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)";
         rules.push(rule("login_failures", None, sql, vec![t, now]));
     }
     if let Some(p) = retention.audit {
-        rules.push(rule("audit_events", Some(Key::Id("id")), "at < $1", vec![before(p, 0)]));
+        rules.push(rule("audit_events", Some(Key::Indexed("id")), "at < $1", vec![before(p, 0)]));
     }
     rules
 }
@@ -96,24 +97,18 @@ pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64
                 let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
                 store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?
             }
-            Some(Key::Id(column)) if rule.walk => walk::<i64>(store, &rule, column, i64::MIN).await?,
-            Some(Key::Text(column)) if rule.walk => walk::<String>(store, &rule, column, String::new()).await?,
-            Some(Key::Id(column)) => prune_by_key::<i64>(store, &rule, column).await?,
-            Some(Key::Text(column)) => prune_by_key::<String>(store, &rule, column).await?,
+            Some(Key::Indexed(column)) => prune_by_key(store, &rule, column).await?,
+            Some(Key::Walked(column)) => walk(store, &rule, column).await?,
         };
     }
     Ok(deleted)
 }
 
-async fn prune_by_key<K>(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error>
-where
-    K: Column + Send + Sync + 'static,
-    for<'k> Value<'k>: From<&'k K>,
-{
+async fn prune_by_key(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error> {
     let find = format!("SELECT {column} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition);
     let mut deleted = 0;
     loop {
-        let found: Vec<(K,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
+        let found: Vec<(i64,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
         let n = found.len();
         if n == 0 {
             return Ok(deleted);
@@ -125,23 +120,20 @@ where
     }
 }
 
-/// Reads the whole table in key order, `WALK_STEP` rows a read from `from` on, and
-/// deletes what matches a chunk at a time.
-async fn walk<K>(store: &Store, rule: &Rule, column: &str, from: K) -> Result<u64, Error>
-where
-    K: Column + Clone + Send + Sync + 'static,
-    for<'k> Value<'k>: From<&'k K>,
-{
+/// Reads the whole table in key order, `WALK_STEP` rows a read, and deletes what
+/// matches a chunk at a time.
+async fn walk(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error> {
     let after = rule.args.len() + 1;
     let step = format!(
         "SELECT {column}, CASE WHEN {} THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END FROM {} WHERE {column} > ${after} ORDER BY {column} LIMIT {WALK_STEP}",
         rule.condition, rule.table
     );
-    let (mut last, mut matching, mut deleted) = (from, Vec::new(), 0);
+    // Every text key sorts after the empty string.
+    let (mut last, mut matching, mut deleted) = (String::new(), Vec::new(), 0);
     loop {
         let mut args = ints(&rule.args);
         args.push(Value::from(&last));
-        let rows: Vec<(K, i64)> = store.acquire().await?.fetch_all(&step, &args).await?;
+        let rows: Vec<(String, i64)> = store.acquire().await?.fetch_all(&step, &args).await?;
         let done = rows.len() < WALK_STEP;
         if let Some((key, _)) = rows.last() {
             last = key.clone();
