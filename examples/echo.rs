@@ -10,7 +10,8 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".to_owned());
-    let app = Router::new().route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }));
+    // Any path, so the fixed-rate run can be pointed at it too (`bench rate`).
+    let app = Router::new().route("/{*path}", post(|Json(body): Json<Value>| async move { Json(body) }));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     axum::serve(listener, app).await
 }

@@ -101,12 +101,14 @@ drain
 load "validate_registration (reads only)" "$URL" /no_auth/login/validate_registration $J "{\"email\":\"valid@bench.test\",\"tenant_type\":\"UNKNOWN\",\"token\":\"$TOKEN\"}"
 
 echo
-echo "fixed rate, open loop (latency from when each request was due):"
-printf '  %s\n' "$(taskset -c 1 "$BIN/examples/bench" rate "$URL" 2000 10 "$CONNECTIONS")"
+echo "fixed rate, open loop (latency from when each request was due), the echo first as the client's own floor:"
+printf '  echo:  %s\n' "$(taskset -c 1 "$BIN/examples/bench" rate "http://127.0.0.1:$ECHO_PORT" 2000 10 "$CONNECTIONS")"
+printf '  usher: %s\n' "$(taskset -c 1 "$BIN/examples/bench" rate "$URL" 2000 10 "$CONNECTIONS")"
 drain
 
 echo
-echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
+echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order,"
+echo "back to back, then paced (each sent once the worker is idle: the request path alone)"
 for endpoint in send_password_email signup signupUser resendActivation; do
     taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
 done
