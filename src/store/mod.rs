@@ -2,6 +2,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+mod checkpoint;
 mod db;
 pub mod devmail;
 pub mod limits;

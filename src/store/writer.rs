@@ -1,5 +1,6 @@
 //! SQLite's single writer thread: group commit, a savepoint per job (ARCHITECTURE.md, `store`).
 
+use super::checkpoint::{self, Bell};
 use super::db::Inner;
 use super::{BoxFuture, Conn, Error, SqliteFile};
 use std::sync::Arc;
@@ -88,9 +89,10 @@ impl Handle {
         let (background, background_rx) = mpsc::channel(MAX_WAITING);
         // Jobs are futures (PostgreSQL's are async); here they complete on their first poll.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let bell = checkpoint::start(file.clone())?;
         std::thread::Builder::new()
             .name("usher-sqlite-writer".into())
-            .spawn(move || runtime.block_on(run(file, rx, background_rx, commits)))?;
+            .spawn(move || runtime.block_on(run(file, rx, background_rx, commits, bell)))?;
         Ok(Self { jobs, background })
     }
 
@@ -115,7 +117,7 @@ impl Handle {
     }
 }
 
-async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background: mpsc::Receiver<Job>, commits: Arc<AtomicU64>, bell: Bell) {
     let mut conn: Option<Conn> = None;
     while let Some(jobs) = next_batch(&mut rx, &mut background).await {
         let c = match conn.take() {
@@ -130,7 +132,7 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background:
             },
         };
         // A task of its own, so that a panicking job costs its batch, not the writer.
-        match tokio::spawn(apply(c, jobs, commits.clone())).await {
+        match tokio::spawn(apply(c, jobs, commits.clone(), bell.clone())).await {
             Ok(c) => conn = c,
             Err(e) => tracing::error!(error = %e, "a database write batch panicked; its transaction was rolled back"),
         }
@@ -163,7 +165,7 @@ async fn next_batch(foreground: &mut mpsc::Receiver<Job>, background: &mut mpsc:
 
 /// Returns the connection unless it broke. The commit is counted before any job is answered,
 /// so a caller that has its answer already sees it in `Store::commits`.
-async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Option<Conn> {
+async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>, bell: Bell) -> Option<Conn> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     let mut opening: &[&str] = &["BEGIN IMMEDIATE", "SAVEPOINT job"];
@@ -194,6 +196,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>) -> Optio
     match failure {
         None => {
             commits.fetch_add(1, Ordering::Relaxed);
+            bell.committed();
             for finish in finishers {
                 finish(None);
             }

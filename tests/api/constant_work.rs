@@ -246,6 +246,28 @@ async fn sqlite_answers_only_once_a_write_is_on_disk() {
     assert!(refused.is_err(), "a read connection cannot write behind the writer's back");
 }
 
+/// A few commits are far below the 1,000 pages at which the writer would
+/// checkpoint itself, yet they reach the database file: the checkpoint
+/// thread copied them there, off the writer's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_beside_the_writer_not_in_its_commits() {
+    let (store, dir, _db) = bare_store(&Backend::Sqlite).await;
+    for cname in ["ckpt-a", "ckpt-b", "ckpt-c"] {
+        insert_tenant(&store, cname).await.unwrap();
+    }
+    let file = dir.path().join("usher.db");
+    // `immutable`: read the database file alone, as if no WAL were beside it.
+    let in_file = || {
+        let uri = format!("file:{}?immutable=1", file.display());
+        let conn =
+            rusqlite::Connection::open_with_flags(&uri, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI)
+                .ok()?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM tenants WHERE cname LIKE 'ckpt-%'", [], |r| r.get(0)).ok()?;
+        (n == 3).then_some(())
+    };
+    eventually("the commits are copied into the database file", Duration::from_secs(10), async || in_file()).await;
+}
+
 async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::Error> {
     let tenant = usher::store::users::Tenant {
         id: uuid_like(),
