@@ -5,9 +5,8 @@
 //!   link for `validate_registration` (written to `bench-token.txt`).
 //! - `timing URL DATABASE_URL ENDPOINT N`: N known and N unknown requests to
 //!   an email-naming endpoint, interleaved in random order on one keep-alive
-//!   connection, once back to back and once paced (each request sent when
-//!   the worker is idle); prints medians, the interval of their difference
-//!   and Welch's t of the two groups for each.
+//!   connection, once the worker is idle; prints medians, the interval of
+//!   their difference and Welch's t of the two groups.
 //! - `rate URL RPS SECONDS CONNECTIONS`: offers `send_password_email` for
 //!   known users at a fixed rate (open loop: each request's latency counts
 //!   from when it was due, so a slow answer cannot hide the queue behind
@@ -155,44 +154,22 @@ async fn timing(base: &str, db: &str, endpoint: &str, n: usize) -> Result<()> {
     // One connection, kept alive: what is measured is usher, not the handshake.
     let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
     let store = open(db).await?;
-    for i in 0..400 {
-        request(&c, base, endpoint, (i / 100) % 2 == 0, i + 1_000_000, rand::random())?.send().await?.error_for_status()?;
-    }
-    for paced in [false, true] {
-        let (mut known, mut unknown) = measure(&c, base, &store, endpoint, n, paced).await?;
-        let (mk, mu) = (median(&mut known), median(&mut unknown));
-        let (low, high) = median_difference_interval(&known, &unknown);
-        println!(
-            "{endpoint:<20} {:<12} known median {mk:7.1} µs  unknown median {mu:7.1} µs  difference {:+6.1} µs (95 % interval {low:+.1} to {high:+.1})  Welch's t {:+6.2}  (n = {n} each)",
-            if paced { "paced" } else { "back to back" },
-            mk - mu,
-            welch_t(&known, &unknown)
-        );
-    }
-    Ok(())
-}
-
-/// `n` known and `n` unknown requests in random order; returns their latencies in µs.
-///
-/// Back to back, a request may meet the worker still resolving and sending
-/// the one before it: both kinds do, at random, so the groups stay
-/// comparable, but that noise is wider than 5 µs. Paced, each request
-/// waits until the worker is idle, so what is timed is the request path
-/// alone — including anything the worker would do before the answer left.
-async fn measure(c: &reqwest::Client, base: &str, store: &Store, endpoint: &str, n: usize, paced: bool) -> Result<(Vec<f64>, Vec<f64>)> {
     let run: u32 = rand::random();
+    for i in 0..400 {
+        request(&c, base, endpoint, (i / 100) % 2 == 0, i + 1_000_000, run)?.send().await?.error_for_status()?;
+    }
     let mut order: Vec<bool> = (0..2 * n).map(|i| i % 2 == 0).collect();
     order.shuffle(&mut rand::thread_rng());
     for (i, _) in order.iter().enumerate().filter(|(_, known)| !**known) {
-        if let Some(req) = touch(c, base, endpoint, i, run) {
+        if let Some(req) = touch(&c, base, endpoint, i, run) {
             req.send().await?.error_for_status()?;
         }
     }
     // What the warm-up and the touches queued is resolved before the measuring starts.
-    idle(store, Duration::from_millis(100)).await?;
+    idle(&store).await?;
     let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, is_known) in order.into_iter().enumerate() {
-        let req = request(c, base, endpoint, is_known, i, run)?;
+        let req = request(&c, base, endpoint, is_known, i, run)?;
         let start = Instant::now();
         let r = req.send().await?;
         let status = r.status();
@@ -201,16 +178,16 @@ async fn measure(c: &reqwest::Client, base: &str, store: &Store, endpoint: &str,
         if !status.is_success() {
             return Err(format!("{endpoint} answered {status}").into());
         }
-        if is_known {
-            known.push(us)
-        } else {
-            unknown.push(us)
-        }
-        if paced {
-            idle(store, Duration::from_millis(1)).await?;
-        }
+        if is_known { known.push(us) } else { unknown.push(us) }
     }
-    Ok((known, unknown))
+    let (mk, mu) = (median(&mut known), median(&mut unknown));
+    let (low, high) = median_difference_interval(&known, &unknown);
+    println!(
+        "{endpoint:<20} known median {mk:7.1} µs  unknown median {mu:7.1} µs  difference {:+6.1} µs (95 % interval {low:+.1} to {high:+.1})  Welch's t {:+6.2}  (n = {n} each)",
+        mk - mu,
+        welch_t(&known, &unknown)
+    );
+    Ok(())
 }
 
 /// A bootstrap interval of the difference of medians: how far apart two
@@ -292,7 +269,7 @@ async fn on_time(due: tokio::time::Instant) {
 async fn backlog(db: &str) -> Result<()> {
     let store = open(db).await?;
     let start = Instant::now();
-    let n = idle(&store, Duration::from_millis(100)).await?;
+    let n = idle(&store).await?;
     let secs = start.elapsed().as_secs_f64();
     println!("backlog of {n} messages resolved and delivered in {secs:.1} s ({:.0} messages/s)", n as f64 / secs.max(0.001));
     Ok(())
@@ -302,9 +279,9 @@ async fn open(db: &str) -> Result<Store> {
     Ok(Store::connect(db, PoolSettings { max_connections: 1, acquire_timeout: Duration::from_secs(5) }).await?)
 }
 
-/// Waits, looking every `poll`, until the worker has resolved and delivered
-/// everything queued; returns how much was queued when it began.
-async fn idle(store: &Store, poll: Duration) -> Result<i64> {
+/// Waits until the worker has resolved and delivered everything queued;
+/// returns how much was queued when it began.
+async fn idle(store: &Store) -> Result<i64> {
     let mut first: Option<i64> = None;
     loop {
         let (open,): (i64,) = store
@@ -316,6 +293,6 @@ async fn idle(store: &Store, poll: Duration) -> Result<i64> {
         if open == 0 {
             return Ok(first.unwrap_or(0));
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -107,8 +107,7 @@ printf '  usher: %s\n' "$(taskset -c 1 "$BIN/examples/bench" rate "$URL" 2000 10
 drain
 
 echo
-echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order,"
-echo "back to back, then paced (each sent once the worker is idle: the request path alone)"
+echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
 for endpoint in send_password_email signup signupUser resendActivation; do
     taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
 done
