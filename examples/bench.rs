@@ -100,52 +100,71 @@ async fn seed(base: &str, n: usize) -> Result<()> {
 
 /// One request of `endpoint`, for a known (`true`) or unknown address.
 ///
-/// Both kinds must have the same history in the per-recipient limit, or
-/// the benchmark measures "asked about before" (an update of the limit's
-/// row rather than an insert) and not the account. Known addresses come
-/// from the 100 seeded accounts, so unknown ones come from a pool of 100
-/// too where the endpoint never makes them accounts; where it does
-/// (`signup`, `signupUser`), each is fresh and `touch` has taken its slot
-/// once before it is measured.
+/// Both kinds must have the same history, or the benchmark measures that
+/// and not the account: an address asked about thousands of times has its
+/// per-recipient limit row in a hot page, a fresh one has it in a cold page
+/// (~10 µs here), and a longer address costs its bytes. So an unknown
+/// address is a known one's local part at a domain of its own, as long as
+/// `bench`; and each endpoint draws both kinds from pools alike. Where the
+/// endpoint never makes an address an account, both are pools of 100, the
+/// known one the seeded accounts. `signupUser` makes one, so there both
+/// kinds are fresh, each prepared once before the measuring (`prepare`):
+/// a known address by a `signupUser` of its own, an unknown one by a
+/// `resendActivation`, which takes its slot and mails nobody.
 fn request(c: &reqwest::Client, base: &str, endpoint: &str, known: bool, i: usize, run: u32) -> Result<reqwest::RequestBuilder> {
     let form =
         |path: &str, body: String| c.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded").body(body);
     let who = i % 100;
+    let pooled = domain('z', who, run);
     Ok(match (endpoint, known) {
         ("send_password_email", true) => c
             .post(format!("{base}/no_auth/send_password_email"))
             .json(&json!({ "cname": format!("bench{who}"), "email": format!("known{who}@bench.test") })),
         ("send_password_email", false) => c
             .post(format!("{base}/no_auth/send_password_email"))
-            .json(&json!({ "cname": format!("bench{who}"), "email": format!("nobody{who}-{run}@bench.test") })),
+            .json(&json!({ "cname": format!("bench{who}"), "email": format!("known{who}@{pooled}") })),
         ("signup", true) => c
             .post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
             .json(&signup_body(&format!("k{run}x{i}"), &format!("known{who}@bench.test"))),
         ("signup", false) => c
             .post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
-            .json(&signup_body(&format!("u{run}x{i}"), &format!("new{i}-{run}@bench.test"))),
-        ("signupUser", true) => form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress=active{who}%40bench.test")),
-        ("signupUser", false) => form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress=new{i}-{run}%40bench.test")),
+            .json(&signup_body(&format!("u{run}x{i}"), &format!("known{who}@{pooled}"))),
+        ("signupUser", known) => {
+            let email = format!("active{who}%40{}", domain(if known { 'y' } else { 'z' }, i, run));
+            form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress={email}"))
+        }
         ("resendActivation", true) => form("/api/users/resendActivation", format!("emailAddress=pending{who}%40bench.test")),
-        ("resendActivation", false) => form("/api/users/resendActivation", format!("emailAddress=nobody{who}-{run}%40bench.test")),
+        ("resendActivation", false) => form("/api/users/resendActivation", format!("emailAddress=pending{who}%40{pooled}")),
         _ => return Err(format!("unknown endpoint {endpoint}").into()),
     })
 }
 
-/// Takes the limit slot of unknown address `i` without making it an
-/// account: a signup for another tenant name (a pending signup is no
-/// account), or a resend of activation (it mails nobody unknown).
-fn touch(c: &reqwest::Client, base: &str, endpoint: &str, i: usize, run: u32) -> Option<reqwest::RequestBuilder> {
-    match endpoint {
-        "signup" => Some(
-            c.post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
-                .json(&signup_body(&format!("t{run}x{i}"), &format!("new{i}-{run}@bench.test"))),
-        ),
-        "signupUser" => Some(
-            c.post(format!("{base}/api/users/resendActivation"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("emailAddress=new{i}-{run}%40bench.test")),
-        ),
+/// Requests of one timing run are numbered below this (warm-up included).
+const PER_RUN: usize = 50_400;
+
+/// `first` and four letters (as long as `bench`), `.test`: a domain no
+/// seeded account is at, distinct for each `i` of a run and for nine runs apart.
+fn domain(first: char, i: usize, run: u32) -> String {
+    let mut n = i + PER_RUN * (run % 9) as usize;
+    let mut label = String::from(first);
+    for _ in 0..4 {
+        label.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    format!("{label}.test")
+}
+
+/// Gives address `i` of a fresh pool its one earlier request (see `request`).
+fn prepare(c: &reqwest::Client, base: &str, endpoint: &str, known: bool, i: usize, run: u32) -> Option<reqwest::RequestBuilder> {
+    match (endpoint, known) {
+        ("signupUser", true) => request(c, base, endpoint, true, i, run).ok(),
+        ("signupUser", false) => {
+            Some(
+                c.post(format!("{base}/api/users/resendActivation"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("emailAddress=active{}%40{}", i % 100, domain('z', i, run))),
+            )
+        }
         _ => None,
     }
 }
@@ -154,18 +173,22 @@ async fn timing(base: &str, db: &str, endpoint: &str, n: usize) -> Result<()> {
     // One connection, kept alive: what is measured is usher, not the handshake.
     let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
     let store = open(db).await?;
+    if 2 * n + 400 > PER_RUN {
+        return Err(format!("at most {} requests of each kind", (PER_RUN - 400) / 2).into());
+    }
     let run: u32 = rand::random();
     for i in 0..400 {
-        request(&c, base, endpoint, (i / 100) % 2 == 0, i + 1_000_000, run)?.send().await?.error_for_status()?;
+        request(&c, base, endpoint, (i / 100) % 2 == 0, 2 * n + i, run)?.send().await?.error_for_status()?;
     }
     let mut order: Vec<bool> = (0..2 * n).map(|i| i % 2 == 0).collect();
     order.shuffle(&mut rand::thread_rng());
-    for (i, _) in order.iter().enumerate().filter(|(_, known)| !**known) {
-        if let Some(req) = touch(&c, base, endpoint, i, run) {
+    for (i, known) in order.iter().enumerate() {
+        if let Some(req) = prepare(&c, base, endpoint, *known, i, run) {
             req.send().await?.error_for_status()?;
         }
     }
-    // What the warm-up and the touches queued is resolved before the measuring starts.
+    // What the warm-up and the preparing queued is resolved before the measuring starts:
+    // the known addresses `signupUser` prepared are accounts by then.
     idle(&store).await?;
     let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, is_known) in order.into_iter().enumerate() {
