@@ -130,8 +130,7 @@ fn request(c: &reqwest::Client, base: &str, endpoint: &str, known: bool, i: usiz
             .post(format!("{base}/no_auth/namespaces/system/f5xc-saas/signup"))
             .json(&signup_body(&format!("u{run}x{i}"), &format!("known{who}@{pooled}"))),
         ("signupUser", known) => {
-            let email = format!("active{who}%40{}", domain(if known { 'y' } else { 'z' }, i, run));
-            form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress={email}"))
+            form("/api/users/signupUser", format!("firstName=B&lastName=M&emailAddress={}", new_developer(known, i, run)))
         }
         ("resendActivation", true) => form("/api/users/resendActivation", format!("emailAddress=pending{who}%40bench.test")),
         ("resendActivation", false) => form("/api/users/resendActivation", format!("emailAddress=pending{who}%40{pooled}")),
@@ -154,28 +153,31 @@ fn domain(first: char, i: usize, run: u32) -> String {
     format!("{label}.test")
 }
 
+/// `signupUser`'s address `i`, form-encoded: fresh for both kinds, at `y…` or `z…` domains.
+fn new_developer(known: bool, i: usize, run: u32) -> String {
+    format!("active{}%40{}", i % 100, domain(if known { 'y' } else { 'z' }, i, run))
+}
+
 /// Gives address `i` of a fresh pool its one earlier request (see `request`).
 fn prepare(c: &reqwest::Client, base: &str, endpoint: &str, known: bool, i: usize, run: u32) -> Option<reqwest::RequestBuilder> {
     match (endpoint, known) {
         ("signupUser", true) => request(c, base, endpoint, true, i, run).ok(),
-        ("signupUser", false) => {
-            Some(
-                c.post(format!("{base}/api/users/resendActivation"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("emailAddress=active{}%40{}", i % 100, domain('z', i, run))),
-            )
-        }
+        ("signupUser", false) => Some(
+            c.post(format!("{base}/api/users/resendActivation"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("emailAddress={}", new_developer(false, i, run))),
+        ),
         _ => None,
     }
 }
 
 async fn timing(base: &str, db: &str, endpoint: &str, n: usize) -> Result<()> {
     // One connection, kept alive: what is measured is usher, not the handshake.
-    let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
-    let store = open(db).await?;
     if 2 * n + 400 > PER_RUN {
         return Err(format!("at most {} requests of each kind", (PER_RUN - 400) / 2).into());
     }
+    let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let store = open(db).await?;
     let run: u32 = rand::random();
     for i in 0..400 {
         request(&c, base, endpoint, (i / 100) % 2 == 0, 2 * n + i, run)?.send().await?.error_for_status()?;

@@ -50,9 +50,8 @@ fn run(file: &SqliteFile, rung: &Receiver<()>) {
                 }
             },
         };
-        // Busy only while the writer's own checkpoint runs: the next ring tries again.
-        let outcome = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0));
-        match outcome {
+        // Its first column is 1 when the writer's own checkpoint held the lock: the next ring tries again.
+        match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0)) {
             Ok(_) => conn = Some(c),
             Err(e) => tracing::warn!(error = %e, "a WAL checkpoint failed; the writer's own checkpoints go on"),
         }
