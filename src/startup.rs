@@ -86,7 +86,7 @@ impl Application {
             clock: clock.clone(),
             keys,
             transport: Arc::new(transport),
-            templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())),
+            templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())?),
             webhooks: crate::webhooks::Sender::from_settings(&settings)?.map(Arc::new),
             settings: Arc::new(WorkerSettings {
                 retry_min: settings.mail_retry_min,

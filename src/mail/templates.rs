@@ -30,11 +30,16 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+    /// The embedded templates are compiled here, once; an override is read and compiled at each
+    /// send, so an edited one applies to mail already queued without a restart.
+    pub(crate) fn new(dir: Option<PathBuf>) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
         env.set_keep_trailing_newline(true);
-        Self { env, dir }
+        for (name, source) in EMBEDDED {
+            env.add_template(name, source).with_context(|| format!("compiling the embedded template {name}"))?;
+        }
+        Ok(Self { env, dir })
     }
 
     pub(crate) fn render(&self, kind: &str, tenant: Option<&str>, locale: &str, ctx: &Value) -> anyhow::Result<Rendered> {
@@ -48,11 +53,11 @@ impl Templates {
     }
 
     fn render_one(&self, name: &str, tenant: Option<&str>, locale: &str, ctx: &Value) -> anyhow::Result<String> {
-        let source = match self.find_override(name, tenant, locale)? {
-            Some(s) => s,
-            None => EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, s)| s.to_string()).with_context(|| format!("no template {name}"))?,
+        let rendered = match self.find_override(name, tenant, locale)? {
+            Some(source) => self.env.render_named_str(name, &source, ctx),
+            None => self.env.get_template(name).and_then(|t| t.render(ctx)),
         };
-        self.env.render_named_str(name, &source, ctx).with_context(|| format!("rendering template {name}"))
+        rendered.with_context(|| format!("rendering template {name}"))
     }
 
     fn find_override(&self, name: &str, tenant: Option<&str>, locale: &str) -> anyhow::Result<Option<String>> {
@@ -95,14 +100,14 @@ mod tests {
 
     #[test]
     fn every_default_email_carries_the_full_link_in_its_text_part() {
-        let r = Templates::new(None).render("signup_link", None, "en", &signup_ctx("Jo")).unwrap();
+        let r = Templates::new(None).unwrap().render("signup_link", None, "en", &signup_ctx("Jo")).unwrap();
         assert!(r.text.contains("https://usher.example/signup?token=TKN"), "{}", r.text);
         assert_eq!(r.subject, "Confirm your signup for acme");
     }
 
     #[test]
     fn names_are_escaped_in_html_but_not_in_text() {
-        let r = Templates::new(None).render("signup_link", None, "en", &signup_ctx("<b>Jo</b>")).unwrap();
+        let r = Templates::new(None).unwrap().render("signup_link", None, "en", &signup_ctx("<b>Jo</b>")).unwrap();
         assert!(r.html.contains("&lt;b&gt;Jo&lt;&#x2f;b&gt;") || r.html.contains("&lt;b&gt;Jo&lt;/b&gt;"), "{}", r.html);
         assert!(r.text.contains("<b>Jo</b>"));
     }
@@ -112,7 +117,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("acme/de")).unwrap();
         std::fs::write(dir.path().join("acme/de/signup_link.subject"), "Willkommen bei {{ cname }}").unwrap();
-        let t = Templates::new(Some(dir.path().to_owned()));
+        let t = Templates::new(Some(dir.path().to_owned())).unwrap();
         let de = t.render("signup_link", Some("acme"), "de", &signup_ctx("Jo")).unwrap();
         assert_eq!(de.subject, "Willkommen bei acme");
         assert!(de.text.contains("Thank you for signing up"));

@@ -5,6 +5,7 @@ use super::transport::{Envelope, SendError, Sent, Transport};
 use super::{Intent, LinkToMint, Minted};
 use crate::clock::{self, Clock};
 use crate::flows::deferred::{self, Care};
+use crate::store::devmail::DevMessage;
 use crate::store::{self, Conn, Store};
 use crate::tokens::{KeyRing, Purpose};
 use crate::webhooks;
@@ -192,13 +193,11 @@ impl Worker {
         let mut sends = JoinSet::new();
         for (message, prepared) in claimed {
             let ctx = Delivery {
-                store: self.store.clone(),
                 clock: self.clock.clone(),
                 transport: self.transport.clone(),
                 templates: self.templates.clone(),
                 webhooks: self.webhooks.clone(),
                 settings: self.settings.clone(),
-                worker: self.id.clone(),
             };
             let span = tracing::info_span!("deliver", outbox_id = message.id, kind = %message.kind, attempt = message.attempts);
             sends.spawn(
@@ -211,14 +210,20 @@ impl Worker {
                 .instrument(span),
             );
         }
+        // Whatever finished while the last outcomes were being written goes in one write: a
+        // commit a message would be the writer's busiest work while requests are coming in.
         let outcomes = async {
-            while let Some(done) = sends.join_next().await {
-                match done {
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "outbox: recording a delivery outcome failed; the lease will expire and it will be retried")
-                    }
-                    Err(e) => tracing::error!(error = %e, "outbox: delivery task panicked"),
-                    Ok(Ok(())) => {}
+            while let Some(first) = sends.join_next().await {
+                let mut finished = vec![first];
+                while let Some(next) = sends.try_join_next() {
+                    finished.push(next);
+                }
+                let outcomes: Vec<Outcome> = finished
+                    .into_iter()
+                    .filter_map(|done| done.map_err(|e| tracing::error!(error = %e, "outbox: delivery task panicked")).ok())
+                    .collect();
+                if let Err(e) = self.record(outcomes).await {
+                    tracing::warn!(error = %e, "outbox: recording delivery outcomes failed; the lease will expire and they will be retried");
                 }
             }
         };
@@ -227,6 +232,26 @@ impl Worker {
             never = self.heartbeat() => match never {},
         }
         Ok(n)
+    }
+
+    async fn record(&self, outcomes: Vec<Outcome>) -> Result<(), store::Error> {
+        let worker = self.id.clone();
+        let (outcomes, kept) = self
+            .store
+            .write_background(move |conn| {
+                Box::pin(async move {
+                    let mut kept = Vec::with_capacity(outcomes.len());
+                    for outcome in &outcomes {
+                        kept.push(outcome.write(conn, &worker).await?);
+                    }
+                    Ok::<_, store::Error>((outcomes, kept))
+                })
+            })
+            .await?;
+        for (outcome, kept) in outcomes.into_iter().zip(kept) {
+            outcome.report(kept);
+        }
+        Ok(())
     }
 
     /// Renewing every third of the lease keeps it short whatever a send takes, so a dead worker's
@@ -284,151 +309,159 @@ enum Prepared {
     Webhook,
 }
 
+/// What became of one claimed message. Its log line and its metric are written once
+/// [`Worker::record`] has committed it.
+enum Outcome {
+    Sent { id: i64, at: i64, payload: String, devmail: Option<DevMessage>, report: SentReport },
+    Retry { id: i64, next_attempt_at: i64, hint: String },
+    Failed { id: i64, hint: String },
+}
+
+enum SentReport {
+    Email { message_id: String },
+    Webhook { webhook_id: String, event: &'static str, status: u16 },
+}
+
+impl Outcome {
+    /// False if `worker` no longer held the message.
+    async fn write(&self, conn: &mut Conn, worker: &str) -> Result<bool, store::Error> {
+        match self {
+            Self::Sent { id, at, payload, devmail, .. } => {
+                if let Some(message) = devmail {
+                    store::devmail::insert(conn, message).await?;
+                }
+                store::outbox::mark_sent(conn, *id, worker, *at, payload).await
+            }
+            Self::Retry { id, next_attempt_at, hint } => store::outbox::mark_retry(conn, *id, worker, *next_attempt_at, hint).await,
+            Self::Failed { id, hint } => store::outbox::mark_failed(conn, *id, worker, hint).await,
+        }
+    }
+
+    fn report(self, kept: bool) {
+        let Self::Sent { report, .. } = self else { return };
+        match report {
+            SentReport::Email { message_id } => {
+                crate::metrics::delivery("sent");
+                if kept {
+                    tracing::info!(%message_id, "email delivered");
+                } else {
+                    tracing::warn!(%message_id, "email delivered after this worker's lease ran out; another worker may send it again with the same Message-ID");
+                }
+            }
+            SentReport::Webhook { webhook_id, event, status } => {
+                crate::metrics::webhook(event, "sent");
+                if kept {
+                    tracing::info!(%webhook_id, status, "webhook delivered");
+                } else {
+                    tracing::warn!(%webhook_id, "webhook delivered after this worker's lease ran out; another worker may post it again with the same webhook-id");
+                }
+            }
+        }
+    }
+}
+
 struct Delivery {
-    store: Store,
     clock: Clock,
     transport: Arc<Transport>,
     templates: Arc<Templates>,
     webhooks: Option<Arc<webhooks::Sender>>,
     settings: Arc<WorkerSettings>,
-    worker: String,
 }
 
 impl Delivery {
-    async fn deliver(&self, m: store::outbox::Claimed, intent: Result<Intent, String>, minted: Option<Minted>) -> Result<(), store::Error> {
+    async fn deliver(&self, m: store::outbox::Claimed, intent: Result<Intent, String>, minted: Option<Minted>) -> Outcome {
         let intent = match intent {
             Ok(i) => i,
-            Err(e) => return self.fail(&m, &format!("the stored message is unreadable: {e}")).await,
+            Err(e) => return Self::fail(&m, &format!("the stored message is unreadable: {e}")),
         };
         if intent.lost_its_secret() {
             let hint = "the link's secret was removed from this message, so its link cannot work; it will not be sent: the person must ask for a new email";
-            return self.fail(&m, hint).await;
+            return Self::fail(&m, hint);
         }
         if intent.link_to_mint().is_some() && minted.is_none() {
-            return self.fail(&m, "no token could be minted for the link: check the key ring (USHER_KEYS)").await;
+            return Self::fail(&m, "no token could be minted for the link: check the key ring (USHER_KEYS)");
         }
         // A V1 row gives its token up only once delivered, so `usher outbox retry` of a failed one still works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
         let ctx = intent.context(&self.settings.public_url, &m.locale, minted.as_ref());
         let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
             Ok(r) => r,
-            Err(e) => {
-                return self.fail(&m, &format!("template error: {e:#}")).await;
-            }
+            Err(e) => return Self::fail(&m, &format!("template error: {e:#}")),
         };
         let envelope = Envelope { message_id: &m.message_id, from: &self.settings.from, to: &m.recipient, now: self.clock.now_ms() };
-        let outcome = self.transport.send(&envelope, &rendered).await;
-        let (id, worker) = (m.id, self.worker.clone());
-        match outcome {
-            Ok(sent) => {
-                let now = self.clock.now_ms();
-                let kept = self
-                    .store
-                    .write_background(move |conn| {
-                        Box::pin(async move {
-                            if let Sent::ToDevMailbox(message) = &sent {
-                                store::devmail::insert(conn, message).await?;
-                            }
-                            store::outbox::mark_sent(conn, id, &worker, now, &scrubbed).await
-                        })
-                    })
-                    .await?;
-                crate::metrics::delivery("sent");
-                if kept {
-                    tracing::info!(message_id = %m.message_id, "email delivered");
-                } else {
-                    tracing::warn!(message_id = %m.message_id, "email delivered after this worker's lease ran out; another worker may send it again with the same Message-ID");
-                }
-                Ok(())
-            }
+        match self.transport.send(&envelope, &rendered).await {
+            Ok(sent) => Outcome::Sent {
+                id: m.id,
+                at: self.clock.now_ms(),
+                payload: scrubbed,
+                devmail: match sent {
+                    Sent::ToDevMailbox(message) => Some(message),
+                    Sent::Away => None,
+                },
+                report: SentReport::Email { message_id: m.message_id },
+            },
             Err(SendError { permanent: true, hint }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
-                self.mark_failed(id, hint).await
+                Self::failed(m.id, hint)
             }
             Err(SendError { permanent: false, hint }) if m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = format!("gave up after {} attempts: {hint}", m.attempts);
                 tracing::warn!(hint = %hint, "email failed");
-                self.mark_failed(id, hint).await
+                Self::failed(m.id, hint)
             }
             Err(SendError { permanent: false, hint }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "email deferred");
                 crate::metrics::delivery("deferred");
-                let next = self.clock.now_ms() + clock::ms(delay);
-                self.store
-                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
-                    .await
-                    .map(|_| ())
+                Outcome::Retry { id: m.id, next_attempt_at: self.clock.now_ms() + clock::ms(delay), hint }
             }
         }
     }
 
     /// Only 410 gives up at once; a 4xx is retried too: a receiver answering 401 or 404 is usually
     /// being redeployed or re-keyed, and the event would otherwise be lost.
-    async fn post(&self, m: store::outbox::Claimed) -> Result<(), store::Error> {
+    async fn post(&self, m: store::outbox::Claimed) -> Outcome {
         let event = webhooks::event_label(&m.kind);
-        let (id, worker) = (m.id, self.worker.clone());
         let Some(sender) = &self.webhooks else {
             crate::metrics::webhook(event, "failed");
             let hint = "webhook_secret is not set, so no webhook can be signed: set it, then `usher outbox retry`".to_owned();
             tracing::error!(hint = %hint, "webhook cannot be sent");
-            return self.mark_failed_quietly(id, hint).await;
+            return Outcome::Failed { id: m.id, hint };
         };
-        let outcome = sender.send(&m.recipient, &m.message_id, self.clock.now_ms(), &m.payload).await;
-        match outcome {
-            Ok(status) => {
-                let (now, body) = (self.clock.now_ms(), m.payload.clone());
-                let kept = self
-                    .store
-                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_sent(conn, id, &worker, now, &body).await }))
-                    .await?;
-                crate::metrics::webhook(event, "sent");
-                if kept {
-                    tracing::info!(webhook_id = %m.message_id, status, "webhook delivered");
-                } else {
-                    tracing::warn!(webhook_id = %m.message_id, "webhook delivered after this worker's lease ran out; another worker may post it again with the same webhook-id");
-                }
-                Ok(())
-            }
+        match sender.send(&m.recipient, &m.message_id, self.clock.now_ms(), &m.payload).await {
+            Ok(status) => Outcome::Sent {
+                id: m.id,
+                at: self.clock.now_ms(),
+                payload: m.payload,
+                devmail: None,
+                report: SentReport::Webhook { webhook_id: m.message_id, event, status },
+            },
             Err(webhooks::Failure { give_up, hint }) if give_up || m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = if give_up { hint } else { format!("gave up after {} attempts: {hint}", m.attempts) };
                 tracing::warn!(hint = %hint, "webhook failed");
                 crate::metrics::webhook(event, "failed");
-                self.mark_failed_quietly(id, hint).await
+                Outcome::Failed { id: m.id, hint }
             }
             Err(webhooks::Failure { hint, .. }) => {
                 let delay = backoff(m.attempts, self.settings.retry_min, self.settings.retry_max);
                 tracing::info!(hint = %hint, retry_in = ?delay, "webhook deferred");
                 crate::metrics::webhook(event, "deferred");
-                let next = self.clock.now_ms() + clock::ms(delay);
-                self.store
-                    .write_background(move |conn| Box::pin(async move { store::outbox::mark_retry(conn, id, &worker, next, &hint).await }))
-                    .await
-                    .map(|_| ())
+                Outcome::Retry { id: m.id, next_attempt_at: self.clock.now_ms() + clock::ms(delay), hint }
             }
         }
     }
 
-    /// Records a failure without counting it as an email's.
-    async fn mark_failed_quietly(&self, id: i64, hint: String) -> Result<(), store::Error> {
-        let worker = self.worker.clone();
-        self.store
-            .write_background(move |conn| Box::pin(async move { store::outbox::mark_failed(conn, id, &worker, &hint).await }))
-            .await
-            .map(|_| ())
-    }
-
-    async fn fail(&self, m: &store::outbox::Claimed, hint: &str) -> Result<(), store::Error> {
+    fn fail(m: &store::outbox::Claimed, hint: &str) -> Outcome {
         tracing::error!(hint = %hint, "email cannot be sent");
-        self.mark_failed(m.id, hint.to_owned()).await
+        Self::failed(m.id, hint.to_owned())
     }
 
-    async fn mark_failed(&self, id: i64, hint: String) -> Result<(), store::Error> {
+    /// Counted as an email's failure; a webhook's is counted under its own metric.
+    fn failed(id: i64, hint: String) -> Outcome {
         crate::metrics::delivery("failed");
-        self.mark_failed_quietly(id, hint).await
+        Outcome::Failed { id, hint }
     }
 }
-
 /// "Equal jitter": half fixed, half random, so retries spread out but never come too early.
 pub fn backoff(attempts: i64, min: Duration, max: Duration) -> Duration {
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);

@@ -90,6 +90,9 @@ impl SqliteFile {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every job runs in a savepoint, which copies each page it touches into the statement
+        // journal; on disk (the default past 64 KiB) each copy is a write system call.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(conn)
     }

@@ -95,14 +95,21 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
 
 crate::from_row!(Requested { id, payload, created_at });
 
-/// On PostgreSQL the rows stay locked until the caller's transaction ends, so two instances
-/// never resolve one request twice.
+const TAKE_REQUESTED_SQLITE: &str =
+    "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY next_attempt_at, id LIMIT $1";
+
+/// Oldest first, in the order of the `(status, next_attempt_at)` index (a request's
+/// `next_attempt_at` is when it was made), so a batch reads its own rows and no more: ordered by
+/// `id`, every waiting row was read and sorted, and a backlog made each batch slower than the last.
+/// On PostgreSQL the rows stay locked until the caller's transaction ends, so two instances never
+/// resolve one request twice.
 pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, Error> {
     let sql = match backend {
         Backend::Postgres => {
-            "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            "SELECT id, payload, created_at FROM outbox WHERE status = 'requested'
+             ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED"
         }
-        Backend::Sqlite => "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY id LIMIT $1",
+        Backend::Sqlite => TAKE_REQUESTED_SQLITE,
     };
     conn.fetch_all(sql, args![limit]).await
 }
@@ -136,26 +143,33 @@ pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attemp
 
 crate::from_row!(Claimed { id, message_id, kind, recipient, tenant, locale, payload, attempts });
 
+const CLAIM_SQLITE: &str = "WITH expired AS (
+             SELECT id FROM outbox WHERE status = 'sending' AND lease_until < $3 LIMIT $4
+         ), due AS (
+             SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 ORDER BY next_attempt_at, id LIMIT $4
+         )
+         UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $4)
+         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts";
+
+/// Rows whose lease ran out first (a dead worker's; there are at most a few batches of them), then
+/// due rows oldest first. Each part walks the `(status, next_attempt_at)` index and stops at its
+/// limit; one `OR` ordered by `id` read and sorted every due row, so a claim cost grew with the backlog.
 /// On PostgreSQL `SKIP LOCKED` lets workers claim side by side without waiting on each other;
 /// SQLite has one writer, so its statement is atomic.
 pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, Error> {
-    const POSTGRES: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
-         WHERE id IN (
-             SELECT id FROM outbox
-             WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
-             ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED
+    const POSTGRES: &str = "WITH expired AS (
+             SELECT id FROM outbox WHERE status = 'sending' AND lease_until < $3 LIMIT $4 FOR UPDATE SKIP LOCKED
+         ), due AS (
+             SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3
+             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
          )
-         RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts";
-    const SQLITE: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
-         WHERE id IN (
-             SELECT id FROM outbox
-             WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
-             ORDER BY id LIMIT $4
-         )
+         UPDATE outbox SET status = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $4)
          RETURNING id, message_id, kind, recipient, tenant, locale, payload, attempts";
     let sql = match backend {
         Backend::Postgres => POSTGRES,
-        Backend::Sqlite => SQLITE,
+        Backend::Sqlite => CLAIM_SQLITE,
     };
     conn.fetch_all(sql, args![worker, lease_until, now, limit]).await
 }
@@ -256,4 +270,30 @@ pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
         )
         .await?;
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CLAIM_SQLITE, TAKE_REQUESTED_SQLITE};
+
+    /// Each batch reads its own rows through the `(status, next_attempt_at)` index and stops. A sort
+    /// ("USE TEMP B-TREE") reads every waiting row first: under a backlog each batch was slower than
+    /// the last, and claims took a quarter of the writer's time (docs/benchmarks.md).
+    #[test]
+    fn claims_and_request_batches_walk_the_index_and_sort_nothing() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for migration in super::super::migrator(super::Backend::Sqlite).iter() {
+            conn.execute_batch(&migration.sql).unwrap();
+        }
+        for sql in [CLAIM_SQLITE, TAKE_REQUESTED_SQLITE] {
+            let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let steps: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(std::iter::repeat_n(0_i64, plan.parameter_count())), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(steps.iter().any(|s| s.contains("INDEX outbox_due")), "{sql}: {steps:?}");
+            assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE") || s.starts_with("SCAN outbox")), "{sql}: {steps:?}");
+        }
+    }
 }

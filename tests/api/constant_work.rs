@@ -232,6 +232,37 @@ on_each_backend! {
     }
 }
 
+on_each_backend! {
+    async fn a_claim_takes_what_a_dead_worker_held_then_what_is_due_oldest_first(backend: Backend) {
+        use usher::store::outbox::{self, Envelope, Status};
+        let (store, _dir, _db) = bare_store(&backend).await;
+        let b = store.backend();
+        let claimed = store
+            .write(move |conn| {
+                Box::pin(async move {
+                    // Queued in this order, each due at the time given.
+                    for (name, due) in [("late", 900), ("third", 300), ("first", 100), ("not-yet", 5_000), ("second", 200), ("held", 50)] {
+                        let m = Envelope { kind: "password_link", recipient: "jo@example.com", tenant: None, locale: "en", payload: name };
+                        outbox::enqueue(conn, &format!("<{name}@usher.test>"), &m, Status::Pending, due).await?;
+                    }
+                    // One row is held by a worker whose lease ran out at 400, one by a live worker.
+                    outbox::claim(conn, b, "dead", 60, 400, 1).await?;
+                    outbox::claim(conn, b, "alive", 120, 10_000, 1).await?;
+                    let first = outbox::claim(conn, b, "me", 1_000, 2_000, 3).await?;
+                    let rest = outbox::claim(conn, b, "me", 1_000, 2_000, 10).await?;
+                    Ok::<_, usher::store::Error>([first, rest].map(|c| c.into_iter().map(|m| m.payload).collect::<Vec<_>>()))
+                })
+            })
+            .await
+            .unwrap();
+        let [mut first, mut rest] = claimed;
+        first.sort();
+        rest.sort();
+        assert_eq!(first, ["held", "second", "third"], "the dead worker's row, then the two that were due first");
+        assert_eq!(rest, ["late"], "the live worker's row and the one not due yet stay where they are");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_answers_only_once_a_write_is_on_disk() {
     let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
