@@ -116,6 +116,12 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
         "Attempts to spend a one-time token by outcome (spent, used, superseded, expired, unknown)",
         c.token_spends.clone(),
     );
+    registry.register_with_unit(
+        "database_commit_duration",
+        "Time of each commit; on SQLite, of a batch's COMMIT (the WAL's write and fsync), which all of its requests wait for",
+        Unit::Seconds,
+        state.ctx.store.commit_durations(),
+    );
     registry.register(
         "password_hash_refused",
         "Password hashes refused at once because the pool and its queue were full",

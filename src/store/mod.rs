@@ -18,6 +18,7 @@ pub use writer::Priority;
 
 use anyhow::Context;
 use db::Inner;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
@@ -39,10 +40,31 @@ pub enum Backend {
     Postgres,
 }
 
+/// Every commit, counted and timed. On SQLite the time is the batch's `COMMIT`: the WAL's write
+/// and fsync (and the writer's own checkpoint when one is due), which every request of the batch
+/// waits for, so a slow disk shows here first (docs/benchmarks.md).
+#[derive(Clone)]
+pub(crate) struct Commits {
+    count: Arc<AtomicU64>,
+    seconds: Histogram,
+}
+
+impl Commits {
+    fn new() -> Self {
+        // 100 µs (a quick fsync) to about 3 s (a stalled disk).
+        Self { count: Arc::new(AtomicU64::new(0)), seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)) }
+    }
+
+    fn record(&self, took: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.seconds.observe(took.as_secs_f64());
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     engine: Engine,
-    commits: Arc<AtomicU64>,
+    commits: Commits,
     /// When a request last wrote, in ms since `opened` (plus one: 0 is never).
     last_foreground: Arc<AtomicU64>,
     opened: std::time::Instant,
@@ -162,7 +184,7 @@ impl Drop for Lease {
 impl Store {
     /// Must be called inside a Tokio runtime.
     pub async fn connect(url: &str, pool: PoolSettings) -> anyhow::Result<Self> {
-        let commits = Arc::new(AtomicU64::new(0));
+        let commits = Commits::new();
         let engine = if url.starts_with("sqlite:") {
             let file = Arc::new(SqliteFile::parse(url, pool.acquire_timeout)?);
             let readers = Arc::new(Readers {
@@ -248,8 +270,9 @@ impl Store {
                 let mut conn = Conn(Inner::PostgresTx(tx));
                 let value = job(&mut conn).await?;
                 let Conn(Inner::PostgresTx(tx)) = conn else { unreachable!("the job gets back the transaction it was given") };
+                let committing = std::time::Instant::now();
                 tx.commit().await.map_err(Error::from)?;
-                self.commits.fetch_add(1, Ordering::Relaxed);
+                self.commits.record(committing.elapsed());
                 Ok(value)
             }
         }
@@ -279,7 +302,11 @@ impl Store {
 
     /// On SQLite a commit is a batch.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.commits.count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn commit_durations(&self) -> Histogram {
+        self.commits.seconds.clone()
     }
 
     pub async fn ping(&self) -> Result<(), Error> {

@@ -2,9 +2,9 @@
 
 use super::checkpoint::{self, Bell};
 use super::db::Inner;
-use super::{BoxFuture, Conn, Error, SqliteFile};
+use super::{BoxFuture, Commits, Conn, Error, SqliteFile};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -84,7 +84,7 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    pub(super) fn start(file: Arc<SqliteFile>, commits: Arc<AtomicU64>) -> anyhow::Result<Self> {
+    pub(super) fn start(file: Arc<SqliteFile>, commits: Commits) -> anyhow::Result<Self> {
         let (jobs, rx) = mpsc::channel(MAX_WAITING);
         let (background, background_rx) = mpsc::channel(MAX_WAITING);
         // Jobs are futures (PostgreSQL's are async); here they complete on their first poll.
@@ -117,7 +117,7 @@ impl Handle {
     }
 }
 
-async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background: mpsc::Receiver<Job>, commits: Arc<AtomicU64>, bell: Bell) {
+async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background: mpsc::Receiver<Job>, commits: Commits, bell: Bell) {
     let mut conn: Option<Conn> = None;
     while let Some(jobs) = next_batch(&mut rx, &mut background).await {
         let c = match conn.take() {
@@ -165,7 +165,7 @@ async fn next_batch(foreground: &mut mpsc::Receiver<Job>, background: &mut mpsc:
 
 /// Returns the connection unless it broke. The commit is counted before any job is answered,
 /// so a caller that has its answer already sees it in `Store::commits`.
-async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>, bell: Bell) -> Option<Conn> {
+async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> Option<Conn> {
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     let mut opening: &[&str] = &["BEGIN IMMEDIATE", "SAVEPOINT job"];
@@ -189,13 +189,14 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Arc<AtomicU64>, bell: Be
             break;
         }
     }
+    let committing = Instant::now();
     let failure = match failure {
         Some(e) => Some(e),
         None => run_all(&mut conn, opening).await.err(),
     };
     match failure {
         None => {
-            commits.fetch_add(1, Ordering::Relaxed);
+            commits.record(committing.elapsed());
             bell.committed();
             for finish in finishers {
                 finish(None);

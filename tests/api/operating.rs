@@ -169,6 +169,7 @@ on_each_backend! {
         assert_eq!(value(&after, "usher_outbox_messages", &[("status", "pending")]), 0.0);
         assert_eq!(value(&after, "usher_outbox_oldest_due_age_seconds", &[]), 0.0);
         assert_eq!(value(&after, "usher_password_hash_running", &[]), 0.0);
+        assert!(delta("usher_database_commit_duration_seconds_count", &[]) >= 3.0, "the signup, the spend and the delivery: {text}");
         for secret in ["jane@example.com", "example.com", &token, "secret-in-query", "127.0.0.1"] {
             assert!(!text.contains(secret), "/metrics shows {secret}");
         }
