@@ -312,14 +312,15 @@ enum Prepared {
 /// What became of one claimed message. Its log line and its metric are written once
 /// [`Worker::record`] has committed it.
 enum Outcome {
-    Sent { id: i64, at: i64, payload: String, devmail: Option<DevMessage>, report: SentReport },
+    Sent { id: i64, at: i64, payload: String, devmail: Option<Box<DevMessage>>, report: SentReport },
     Retry { id: i64, next_attempt_at: i64, hint: String },
     Failed { id: i64, hint: String },
 }
 
+/// With the `deliver` span of its send, so the line logged after the commit names the outbox row.
 enum SentReport {
-    Email { message_id: String },
-    Webhook { webhook_id: String, event: &'static str, status: u16 },
+    Email { message_id: String, span: tracing::Span },
+    Webhook { webhook_id: String, event: &'static str, status: u16, span: tracing::Span },
 }
 
 impl Outcome {
@@ -340,7 +341,8 @@ impl Outcome {
     fn report(self, kept: bool) {
         let Self::Sent { report, .. } = self else { return };
         match report {
-            SentReport::Email { message_id } => {
+            SentReport::Email { message_id, span } => {
+                let _in = span.enter();
                 crate::metrics::delivery("sent");
                 if kept {
                     tracing::info!(%message_id, "email delivered");
@@ -348,7 +350,8 @@ impl Outcome {
                     tracing::warn!(%message_id, "email delivered after this worker's lease ran out; another worker may send it again with the same Message-ID");
                 }
             }
-            SentReport::Webhook { webhook_id, event, status } => {
+            SentReport::Webhook { webhook_id, event, status, span } => {
+                let _in = span.enter();
                 crate::metrics::webhook(event, "sent");
                 if kept {
                     tracing::info!(%webhook_id, status, "webhook delivered");
@@ -395,10 +398,10 @@ impl Delivery {
                 at: self.clock.now_ms(),
                 payload: scrubbed,
                 devmail: match sent {
-                    Sent::ToDevMailbox(message) => Some(message),
+                    Sent::ToDevMailbox(message) => Some(Box::new(message)),
                     Sent::Away => None,
                 },
-                report: SentReport::Email { message_id: m.message_id },
+                report: SentReport::Email { message_id: m.message_id, span: tracing::Span::current() },
             },
             Err(SendError { permanent: true, hint }) => {
                 tracing::warn!(hint = %hint, "email failed permanently");
@@ -434,7 +437,7 @@ impl Delivery {
                 at: self.clock.now_ms(),
                 payload: m.payload,
                 devmail: None,
-                report: SentReport::Webhook { webhook_id: m.message_id, event, status },
+                report: SentReport::Webhook { webhook_id: m.message_id, event, status, span: tracing::Span::current() },
             },
             Err(webhooks::Failure { give_up, hint }) if give_up || m.attempts >= i64::from(self.settings.max_attempts) => {
                 let hint = if give_up { hint } else { format!("gave up after {} attempts: {hint}", m.attempts) };
