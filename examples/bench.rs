@@ -10,7 +10,9 @@
 //! - `rate URL RPS SECONDS CONNECTIONS`: offers `send_password_email` for
 //!   known users at a fixed rate (open loop: each request's latency counts
 //!   from when it was due, so a slow answer cannot hide the queue behind
-//!   it); prints p50, p99, p99.9 and refusals.
+//!   it); prints p50, p99, p99.9 and refusals, and from usher's metrics how
+//!   many commits the run made and how many were slow (the disk's share of
+//!   the tail).
 //! - `backlog DATABASE_URL`: waits until the worker has resolved and
 //!   delivered everything queued; prints how long that took.
 //!
@@ -244,6 +246,7 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
 async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
     let c = reqwest::Client::builder().pool_max_idle_per_host(conns).build()?;
     let url = format!("{base}/no_auth/send_password_email");
+    let before = commit_times(&c, base).await;
 
     // At most `conns` requests in flight, as over `conns` keep-alive connections.
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(conns));
@@ -263,18 +266,69 @@ async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
         });
     }
     let done: Vec<(f64, bool)> = tasks.join_all().await.into_iter().flatten().collect();
+    let commits = match (before, commit_times(&c, base).await) {
+        (Some(before), Some(after)) => after.since(&before),
+        _ => String::new(),
+    };
     let refused = done.iter().filter(|(_, ok)| !ok).count() + (total as usize - done.len());
     let mut ms: Vec<f64> = done.iter().map(|(ms, _)| *ms).collect();
     ms.sort_by(f64::total_cmp);
     let q = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
     let achieved = done.len() as f64 / start.elapsed().as_secs_f64();
     println!(
-        "offered {rps} req/s for {secs} s over {conns} connections: achieved {achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, refused {refused}",
+        "offered {rps} req/s for {secs} s over {conns} connections: achieved {achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, refused {refused}{commits}",
         q(0.5),
         q(0.99),
         q(0.999)
     );
     Ok(())
+}
+
+/// usher's `usher_database_commit_duration_seconds` histogram: every answer waits for the
+/// commit its write lands in, so the slow commits during a run say how much of its tail is
+/// the disk's. `None` from a server without it (the echo).
+struct CommitTimes {
+    /// Cumulative counts by upper bound in seconds, as exposed.
+    buckets: Vec<(f64, f64)>,
+    count: f64,
+    sum: f64,
+}
+
+async fn commit_times(c: &reqwest::Client, base: &str) -> Option<CommitTimes> {
+    let text = c.get(format!("{base}/metrics")).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let mut times = CommitTimes { buckets: Vec::new(), count: 0.0, sum: 0.0 };
+    for line in text.lines() {
+        let Some((name, value)) = line.strip_prefix("usher_database_commit_duration_seconds_").and_then(|l| l.rsplit_once(' ')) else {
+            continue;
+        };
+        let value: f64 = value.parse().ok()?;
+        match name {
+            "sum" => times.sum = value,
+            "count" => times.count = value,
+            bucket => {
+                if let Some(le) = bucket.strip_prefix("bucket{le=\"").and_then(|b| b.strip_suffix("\"}")) {
+                    times.buckets.push((le.parse().ok()?, value));
+                }
+            }
+        }
+    }
+    (!times.buckets.is_empty()).then_some(times)
+}
+
+impl CommitTimes {
+    /// The commits made since `before`, as `; commits N (mean M ms), K over 1.6 ms, …`.
+    fn since(&self, before: &Self) -> String {
+        let count = self.count - before.count;
+        let mean_ms = if count > 0.0 { (self.sum - before.sum) / count * 1e3 } else { 0.0 };
+        let mut line = format!("; commits {count:.0} (mean {mean_ms:.2} ms)");
+        for over_ms in [1.6, 3.2, 6.4, 12.8] {
+            let at_most = |times: &Self| times.buckets.iter().find(|(le, _)| (le * 1e3 - over_ms).abs() < 1e-6).map(|(_, n)| *n);
+            if let (Some(now), Some(then)) = (at_most(self), at_most(before)) {
+                line.push_str(&format!(", {:.0} over {over_ms} ms", count - (now - then)));
+            }
+        }
+        line
+    }
 }
 
 /// Tokio's timer has a granularity of a millisecond: sleeping until `due`
