@@ -320,10 +320,10 @@ impl CommitTimes {
     fn since(&self, before: &Self) -> String {
         let count = self.count - before.count;
         let mean_ms = if count > 0.0 { (self.sum - before.sum) / count * 1e3 } else { 0.0 };
+        let at_most = |times: &Self, ms: f64| times.buckets.iter().find(|(le, _)| (le * 1e3 - ms).abs() < 1e-6).map(|(_, n)| *n);
         let mut line = format!("; commits {count:.0} (mean {mean_ms:.2} ms)");
         for over_ms in [1.6, 3.2, 6.4, 12.8] {
-            let at_most = |times: &Self| times.buckets.iter().find(|(le, _)| (le * 1e3 - over_ms).abs() < 1e-6).map(|(_, n)| *n);
-            if let (Some(now), Some(then)) = (at_most(self), at_most(before)) {
+            if let (Some(now), Some(then)) = (at_most(self, over_ms), at_most(before, over_ms)) {
                 line.push_str(&format!(", {:.0} over {over_ms} ms", count - (now - then)));
             }
         }

@@ -465,6 +465,7 @@ impl Delivery {
         Outcome::Failed { id, hint }
     }
 }
+
 /// "Equal jitter": half fixed, half random, so retries spread out but never come too early.
 pub fn backoff(attempts: i64, min: Duration, max: Duration) -> Duration {
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
