@@ -119,6 +119,8 @@ pub struct Settings {
     pub(crate) limit_client_per_minute: u32,
     #[serde(deserialize_with = "cidrs")]
     pub(crate) trusted_proxies: Vec<IpNet>,
+    #[serde(deserialize_with = "origins")]
+    pub(crate) allowed_origins: Vec<String>,
 
     #[serde(deserialize_with = "cname")]
     pub(crate) default_tenant: Cname,
@@ -199,6 +201,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("limit_email_daily", "10"),
     ("limit_client_per_minute", "60"),
     ("trusted_proxies", ""),
+    ("allowed_origins", ""),
     ("default_tenant", "default"),
     ("tenancy_base_domain", ""),
     ("console_url", ""),
@@ -222,6 +225,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("retention_tokens", "1d"),
     ("retention_limits", "1d"),
     ("retention_audit", "off"),
+    ("retention_unverified", "30d"),
     ("webhook_urls", ""),
     ("webhook_secret", ""),
     ("webhook_timeout", "10s"),
@@ -448,6 +452,8 @@ fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention:
         limits: Option<Duration>,
         #[serde(deserialize_with = "period")]
         audit: Option<Duration>,
+        #[serde(deserialize_with = "period")]
+        unverified: Option<Duration>,
     }
     let p = Periods::deserialize(d)?;
     Ok(crate::store::retention::Retention {
@@ -457,6 +463,7 @@ fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention:
         tokens: p.tokens,
         limits: p.limits,
         audit: p.audit,
+        unverified: p.unverified,
     })
 }
 
@@ -484,6 +491,19 @@ fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
                 .map_err(|_| D::Error::custom(format!("`{s}` is not a CIDR")))
+        })
+        .collect()
+}
+
+/// Compared with a browser's `Origin` header, so kept in its serialisation: scheme, host, port if not the default.
+fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    list(d)?
+        .into_iter()
+        .map(|o| match url::Url::parse(&o) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() && parsed.path() == "/" => {
+                Ok(parsed.origin().ascii_serialization())
+            }
+            _ => Err(D::Error::custom(format!("`{o}` is not an origin such as https://portal.example.com"))),
         })
         .collect()
 }

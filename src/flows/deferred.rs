@@ -114,7 +114,8 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
         Request::PasswordEmailV1 { cname, email, caller } => {
             let norm = EmailAddress::from_trusted(email.clone());
             let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the user up")?;
-            let Some(user) = user.filter(|u| u.state != UserState::Disabled) else { return Ok(None) };
+            // A developer who never activated has no password to reset: the activation code is theirs.
+            let Some(user) = user.filter(|u| u.state != UserState::Disabled && u.verified) else { return Ok(None) };
             audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
             Ok(Some(password_link(user)))
         }
@@ -149,8 +150,29 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
         }
         Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
             let email = EmailAddress::from_trusted(email.clone());
+            let locale = Locale::default();
+            let mut new = store::users::NewUser {
+                id: "",
+                tenant_id: "",
+                email: email.as_str(),
+                email_norm: email.normalized(),
+                first_name,
+                last_name,
+                contact_number: phone.as_deref(),
+                locale: locale.as_str(),
+                state: UserState::Pending,
+                password_hash: None,
+                // Nobody has shown this mailbox is theirs yet: the activation code will.
+                verified: false,
+                now: at,
+            };
             match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await.context("looking the developer up")? {
-                Some(user) if user.state == UserState::Pending => {
+                Some(mut user) if user.state == UserState::Pending => {
+                    if !user.verified {
+                        new.id = &user.id;
+                        store::users::rename_unverified(conn, &new).await.context("renaming the developer")?;
+                        user.first_name = first_name.clone();
+                    }
                     audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
                     Ok(Some(activation_code(user)))
                 }
@@ -163,20 +185,8 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
                         return Ok(None);
                     };
                     let id = tokens::random_id();
-                    let locale = Locale::default();
-                    let new = store::users::NewUser {
-                        id: &id,
-                        tenant_id: &tenant.id,
-                        email: email.as_str(),
-                        email_norm: email.normalized(),
-                        first_name,
-                        last_name,
-                        contact_number: phone.as_deref(),
-                        locale: locale.as_str(),
-                        state: UserState::Pending,
-                        password_hash: None,
-                        now: at,
-                    };
+                    new.id = &id;
+                    new.tenant_id = &tenant.id;
                     store::users::insert_user(conn, &new).await.context("creating the developer")?;
                     audit(conn, at, caller, "developer.signed_up", &id, Some(cname)).await?;
                     let intent = Intent::ActivationCodeV2 { user_id: id, tenant: cname.clone(), first_name: first_name.clone() };

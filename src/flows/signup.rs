@@ -285,6 +285,8 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
                         locale: &signup.locale,
                         state,
                         password_hash: password_hash.as_deref(),
+                        // The signup link came to this mailbox.
+                        verified: true,
                         now,
                     },
                 )

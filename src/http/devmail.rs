@@ -9,7 +9,10 @@ use axum::{Json, Router};
 use minijinja::context;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/dev/mail", get(html)).route("/dev/mail.json", get(json))
+    Router::new()
+        .route("/dev/mail", get(html))
+        .route("/dev/mail.json", get(json))
+        .route_layer(axum::middleware::from_fn(super::security::this_host_only))
 }
 
 async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, Error> {

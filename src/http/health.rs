@@ -11,7 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
+    let metrics = OpenApiRouter::new().routes(routes!(metrics)).route_layer(axum::middleware::from_fn(super::security::this_host_only));
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).merge(metrics)
 }
 
 #[derive(Serialize, ToSchema)]

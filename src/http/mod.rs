@@ -42,7 +42,8 @@ pub fn router(state: AppState) -> Router {
         .merge(akana::router())
         .merge(contact::router())
         .merge(pages::router())
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients));
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients))
+        .route_layer(middleware::from_fn_with_state(state.clone(), security::refuse_cross_site));
     let (api, api_doc) = unauthenticated.merge(admin::router()).merge(openapi::router()).split_for_parts();
     let (health, health_doc) = health::router().split_for_parts();
     let base_path = state.ctx.settings.base_path.clone();
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::metrics::record))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
+        .layer(middleware::from_fn_with_state(state.clone(), security::known_hosts_only))
         // Inside the span, so that the log line carries the request's path.
         .layer(middleware::from_fn(log_failures))
         .layer(

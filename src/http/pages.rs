@@ -7,7 +7,6 @@ use super::security::{self, CsrfKey};
 use crate::error::Error;
 use crate::flows::{self, akana, password, signup};
 use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
-use crate::tokens;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,6 +20,9 @@ use utoipa_axum::routes;
 mod forms;
 
 const CSRF_COOKIE: &str = "usher_csrf";
+/// Behind HTTPS the browser refuses a `__Host-` cookie set without `Secure`, for a sub-path, or
+/// for a domain: a sibling subdomain cannot plant or overwrite it.
+const CSRF_COOKIE_HTTPS: &str = "__Host-usher_csrf";
 const SIGNUP_RESEND: &str = "/signup/resend";
 
 pub struct Pages {
@@ -97,8 +99,8 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if let Some(csrf) = csrf {
         // Behind HTTPS the cookie must never travel over plain HTTP.
-        let secure = if state.ctx.settings.public_url.starts_with("https:") { "; Secure" } else { "" };
-        let cookie = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", state.pages.csrf.cookie_for(csrf));
+        let (name, secure) = if https(state) { (CSRF_COOKIE_HTTPS, "; Secure") } else { (CSRF_COOKIE, "") };
+        let cookie = format!("{name}={}; Path=/; HttpOnly; SameSite=Strict{secure}", state.pages.csrf.cookie_for(csrf));
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, v);
         }
@@ -130,12 +132,14 @@ async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQ
         Ok(AppQuery(q)) => q.token.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
     };
-    let csrf = tokens::random_id();
+    let mut csrf = String::new();
     let ctx = match signup::link_state(&state.ctx, &token).await {
         Ok(signup::LinkState::Ready { email, cname }) => {
+            csrf = form_token(&state, SIGNUP_PAGE);
             context! { state => "ready", email, cname, token, csrf, action => path(&state, SIGNUP_PAGE) }
         }
         Ok(signup::LinkState::Expired) => {
+            csrf = form_token(&state, SIGNUP_RESEND);
             context! { state => "expired", token, csrf, resend_action => path(&state, SIGNUP_RESEND) }
         }
         Ok(signup::LinkState::Completed { console_url }) => {
@@ -144,7 +148,7 @@ async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQ
         Ok(signup::LinkState::Invalid) => context! { state => "invalid" },
         Err(e) => return error_page(&state, e),
     };
-    page(&state, StatusCode::OK, "signup.html", ctx, Some(&csrf))
+    page(&state, StatusCode::OK, "signup.html", ctx, (!csrf.is_empty()).then_some(csrf.as_str()))
 }
 
 async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
@@ -160,27 +164,35 @@ async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Re
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
         return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
-    if !security::same_origin(req.headers(), &state.ctx.settings.public_url) {
-        return Err(security::refused_form());
-    }
-    let cookie = csrf_cookie(req.headers()).unwrap_or_default();
+    let cookie = csrf_cookie(req.headers(), if https(state) { CSRF_COOKIE_HTTPS } else { CSRF_COOKIE }).unwrap_or_default();
+    // Inside a nested router the path is the route's own, as the form's token names it.
+    let form = req.uri().path().to_owned();
     let bytes = body(req, state).await?;
     let not_a_form = |_| Error::invalid("body", "is not a valid form");
     let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)?;
-    if !state.pages.csrf.matches(&csrf, &cookie) {
+    if !state.pages.csrf.accepts(&form, &csrf, &cookie, state.ctx.clock.now_ms()) {
         return Err(security::refused_form());
     }
     serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)
 }
 
-fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+/// A form's anti-forgery token, good for that form and for `security::FORM_TOKEN_TTL_MS`.
+fn form_token(state: &AppState, form: &str) -> String {
+    state.pages.csrf.form_token(form, state.ctx.clock.now_ms())
+}
+
+fn https(state: &AppState) -> bool {
+    state.ctx.settings.public_url.starts_with("https:")
+}
+
+fn csrf_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == CSRF_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
 
@@ -201,7 +213,7 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
         }
         Err(flows::Error::Invalid { field, message }) => {
             // Wrong password shape: show the form again with the reason.
-            let csrf = tokens::random_id();
+            let csrf = form_token(&state, SIGNUP_PAGE);
             let (email, cname) = match signup::details(&state.ctx, &form.token).await {
                 Ok(d) => (d.email, d.cname),
                 Err(e @ (flows::Error::Unavailable { .. } | flows::Error::Internal(_))) => return error_page(&state, e),
@@ -211,7 +223,7 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
         Err(e @ flows::Error::Token { .. }) => {
-            let csrf = tokens::random_id();
+            let csrf = form_token(&state, SIGNUP_RESEND);
             let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => token_message(e) };
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
@@ -243,7 +255,7 @@ async fn password_page(State(state): State<AppState>, query: Result<AppQuery<Lin
         Ok(AppQuery(q)) => q.token.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
     };
-    let csrf = tokens::random_id();
+    let csrf = form_token(&state, PASSWORD_PAGE);
     match password::link_is_live(&state.ctx, &token).await {
         Ok(true) => page(
             &state,
@@ -270,7 +282,7 @@ async fn password_submit(State(state): State<AppState>, client: ClientAddr, req:
     match password::set(&state.ctx, &client.caller(), &form.token, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "password.html", context! { state => "done" }, None),
         Err(flows::Error::Invalid { field, message }) => {
-            let csrf = tokens::random_id();
+            let csrf = form_token(&state, PASSWORD_PAGE);
             let ctx = context! { state => "ready", token => form.token, csrf, action => path(&state, PASSWORD_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "password.html", ctx, Some(&csrf))
         }
@@ -296,7 +308,7 @@ async fn activation_page(State(state): State<AppState>, headers: HeaderMap, quer
         Ok(AppQuery(q)) => q.signup_code.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
     };
-    let csrf = tokens::random_id();
+    let csrf = form_token(&state, ACTIVATION_PAGE);
     let cname = match super::akana::tenant_of(&state.ctx.settings, &headers) {
         Ok(c) => c,
         Err(e) => return error_page(&state, e),
@@ -328,7 +340,7 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
     match akana::complete_signup(&state.ctx, &client.caller(), &cname, &form.signup_code, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "activate.html", context! { state => "done" }, None),
         Err(flows::Error::Invalid { field, message }) => {
-            let csrf = tokens::random_id();
+            let csrf = form_token(&state, ACTIVATION_PAGE);
             let email = match akana::pending_email(&state.ctx, &cname, &form.signup_code).await {
                 Ok(email) => email.unwrap_or_default(),
                 Err(e) => return error_page(&state, e),

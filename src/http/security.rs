@@ -1,7 +1,7 @@
 use super::AppState;
 use crate::error::Error;
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::net::{IpAddr, SocketAddr};
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -58,6 +59,17 @@ fn has_two_framings(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
 }
 
+/// The form's path, in characters an HTML attribute keeps as they are (`/signup/tenant` is `_signup_tenant`).
+fn form_name(path: &str) -> String {
+    path.replace('/', "_")
+}
+
+/// Long enough to fill in the longest form after a coffee; short enough that a token lifted from
+/// a page is of little use.
+pub const FORM_TOKEN_TTL_MS: i64 = 2 * 3600 * 1000;
+/// Instances behind one load balancer may disagree on the time by this much.
+const CLOCK_SKEW_MS: i64 = 60 * 1000;
+
 #[derive(Clone)]
 pub struct CsrfKey(Hmac<Sha256>);
 
@@ -70,6 +82,21 @@ impl CsrfKey {
         Ok(Self(<Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(|_| anyhow::anyhow!("the CSRF key is unusable"))?))
     }
 
+    /// A form's token names the form (the path it posts to) and when it was made, so that a token
+    /// copied from one form does not pass another and a page left open for days must be reloaded.
+    pub fn form_token(&self, form: &str, now_ms: i64) -> String {
+        format!("{}.{now_ms}.{}", form_name(form), crate::tokens::random_id())
+    }
+
+    /// The token was made for `form`, within `FORM_TOKEN_TTL`, and the cookie is its HMAC.
+    pub fn accepts(&self, form: &str, form_token: &str, cookie: &str, now_ms: i64) -> bool {
+        let mut parts = form_token.rsplitn(3, '.');
+        let (Some(_random), Some(made), Some(made_for)) = (parts.next(), parts.next(), parts.next()) else { return false };
+        let Ok(made) = made.parse::<i64>() else { return false };
+        let fresh = made <= now_ms + CLOCK_SKEW_MS && now_ms - made <= FORM_TOKEN_TTL_MS;
+        made_for == form_name(form) && fresh && self.matches(form_token, cookie)
+    }
+
     /// A value planted in the cookie (from a sibling subdomain, say) matches no token an attacker can write into a form.
     pub fn cookie_for(&self, form_token: &str) -> String {
         let mut mac = self.0.clone();
@@ -77,7 +104,7 @@ impl CsrfKey {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    pub fn matches(&self, form_token: &str, cookie: &str) -> bool {
+    fn matches(&self, form_token: &str, cookie: &str) -> bool {
         if form_token.is_empty() || cookie.is_empty() {
             return false;
         }
@@ -112,6 +139,95 @@ fn origin_of(url: &str) -> String {
     }
 }
 
+/// Browsers name the page a request comes from; API clients send neither header and are not affected.
+/// A form on another site would otherwise make each of its visitors sign up the addresses it chose,
+/// from as many client addresses as it has visitors.
+pub async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let settings = &state.ctx.settings;
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state && !same_origin(req.headers(), &settings.public_url) && !from_allowed_origin(req.headers(), &settings.allowed_origins)
+    {
+        crate::metrics::refused("cross_site");
+        return Error::Forbidden("Requests from another site's pages are not accepted.".into()).into_response();
+    }
+    next.run(req).await
+}
+
+fn from_allowed_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(|o| o.trim().trim_end_matches('/'));
+    origin.is_some_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+}
+
+/// `/metrics` and the dev mailbox tell what the request path hides (which addresses are known; live
+/// links): they answer only a client on this host, never one elsewhere that a proxy speaks for.
+/// Any other client is told there is no such endpoint.
+pub async fn this_host_only(req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip());
+    if peer.is_some_and(|p| is_loopback(p) && forwarded_from_this_host(req.headers())) {
+        return next.run(req).await;
+    }
+    Error::NotFound("No such endpoint.".into()).into_response()
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// Every address a proxy put in `X-Forwarded-For`, `X-Real-IP` or `Forwarded` is this host's, trusted
+/// proxy or not: a proxy on this host that was not declared trusted still speaks for someone.
+fn forwarded_from_this_host(headers: &HeaderMap) -> bool {
+    let values = |name: &'static str| headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let plain = values("x-forwarded-for").into_iter().chain(values("x-real-ip")).flat_map(|v| v.split(',')).map(str::trim);
+    let forwarded = values("forwarded").into_iter().flat_map(|v| v.split([',', ';'])).filter_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+    });
+    plain.chain(forwarded).all(|hop| {
+        // `Forwarded` writes IPv6 as "[::1]" and may add a port; X-Forwarded-For may add a port to IPv4.
+        let host = hop.strip_prefix('[').and_then(|h| h.split_once(']')).map_or(hop, |(h, _)| h);
+        let host = host.parse::<IpAddr>().ok().or_else(|| host.rsplit_once(':').and_then(|(h, _)| h.parse().ok()));
+        host.is_some_and(is_loopback)
+    })
+}
+
+/// With the dev mailbox on, a page of any site could reach a developer's local usher through a
+/// host name that its DNS points at 127.0.0.1 (DNS rebinding) and read the mailbox. Such a request
+/// names that site in `Host`; usher answers only the names it is known by.
+pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let settings = &state.ctx.settings;
+    if !settings.dev_mailbox {
+        return next.run(req).await;
+    }
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).map(host_name);
+    let known = match host {
+        None => true,
+        Some(h) => {
+            let public = url::Url::parse(&settings.public_url)
+                .ok()
+                .and_then(|u| u.host_str().map(|s| s.trim_matches(['[', ']']).to_ascii_lowercase()));
+            let tenancy = settings.tenancy_base_domain.as_deref();
+            h == "localhost"
+                || h.parse::<IpAddr>().is_ok_and(is_loopback)
+                || public.is_some_and(|p| p == h)
+                || tenancy.is_some_and(|base| h == base || h.strip_suffix(base).is_some_and(|sub| sub.ends_with('.')))
+        }
+    };
+    if known {
+        return next.run(req).await;
+    }
+    Error::invalid("host", "must be this server's name (the public URL's host) while the development mailbox is on").into_response()
+}
+
+/// The host of a `Host` header, lower-case, without port or IPv6 brackets.
+fn host_name(value: &str) -> String {
+    let value = value.trim();
+    let host = match value.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+        None => value.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(value, |(h, _)| h),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
 pub fn refused_form() -> Error {
     Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into())
 }
@@ -126,6 +242,47 @@ mod tests {
             h.insert(*k, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn a_form_token_passes_only_its_own_form_and_only_while_fresh() {
+        let key = CsrfKey::new(&[7; 32]).unwrap();
+        let now = 1_800_000_000_000;
+        let token = key.form_token("/signup", now);
+        let cookie = key.cookie_for(&token);
+        assert!(key.accepts("/signup", &token, &cookie, now + FORM_TOKEN_TTL_MS));
+        assert!(!key.accepts("/password", &token, &cookie, now), "another form");
+        assert!(!key.accepts("/signup", &token, &cookie, now + FORM_TOKEN_TTL_MS + 1), "expired");
+        assert!(!key.accepts("/signup", &token, &cookie, now - 2 * CLOCK_SKEW_MS), "made in the future");
+        let forged = token.replacen(&now.to_string(), &(now + 3_600_000).to_string(), 1);
+        assert!(!key.accepts("/signup", &forged, &cookie, now + FORM_TOKEN_TTL_MS + 1), "its time is under the HMAC");
+        assert!(!key.accepts("/signup", "garbage", &key.cookie_for("garbage"), now));
+    }
+
+    #[test]
+    fn only_requests_from_this_host_are_from_this_host() {
+        assert!(forwarded_from_this_host(&headers(&[])));
+        assert!(forwarded_from_this_host(&headers(&[("x-forwarded-for", "127.0.0.1, ::1")])));
+        assert!(forwarded_from_this_host(&headers(&[("forwarded", "for=\"[::1]:4711\";proto=http")])));
+        for (name, value) in [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-for", "127.0.0.1, 203.0.113.9"),
+            ("x-forwarded-for", "unknown"),
+            ("x-real-ip", "198.51.100.4"),
+            ("forwarded", "for=192.0.2.60;proto=https"),
+            ("forwarded", "for=\"[2001:db8::1]:443\""),
+        ] {
+            assert!(!forwarded_from_this_host(&headers(&[(name, value)])), "{name}: {value}");
+        }
+        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn host_names_lose_their_port_and_brackets() {
+        assert_eq!(host_name("Example.COM:8080"), "example.com");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("evil.example."), "evil.example");
     }
 
     #[test]

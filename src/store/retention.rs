@@ -30,6 +30,8 @@ pub struct Retention {
     pub tokens: Option<Duration>,
     pub limits: Option<Duration>,
     pub audit: Option<Duration>,
+    /// Developers who never activated and signups never completed: nobody proved the mailbox.
+    pub unverified: Option<Duration>,
 }
 
 /// Rows of `table` whose `condition` (over `$1`, `$2`, …) holds are deleted.
@@ -46,6 +48,8 @@ struct Rule {
 enum Key {
     /// By an index on `condition`; the integer key deletes them.
     Indexed(&'static str),
+    /// By an index on `condition`; the text key deletes them.
+    IndexedText(&'static str),
     /// No index serves `condition`: the table is walked in its text key's order.
     Walked(&'static str),
 }
@@ -82,6 +86,12 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
         let sql = "failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)";
         rules.push(rule("login_failures", None, sql, vec![t, now]));
     }
+    if let Some(p) = retention.unverified {
+        // A lock-out row refers to its user; it goes first, with the limits.
+        let sql = "verified_at IS NULL AND created_at < $1 AND NOT EXISTS (SELECT 1 FROM login_failures f WHERE f.user_id = users.id)";
+        rules.push(rule("users", Some(Key::IndexedText("id")), sql, vec![before(p, 0)]));
+        rules.push(rule("signups", Some(Key::IndexedText("id")), "state = 'pending' AND created_at < $1", vec![before(p, 0)]));
+    }
     if let Some(p) = retention.audit {
         rules.push(rule("audit_events", Some(Key::Indexed("id")), "at < $1", vec![before(p, 0)]));
     }
@@ -97,18 +107,23 @@ pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64
                 let (sql, args) = (format!("DELETE FROM {} WHERE {}", rule.table, rule.condition), rule.args);
                 store.write_background(move |conn| Box::pin(async move { conn.execute(&sql, &ints(&args)).await })).await?
             }
-            Some(Key::Indexed(column)) => prune_by_key(store, &rule, column).await?,
+            Some(Key::Indexed(column)) => prune_by_key::<i64>(store, &rule, column).await?,
+            Some(Key::IndexedText(column)) => prune_by_key::<String>(store, &rule, column).await?,
             Some(Key::Walked(column)) => walk(store, &rule, column).await?,
         };
     }
     Ok(deleted)
 }
 
-async fn prune_by_key(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error> {
+async fn prune_by_key<K>(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error>
+where
+    K: Column + Send + Sync + 'static,
+    for<'k> Value<'k>: From<&'k K>,
+{
     let find = format!("SELECT {column} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition);
     let mut deleted = 0;
     loop {
-        let found: Vec<(i64,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
+        let found: Vec<(K,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
         let n = found.len();
         if n == 0 {
             return Ok(deleted);

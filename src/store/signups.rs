@@ -68,7 +68,7 @@ pub(crate) async fn registration(
     let row: Option<RegistrationRow> = conn
         .fetch_optional(
             "SELECT s.email_norm, s.tenant_type, s.state, t.used_at, t.superseded_at, t.expires_at,
-                    CASE WHEN EXISTS (SELECT 1 FROM users WHERE email_norm = $4) THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS has_account
+                    CASE WHEN EXISTS (SELECT 1 FROM users WHERE email_norm = $4 AND verified_at IS NOT NULL) THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS has_account
              FROM signups s LEFT JOIN one_time_tokens t ON t.id_hash = $2 AND t.purpose = $3
              WHERE s.id = $1",
             args![signup_id, token_hash, Purpose::Signup.as_str(), email_norm],

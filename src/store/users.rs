@@ -22,6 +22,8 @@ pub struct User {
     pub(crate) locale: String,
     pub state: UserState,
     pub password_hash: Option<String>,
+    /// The mailbox was proven (a link or code from it was used): only then is the user an account.
+    pub(crate) verified: bool,
 }
 
 pub(crate) struct NewUser<'a> {
@@ -35,6 +37,8 @@ pub(crate) struct NewUser<'a> {
     pub(crate) locale: &'a str,
     pub(crate) state: UserState,
     pub(crate) password_hash: Option<&'a str>,
+    /// Whether the mailbox is already proven (a signup link was completed to make this user).
+    pub(crate) verified: bool,
     pub(crate) now: i64,
 }
 
@@ -56,16 +60,18 @@ pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), 
     .map(|_| ())
 }
 
+/// An address a stranger signed up and nobody proved is no account: it blocks no other flow.
 pub(crate) async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
-    let found: Option<(i64,)> =
-        conn.fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 LIMIT 1", args![email_norm]).await?;
+    let found: Option<(i64,)> = conn
+        .fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 AND verified_at IS NOT NULL LIMIT 1", args![email_norm])
+        .await?;
     Ok(found.is_some())
 }
 
 pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
     conn.execute(
-        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at, verified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
         args![
             u.id,
             u.tenant_id,
@@ -77,16 +83,18 @@ pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), 
             u.locale,
             u.state.as_str(),
             u.password_hash,
-            u.now
+            u.now,
+            u.verified.then_some(u.now)
         ],
     )
     .await
     .map(|_| ())
 }
 
-crate::from_row!(User { id, tenant_id, tenant_cname: "cname", email, first_name, last_name, locale, state => UserState::parse, password_hash });
+crate::from_row!(User { id, tenant_id, tenant_cname: "cname", email, first_name, last_name, locale, state => UserState::parse, password_hash, verified });
 
-const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash
+const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash,
+            u.verified_at IS NOT NULL AS verified
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
 pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, Error> {
@@ -97,13 +105,25 @@ pub(crate) async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
 }
 
-/// A disabled user stays disabled.
+/// A disabled user stays disabled. The password comes with a token from the mailbox, which proves it.
 pub(crate) async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
     conn.execute(
-        "UPDATE users SET password_hash = $2, updated_at = $3,
+        "UPDATE users SET password_hash = $2, updated_at = $3, verified_at = COALESCE(verified_at, $3),
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
          WHERE id = $1",
         args![user_id, hash, now],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A repeated developer signup before activation: the newest request says who the person is, since
+/// an earlier one may have been a stranger's.
+pub(crate) async fn rename_unverified(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE users SET first_name = $2, last_name = $3, contact_number = $4, updated_at = $5
+         WHERE id = $1 AND verified_at IS NULL",
+        args![u.id, u.first_name, u.last_name, u.contact_number, u.now],
     )
     .await
     .map(|_| ())

@@ -27,5 +27,6 @@ mod password;
 mod scale_out;
 mod signup;
 mod signup_pages;
+mod strangers;
 mod validate_registration;
 mod webhooks;

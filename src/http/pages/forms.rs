@@ -8,7 +8,6 @@ use crate::flows::{self, Conflict, Context, akana, signup};
 use crate::http::extract::ClientAddr;
 use crate::http::f5xc::SignupRequest;
 use crate::http::openapi::{PageErrors, PageThrottled};
-use crate::tokens;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -139,7 +138,7 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
     let subdivision = country.and_then(|c| c.subdivision(&form.state_code));
     let cities: Vec<&str> = subdivision.map(|s| s.cities("")).unwrap_or_default().into_iter().map(|c| c.name).collect();
     let settings = &state.ctx.settings;
-    let csrf = tokens::random_id();
+    let csrf = super::form_token(state, TENANT_FORM);
     let ctx = context! {
         state => "form",
         values => form,
@@ -244,7 +243,7 @@ fn render_developer(
     errors: &FieldErrors,
     form_error: Option<String>,
 ) -> Response {
-    let csrf = tokens::random_id();
+    let csrf = super::form_token(state, DEVELOPER_FORM);
     let ctx = context! { state => "form", values => form, errors, form_error, action => path(state, DEVELOPER_FORM), csrf => &csrf };
     page(state, status, "developer_form.html", ctx, Some(&csrf))
 }
