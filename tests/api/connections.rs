@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use usher::tokens::KeyRing;
 
-const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 const FLOOD: usize = 1_100;
 
 /// `usher serve` under a file limit of 1,024 (soft and hard, so usher
@@ -165,7 +165,7 @@ async fn raw(app: &TestApp, request: &[u8], within: Duration) -> (String, bool, 
 on_each_backend! {
     async fn a_request_framed_by_both_content_length_and_transfer_encoding_is_400_and_the_connection_closed(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        let smuggled = b"POST /no_auth/send_password_email HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        let smuggled = b"POST /no_auth/send_password_email HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         let (answer, closed, _) = raw(&app, smuggled, Duration::from_secs(5)).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
         assert!(answer.contains("\"code\":\"INVALID_INPUT\""), "{answer}");
@@ -178,7 +178,7 @@ on_each_backend! {
         let app = TestApp::spawn_with(backend, &[("http_body_timeout", "1s")]).await;
         let started = Instant::now();
         let mut stream = TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
-        stream.write_all(b"POST /no_auth/send_password_email HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+        stream.write_all(b"POST /no_auth/send_password_email HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
         let mut answer = Vec::new();
         let mut buf = [0u8; 4096];
         // One byte every 200 ms, for at most 40 s: usher must hang up long before.
@@ -201,7 +201,7 @@ on_each_backend! {
 
     async fn an_idle_keep_alive_connection_and_a_silent_one_are_closed(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("http_keepalive_timeout", "1s"), ("http_header_timeout", "2s")]).await;
-        let (answer, closed, took) = raw(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", Duration::from_secs(10)).await;
+        let (answer, closed, took) = raw(&app, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", Duration::from_secs(10)).await;
         assert!(answer.starts_with("HTTP/1.1 200") && closed, "{answer}");
         assert!(took < Duration::from_secs(3), "the idle keep-alive connection stayed {took:?}");
         let (answer, closed, took) = raw(&app, b"", Duration::from_secs(10)).await;
