@@ -58,5 +58,5 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
     responses((status = 200, description = "The metrics.", body = String, content_type = "application/openmetrics-text"), Unavailable)
 )]
 async fn metrics(state: State<AppState>) -> Result<Response, Error> {
-    crate::metrics::scrape(state).await
+    super::metrics::scrape(state).await
 }

@@ -6,6 +6,7 @@ pub mod devmail;
 pub mod extract;
 pub mod f5xc;
 pub mod health;
+mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod security;
@@ -62,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(served))
         .fallback(not_found)
         // Innermost, so that it sees the matched route template.
-        .layer(middleware::from_fn(crate::metrics::record))
+        .layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(security::refuse_ambiguous_framing))
         .layer(middleware::from_fn_with_state(state.clone(), security::known_hosts_only))

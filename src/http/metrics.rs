@@ -1,0 +1,85 @@
+//! `/metrics`: the process's counters, and what is measured at scrape time (the outbox, the
+//! password pool, the database's commits); and the per-route recording of every request.
+
+use super::AppState;
+use crate::error::Error;
+use crate::flows::Context;
+use crate::metrics;
+use crate::store::{self, outbox::Status};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+pub async fn record(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(req.method());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics::request(route, method, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// An unknown method would otherwise be a label value a client chose.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
+    let now = state.ctx.clock.now_ms();
+    let outbox = {
+        let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
+        store::outbox::gauges(&mut conn, now).await.context("reading the outbox gauges")?
+    };
+    let mut registry = Registry::with_prefix("usher");
+    metrics::register(&mut registry);
+    registry.register_with_unit(
+        "database_commit_duration",
+        "Time of each commit; on SQLite, of a batch's COMMIT (the WAL's write and fsync), which all of its requests wait for",
+        Unit::Seconds,
+        state.ctx.store.commit_durations(),
+    );
+    let by_status = Family::<Labels, Gauge>::default();
+    for status in [Status::Requested, Status::Pending, Status::Sending, Status::Sent, Status::Failed, Status::Dropped] {
+        let n = outbox.by_status.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+        by_status.get_or_create(&vec![("status", status.as_str())]).set(n);
+    }
+    registry.register("outbox_messages", "Outbox rows by status", by_status);
+    let oldest = Gauge::<f64, AtomicU64>::default();
+    oldest.set(outbox.oldest_due_ms.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0));
+    registry.register_with_unit(
+        "outbox_oldest_due_age",
+        "How long the oldest message due to be sent (or resolved) has waited; 0 when none is due",
+        Unit::Seconds,
+        oldest,
+    );
+    let (running, queued) = state.ctx.hasher.load();
+    let gauge = |v: usize| {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        g
+    };
+    registry.register("password_hash_running", "Password hashes running now", gauge(running));
+    registry.register("password_hash_queued", "Password hashes waiting for a worker", gauge(queued));
+
+    let mut text = String::new();
+    encode(&mut text, &registry).map_err(|e| Error::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
+}
