@@ -76,9 +76,12 @@ pub(crate) enum Try {
     Dead(TokenState),
 }
 
+/// `(used_at, superseded_at, expires_at, tries_since, tries)`.
+type TriesRow = (Option<i64>, Option<i64>, i64, i64, i64);
+
 /// Reads only: how a try would be answered at `now`, at most `cap` tries in `window_ms`.
 pub(crate) async fn peek_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: i64, window_ms: i64) -> Result<Try, Error> {
-    let row: Option<(Option<i64>, Option<i64>, i64, i64, i64)> = conn
+    let row: Option<TriesRow> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at, tries_since, tries FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
             args![id_hash, purpose.as_str()],
