@@ -8,24 +8,71 @@ use tokio::sync::Semaphore;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
-/// zxcvbn's cost grows with length, and past this many characters its estimate adds nothing.
-const SCORED_PREFIX: usize = 100;
+/// zxcvbn sees at most this many characters, and at most `SCORED_LOOK_ALIKES` different look-alike
+/// symbols (`4@8(3…`, each a letter it tries as a substitution): its cost grows steeply with both, to
+/// 2.6 s for 100 such characters and 170 ms for 24 holding all 21 (policy_cost, below). A password
+/// is scored on its start; cutting it can only lower the score, so nothing weak gets through for it.
+const SCORED_PREFIX: usize = 24;
+const SCORED_LOOK_ALIKES: usize = 8;
+/// The misspelling search calls zxcvbn about 27 times per letter of the base: 458 calls and ~200 ms
+/// at 16 letters, 296 calls and 70–95 ms at this length, which still covers `troubador`.
+const MISSPELT_MAX: usize = 10;
 
 #[derive(Clone)]
 pub struct Hasher {
-    queue: Arc<Semaphore>,
-    workers: Arc<Semaphore>,
-    sizes: (usize, usize),
+    /// Argon2 only: `verify_password` shares it, so nothing else may keep it busy.
+    hashing: Pool,
+    /// The policy's checks, on a pool of their own, so that passwords refused by the policy never hold
+    /// a hashing slot.
+    policy: Pool,
     min_score: u8,
     pwned: Option<Arc<crate::pwned::PwnedCheck>>,
 }
 
-impl Hasher {
-    pub fn new(workers: usize, queue: usize, min_score: u8) -> Self {
+/// Work on the blocking pool behind two semaphores: `workers` running, `queue` waiting. Past that,
+/// `Error::Unavailable` at once (a 503) instead of a growing wait.
+#[derive(Clone)]
+struct Pool {
+    queue: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
+    sizes: (usize, usize),
+    refused: fn(),
+}
+
+impl Pool {
+    fn new(workers: usize, queue: usize, refused: fn()) -> Self {
         Self {
             queue: Arc::new(Semaphore::new(workers + queue)),
             workers: Arc::new(Semaphore::new(workers)),
             sizes: (workers, workers + queue),
+            refused,
+        }
+    }
+
+    fn load(&self) -> (usize, usize) {
+        let running = self.sizes.0.saturating_sub(self.workers.available_permits());
+        let held = self.sizes.1.saturating_sub(self.queue.available_permits());
+        (running, held.saturating_sub(running))
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+        let busy = || Error::Unavailable { what: Resource::PasswordQueue, retry_after: Duration::from_secs(1), cause: None };
+        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| {
+            (self.refused)();
+            busy()
+        })?;
+        let _running = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
+        tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(anyhow::anyhow!("password job failed: {e}")))
+    }
+}
+
+impl Hasher {
+    /// The policy gets half the hashing workers (at least one), so that it can take at most that share
+    /// of the cores from the hashes.
+    pub fn new(workers: usize, queue: usize, min_score: u8) -> Self {
+        Self {
+            hashing: Pool::new(workers, queue, crate::metrics::hash_refused),
+            policy: Pool::new((workers / 2).max(1), queue, || crate::metrics::refused("password_policy")),
             min_score,
             pwned: None,
         }
@@ -36,10 +83,9 @@ impl Hasher {
         self
     }
 
+    /// The hashing pool's: what `verify_password` waits behind.
     pub fn load(&self) -> (usize, usize) {
-        let running = self.sizes.0.saturating_sub(self.workers.available_permits());
-        let held = self.sizes.1.saturating_sub(self.queue.available_permits());
-        (running, held.saturating_sub(running))
+        self.hashing.load()
     }
 
     fn argon2() -> Argon2<'static> {
@@ -62,45 +108,41 @@ impl Hasher {
         let min_score = self.min_score;
         let mut personal = personal;
         personal.push(local_part.to_owned());
-        self.run(move || {
-            if let Some(why) = guessable(&raw, &personal, min_score) {
-                return Err(Error::from(Invalid::new(field, why)));
-            }
-            let prefix: String = raw.chars().take(SCORED_PREFIX).collect();
-            let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
-            let score: u8 = zxcvbn::zxcvbn(&prefix, &inputs).score().into();
-            if score < min_score {
-                return Err(Error::from(Invalid::new(
-                    field,
-                    "is too easy to guess: add more words or characters that are not common patterns",
-                )));
-            }
-            let salt = SaltString::generate(&mut OsRng);
-            Self::argon2()
-                .hash_password(raw.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a password: {e}")))
-        })
-        .await?
+        let raw = self.policy.run(move || refuse_weak(field, &raw, &personal, min_score).map(|()| raw)).await??;
+        self.hashing
+            .run(move || {
+                let salt = SaltString::generate(&mut OsRng);
+                Self::argon2()
+                    .hash_password(raw.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a password: {e}")))
+            })
+            .await?
     }
 
     pub async fn verify(&self, raw: String, phc: String) -> Result<bool, Error> {
-        self.run(move || match PasswordHash::new(&phc) {
-            Ok(parsed) => Self::argon2().verify_password(raw.as_bytes(), &parsed).is_ok(),
-            Err(_) => false,
-        })
-        .await
+        self.hashing
+            .run(move || match PasswordHash::new(&phc) {
+                Ok(parsed) => Self::argon2().verify_password(raw.as_bytes(), &parsed).is_ok(),
+                Err(_) => false,
+            })
+            .await
     }
+}
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-        let busy = || Error::Unavailable { what: Resource::PasswordQueue, retry_after: Duration::from_secs(1), cause: None };
-        let _queued = self.queue.clone().try_acquire_owned().map_err(|_| {
-            crate::metrics::hash_refused();
-            busy()
-        })?;
-        let _running = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
-        tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(anyhow::anyhow!("password job failed: {e}")))
+/// The policy's checks that cost CPU, bounded whatever the input by `SCORED_PREFIX`,
+/// `SCORED_LOOK_ALIKES` and `MISSPELT_MAX`: the misspelling search of a 10-letter base, the worst,
+/// took 70–95 ms here; any other input under 16 ms (policy_cost, below).
+fn refuse_weak(field: &'static str, raw: &str, personal: &[String], min_score: u8) -> Result<(), Error> {
+    if let Some(why) = guessable(raw, personal, min_score) {
+        return Err(Error::from(Invalid::new(field, why)));
     }
+    let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
+    let score: u8 = zxcvbn::zxcvbn(&scored(raw), &inputs).score().into();
+    if score < min_score {
+        return Err(Error::from(Invalid::new(field, "is too easy to guess: add more words or characters that are not common patterns")));
+    }
+    Ok(())
 }
 
 const COMMON: &str = include_str!("../data/common-passwords.txt");
@@ -135,8 +177,7 @@ pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'stat
     // What is left must be strong on its own: digits at the end and
     // look-alike letters are the first things a cracker tries.
     let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
-    let prefix: String = base.chars().take(SCORED_PREFIX).collect();
-    if u8::from(zxcvbn::zxcvbn(&prefix, &inputs).score()) < min_score {
+    if u8::from(zxcvbn::zxcvbn(&scored(&base), &inputs).score()) < min_score {
         return Some("is too easy to guess: it is a common word or pattern with a few characters added");
     }
     if one_letter_from_a_word(&base) {
@@ -145,16 +186,30 @@ pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'stat
     None
 }
 
-/// A misspelling is the second thing a cracker tries (`troubador`). Only short all-letter bases are
-/// tried, which bounds the work to a few hundred zxcvbn calls (~0.1 s).
+/// A misspelling is the second thing a cracker tries (`troubador`). Only all-letter bases of up to
+/// `MISSPELT_MAX` letters are tried: at most 296 zxcvbn calls on 11 letters or fewer.
 fn one_letter_from_a_word(base: &str) -> bool {
-    if !(4..=16).contains(&base.len()) || !base.bytes().all(|b| b.is_ascii_lowercase()) {
+    if !(4..=MISSPELT_MAX).contains(&base.len()) || !base.bytes().all(|b| b.is_ascii_lowercase()) {
         return false;
     }
     let is_word = |w: &str| matches!(zxcvbn::zxcvbn(w, &[]).sequence(), [m] if matches!(m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(_)));
     let deletions = (0..base.len()).map(|i| format!("{}{}", &base[..i], &base[i + 1..]));
     let insertions = (0..=base.len()).flat_map(|i| (b'a'..=b'z').map(move |c| format!("{}{}{}", &base[..i], c as char, &base[i..])));
     deletions.chain(insertions).any(|w| w.len() >= 4 && is_word(&w))
+}
+
+/// What zxcvbn is shown of a password: its start, within `SCORED_PREFIX` and `SCORED_LOOK_ALIKES`.
+fn scored(raw: &str) -> String {
+    let mut seen: Vec<char> = Vec::new();
+    raw.chars()
+        .take(SCORED_PREFIX)
+        .take_while(|&c| {
+            if "4@8({[<3691!|70$5+7%2".contains(c) && !seen.contains(&c) {
+                seen.push(c);
+            }
+            seen.len() <= SCORED_LOOK_ALIKES
+        })
+        .collect()
 }
 
 fn unleet(c: char) -> char {
@@ -200,6 +255,8 @@ pub fn check_length(field: &'static str, raw: &str) -> Result<(), Invalid> {
 mod tests {
     use super::*;
 
+    const STRONG: &str = "correct horse battery staple 7";
+
     fn hasher() -> Hasher {
         Hasher::new(1, 1, 3)
     }
@@ -233,10 +290,71 @@ mod tests {
         }
     }
 
+    /// What the policy costs, per input, on the machine that runs it:
+    /// `cargo test --lib policy_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn policy_cost() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = |alphabet: &[u8], n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    alphabet[(seed >> 33) as usize % alphabet.len()] as char
+                })
+                .collect()
+        };
+        let printable: Vec<u8> = (b'!'..=b'~').collect();
+        let cases = [
+            ("a common word misspelt", "Tr0ub4dor&3".to_owned()),
+            ("10 random letters (longest search)", random(b"abcdefghijklmnopqrstuvwxyz", 10)),
+            ("16 random letters", random(b"abcdefghijklmnopqrstuvwxyz", 16)),
+            ("24 look-alikes, each once", "4@8({[<3691!|70$5+7%2".chars().cycle().take(24).collect()),
+            ("24 of 8 look-alikes, then letters", format!("{}{}", "4@8({[<3".repeat(2), random(b"abcdefghijklmnopqrstuvwxyz", 8))),
+            ("24 of 8 look-alikes", "4@8({[<3".repeat(3)),
+            ("24 of 8 other look-alikes", "1|7!69$5".repeat(3)),
+            ("1024 random printable", random(&printable, 1024)),
+            ("1024 random letters", random(b"abcdefghijklmnopqrstuvwxyz", 1024)),
+            ("1024 random digits", random(b"0123456789", 1024)),
+            ("1024 look-alikes", random(b"4@8({[<3691!|70$5+7%2", 1024)),
+            ("1024 a", "a".repeat(1024)),
+            ("1024 keyboard walk", "qwertyuiopasdfghjklzxcvbnm".repeat(40)[..1024].to_owned()),
+        ];
+        let personal = vec!["Jane".to_owned(), "Saoirse".to_owned(), "acme".to_owned(), "jane.saoirse".to_owned()];
+        for (what, pw) in cases {
+            let runs = 5;
+            let started = std::time::Instant::now();
+            let mut refused = Ok(());
+            for _ in 0..runs {
+                refused = refuse_weak("password", &pw, &personal, 3);
+            }
+            let ms = started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs);
+            println!("{what:>32}: {ms:>8.2} ms  {:?}", refused.err().map(|e| e.to_string()));
+        }
+        // What SCORED_PREFIX and SCORED_LOOK_ALIKES bound: zxcvbn alone on look-alike symbols.
+        for n in [16, 24, 32, 48, 100] {
+            let pw = random(b"4@8({[<3691!|70$5+7%2", n);
+            let started = std::time::Instant::now();
+            std::hint::black_box(zxcvbn::zxcvbn(&pw, &[]).score());
+            println!("zxcvbn on {n:>3} look-alikes: {:>9.2} ms", started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_hashing_pool_does_not_hold_up_the_policy() {
+        let h = hasher();
+        let held = h.hashing.queue.clone().try_acquire_many_owned(2).unwrap();
+        let err = h.check_and_hash("password", "Tr0ub4dor&3".into(), "jane", vec![]).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "refused by the policy without a hashing slot: {err}");
+        let err = h.check_and_hash("password", STRONG.into(), "jane", vec![]).await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+        drop(held);
+    }
+
     #[tokio::test]
     async fn a_full_queue_answers_unavailable_instead_of_waiting() {
         let h = Hasher::new(1, 0, 0);
-        let held = h.queue.clone().try_acquire_owned().unwrap();
+        let held = h.hashing.queue.clone().try_acquire_owned().unwrap();
         let err = h.verify("x".into(), "y".into()).await.unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }));
         drop(held);

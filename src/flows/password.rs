@@ -1,9 +1,10 @@
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
-use crate::store::{self, tokens::TokenState, users::User};
+use crate::store::{self, tokens::TokenState, tokens::Try, users::User};
 use crate::tokens::Purpose;
 use crate::webhooks;
+use std::time::Duration;
 
 pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
@@ -23,7 +24,7 @@ pub(crate) async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: Strin
     set_with_token(ctx, caller, Purpose::Password, &claims.id_hash(), &user, password).await
 }
 
-/// A dead token is refused before paying for a hash; the spend and the password are one transaction,
+/// A dead token, or one whose tries are spent, is refused before paying for the policy or a hash; the spend and the password are one transaction,
 /// so two concurrent uses cannot both succeed.
 pub(crate) async fn set_with_token(
     ctx: &Ctx,
@@ -34,14 +35,7 @@ pub(crate) async fn set_with_token(
     password: String,
 ) -> Result<(), Error> {
     let action = if purpose == Purpose::Activation { "user.activated" } else { "password.set" };
-    {
-        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
-        let state = store::tokens::state(&mut conn, id_hash, purpose, ctx.clock.now_ms()).await.context("reading the token's state")?;
-        if state != TokenState::Live {
-            crate::metrics::token_spend(state);
-            return Err(Error::token(purpose, state));
-        }
-    }
+    take_try(ctx, purpose, id_hash).await?;
     let email = EmailAddress::from_trusted(user.email.clone());
     let personal = vec![user.first_name.clone(), user.last_name.clone(), user.tenant_cname.clone()];
     let hash = ctx.hasher.check_and_hash("password", password, email.local_part(), personal).await?;
@@ -85,4 +79,43 @@ pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> 
         .await
         .context("reading the token's state")?;
     Ok(state == TokenState::Live)
+}
+
+/// A password the policy refuses does not spend the token, and each try costs the policy's work and maybe a
+/// hash: a token gets this many tries a minute, whoever sends them.
+const TRIES_PER_MINUTE: i64 = 10;
+
+/// Counts a try at a token's password before any work, in the database so that every instance shares the
+/// count. A flood past the cap is refused by a read; the count itself is one atomic statement.
+pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Result<(), Error> {
+    let window = store::limits::MINUTE_MS;
+    let answer = |found: Try| match found {
+        Try::Admitted => Ok(()),
+        Try::Refused { retry_after_ms } => {
+            crate::metrics::refused("token_tries");
+            Err(Error::RateLimited { retry_after: Duration::from_millis(retry_after_ms.max(1000) as u64) })
+        }
+        Try::Dead(state) => {
+            crate::metrics::token_spend(state);
+            Err(Error::token(purpose, state))
+        }
+    };
+    {
+        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+        let seen = store::tokens::peek_try(&mut conn, id_hash, purpose, ctx.clock.now_ms(), TRIES_PER_MINUTE, window)
+            .await
+            .context("reading the token's tries")?;
+        if seen != Try::Admitted {
+            return answer(seen);
+        }
+    }
+    let id_hash = id_hash.to_owned();
+    let counted = ctx
+        .write(move |conn, now| {
+            Box::pin(async move {
+                store::tokens::take_try(conn, &id_hash, purpose, now, TRIES_PER_MINUTE, window).await.context("counting a try of the token")
+            })
+        })
+        .await?;
+    answer(counted)
 }

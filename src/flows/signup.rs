@@ -215,16 +215,10 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
             crate::metrics::token_spend(TokenState::Used);
             return Err(Error::Conflict(Conflict::SignupCompleted));
         }
-        // Refuse a dead token before paying for a password hash.
-        let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms())
-            .await
-            .context("reading the token's state")?;
-        if state != TokenState::Live {
-            crate::metrics::token_spend(state);
-            return Err(Error::token(Purpose::Signup, state));
-        }
         signup
     };
+    // Refuse a dead token, or one whose tries are spent, before paying for the policy or a hash.
+    super::password::take_try(ctx, Purpose::Signup, &claims.id_hash()).await?;
     let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
     let email = EmailAddress::from_trusted(signup.email.clone());
     let password_hash = match password {

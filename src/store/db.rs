@@ -181,6 +181,7 @@ macro_rules! tuple_from_row {
 tuple_from_row!(A 0);
 tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
 
 pub struct Conn(pub(super) Inner);
 

@@ -328,6 +328,7 @@ fn migrator(backend: Backend) -> Migrator {
             (8, "drop_shadowed_token_index", include_str!("../../migrations/sqlite/0008_drop_shadowed_token_index.sql")),
             (9, "compact_tokens", include_str!("../../migrations/sqlite/0009_compact_tokens.sql")),
             (10, "verified_users", include_str!("../../migrations/sqlite/0010_verified_users.sql")),
+            (11, "token_tries", include_str!("../../migrations/sqlite/0011_token_tries.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
@@ -338,6 +339,7 @@ fn migrator(backend: Backend) -> Migrator {
             (7, "drop_unread_columns", include_str!("../../migrations/postgres/0007_drop_unread_columns.sql")),
             (8, "drop_shadowed_token_index", include_str!("../../migrations/postgres/0008_drop_shadowed_token_index.sql")),
             (10, "verified_users", include_str!("../../migrations/postgres/0010_verified_users.sql")),
+            (11, "token_tries", include_str!("../../migrations/postgres/0011_token_tries.sql")),
         ],
     };
     let migrations = files

@@ -63,3 +63,60 @@ impl TokenState {
         }
     }
 }
+
+/// How a try at a token's password is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Try {
+    Admitted,
+    /// The window's tries are spent; the next is admitted this many milliseconds from now.
+    Refused {
+        retry_after_ms: i64,
+    },
+    /// Not live: there is nothing to try.
+    Dead(TokenState),
+}
+
+/// `(used_at, superseded_at, expires_at, tries_since, tries)`.
+type TriesRow = (Option<i64>, Option<i64>, i64, i64, i64);
+
+/// Reads only: how a try would be answered at `now`, at most `cap` tries in `window_ms`.
+pub(crate) async fn peek_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: i64, window_ms: i64) -> Result<Try, Error> {
+    let row: Option<TriesRow> = conn
+        .fetch_optional(
+            "SELECT used_at, superseded_at, expires_at, tries_since, tries FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
+            args![id_hash, purpose.as_str()],
+        )
+        .await?;
+    let state = TokenState::of(row.map(|(used, superseded, expires, _, _)| (used, superseded, expires)), now);
+    Ok(match row {
+        Some((_, _, _, since, tries)) if state == TokenState::Live && since > now - window_ms && tries >= cap => {
+            Try::Refused { retry_after_ms: since + window_ms - now }
+        }
+        _ if state == TokenState::Live => Try::Admitted,
+        _ => Try::Dead(state),
+    })
+}
+
+/// Counts a try, in one statement so that concurrent tries are each counted and at most `cap` are admitted
+/// in a window (a window opens at its first try). A refused or dead try writes nothing.
+pub(crate) async fn take_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: i64, window_ms: i64) -> Result<Try, Error> {
+    let counted: Option<(i64,)> = conn
+        .fetch_optional(
+            "UPDATE one_time_tokens SET
+                 tries = CASE WHEN tries_since <= $4 THEN 1 ELSE tries + 1 END,
+                 tries_since = CASE WHEN tries_since <= $4 THEN $3 ELSE tries_since END
+             WHERE id_hash = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $3
+               AND (tries_since <= $4 OR tries < $5)
+             RETURNING tries",
+            args![id_hash, purpose.as_str(), now, now - window_ms, cap],
+        )
+        .await?;
+    if counted.is_some() {
+        return Ok(Try::Admitted);
+    }
+    Ok(match peek_try(conn, id_hash, purpose, now, cap, window_ms).await? {
+        // Unreachable with one `now` in one transaction; a try that was not counted is not admitted.
+        Try::Admitted => Try::Refused { retry_after_ms: 0 },
+        other => other,
+    })
+}

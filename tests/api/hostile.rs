@@ -202,6 +202,103 @@ on_each_backend! {
         assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
     }
 
+    async fn one_activation_code_replayed_from_many_addresses_gets_ten_tries_a_minute_and_verify_password_keeps_answering(backend: Backend) {
+        // Behind a trusted proxy every try names another client, so the per-client limit never applies.
+        let app = TestApp::spawn_with(backend, &[("trusted_proxies", "127.0.0.1")]).await;
+        let secret = acme_with_jane(&app).await;
+        let dev = "dev.saoirse@example.org";
+        let signup = format!("firstName=Dev&lastName=Saoirse&emailAddress={}", dev.replace('@', "%40"));
+        let r = app.client.post(app.url("/api/users/signupUser")).header("content-type", FORM).body(signup).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let code = token_in(&app.wait_for_mail(dev, 1).await[0]["text"]);
+        let complete = |i: usize, password: &str| {
+            app.client
+                .post(app.url("/api/users/completeSignup"))
+                .header("content-type", FORM)
+                .header("x-forwarded-for", format!("198.51.{}.{}", i / 250, i % 250 + 1))
+                .body(format!("signupCode={code}&password={}", password.replace('&', "%26")))
+        };
+
+        // The login service checks a real user's password all along.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checks = tokio::spawn({
+            let (client, url, secret, stop) = (app.client.clone(), app.url(VERIFY), secret.clone(), stop.clone());
+            async move {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({ "email": "jane@example.com", "password": STRONG_PASSWORD, "namespace": "system" });
+                    let r = client.post(&url).header("authorization", format!("APIToken {secret}")).json(&body).send().await.unwrap();
+                    answers.push(crate::helpers::body(r).await);
+                }
+                answers
+            }
+        });
+
+        // A password the policy refuses, after its costliest check (a dictionary word misspelt by a letter).
+        let mut statuses = Vec::new();
+        for round in 0..15 {
+            let mut tries = tokio::task::JoinSet::new();
+            for i in 0..8 {
+                let req = complete(round * 8 + i, "Tr0ub4dor&3");
+                tries.spawn(async move {
+                    let r = req.send().await.unwrap();
+                    let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+                    (r.status(), retry_after)
+                });
+            }
+            statuses.extend(tries.join_all().await);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let answers = checks.await.unwrap();
+
+        let refused = statuses.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert!(refused >= 110, "at most ten tries a minute reach the policy: {statuses:?}");
+        assert!(statuses.iter().all(|(s, _)| [StatusCode::TOO_MANY_REQUESTS, StatusCode::BAD_REQUEST].contains(s)), "{statuses:?}");
+        for (status, retry_after) in &statuses {
+            if *status == StatusCode::TOO_MANY_REQUESTS {
+                let secs: u64 = retry_after.as_deref().expect("a 429 says when to come back").parse().unwrap();
+                assert!((1..=60).contains(&secs), "{secs}");
+            }
+        }
+        assert!(!answers.is_empty());
+        for (status, answer) in &answers {
+            assert_eq!((*status, answer["valid"].as_bool()), (StatusCode::OK, Some(true)), "{answer}");
+        }
+
+        // Past the cap even a good password is refused before any work; a minute later the code works.
+        assert_eq!(complete(1000, STRONG_PASSWORD).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+        app.clock.advance(Duration::from_secs(61));
+        let r = complete(1001, STRONG_PASSWORD).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+
+    async fn a_password_link_and_a_signup_link_each_get_ten_tries_a_minute(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        for _ in 0..10 {
+            assert_eq!(app.complete(&token, Some("Tr0ub4dor&3")).await.status(), StatusCode::BAD_REQUEST);
+        }
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+
+        let ask = json!({ "cname": "acme", "email": "jane@example.com" });
+        assert_eq!(app.post_json(SEND_PASSWORD, &ask).await.status(), StatusCode::OK);
+        app.drain_outbox().await;
+        let mail = app.wait_for_mail("jane@example.com", 1).await;
+        let link = mail.iter().find(|m| m["text"].as_str().unwrap().contains("/password?token=")).expect("a password link");
+        let token = token_in(&link["text"]);
+        let set = |password: &str| json!({ "token": token, "password": password });
+        for _ in 0..10 {
+            assert_eq!(app.post_json("/no_auth/password/set", &set("Tr0ub4dor&3")).await.status(), StatusCode::BAD_REQUEST);
+        }
+        let r = app.post_json("/no_auth/password/set", &set(STRONG_PASSWORD)).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().contains_key("retry-after"));
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(app.post_json("/no_auth/password/set", &set("another-Lantern-quarry-44")).await.status(), StatusCode::OK);
+    }
+
     async fn a_breached_password_is_refused_when_the_have_i_been_pwned_check_is_on(backend: Backend) {
         let (range_url, asked) = pwned_range_server(&[STRONG_PASSWORD]).await;
         let app = TestApp::spawn_with(backend, &[("password_pwned_url", &range_url)]).await;
