@@ -315,32 +315,15 @@ impl Store {
     }
 }
 
+/// Every file of `migrations/sqlite` or `migrations/postgres`, in number order (see `build.rs`).
+mod migrations {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
 fn migrator(backend: Backend) -> Migrator {
-    let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[
-            (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
-            (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
-            (3, "hostile_clients", include_str!("../../migrations/sqlite/0003_hostile_clients.sql")),
-            (4, "live_tokens", include_str!("../../migrations/sqlite/0004_live_tokens.sql")),
-            (5, "compact_limits", include_str!("../../migrations/sqlite/0005_compact_limits.sql")),
-            (6, "prune_by_time", include_str!("../../migrations/sqlite/0006_prune_by_time.sql")),
-            (7, "drop_unread_columns", include_str!("../../migrations/sqlite/0007_drop_unread_columns.sql")),
-            (8, "drop_shadowed_token_index", include_str!("../../migrations/sqlite/0008_drop_shadowed_token_index.sql")),
-            (9, "compact_tokens", include_str!("../../migrations/sqlite/0009_compact_tokens.sql")),
-            (10, "verified_users", include_str!("../../migrations/sqlite/0010_verified_users.sql")),
-            (11, "token_tries", include_str!("../../migrations/sqlite/0011_token_tries.sql")),
-        ],
-        Backend::Postgres => &[
-            (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
-            (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
-            (3, "hostile_clients", include_str!("../../migrations/postgres/0003_hostile_clients.sql")),
-            (4, "live_tokens", include_str!("../../migrations/postgres/0004_live_tokens.sql")),
-            (6, "prune_by_time", include_str!("../../migrations/postgres/0006_prune_by_time.sql")),
-            (7, "drop_unread_columns", include_str!("../../migrations/postgres/0007_drop_unread_columns.sql")),
-            (8, "drop_shadowed_token_index", include_str!("../../migrations/postgres/0008_drop_shadowed_token_index.sql")),
-            (10, "verified_users", include_str!("../../migrations/postgres/0010_verified_users.sql")),
-            (11, "token_tries", include_str!("../../migrations/postgres/0011_token_tries.sql")),
-        ],
+    let files = match backend {
+        Backend::Sqlite => migrations::SQLITE,
+        Backend::Postgres => migrations::POSTGRES,
     };
     let migrations = files
         .iter()
