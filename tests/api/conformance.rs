@@ -1,4 +1,4 @@
-//! F5's published OpenAPI documents (`../shared/reference/f5xc/`, kept
+//! F5's published OpenAPI documents (`tests/fixtures/f5xc/`, kept
 //! there unchanged) as the oracle of usher's F5 XC dialect: every operation
 //! in them is either served or declined here with a reason; requests built
 //! from F5's request schemas and their documented examples are accepted; and
@@ -182,9 +182,8 @@ const OPERATIONS: &[(&str, &str, &str, &str, Usher)] = &[
 ];
 
 fn document(name: &str) -> Value {
-    let path = format!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/f5xc/{}"), name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("F5's document {path}: {e} (shared/ must be beside the repository)"));
+    let path = format!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/f5xc/{}"), name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("F5's document {path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 
