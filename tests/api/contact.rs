@@ -1,4 +1,4 @@
-//! Flow 6: `validate_contact` and the country, state and city lists, every
+//! The contact directory: `validate_contact` and the country, state and city lists, every
 //! answer checked against F5's published OpenAPI schemas; and signup
 //! refusing an address that fails the same rules.
 
