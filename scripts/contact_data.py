@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerates data/contact.tsv, the contact data usher embeds (flow 6).
+"""Regenerates data/contact.tsv, the contact data usher embeds (the contact
+directory: countries, subdivisions, cities, postal-code patterns).
 
 Sources, all from package registries, none fetched at run time:
   - ISO 3166-1 and 3166-2: Debian's iso-codes (/usr/share/iso-codes/json)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """How long this disk takes to make a few pages durable: the floor under every
-answer usher gives with `synchronous = FULL` (docs/benchmarks.md, session 8).
+answer usher gives with `synchronous = FULL` (docs/benchmarks.md, "The
+fixed-rate tail is the disk's fsync").
 
 Writes PAGES pages of 4 KiB at the next offset of a file in DIR, then syncs
 it, about every half millisecond (roughly the writer's pace at 2,000 req/s),

@@ -1,6 +1,6 @@
 use super::Invalid;
 
-/// Kept as given, for display; [`EmailAddress::normalized`] is the lookup key (SPEC §1).
+/// Kept as given, for display; [`EmailAddress::normalized`] is the lookup key: trimmed, domain (and by default local part) lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EmailAddress {
     display: String,
@@ -62,7 +62,7 @@ impl std::fmt::Display for EmailAddress {
 
 const DOTLESS_DOMAINS: &[&str] = &["gmail.com", "googlemail.com"];
 
-/// RFC 5321 §4.5.3.1 and RFC 1035 limits, which the seeds' pattern lets through though no mail server takes them.
+/// RFC 5321 §4.5.3.1 and RFC 1035 limits, which F5's email pattern lets through though no mail server takes them.
 fn within_rfc_5321(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
     let local_ok = local.len() <= 64 && !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");

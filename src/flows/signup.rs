@@ -149,7 +149,7 @@ pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<()
     Ok(())
 }
 
-/// Seed 003's checks, in SPEC §3.3's order. Reads only: never spends the token.
+/// F5's `ValidateRegistration` checks, in the order docs/f5xc.md lists. Reads only: never spends the token.
 pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
     use RegistrationErr::*;
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {

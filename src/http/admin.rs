@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
 
-// Seed 002's handler is deprecated, which its operation says too.
+// F5's admin `SendPasswordEmail` is deprecated, which its operation says too.
 #[allow(deprecated)]
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -132,7 +132,7 @@ async fn admitted(
     post,
     path = "/api/web/custom/namespaces/{namespace}/send_password_email",
     operation_id = "ves.io.schema.user.CustomAPI.SendPasswordEmail",
-    summary = "Seed 002 (deprecated): mails a password link to a user of the token's tenant.",
+    summary = "F5's admin SendPasswordEmail (deprecated): mails a password link to a user of the token's tenant.",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = NamespacedEmailRequest,
@@ -145,7 +145,7 @@ async fn admitted(
         BodyErrors, AdminErrors, Throttled, Unavailable
     )
 )]
-#[deprecated = "seed 002; its successor is admin_reset"]
+#[deprecated = "F5 deprecates the admin SendPasswordEmail; its successor is admin_reset"]
 async fn send_password_email(
     State(state): State<AppState>,
     AppPath(namespace): AppPath<String>,
@@ -190,7 +190,7 @@ async fn admin_reset(
     post,
     path = "/api/web/custom/namespaces/{namespace}/reset_password_by_admin",
     operation_id = "usher.ResetPasswordByAdmin",
-    summary = "usher's alias of `ResetPasswordByAdmin`, with seed 002's namespaced path and body.",
+    summary = "usher's alias of `ResetPasswordByAdmin`, with the deprecated SendPasswordEmail's namespaced path and body.",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = NamespacedEmailRequest,
@@ -212,7 +212,7 @@ async fn reset_password_by_admin(
     post,
     path = "/api/web/custom/namespaces/{namespace}/verify_password",
     operation_id = "usher.VerifyPassword",
-    summary = "usher's own: checks a password for the platform's login service, with SPEC's lock-out (10 wrong tries in 15 minutes lock the user for 15).",
+    summary = "usher's own: checks a password for the platform's login service, with a lock-out (10 wrong tries in 15 minutes lock the user for 15).",
     tag = "F5 XC admin",
     params(("namespace" = String, Path, description = "Always `system`; any other is 403.", example = "system")),
     request_body = VerifyPasswordRequest,

@@ -326,7 +326,7 @@ async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<R
     post,
     path = "/api/users/resendActivation",
     operation_id = "akana.users.resendActivation",
-    summary = "Seed 004: mails a fresh activation code; the same answer for unknown addresses.",
+    summary = "Mails a fresh activation code; the same answer for unknown addresses.",
     tag = "Akana",
     request_body(content(
         (ResendActivationFields = "application/x-www-form-urlencoded"),

@@ -39,7 +39,7 @@ struct ContactSpecDoc {
     contact_type: Option<String>,
 }
 
-/// F5's `signupValidateContactRequest` (`name` and `namespace` ignored); `mailing_address` is SPEC's alias of `spec`.
+/// F5's `signupValidateContactRequest` (`name` and `namespace` ignored); `mailing_address` is usher's alias of `spec`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupValidateContactRequest)]
 struct ValidateContactRequest {

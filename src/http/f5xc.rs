@@ -173,7 +173,7 @@ struct SendResult {
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup",
     operation_id = "ves.io.schema.marketplace.aws_account.OnboardCustomAPI.SignupAWSAccount",
-    summary = "Creates a signup and mails its link (flow 1). The answer is the same whether or not the address already has an account.",
+    summary = "Creates a signup and mails its link. The answer is the same whether or not the address already has an account.",
     tag = "F5 XC",
     request_body = SignupRequest,
     responses((status = 200, description = "The signup email is queued.", body = SendResult), BodyErrors, Conflict, Throttled, Unavailable)
@@ -211,7 +211,7 @@ fn token_field(raw: Option<String>) -> Result<String, Error> {
     post,
     path = "/no_auth/namespaces/system/f5xc-saas/signup/send_email",
     operation_id = "ves.io.schema.marketplace.xc_saas.CustomAPI.SendSignupEmail",
-    summary = "Seed 000: mails a fresh signup link, superseding the earlier ones.",
+    summary = "Mails a fresh signup link for an old (even expired) token, superseding the earlier ones.",
     tag = "F5 XC",
     request_body = TokenRequest,
     responses((status = 200, description = "A new signup email is queued.", body = SendResult), BodyErrors, NotFound, Conflict, Throttled, Unavailable)
@@ -254,7 +254,7 @@ struct ValidateResponse {
     post,
     path = "/no_auth/login/validate_registration",
     operation_id = "ves.io.schema.signup.CustomAPI.ValidateRegistration",
-    summary = "Seed 003: whether a signup link may go on (SPEC §3.3).",
+    summary = "Whether a signup link may go on, as an `err` code checked in a fixed order.",
     tag = "F5 XC",
     request_body = ValidateRequest,
     responses((status = 200, description = "The verdict, in `err`.", body = ValidateResponse), BodyErrors, Throttled, Unavailable)
@@ -373,7 +373,7 @@ struct SendPasswordRequest {
     post,
     path = "/no_auth/send_password_email",
     operation_id = "ves.io.schema.signup.CustomAPI.SendPasswordEmail",
-    summary = "Seed 001: mails a link to set the password. The same answer whether or not the tenant or the user exists.",
+    summary = "Mails a link to set the password. The same answer whether or not the tenant or the user exists.",
     tag = "F5 XC",
     request_body = SendPasswordRequest,
     responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = Object), BodyErrors, Throttled, Unavailable)

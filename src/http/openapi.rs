@@ -35,10 +35,10 @@ use utoipa_axum::routes;
     components(schemas(ErrorBody)),
     modifiers(&AdminSecuritySchemes),
     tags(
-        (name = "F5 XC", description = "The F5 Distributed Cloud signup dialect (seeds 000, 001, 003)."),
-        (name = "F5 XC admin", description = "F5 XC endpoints behind an API token (seed 002 and its successor)."),
-        (name = "F5 XC contact", description = "Flow 6: contact validation and the lists a signup form reads."),
-        (name = "Akana", description = "The Akana API Platform users dialect (seed 004 and its siblings)."),
+        (name = "F5 XC", description = "The F5 Distributed Cloud signup dialect: signup, registration validation, password emails."),
+        (name = "F5 XC admin", description = "F5 XC endpoints behind an API token: the admin password emails, verify_password."),
+        (name = "F5 XC contact", description = "The contact directory: address validation and the lists a signup form reads."),
+        (name = "Akana", description = "The Akana API Platform users dialect: developer self-signup."),
         (name = "Pages", description = "Server-rendered pages and their CSRF-protected form posts."),
         (name = "Operations", description = "Health, readiness, metrics and this document.")
     )
@@ -110,7 +110,7 @@ async fn openapi_json(Extension(Served(doc)): Extension<Served>) -> Response {
     response
 }
 
-/// SPEC §3.4's error body.
+/// Every error answer's body: a stable `code`, a `message` for a person, and the offending `field` of invalid input.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ErrorBody {
@@ -284,7 +284,8 @@ impl PartialSchema for RegistrationErr {
         let all = [ETOKEN_OK, ETOKEN_FAILED, ETOKEN_NOTFOUND, ETOKEN_USED, ETOKEN_EXPIRED, EUSER_EXISTS].map(listed);
         string_enum(
             &all,
-            "Seed 003's `err` (SPEC §3.3): the values of F5's `schemasignupErrorCode` that `validate_registration` answers with; \
+            "The `err` of `validate_registration`, the first that applies of ETOKEN_FAILED, ETOKEN_NOTFOUND, ETOKEN_USED, ETOKEN_EXPIRED, \
+             EUSER_EXISTS, else ETOKEN_OK: the values of F5's `schemasignupErrorCode` that `validate_registration` answers with; \
              `valid_registration` is true only for `ETOKEN_OK`.",
         )
     }
@@ -304,7 +305,7 @@ impl PartialSchema for ContactErr {
         };
         let all = [ECONTACT_VALIDATE_OK, ECONTACT_EMPTY_COUNTRY, ECONTACT_UNKNOWN_COUNTRY, ECONTACT_EMPTY_ZIP_CODE, ECONTACT_INVALID_ZIP]
             .map(listed);
-        string_enum(&all, "The values of F5's `schemasignupErrorCode` that `validate_contact` answers with (SPEC §3.3).")
+        string_enum(&all, "The values of F5's `schemasignupErrorCode` that `validate_contact` answers with.")
     }
 }
 

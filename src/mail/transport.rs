@@ -48,7 +48,7 @@ pub(crate) enum Sent {
 enum Kind {
     Dev,
     File(PathBuf),
-    /// lettre's timeout bounds only the connect (lettre issue 1027): the `Duration` is the deadline of the
+    /// lettre's timeout bounds only the connect (https://github.com/lettre/lettre/issues/1027): the `Duration` is the deadline of the
     /// whole conversation, so a server that accepts and then says nothing cannot hold a batch for ever.
     Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
 }

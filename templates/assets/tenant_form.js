@@ -1,5 +1,5 @@
 // Progressive enhancement: fill the state and city lists in place from the
-// flow 6 endpoints; without this script the "Show…" buttons do it.
+// contact directory's endpoints; without this script the "Show…" buttons do it.
 (() => {
   const form = document.getElementById("tenant-form");
   const api = form.dataset.api;

@@ -1,4 +1,5 @@
-//! Admin API tokens, seed 002 and its successor, and verify_password.
+//! Admin API tokens, F5's deprecated admin `SendPasswordEmail` and its
+//! successor `ResetPasswordByAdmin`, and verify_password.
 
 use crate::helpers::*;
 use crate::on_each_backend;
@@ -10,7 +11,7 @@ use usher::flows::admin::{Role, create_token};
 
 const SEND: &str = "/api/web/custom/namespaces/system/send_password_email";
 const RESET: &str = "/api/web/custom/namespaces/system/reset_password_by_admin";
-/// F5's `ResetPasswordByAdmin`, the successor seed 002 names.
+/// F5's `ResetPasswordByAdmin`, the successor F5's deprecated admin `SendPasswordEmail` names.
 const ADMIN_RESET: &str = "/api/web/custom/password/admin_reset";
 const VERIFY: &str = "/api/web/custom/namespaces/system/verify_password";
 
@@ -96,7 +97,7 @@ on_each_backend! {
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "jane@", "namespace": "system" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "kim@example.com", "namespace": "system" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
             (SEND, Some(format!("APIToken {admin}")), json!({ "email": "nobody@example.com", "namespace": "system" }), StatusCode::NOT_FOUND, "NOT_FOUND"),
-            // SPEC: the body's namespace must equal the path's, so it must be there.
+            // The body's namespace must equal the path's, so it must be there.
             (SEND, Some(format!("APIToken {admin}")), json!({ "email": "jane@example.com" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
             (RESET, Some(format!("APIToken {admin}")), json!({ "email": "jane@example.com" }), StatusCode::BAD_REQUEST, "INVALID_INPUT"),
         ];

@@ -1,4 +1,5 @@
-//! Flow 5: the Akana users dialect (seed 004 and its siblings).
+//! The Akana developer self-signup, in the shapes of Akana's users API
+//! documents (signupUser, verifySignup, completeSignup, resendActivation).
 
 use crate::helpers::*;
 use crate::on_each_backend;

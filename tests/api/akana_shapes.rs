@@ -1,4 +1,4 @@
-//! Flow 5 in the other shapes Akana's own documents show its clients
+//! The Akana developer self-signup in the other shapes Akana's own documents show its clients
 //! sending: the JSON User object, 8.4's PascalCase `completeSignup`, the
 //! older query-parameter `completeSignup`, field names in any case, and
 //! jQuery's q-valued `Accept` list.

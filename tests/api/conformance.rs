@@ -1,4 +1,4 @@
-//! F5's published OpenAPI documents (`../shared/reference/f5xc/`, kept
+//! F5's published OpenAPI documents (`tests/fixtures/f5xc/`, kept
 //! there unchanged) as the oracle of usher's F5 XC dialect: every operation
 //! in them is either served or declined here with a reason; requests built
 //! from F5's request schemas and their documented examples are accepted; and
@@ -182,9 +182,8 @@ const OPERATIONS: &[(&str, &str, &str, &str, Usher)] = &[
 ];
 
 fn document(name: &str) -> Value {
-    let path = format!(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/f5xc/{}"), name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("F5's document {path}: {e} (shared/ must be beside the repository)"));
+    let path = format!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/f5xc/{}"), name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("F5's document {path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -310,7 +309,7 @@ fn every_operation_in_f5s_documents_is_either_served_or_declined_for_a_stated_re
                 }
                 if matches!(usher, Usher::Serves | Usher::ServesBodyAt(_)) {
                     // A known difference: F5 declares every error answer a bare
-                    // string; usher's are JSON {code, message} (SPEC §3.4).
+                    // string; usher's are JSON {code, message} (docs/f5xc.md, "Error answers").
                     for (status, answer) in op["responses"].as_object().unwrap().iter().filter(|(s, _)| *s != "200") {
                         assert_eq!(answer["content"]["application/json"]["schema"], json!({ "format": "string" }), "{id} {status}");
                     }
@@ -349,7 +348,7 @@ on_each_backend! {
         let path = "/no_auth/namespaces/system/aws/f5xc-saas/signup";
         let (status, answer) = post(&app, "/no_auth/namespaces/system/f5xc-saas/signup", None, &example_body(&aws, "POST", path)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(conforms(&aws, "POST", path, "response", &answer), ["message", "success"], "SPEC §3.1's fields, beyond F5's empty object");
+        assert_eq!(conforms(&aws, "POST", path, "response", &answer), ["message", "success"], "usher's signup answer, beyond F5's empty object");
         conforms(&saas, "POST", "/no_auth/namespaces/system/f5xc-saas/signup", "response", &answer);
         assert_eq!(app.wait_for_mail("jane.doe@gmail.com", 1).await[0]["subject"].as_str().map(|s| s.contains("john-deer")), Some(true));
 
@@ -366,7 +365,7 @@ on_each_backend! {
         let (status, answer) = body(app.get(&format!("{path}?token={placeholder}")).await).await;
         assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("TOKEN_INVALID")), "{answer}");
 
-        // validate_registration answers a placeholder token with 200 and ETOKEN_FAILED, as seed 003 says.
+        // validate_registration answers a placeholder token with 200 and ETOKEN_FAILED, as F5's Validate Registration page says.
         let path = "/no_auth/login/validate_registration";
         let (status, answer) = post(&app, path, None, &example_body(&signup, "POST", path)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
@@ -378,7 +377,7 @@ on_each_backend! {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert!(conforms(&signup, "POST", path, "response", &answer).is_empty());
 
-        // Seed 002's example puts "value" where the namespace goes; it is always "system".
+        // F5's example of the admin SendPasswordEmail puts "value" where the namespace goes; it is always "system".
         let path = "/api/web/custom/namespaces/{namespace}/send_password_email";
         let namespace = parameter_example(operation(&user, "POST", path), "namespace");
         let (status, answer) = post(&app, &path.replace("{namespace}", &namespace), Some(&admin), &example_body(&user, "POST", path)).await;
@@ -411,7 +410,7 @@ on_each_backend! {
 
         let (status, answer) = details(first.clone()).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(conforms(&saas, "GET", DETAILS, "response", &answer), ["tenant_type"], "SPEC §3.1's one field beyond F5's: {answer}");
+        assert_eq!(conforms(&saas, "GET", DETAILS, "response", &answer), ["tenant_type"], "usher's one field beyond F5's: {answer}");
         assert_eq!((answer["email"].as_str(), answer["domain"].as_str()), (Some(email), Some(cname)));
 
         let mut validate = example_body(&signup, "POST", VALIDATE);
@@ -453,7 +452,7 @@ on_each_backend! {
         assert!(conforms(&signup, "POST", "/no_auth/send_password_email", "response", &answer).is_empty());
         app.wait_for_mail(email, 3).await;
 
-        // Seed 002: deprecated, and its Link names the successor F5's document has.
+        // The admin SendPasswordEmail: deprecated, and its Link names the successor F5's document has.
         let admin = admin_token(&app, cname).await;
         app.clock.advance(Duration::from_secs(61));
         let path = "/api/web/custom/namespaces/{namespace}/send_password_email";

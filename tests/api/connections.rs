@@ -1,4 +1,4 @@
-//! Finding 1 of issue 14, as the attack: clients that hold connections open
+//! Exhausting the server, as the attack: clients that hold connections open
 //! without finishing their requests. The real `usher serve` binary runs with
 //! a file limit of 1,024 set for it alone (`setrlimit` in the child before
 //! `exec`), on loopback only; every attack is bounded in count and time.

@@ -1,4 +1,4 @@
-//! SPEC §4, no account enumeration, made structural: the request path of an
+//! No account enumeration, made structural: the request path of an
 //! email-naming endpoint runs the same statements whatever the account's
 //! state; what differs happens later, in the worker. And the SQLite writer
 //! behind it: group commit that rolls a failing job back alone, durably.

@@ -1,4 +1,4 @@
-//! Flow 6: `validate_contact` and the country, state and city lists, every
+//! The contact directory: `validate_contact` and the country, state and city lists, every
 //! answer checked against F5's published OpenAPI schemas; and signup
 //! refusing an address that fails the same rules.
 
@@ -14,7 +14,7 @@ const SIGNUP: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
 /// F5's signup schemas, with every object closed (`additionalProperties:
 /// false`), so that a field F5 does not name fails too, not only a wrong type.
 static F5_SCHEMAS: LazyLock<Value> = LazyLock::new(|| {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/f5xc/0217.public.ves.io.schema.signup.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/f5xc/0217.public.ves.io.schema.signup.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("F5's signup OpenAPI document")).unwrap();
     let mut schemas = doc["components"]["schemas"].clone();
     for schema in schemas.as_object_mut().unwrap().values_mut() {

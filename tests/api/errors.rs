@@ -1,4 +1,4 @@
-//! SPEC §3.4: every error answer is `{"code", "message"}` with the right status.
+//! Every error answer is `{"code", "message"}` with the right status.
 
 use crate::helpers::*;
 use crate::on_each_backend;

@@ -1,4 +1,4 @@
-//! Findings 2 to 5 of issue 14, each written as the attack it was: what an
+//! The threat model of SECURITY.md, each test written as the attack it is: what an
 //! anonymous caller could do to someone else's account, tenant or mailbox.
 
 use crate::helpers::*;
@@ -55,7 +55,7 @@ async fn set_password_from_live_link(app: &TestApp, mails: usize, password: &str
 }
 
 on_each_backend! {
-    // Finding 2.
+    // Limits that cannot be turned against the user.
     async fn ten_anonymous_password_emails_do_not_stop_the_admins_reset(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let secret = acme_with_jane(&app).await;
@@ -77,7 +77,7 @@ on_each_backend! {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     }
 
-    // Finding 3.
+    // Lock-out that protects without locking the owner out.
     async fn ten_wrong_tries_then_a_password_reset_and_the_new_password_verifies(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let secret = acme_with_jane(&app).await;
@@ -119,7 +119,7 @@ on_each_backend! {
         assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("203.0.113.9")).await, "unlocked by the operator");
     }
 
-    // Finding 4.
+    // Tenant boundaries.
     async fn an_akana_signup_under_an_f5_tenants_host_is_refused(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("tenancy_base_domain", "portal.example")]).await;
         let secret = acme_with_jane(&app).await;
@@ -146,7 +146,7 @@ on_each_backend! {
         assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
     }
 
-    // Finding 5: plus-addressing.
+    // One mailbox, one limit: plus-addressing.
     async fn twenty_plus_addressed_signups_to_one_mailbox_are_limited_as_one_recipient(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let mut statuses = Vec::new();
@@ -163,7 +163,7 @@ on_each_backend! {
         assert_eq!(to_victim, 1);
     }
 
-    // Finding 5: names.
+    // Text that leaves in mail: names.
     async fn names_with_links_or_direction_overrides_are_refused_and_mail_quotes_the_name(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         for name in ["Jane. URGENT: verify now at https://evil.example", "Jane\u{202E}moc.live", "Jane see evil.example"] {
@@ -180,7 +180,7 @@ on_each_backend! {
         assert!(mail[0]["text"].as_str().unwrap().starts_with("Hello \"Jane\","), "the person's name is quoted: {}", mail[0]["text"]);
     }
 
-    // Finding 5: addresses.
+    // Input: addresses.
     async fn addresses_outside_rfc_5321_are_refused(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let long = format!("{}@example.com", "a".repeat(65));
@@ -190,7 +190,7 @@ on_each_backend! {
         }
     }
 
-    // Finding 5: passwords.
+    // Input: passwords.
     async fn common_passwords_and_names_with_years_are_refused(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let token = app.signup_token("acme", "jane@example.com").await;
@@ -353,7 +353,7 @@ async fn pwned_range_server(breached: &[&str]) -> (String, Arc<Mutex<Vec<(String
 }
 
 on_each_backend! {
-    // Finding 5: CSRF.
+    // Pages: CSRF.
     async fn a_page_form_needs_a_server_bound_token_and_a_same_site_origin(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let token = app.signup_token("acme", "jane@example.com").await;
@@ -379,7 +379,7 @@ on_each_backend! {
         assert_eq!(r.status(), StatusCode::OK);
     }
 
-    // Finding 5: headers.
+    // Pages: headers.
     async fn pages_carry_a_content_security_policy_nosniff_and_no_inline_script_or_style(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let token = app.signup_token("acme", "jane@example.com").await;

@@ -1,4 +1,4 @@
-//! SPEC §4 rate limits: per recipient and flow, and per client address.
+//! Rate limits: per recipient and kind of email, and per client address.
 
 use crate::helpers::*;
 use crate::on_each_backend;

@@ -1,5 +1,5 @@
-//! `/openapi.json` (SPEC §5): generated from the handlers, it lists every
-//! route of SPEC §3, the pages and the operational endpoints, declares the
+//! `/openapi.json`: generated from the handlers, it lists every route of
+//! both dialects (docs/f5xc.md, docs/akana.md), the pages and the operational endpoints, declares the
 //! admin token schemes, the error body and the `err` enums, and usher's
 //! answers validate against it. (`scripts/schemathesis.sh`, in `.ci/run`,
 //! fuzzes the same document; these tests pin what it must contain.)
@@ -13,10 +13,10 @@ use usher::flows::admin::{Role, create_token};
 
 const SIGNUP: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
 
-/// Every operation SPEC §3 and §5 name, as `(method, path)` with the
+/// Every operation of both dialects, the pages and the operational endpoints, as `(method, path)` with the
 /// parameter names of F5's documents.
 const SPEC_OPERATIONS: &[(&str, &str)] = &[
-    // §3.1, the F5 XC dialect.
+    // The F5 XC dialect.
     ("post", SIGNUP),
     ("post", "/no_auth/namespaces/system/f5xc-saas/signup/send_email"),
     ("post", "/no_auth/login/validate_registration"),
@@ -35,12 +35,12 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("get", "/no_auth/countries/{country_code}/states/{prefix}"),
     ("get", "/no_auth/countries/{country_code}/states/{state_code}/cities"),
     ("get", "/no_auth/countries/{country_code}/states/{state_code}/cities/{prefix}"),
-    // §3.2, the Akana dialect.
+    // The Akana dialect.
     ("post", "/api/users/signupUser"),
     ("post", "/api/users/verifySignup"),
     ("post", "/api/users/completeSignup"),
     ("post", "/api/users/resendActivation"),
-    // §5: the pages and their forms.
+    // The pages and their forms.
     ("get", "/"),
     ("get", "/signup/tenant"),
     ("post", "/signup/tenant"),
@@ -53,7 +53,7 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/password"),
     ("get", "/activate"),
     ("post", "/activate"),
-    // §5: operating it.
+    // Operating it.
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -161,7 +161,7 @@ async fn admin_operations_take_an_api_token_or_a_bearer_token() {
             assert!(op["responses"][status].is_object(), "{path} does not declare {status}");
         }
     }
-    assert_eq!(operation(&doc, "post", ADMIN_OPERATIONS[0])["deprecated"], true, "seed 002 is deprecated");
+    assert_eq!(operation(&doc, "post", ADMIN_OPERATIONS[0])["deprecated"], true, "the admin SendPasswordEmail is deprecated");
 }
 
 #[tokio::test]
@@ -255,7 +255,7 @@ on_each_backend! {
         let (status, _) = conforming(&doc, app.client.get(app.url(details)).query(&[("token", &token)]), "get", details).await;
         assert_eq!(status, StatusCode::OK, "a completed signup's details carry console_url and error_message");
 
-        // Flow 6.
+        // The contact directory.
         let contact = "/no_auth/validate_contact";
         let body = json!({ "spec": { "country": "US", "zip_code": "nope" } });
         assert_eq!(conforming(&doc, post(contact).json(&body), "post", contact).await.0, StatusCode::OK);

@@ -1,4 +1,4 @@
-//! Issue 10: what an operator of usher relies on — safe defaults, logs that
+//! What an operator of usher relies on — safe defaults, logs that
 //! read well in a file, `/metrics`, key rotation, retention.
 
 use crate::helpers::*;

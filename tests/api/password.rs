@@ -1,4 +1,4 @@
-//! Flow 3: the onboarding password email (seed 001), and setting a password.
+//! The onboarding password email (F5's `SendPasswordEmail`), and setting a password.
 
 use crate::helpers::*;
 use crate::on_each_backend;

@@ -1,4 +1,4 @@
-//! SPEC §4 "Storage" (issue 5): on PostgreSQL any number of usher instances
+//! Scale-out: on PostgreSQL any number of usher instances
 //! run side by side — single use, rate limits and outbox delivery stay
 //! correct, and a killed instance loses nothing — and while the database is
 //! unreachable usher answers 503 with `Retry-After`, then recovers by itself.
@@ -327,7 +327,7 @@ async fn messages_held_by_a_killed_instance_reach_the_smtp_server_within_20_seco
     })
     .await;
     eprintln!("failover: the last of A's {} messages reached the SMTP server {took:?} after A was killed", recipients.len());
-    assert!(took < Duration::from_secs(20), "SPEC: mail held by a killed instance is delivered within 20 s of the kill, took {took:?}");
+    assert!(took < Duration::from_secs(20), "mail held by a killed instance is delivered within 20 s of the kill, took {took:?}");
     let done = all_sent(&pool, 1 + recipients.len()).await;
     let arrived = smtp.messages();
 

@@ -1,4 +1,4 @@
-//! Flow 1 (tenant signup) and flow 2 (resend the signup email).
+//! Tenant signup (F5 XC dialect) and resending the signup email.
 
 use crate::helpers::*;
 use crate::on_each_backend;

@@ -1,4 +1,5 @@
-//! Seed 003: every `err` code, checked in SPEC §3.3's order.
+//! F5's `ValidateRegistration`: every `err` code, checked in the order
+//! docs/f5xc.md lists.
 
 use crate::helpers::*;
 use crate::on_each_backend;

@@ -1,4 +1,4 @@
-//! Webhooks (issue 10): each event reaches a real HTTP receiver after the
+//! Webhooks: each event reaches a real HTTP receiver after the
 //! change that causes it, signed as Standard Webhooks says (checked with the
 //! `standardwebhooks` crate, which usher did not write); failures are
 //! retried through the outbox, a 4xx gives up after the configured tries and

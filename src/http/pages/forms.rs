@@ -160,7 +160,7 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
 }
 
 #[utoipa::path(get, path = TENANT_FORM, operation_id = "usher.TenantForm", tag = "Pages",
-    summary = "The tenant signup form (flow 1).",
+    summary = "The tenant signup form (F5 XC dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_page(State(state): State<AppState>) -> Response {
     render_tenant(&state, StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), None)
@@ -249,7 +249,7 @@ fn render_developer(
 }
 
 #[utoipa::path(get, path = DEVELOPER_FORM, operation_id = "usher.DeveloperForm", tag = "Pages",
-    summary = "The developer signup form (flow 5).",
+    summary = "The developer signup form (Akana dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_page(State(state): State<AppState>) -> Response {
     render_developer(&state, StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), None)
