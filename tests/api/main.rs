@@ -20,6 +20,7 @@ mod errors;
 mod hostile;
 mod limits;
 mod mail_delivery;
+mod migrations;
 mod openapi;
 mod operating;
 mod pages;
