@@ -330,3 +330,153 @@ on_each_backend! {
         }
     }
 }
+
+/// `usher serve` as operators run it, its standard error in a file. Killed when dropped.
+struct Serving {
+    address: String,
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    _db: Option<FreshDatabase>,
+}
+
+impl Serving {
+    /// `configure` may change the command (umask, environment) before it starts.
+    async fn start(backend: Backend, env: &[(&str, &str)], configure: impl FnOnce(&mut std::process::Command)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, db) = fresh_database(&backend, dir.path()).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("usher.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let keys = usher::tokens::KeyRing::generate_entry("k1").unwrap();
+        let mut cmd = serve_command(port, &database_url, &keys, dir.path());
+        cmd.env("USHER_MAIL_POLL_INTERVAL", "100ms").envs(env.iter().copied());
+        configure(&mut cmd);
+        let child = cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
+        let mut serving = Self { address: format!("http://127.0.0.1:{port}"), child, log, dir, _db: db };
+        wait_until_serving(&mut serving.child, &serving.address, &serving.log).await;
+        serving
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> StatusCode {
+        reqwest::Client::new().post(format!("{}{path}", self.address)).json(body).send().await.unwrap().status()
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- usher's log ---\n{}", self.log());
+        }
+    }
+}
+
+/// A relay that asks for `AUTH PLAIN` over plain TCP (mailin offers AUTH only
+/// after STARTTLS), accepts every message and keeps what it was sent: each
+/// AUTH line and each message as the client wrote it.
+async fn relay_with_auth() -> (u16, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (auths, messages) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let (auth_log, message_log) = (auths.clone(), messages.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (auths, messages) = (auth_log.clone(), message_log.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 relay.test ESMTP\r\n").await?;
+                while let Some(line) = lines.next_line().await? {
+                    let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-relay.test\r\n250 AUTH PLAIN LOGIN\r\n",
+                        "AUTH" => {
+                            auths.lock().unwrap().push(line.clone());
+                            b"235 2.7.0 accepted\r\n"
+                        }
+                        "DATA" => {
+                            write.write_all(b"354 go on\r\n").await?;
+                            let mut message = String::new();
+                            while let Some(l) = lines.next_line().await? {
+                                if l == "." {
+                                    break;
+                                }
+                                message.push_str(&l);
+                                message.push_str("\r\n");
+                            }
+                            messages.lock().unwrap().push(message);
+                            b"250 2.0.0 queued\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await?;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await?;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (port, auths, messages)
+}
+
+/// The token of the link in a raw message's text, quoted-printable undone.
+fn token_in_raw(raw: &str) -> String {
+    let text = raw.replace("=\r\n", "").replace("=3D", "=");
+    let at = text.find("token=").expect("a link with a token") + "token=".len();
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect()
+}
+
+on_each_backend! {
+    async fn at_trace_level_the_log_holds_no_token_password_or_smtp_credential(backend: Backend) {
+        use base64::Engine;
+        let (relay, auths, messages) = relay_with_auth().await;
+        let smtp_url = format!("smtp://usher-relay:Relay-secret-8842@127.0.0.1:{relay}?tls=none");
+        let env = [("RUST_LOG", "trace"), ("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str())];
+        let usher = Serving::start(backend, &env, |_| {}).await;
+        let delivered = async |n: usize| {
+            eventually(&format!("the relay has {n} messages"), Duration::from_secs(15), async || {
+                let got = messages.lock().unwrap().clone();
+                (got.len() >= n).then_some(got)
+            })
+            .await
+        };
+
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup", &signup_body("acme", "jane@example.com")).await, StatusCode::OK);
+        let signup_token = token_in_raw(&delivered(1).await[0]);
+        let r = reqwest::get(format!("{}/signup?token={signup_token}", usher.address)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the link's page is served, with the token in its address");
+        let complete = json!({ "token": signup_token, "password": STRONG_PASSWORD });
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup/complete", &complete).await, StatusCode::OK);
+
+        assert_eq!(usher.post(SEND_PASSWORD, &json!({ "cname": "acme", "email": "jane@example.com" })).await, StatusCode::OK);
+        let password_token = token_in_raw(&delivered(2).await[1]);
+        let set = json!({ "token": password_token, "password": "another-Lantern-quarry-44" });
+        assert_eq!(usher.post("/no_auth/password/set", &set).await, StatusCode::OK);
+
+        assert!(!auths.lock().unwrap().is_empty(), "usher logged in to the relay");
+        let auth_plain = base64::engine::general_purpose::STANDARD.encode("\0usher-relay\0Relay-secret-8842");
+        let log = usher.log();
+        assert!(log.contains("TRACE") || log.contains("DEBUG"), "the log is at trace level: {log}");
+        for (what, secret) in [
+            ("the signup token", signup_token.as_str()),
+            ("the password token", password_token.as_str()),
+            ("the first password", STRONG_PASSWORD),
+            ("the second password", "another-Lantern-quarry-44"),
+            ("the relay's password", "Relay-secret-8842"),
+            ("the AUTH PLAIN exchange", auth_plain.as_str()),
+        ] {
+            assert!(!log.contains(secret), "the log holds {what}");
+        }
+        assert!(!log.contains("SMTP credentials are sent unencrypted"), "a relay on this machine is not warned about");
+    }
+}
