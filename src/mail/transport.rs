@@ -65,8 +65,14 @@ impl Transport {
         let kind = match s.mail_transport {
             MailTransport::Dev => Kind::Dev,
             MailTransport::File => {
-                std::fs::create_dir_all(&s.mail_file_dir)
+                crate::private::create_dir_all(&s.mail_file_dir)
                     .with_context(|| format!("creating mail directory {}", s.mail_file_dir.display()))?;
+                if crate::private::open_to_others(&s.mail_file_dir) {
+                    tracing::warn!(
+                        mail_file_dir = %s.mail_file_dir.display(),
+                        "others may list the mail directory; the messages are private, but their names (Message-IDs) show"
+                    );
+                }
                 Kind::File(s.mail_file_dir.clone())
             }
             MailTransport::Smtp => {
@@ -108,9 +114,15 @@ impl Transport {
                     env.message_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@')).collect();
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.tmp"));
-                // Write then rename, so a reader never sees half a message.
+                // Write then rename, so a reader never sees half a message. The links in it are live:
+                // private from the first byte (a crash's leftover is removed, not reused with its mode).
                 let write = async {
-                    tokio::fs::write(&tmp, &bytes).await?;
+                    use tokio::io::AsyncWriteExt;
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    let mut file = crate::private::new_file_async().open(&tmp).await?;
+                    file.write_all(&bytes).await?;
+                    file.flush().await?;
+                    drop(file);
                     tokio::fs::rename(&tmp, &path).await
                 };
                 write.await.map(|()| Sent::Away).map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))

@@ -341,8 +341,8 @@ struct Serving {
 }
 
 impl Serving {
-    /// `configure` may change the command (umask, environment) before it starts.
-    async fn start(backend: Backend, env: &[(&str, &str)], configure: impl FnOnce(&mut std::process::Command)) -> Self {
+    /// `configure` may change the command (umask, environment) or the data directory before it starts.
+    async fn start(backend: Backend, env: &[(&str, &str)], configure: impl FnOnce(&mut std::process::Command, &std::path::Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (database_url, db) = fresh_database(&backend, dir.path()).await;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -351,7 +351,7 @@ impl Serving {
         let keys = usher::tokens::KeyRing::generate_entry("k1").unwrap();
         let mut cmd = serve_command(port, &database_url, &keys, dir.path());
         cmd.env("USHER_MAIL_POLL_INTERVAL", "100ms").envs(env.iter().copied());
-        configure(&mut cmd);
+        configure(&mut cmd, dir.path());
         let child = cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
         let mut serving = Self { address: format!("http://127.0.0.1:{port}"), child, log, dir, _db: db };
         wait_until_serving(&mut serving.child, &serving.address, &serving.log).await;
@@ -442,7 +442,7 @@ on_each_backend! {
         let (relay, auths, messages) = relay_with_auth().await;
         let smtp_url = format!("smtp://usher-relay:Relay-secret-8842@127.0.0.1:{relay}?tls=none");
         let env = [("RUST_LOG", "trace"), ("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str())];
-        let usher = Serving::start(backend, &env, |_| {}).await;
+        let usher = Serving::start(backend, &env, |_, _| {}).await;
         let delivered = async |n: usize| {
             eventually(&format!("the relay has {n} messages"), Duration::from_secs(15), async || {
                 let got = messages.lock().unwrap().clone();
@@ -479,4 +479,64 @@ on_each_backend! {
         }
         assert!(!log.contains("SMTP credentials are sent unencrypted"), "a relay on this machine is not warned about");
     }
+}
+
+/// Mode bits of a file or folder.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+/// The child runs under `umask`, whatever the test runner's.
+fn with_umask(cmd: &mut std::process::Command, umask: libc::mode_t) {
+    // SAFETY: umask is async-signal-safe and touches nothing the parent shares.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            libc::umask(umask);
+            Ok(())
+        });
+    }
+}
+
+on_each_backend! {
+    async fn under_umask_022_the_database_the_mail_files_and_the_development_key_are_private(backend: Backend) {
+        let sqlite = matches!(backend, Backend::Sqlite);
+        let usher = Serving::start(backend, &[("USHER_MAIL_TRANSPORT", "file")], |cmd, dir| {
+            with_umask(cmd, 0o022);
+            cmd.env("USHER_MAIL_FILE_DIR", dir.join("mail/outgoing")).env_remove("USHER_KEYS");
+        })
+        .await;
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup", &signup_body("acme", "jane@example.com")).await, StatusCode::OK);
+        let outgoing = usher.dir.path().join("mail/outgoing");
+        let eml = eventually("a message is written", Duration::from_secs(15), async || {
+            std::fs::read_dir(&outgoing).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "eml"))
+        })
+        .await;
+        assert_eq!(mode(&eml), 0o600, "a message holds a live link");
+        assert_eq!((mode(&usher.dir.path().join("mail")), mode(&outgoing)), (0o700, 0o700), "and so do the folders usher made for them");
+        assert_eq!(mode(&usher.dir.path().join("usher-dev.keys")), 0o600, "the development key signs every token");
+        if sqlite {
+            for file in ["usher.db", "usher.db-wal", "usher.db-shm"] {
+                assert_eq!(mode(&usher.dir.path().join(file)), 0o600, "{file}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_database_file_open_to_others_is_closed_to_them_at_start_with_a_warning() {
+    let usher = Serving::start(Backend::Sqlite, &[], |cmd, dir| {
+        use std::os::unix::fs::PermissionsExt;
+        with_umask(cmd, 0o022);
+        for (file, bits) in [("usher.db", 0o644), ("usher.db-wal", 0o666)] {
+            std::fs::write(dir.join(file), b"").unwrap();
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(bits)).unwrap();
+        }
+    })
+    .await;
+    // The group's bits are the operator's choice (a backup user's group); others' are not.
+    assert_eq!(mode(&usher.dir.path().join("usher.db")), 0o640);
+    // SQLite may have made the log afresh, with the database file's mode.
+    assert!([0o640, 0o660].contains(&mode(&usher.dir.path().join("usher.db-wal"))));
+    assert!(usher.log().contains("a database file was open to others"), "{}", usher.log());
 }
