@@ -540,3 +540,25 @@ async fn a_database_file_open_to_others_is_closed_to_them_at_start_with_a_warnin
     assert!([0o640, 0o660].contains(&mode(&usher.dir.path().join("usher.db-wal"))));
     assert!(usher.log().contains("a database file was open to others"), "{}", usher.log());
 }
+
+on_each_backend! {
+    async fn names_that_a_mail_client_would_link_through_other_dots_ports_or_line_breaks_are_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for name in [
+            "Jane evil.example:443/login",
+            "Jane evil\u{3002}example",
+            "Jane evil\u{FF0E}example",
+            "Jane evil\u{FF61}example",
+            "Jane 1.2.3.4:80",
+            "Jane\u{2028}Your account is suspended",
+        ] {
+            let mut req = signup_body("acme", "jane@example.com");
+            req["user_details"]["last_name"] = json!(name);
+            let (status, answer) = body(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("last_name")), "{name:?}: {answer}");
+        }
+        let mut req = signup_body("acme", "jane@example.com");
+        req["user_details"]["last_name"] = json!("J.R.R. Tolkien");
+        assert_eq!(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await.status(), StatusCode::OK, "initials are a name");
+    }
+}
