@@ -562,3 +562,23 @@ on_each_backend! {
         assert_eq!(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await.status(), StatusCode::OK, "initials are a name");
     }
 }
+
+on_each_backend! {
+    async fn punycode_tenant_names_are_refused_unless_allowed_and_then_must_be_valid(backend: Backend) {
+        let app = TestApp::spawn(backend.clone()).await;
+        // `аcme` with a Cyrillic а, `dеfault` with a Cyrillic е, a valid IDN, and IDNA's other reserved forms.
+        for cname in ["xn--cme-5cd", "xn--dfault-3of", "xn--mnchen-3ya", "ab--cd"] {
+            let (status, answer) = body(app.signup(cname, &format!("{}@example.com", &cname[..2])).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("domain")), "{cname}: {answer}");
+        }
+        // Names are refused only to new tenants: requests about existing ones still parse.
+        assert_eq!(app.post_json(SEND_PASSWORD, &json!({ "cname": "xn--cme-5cd", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+
+        let app = TestApp::spawn_with(backend, &[("allow_idn_tenant_names", "true")]).await;
+        assert_eq!(app.signup("xn--mnchen-3ya", "jane@example.com").await.status(), StatusCode::OK, "münchen");
+        for cname in ["xn--acme", "xn--99999999", "ab--cd"] {
+            let (status, answer) = body(app.signup(cname, "eve@example.com").await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("domain")), "{cname}: {answer}");
+        }
+    }
+}
