@@ -582,3 +582,33 @@ on_each_backend! {
         }
     }
 }
+
+on_each_backend! {
+    async fn addresses_of_one_ipv6_64_share_one_request_budget(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_client_per_minute", "3"), ("trusted_proxies", "127.0.0.1/32")]).await;
+        let probe = json!({ "email": "jane@example.com", "token": "x" });
+        let from = |address: &'static str| {
+            app.client.post(app.url("/no_auth/login/validate_registration")).header("x-forwarded-for", address).json(&probe).send()
+        };
+        for address in ["2001:db8::1", "2001:db8::2", "2001:db8::3:4"] {
+            assert_eq!(from(address).await.unwrap().status(), StatusCode::OK, "{address}");
+        }
+        assert_eq!(from("2001:db8::ffff").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "a new address in the same /64 is the same client");
+        assert_eq!(from("2001:db8:0:1::1").await.unwrap().status(), StatusCode::OK, "the next /64 is another client");
+        for address in ["192.0.2.1", "192.0.2.1", "::ffff:192.0.2.1"] {
+            assert_eq!(from(address).await.unwrap().status(), StatusCode::OK);
+        }
+        assert_eq!(from("192.0.2.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "an IPv4-mapped address is its IPv4 address");
+    }
+
+    async fn wrong_tries_from_new_addresses_of_one_ipv6_64_lock_out_that_64(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let secret = acme_with_jane(&app).await;
+        for i in 1..=10 {
+            let address = format!("2001:db8:5:6::{i:x}");
+            assert!(!verifies(&app, &secret, "not-her-password-at-all", Some(&address)).await);
+        }
+        assert!(!verifies(&app, &secret, STRONG_PASSWORD, Some("2001:db8:5:6::beef")).await, "a fresh address of that /64 is locked");
+        assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("2001:db8:5:7::1")).await, "the owner, in another /64, is not");
+    }
+}
