@@ -149,6 +149,8 @@ pub struct Settings {
 
     #[serde(deserialize_with = "list")]
     pub(crate) reserved_cnames: Vec<String>,
+    #[serde(deserialize_with = "flag")]
+    pub(crate) allow_idn_tenant_names: bool,
     #[serde(deserialize_with = "blank_is_none")]
     pub(crate) password_pwned_url: Option<String>,
     #[serde(deserialize_with = "duration")]
@@ -217,6 +219,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("http_max_connections", "4096"),
     ("http_max_connections_per_client", "64"),
     ("reserved_cnames", ""),
+    ("allow_idn_tenant_names", "false"),
     ("password_pwned_url", ""),
     ("password_pwned_timeout", "2s"),
     ("retention_sent_mail", "30d"),
@@ -478,6 +481,10 @@ fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         "0" | "false" | "no" | "off" => Ok(Some(false)),
         other => Err(D::Error::custom(format!("`{other}` is not true or false"))),
     }
+}
+
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    switch(d).map(|on| on.unwrap_or(false))
 }
 
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

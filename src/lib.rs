@@ -13,6 +13,7 @@ mod limiter;
 pub mod mail;
 mod metrics;
 mod passwords;
+mod private;
 mod pwned;
 mod server;
 pub mod startup;

@@ -1,12 +1,26 @@
 use crate::clock::Clock;
 use crate::store::{self, Store};
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const SYNC_EVERY: Duration = Duration::from_millis(250);
 const MINUTE_MS: i64 = store::limits::MINUTE_MS;
+
+/// What a per-client budget is kept for: an IPv4 address, or the /64 of an IPv6 one. A /64 is
+/// what one host or subscriber is given (SLAAC needs a whole one), so inside it a client can
+/// take a fresh address for every request; counted by /128 it would have 2^64 budgets. An
+/// IPv4-mapped address (`::ffff:192.0.2.1`, from a dual-stack socket) is its IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+    }
+}
 
 #[derive(Default)]
 struct Count {
@@ -40,6 +54,7 @@ impl ClientLimiter {
         if self.per_minute == 0 {
             return Ok(());
         }
+        let client = client_key(client);
         let now = self.clock.now_ms();
         let start = now - now.rem_euclid(MINUTE_MS);
         let mut window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -112,6 +127,27 @@ mod tests {
         assert!(limiter.admit(other).is_ok(), "clients are counted apart");
         clock.advance(Duration::from_secs(60));
         assert!(limiter.admit(ip).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_ipv4_by_the_ipv4_address() {
+        let key = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("192.0.2.1"), "192.0.2.1");
+        assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::1"), "::");
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_64_share_one_budget() {
+        let limiter = ClientLimiter::new(2, Clock::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(limiter.admit(ip("2001:db8::1")).is_ok());
+        assert!(limiter.admit(ip("2001:db8::2")).is_ok());
+        assert!(limiter.admit(ip("2001:db8::3")).is_err());
+        assert!(limiter.admit(ip("2001:db8:0:1::1")).is_ok(), "the next /64 is another client");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use crate::limiter::client_key;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -77,7 +78,9 @@ struct ClientSlot {
 }
 
 impl PerClient {
+    /// Counted by [`client_key`]: the addresses of one IPv6 /64 share one cap.
     fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let ip = client_key(ip);
         let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let open = table.entry(ip).or_default();
         if *open >= max {
@@ -316,5 +319,23 @@ impl hyper::body::Body for Deadline {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connections_of_one_ipv6_64_share_one_cap() {
+        let table = Arc::new(PerClient::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let first = table.take(ip("2001:db8::1"), 2);
+        let second = table.take(ip("2001:db8::2"), 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(table.take(ip("2001:db8::3"), 2).is_none());
+        assert!(table.take(ip("2001:db8:0:1::1"), 2).is_some(), "the next /64 is another client");
+        drop(first);
+        assert!(table.take(ip("2001:db8::4"), 2).is_some(), "a closed connection frees its place");
     }
 }

@@ -58,6 +58,12 @@ impl Application {
                 if settings.dev_mailbox { ", and /dev/mail shows every link to anyone who can reach it" } else { " (/dev/mail is off; USHER_DEV_MAILBOX=true turns it on)" }
             );
         }
+        if let Some(host) = crate::mail::transport::credentials_in_clear(&settings) {
+            tracing::warn!(
+                host,
+                "SMTP credentials are sent unencrypted: smtp_url has tls=none and a user name for a host that is not this machine; use tls=starttls or tls=tls"
+            );
+        }
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
         if settings.listen.port() == 0 {
             // The system chose the port: URLs derived from the listen address name the one it chose.

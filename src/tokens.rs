@@ -140,6 +140,11 @@ impl KeyRing {
         let path = data_dir.join("usher-dev.keys");
         if let Ok(spec) = std::fs::read_to_string(&path) {
             tracing::warn!(path = %path.display(), "using the development token key from the data directory; set USHER_KEYS in production");
+            if let Some((was, now)) =
+                crate::private::close_to_others(&path).with_context(|| format!("closing {} to others", path.display()))?
+            {
+                tracing::warn!(path = %path.display(), was = format!("{was:o}"), now = format!("{now:o}"), "the development key file was readable by others; it no longer is");
+            }
             return Self::parse(spec.trim()).with_context(|| format!("reading {}", path.display()));
         }
         let entry = Self::generate_entry("dev1")?;
@@ -220,11 +225,7 @@ pub(crate) fn random_id() -> String {
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = crate::private::new_file().open(path)?;
     file.write_all(contents.as_bytes())?;
     file.write_all(b"\n")
 }

@@ -3,7 +3,7 @@ mod names;
 
 pub(crate) use email::EmailAddress;
 pub use names::{Cname, UserState};
-pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TenantType};
+pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TenantType, idn_refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -43,41 +43,104 @@ fn bounded(field: &'static str, value: String, max: usize) -> Result<String, Inv
     if value.chars().count() > max {
         return Err(Invalid::new(field, format!("must be at most {max} characters")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Invalid::new(field, "must not contain control characters"));
+    if value.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
+        return Err(Invalid::new(field, "must not contain control characters or line breaks"));
     }
-    if value.chars().any(is_invisible_format) {
+    if value.chars().any(is_format) {
         return Err(Invalid::new(field, "must not contain direction overrides or invisible characters"));
     }
     Ok(value)
 }
 
-/// Bidirectional controls (which make `moc.live` read as `evil.com`) and
-/// zero-width characters: text that goes out in mail must read as it is.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+/// Unicode's format characters (general category Cf, Unicode 16): bidirectional controls
+/// (which make `moc.live` read as `evil.com`), zero-width characters, invisible tags and
+/// the like. Text that goes out in mail must read as it is.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
-/// Mail repeats a name from the platform's own sender, so a name may hold no link or host name.
+/// Mail repeats a name from the platform's own sender, so a name may hold nothing a mail
+/// client would turn into a link.
 pub(crate) fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let name = required(field, value, max)?;
-    let lower = name.to_lowercase();
-    let has_link = lower.contains("://") || lower.contains("www.") || lower.contains('@') || lower.split_whitespace().any(looks_like_host);
-    if has_link {
+    if reads_as_link(&name) {
         return Err(Invalid::new(field, "must be a name, without links, addresses or host names"));
     }
     Ok(name)
 }
 
-/// Initials (`J.R.R.`) and `St. John` are not hosts.
-fn looks_like_host(word: &str) -> bool {
-    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
-    let host = word.split('/').next().unwrap_or(word);
-    let labels: Vec<&str> = host.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
-        && labels[..labels.len() - 1].iter().any(|l| l.chars().count() >= 2)
+/// Read as a link finder would: in NFKC, where fullwidth `．＠：／` are the ASCII they look like,
+/// with the ideographic full stop `。` (and through NFKC its halfwidth form) as a dot, as IDNA
+/// maps it. Then a name reads as a link if it has `://`, `www.`, `@`, or a dotted run of letters,
+/// digits and `-` that is a host name ([`is_host`]), an IPv4 address, or is followed by a port
+/// (`:443`) or a path (`/`).
+fn reads_as_link(name: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let text: String = name.nfkc().map(|c| if c == '\u{3002}' { '.' } else { c }).flat_map(char::to_lowercase).collect();
+    if text.contains("://") || text.contains("www.") || text.contains('@') {
+        return true;
+    }
+    let in_run = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let chars: Vec<char> = text.chars().collect();
+    let mut start = 0;
+    while start < chars.len() {
+        if !in_run(chars[start]) {
+            start += 1;
+            continue;
+        }
+        let end = chars[start..].iter().position(|&c| !in_run(c)).map_or(chars.len(), |n| start + n);
+        let run: String = chars[start..end].iter().collect();
+        let run = run.trim_matches(|c| c == '.' || c == '-');
+        let labels: Vec<&str> = run.split('.').collect();
+        let dotted = labels.len() >= 2 && labels.iter().all(|l| !l.is_empty());
+        let port_or_path = match (chars.get(end), chars.get(end + 1)) {
+            (Some(':'), Some(d)) => d.is_ascii_digit(),
+            (Some('/'), _) => true,
+            _ => false,
+        };
+        if dotted && (is_host(&labels) || is_ipv4(&labels) || port_or_path) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+/// A last label of two or more letters (`example.com`, `evil.пример`) or in punycode
+/// (`xn--p1ai`), after a label of two or more characters. Initials (`J.R.R.`, `J.R.R.Tolkien`)
+/// are not hosts: mail clients do not link them, and people write their names so. `Dr.Smith`
+/// without the space is, as a link finder cannot tell it from a host.
+fn is_host(labels: &[&str]) -> bool {
+    let Some((last, before)) = labels.split_last() else { return false };
+    let tld = (last.chars().count() >= 2 && last.chars().all(char::is_alphabetic)) || last.starts_with("xn--");
+    tld && before.iter().any(|l| l.chars().count() >= 2)
+}
+
+fn is_ipv4(labels: &[&str]) -> bool {
+    labels.len() == 4 && labels.iter().all(|l| (1..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -87,7 +150,27 @@ mod tests {
     #[test]
     fn names_refuse_links_hosts_and_direction_overrides() {
         let name = |s: &str| person_name("first_name", Some(s.to_owned()), 128);
-        for ok in ["Jane", "Mary-Jane O'Neil", "J.R.R.", "St. John", "José", "Dr. Ng"] {
+        for ok in [
+            "Jane",
+            "Mary-Jane O'Neil",
+            "O'Brien",
+            "Jean-Luc",
+            "J.R.R.",
+            "J.R.R. Tolkien",
+            "J.R.R.Tolkien",
+            "St. John",
+            "Dr. Smith",
+            "Dr. Ng",
+            "José",
+            "Zoë Ó Súilleabháin",
+            "Nguyễn Văn A",
+            "山田\u{3000}太郎",
+            "Ιωάννης",
+            "Martin Luther King Jr.",
+            "Henry VIII",
+            "Jane 3.14",
+            "Mary-Kate 2nd",
+        ] {
             assert!(name(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -97,9 +180,32 @@ mod tests {
             "jane@evil.example",
             "Jane\u{202E}moc.live",
             "Ja\u{200B}ne",
+            // Read as links by mail clients that apply IDNA's dots, fullwidth forms, ports and paths.
+            "Jane evil.example:443/login",
+            "Jane evil\u{3002}example",
+            "Jane evil\u{FF0E}example",
+            "Jane evil\u{FF61}example",
+            "Jane evil\u{2024}example",
+            "Jane 1.2.3.4:80",
+            "Jane 1.2.3.4",
+            "Jane a.b:8080",
+            "Jane a.b/login",
+            "Jane (evil.example)",
+            "Jane,evil.example",
+            "Jane evil.xn--p1ai",
+            "Jane\u{FF20}evil",
+            "Jane https\u{FF1A}\u{FF0F}\u{FF0F}evil",
+            "Jane EVIL.EXAMPLE",
+            "Dr.Smith",
+            // Line breaks and other invisible characters.
+            "Jane\u{2028}Click the link below",
+            "Jane\u{2029}Doe",
+            "Jane\u{00AD}Doe",
+            "Jane\u{E0041}",
         ] {
             assert!(name(bad).is_err(), "{bad}");
         }
         assert!(required("company", Some("Acme\u{202E}".into()), 64).is_err(), "no field takes a direction override");
+        assert!(required("company", Some("Acme\u{2028}Inc".into()), 64).is_err(), "nor a line separator");
     }
 }

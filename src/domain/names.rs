@@ -34,6 +34,29 @@ impl std::fmt::Display for Cname {
     }
 }
 
+/// Why a new tenant may not take `cname`, a valid DNS label, for IDNA's sake: `--` in its third
+/// and fourth characters is the form IDNA reserves (RFC 5891 §4.2.3.1), and its `xn--` names are
+/// punycode that browsers and consoles show in other scripts (`xn--cme-5cd` shows as `аcme`, its
+/// `а` Cyrillic). With `allow_idn` an `xn--` name is taken if it is the ASCII form of an
+/// internationalised name, which says nothing of whether it looks like another tenant's.
+/// Tenants that already have such names keep them: this is asked only of new ones.
+pub(crate) fn idn_refusal(cname: &str, allow_idn: bool) -> Option<&'static str> {
+    if cname.get(2..4) != Some("--") {
+        return None;
+    }
+    if !allow_idn {
+        return Some("must not have '--' as its third and fourth characters: that is the form of internationalised (xn--) names");
+    }
+    let Some(encoded) = cname.strip_prefix("xn--") else {
+        return Some("must not have '--' as its third and fourth characters unless it is an internationalised (xn--) name");
+    };
+    // The decoded name must be non-ASCII (else it is an ASCII name in disguise) and encode back to
+    // exactly this label under IDNA's rules, which refuse what no browser would show as a name.
+    let valid = idna::punycode::decode_to_string(encoded)
+        .is_some_and(|decoded| !decoded.is_ascii() && idna::domain_to_ascii_strict(&decoded).is_ok_and(|ascii| ascii == cname));
+    (!valid).then_some("is not a valid internationalised name: an xn-- name must be one's punycode form")
+}
+
 /// Beyond the service's own names, F5's (`ves`, `volterra`, …) would let a stranger pass for the platform.
 pub(crate) const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
 
@@ -166,6 +189,23 @@ mod tests {
         }
         for bad in ["", "-a", "a-", "Example", "a_b", "a.b", &"a".repeat(64)] {
             assert!(Cname::parse("domain", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_tenant_names_in_idnas_reserved_form_are_refused_unless_valid_idn_is_allowed() {
+        for name in ["acme", "a-b", "ab-cd", "a--b", "abc--d"] {
+            assert_eq!(idn_refusal(name, false), None, "{name}");
+        }
+        for name in ["xn--cme-5cd", "xn--dfault-3of", "xn--mnchen-3ya", "ab--cd", "xn--zz"] {
+            assert!(idn_refusal(name, false).is_some(), "{name}");
+        }
+        for name in ["xn--mnchen-3ya", "xn--cme-5cd", "xn--dfault-3of"] {
+            assert_eq!(idn_refusal(name, true), None, "{name} is valid punycode");
+        }
+        // Not punycode (it overflows); ASCII in disguise; control characters once decoded; another `??--`.
+        for name in ["xn--99999999", "xn--acme-", "xn--acme", "xn--a", "ab--cd", "rz--tanium"] {
+            assert!(idn_refusal(name, true).is_some(), "{name}");
         }
     }
 

@@ -150,21 +150,26 @@ pub(crate) async fn verify_password(
         return Ok(false);
     };
     let caller = admin.caller.clone();
+    // Wrong tries count per /64 of an IPv6 address (see `client_key`): one host can take a new
+    // address for every try. The audit trail keeps the address given.
+    let counted = client.map(|ip| crate::limiter::client_key(ip).to_string()).unwrap_or_default();
     let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            let locked =
-                store::users::locked_until(conn, &user.id, &client).await.context("reading the lock-out")?.is_some_and(|until| until > now);
+            let locked = store::users::locked_until(conn, &user.id, &counted)
+                .await
+                .context("reading the lock-out")?
+                .is_some_and(|until| until > now);
             let valid = matches && !locked && user.password_hash.is_some() && user.state == UserState::Active;
             let outcome = if locked {
                 crate::metrics::refused("login");
                 "locked"
             } else if valid {
-                store::users::reset_failed_logins(conn, &user.id, &client).await.context("resetting wrong tries")?;
+                store::users::reset_failed_logins(conn, &user.id, &counted).await.context("resetting wrong tries")?;
                 "ok"
             } else {
                 let ms = crate::clock::ms;
-                store::users::record_failed_login(conn, &user.id, &client, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR))
+                store::users::record_failed_login(conn, &user.id, &counted, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR))
                     .await
                     .context("counting a wrong try")?;
                 "wrong_password"

@@ -107,11 +107,16 @@ impl Ctx {
         self.mail_queued.notify_one();
     }
 
-    pub(crate) fn cname_is_reserved(&self, cname: &str) -> bool {
+    /// Why a new tenant may not take `cname`: reserved, or in IDNA's reserved form.
+    pub(crate) fn cname_refusal(&self, cname: &str) -> Option<&'static str> {
         let s = &self.settings;
-        crate::domain::RESERVED_CNAMES.contains(&cname)
+        let reserved = crate::domain::RESERVED_CNAMES.contains(&cname)
             || s.reserved_cnames.iter().any(|r| r == cname)
-            || s.default_tenant.as_str() == cname
+            || s.default_tenant.as_str() == cname;
+        if reserved {
+            return Some("is reserved; choose another");
+        }
+        crate::domain::idn_refusal(cname, s.allow_idn_tenant_names)
     }
 
     pub(crate) fn console_url(&self, cname: &str) -> String {

@@ -93,8 +93,8 @@ fn token_invalid() -> Error {
 }
 
 pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
-    if ctx.cname_is_reserved(new.cname.as_str()) {
-        return Err(Error::invalid("domain", "is reserved; choose another"));
+    if let Some(why) = ctx.cname_refusal(new.cname.as_str()) {
+        return Err(Error::invalid("domain", why));
     }
     let ctx2 = ctx.clone();
     let caller = caller.clone();
@@ -240,8 +240,8 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
                     TokenState::Live => {}
                     other => return Err(Error::token(Purpose::Signup, other)),
                 }
-                // A signup made before its cname was reserved must not complete either.
-                if ctx2.cname_is_reserved(&signup.cname)
+                // A signup made before its cname was reserved (or refused) must not complete either.
+                if ctx2.cname_refusal(&signup.cname).is_some()
                     || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
                 {
                     return Err(Error::Conflict(Conflict::CnameTaken));

@@ -65,8 +65,14 @@ impl Transport {
         let kind = match s.mail_transport {
             MailTransport::Dev => Kind::Dev,
             MailTransport::File => {
-                std::fs::create_dir_all(&s.mail_file_dir)
+                crate::private::create_dir_all(&s.mail_file_dir)
                     .with_context(|| format!("creating mail directory {}", s.mail_file_dir.display()))?;
+                if crate::private::open_to_others(&s.mail_file_dir) {
+                    tracing::warn!(
+                        mail_file_dir = %s.mail_file_dir.display(),
+                        "others may list the mail directory; the messages are private, but their names (Message-IDs) show"
+                    );
+                }
                 Kind::File(s.mail_file_dir.clone())
             }
             MailTransport::Smtp => {
@@ -108,9 +114,15 @@ impl Transport {
                     env.message_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@')).collect();
                 let path = dir.join(format!("{name}.eml"));
                 let tmp = dir.join(format!(".{name}.tmp"));
-                // Write then rename, so a reader never sees half a message.
+                // Write then rename, so a reader never sees half a message. The links in it are live:
+                // private from the first byte (a crash's leftover is removed, not reused with its mode).
                 let write = async {
-                    tokio::fs::write(&tmp, &bytes).await?;
+                    use tokio::io::AsyncWriteExt;
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    let mut file = crate::private::new_file_async().open(&tmp).await?;
+                    file.write_all(&bytes).await?;
+                    file.flush().await?;
+                    drop(file);
                     tokio::fs::rename(&tmp, &path).await
                 };
                 write.await.map(|()| Sent::Away).map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
@@ -213,19 +225,44 @@ fn classify(e: &smtp::Error) -> SendError {
 }
 
 /// Without `tls=`, port 465 (or `smtps://`) means implicit TLS and anything else STARTTLS.
+fn tls_mode(url: &url::Url) -> String {
+    match (url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned()), url.scheme(), url.port()) {
+        (Some(m), _, _) => m,
+        (None, "smtps", _) | (None, _, Some(465)) => "tls".to_owned(),
+        _ => "starttls".to_owned(),
+    }
+}
+
+/// The host that `smtp_url` would send its user name and password to unencrypted (`tls=none` with
+/// credentials, to a host that is not this machine), for a warning at start: anyone on the path
+/// reads them, and the relay then sends mail as the platform for whoever has them.
+pub(crate) fn credentials_in_clear(s: &Settings) -> Option<String> {
+    if s.mail_transport != MailTransport::Smtp {
+        return None;
+    }
+    let url = url::Url::parse(s.smtp_url.as_ref()?.expose()).ok()?;
+    if url.username().is_empty() || tls_mode(&url) != "none" {
+        return None;
+    }
+    let loopback = match url.host()? {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        // `smtp:` is not a scheme the URL standard knows, so an IPv4 address stays text.
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) || name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    (!loopback).then(|| url.host_str().unwrap_or_default().to_owned())
+}
+
 fn smtp_from_url(raw: &str, s: &Settings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     let url = url::Url::parse(raw).context("USHER_SMTP_URL is not a URL")?;
     if url.scheme() != "smtp" && url.scheme() != "smtps" {
         bail!("USHER_SMTP_URL must start with smtp:// or smtps://");
     }
     let host = url.host_str().context("USHER_SMTP_URL has no host")?.to_owned();
-    let tls_mode = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
-    let tls_mode = match (tls_mode.as_deref(), url.scheme(), url.port()) {
-        (Some(m), _, _) => m.to_owned(),
-        (None, "smtps", _) | (None, _, Some(465)) => "tls".to_owned(),
-        _ => "starttls".to_owned(),
-    };
-    let (tls, default_port) = match tls_mode.as_str() {
+    let (tls, default_port) = match tls_mode(&url).as_str() {
         "none" => (Tls::None, 25),
         "starttls" => (Tls::Required(TlsParameters::new(host.clone()).context("TLS parameters")?), 587),
         "tls" => (Tls::Wrapper(TlsParameters::new(host.clone()).context("TLS parameters")?), 465),
@@ -256,6 +293,32 @@ mod tests {
         let out = std::process::Command::new("openssl").args(args).output().expect("the openssl command line tool");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn credentials_sent_without_tls_to_another_machine_are_named_for_a_warning() {
+        let in_clear = |url: &str| {
+            let s = crate::config::Layers::from_sources(
+                None,
+                [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url)].map(|(k, v)| (k.to_owned(), v.to_owned())),
+            )
+            .unwrap()
+            .parse()
+            .unwrap();
+            credentials_in_clear(&s)
+        };
+        assert_eq!(in_clear("smtp://relay:pw@mail.example:25?tls=none").as_deref(), Some("mail.example"));
+        assert_eq!(in_clear("smtp://relay:pw@[2001:db8::25]?tls=none").as_deref(), Some("[2001:db8::25]"));
+        for quiet in [
+            "smtp://relay:pw@mail.example:587",
+            "smtp://relay:pw@mail.example:465?tls=tls",
+            "smtp://mail.example:25?tls=none",
+            "smtp://relay:pw@127.0.0.1:25?tls=none",
+            "smtp://relay:pw@[::1]:25?tls=none",
+            "smtp://relay:pw@localhost:25?tls=none",
+        ] {
+            assert_eq!(in_clear(quiet), None, "{quiet}");
+        }
     }
 
     #[test]

@@ -100,6 +100,25 @@ impl SqliteFile {
         Ok(Self { path: PathBuf::from(path), create, busy_timeout })
     }
 
+    /// The database holds password hashes and the links of queued mail: a new file is created
+    /// private before SQLite opens it (SQLite gives `-wal` and `-shm` the same permissions), and
+    /// existing ones lose what others may do with them.
+    fn make_private(&self) -> anyhow::Result<()> {
+        if self.create {
+            crate::private::create_empty(&self.path).with_context(|| format!("creating the database file {}", self.path.display()))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let path = PathBuf::from(name);
+            let closed = crate::private::close_to_others(&path).with_context(|| format!("closing {} to others", path.display()))?;
+            if let Some((was, now)) = closed {
+                tracing::warn!(path = %path.display(), was = format!("{was:o}"), now = format!("{now:o}"), "a database file was open to others; it no longer is");
+            }
+        }
+        Ok(())
+    }
+
     /// `synchronous = FULL`: no answered request is lost to a power cut (WAL's NORMAL may lose the last).
     fn open(&self) -> Result<rusqlite::Connection, Error> {
         use rusqlite::OpenFlags;
@@ -187,6 +206,7 @@ impl Store {
         let commits = Commits::new();
         let engine = if url.starts_with("sqlite:") {
             let file = Arc::new(SqliteFile::parse(url, pool.acquire_timeout)?);
+            file.make_private()?;
             let readers = Arc::new(Readers {
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(tokio::sync::Semaphore::new(pool.max_connections.max(1) as usize)),

@@ -427,3 +427,285 @@ on_each_backend! {
         }
     }
 }
+
+/// `usher serve` as operators run it, its standard error in a file. Killed when dropped.
+struct Serving {
+    address: String,
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    _db: Option<FreshDatabase>,
+}
+
+impl Serving {
+    /// `configure` may change the command (umask, environment) or the data directory before it starts.
+    async fn start(backend: Backend, env: &[(&str, &str)], configure: impl FnOnce(&mut std::process::Command, &std::path::Path)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, db) = fresh_database(&backend, dir.path()).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("usher.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let keys = usher::tokens::KeyRing::generate_entry("k1").unwrap();
+        let mut cmd = serve_command(port, &database_url, &keys, dir.path());
+        cmd.env("USHER_MAIL_POLL_INTERVAL", "100ms").envs(env.iter().copied());
+        configure(&mut cmd, dir.path());
+        let child = cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
+        let mut serving = Self { address: format!("http://127.0.0.1:{port}"), child, log, dir, _db: db };
+        wait_until_serving(&mut serving.child, &serving.address, &serving.log).await;
+        serving
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> StatusCode {
+        reqwest::Client::new().post(format!("{}{path}", self.address)).json(body).send().await.unwrap().status()
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- usher's log ---\n{}", self.log());
+        }
+    }
+}
+
+/// A relay that asks for `AUTH PLAIN` over plain TCP (mailin offers AUTH only
+/// after STARTTLS), accepts every message and keeps what it was sent: each
+/// AUTH line and each message as the client wrote it.
+async fn relay_with_auth() -> (u16, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (auths, messages) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let (auth_log, message_log) = (auths.clone(), messages.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (auths, messages) = (auth_log.clone(), message_log.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 relay.test ESMTP\r\n").await?;
+                while let Some(line) = lines.next_line().await? {
+                    let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-relay.test\r\n250 AUTH PLAIN LOGIN\r\n",
+                        "AUTH" => {
+                            auths.lock().unwrap().push(line.clone());
+                            b"235 2.7.0 accepted\r\n"
+                        }
+                        "DATA" => {
+                            write.write_all(b"354 go on\r\n").await?;
+                            let mut message = String::new();
+                            while let Some(l) = lines.next_line().await? {
+                                if l == "." {
+                                    break;
+                                }
+                                message.push_str(&l);
+                                message.push_str("\r\n");
+                            }
+                            messages.lock().unwrap().push(message);
+                            b"250 2.0.0 queued\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await?;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await?;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (port, auths, messages)
+}
+
+/// The token of the link in a raw message's text, quoted-printable undone.
+fn token_in_raw(raw: &str) -> String {
+    let text = raw.replace("=\r\n", "").replace("=3D", "=");
+    let at = text.find("token=").expect("a link with a token") + "token=".len();
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect()
+}
+
+on_each_backend! {
+    async fn at_trace_level_the_log_holds_no_token_password_or_smtp_credential(backend: Backend) {
+        use base64::Engine;
+        let (relay, auths, messages) = relay_with_auth().await;
+        let smtp_url = format!("smtp://usher-relay:Relay-secret-8842@127.0.0.1:{relay}?tls=none");
+        let env = [("RUST_LOG", "trace"), ("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str())];
+        let usher = Serving::start(backend, &env, |_, _| {}).await;
+        let delivered = async |n: usize| {
+            eventually(&format!("the relay has {n} messages"), Duration::from_secs(15), async || {
+                let got = messages.lock().unwrap().clone();
+                (got.len() >= n).then_some(got)
+            })
+            .await
+        };
+
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup", &signup_body("acme", "jane@example.com")).await, StatusCode::OK);
+        let signup_token = token_in_raw(&delivered(1).await[0]);
+        let r = reqwest::get(format!("{}/signup?token={signup_token}", usher.address)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the link's page is served, with the token in its address");
+        let complete = json!({ "token": signup_token, "password": STRONG_PASSWORD });
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup/complete", &complete).await, StatusCode::OK);
+
+        assert_eq!(usher.post(SEND_PASSWORD, &json!({ "cname": "acme", "email": "jane@example.com" })).await, StatusCode::OK);
+        let password_token = token_in_raw(&delivered(2).await[1]);
+        let set = json!({ "token": password_token, "password": "another-Lantern-quarry-44" });
+        assert_eq!(usher.post("/no_auth/password/set", &set).await, StatusCode::OK);
+
+        assert!(!auths.lock().unwrap().is_empty(), "usher logged in to the relay");
+        let auth_plain = base64::engine::general_purpose::STANDARD.encode("\0usher-relay\0Relay-secret-8842");
+        let log = usher.log();
+        assert!(log.contains("TRACE") || log.contains("DEBUG"), "the log is at trace level: {log}");
+        for (what, secret) in [
+            ("the signup token", signup_token.as_str()),
+            ("the password token", password_token.as_str()),
+            ("the first password", STRONG_PASSWORD),
+            ("the second password", "another-Lantern-quarry-44"),
+            ("the relay's password", "Relay-secret-8842"),
+            ("the AUTH PLAIN exchange", auth_plain.as_str()),
+        ] {
+            assert!(!log.contains(secret), "the log holds {what}");
+        }
+        assert!(!log.contains("SMTP credentials are sent unencrypted"), "a relay on this machine is not warned about");
+    }
+}
+
+/// Mode bits of a file or folder.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+/// The child runs under `umask`, whatever the test runner's.
+fn with_umask(cmd: &mut std::process::Command, umask: libc::mode_t) {
+    // SAFETY: umask is async-signal-safe and touches nothing the parent shares.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            libc::umask(umask);
+            Ok(())
+        });
+    }
+}
+
+on_each_backend! {
+    async fn under_umask_022_the_database_the_mail_files_and_the_development_key_are_private(backend: Backend) {
+        let sqlite = matches!(backend, Backend::Sqlite);
+        let usher = Serving::start(backend, &[("USHER_MAIL_TRANSPORT", "file")], |cmd, dir| {
+            with_umask(cmd, 0o022);
+            cmd.env("USHER_MAIL_FILE_DIR", dir.join("mail/outgoing")).env_remove("USHER_KEYS");
+        })
+        .await;
+        assert_eq!(usher.post("/no_auth/namespaces/system/f5xc-saas/signup", &signup_body("acme", "jane@example.com")).await, StatusCode::OK);
+        let outgoing = usher.dir.path().join("mail/outgoing");
+        let eml = eventually("a message is written", Duration::from_secs(15), async || {
+            std::fs::read_dir(&outgoing).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "eml"))
+        })
+        .await;
+        assert_eq!(mode(&eml), 0o600, "a message holds a live link");
+        assert_eq!((mode(&usher.dir.path().join("mail")), mode(&outgoing)), (0o700, 0o700), "and so do the folders usher made for them");
+        assert_eq!(mode(&usher.dir.path().join("usher-dev.keys")), 0o600, "the development key signs every token");
+        if sqlite {
+            for file in ["usher.db", "usher.db-wal", "usher.db-shm"] {
+                assert_eq!(mode(&usher.dir.path().join(file)), 0o600, "{file}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_database_file_open_to_others_is_closed_to_them_at_start_with_a_warning() {
+    let usher = Serving::start(Backend::Sqlite, &[], |cmd, dir| {
+        use std::os::unix::fs::PermissionsExt;
+        with_umask(cmd, 0o022);
+        for (file, bits) in [("usher.db", 0o644), ("usher.db-wal", 0o666)] {
+            std::fs::write(dir.join(file), b"").unwrap();
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(bits)).unwrap();
+        }
+    })
+    .await;
+    // The group's bits are the operator's choice (a backup user's group); others' are not.
+    assert_eq!(mode(&usher.dir.path().join("usher.db")), 0o640);
+    // SQLite may have made the log afresh, with the database file's mode.
+    assert!([0o640, 0o660].contains(&mode(&usher.dir.path().join("usher.db-wal"))));
+    assert!(usher.log().contains("a database file was open to others"), "{}", usher.log());
+}
+
+on_each_backend! {
+    async fn names_that_a_mail_client_would_link_through_other_dots_ports_or_line_breaks_are_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for name in [
+            "Jane evil.example:443/login",
+            "Jane evil\u{3002}example",
+            "Jane evil\u{FF0E}example",
+            "Jane evil\u{FF61}example",
+            "Jane 1.2.3.4:80",
+            "Jane\u{2028}Your account is suspended",
+        ] {
+            let mut req = signup_body("acme", "jane@example.com");
+            req["user_details"]["last_name"] = json!(name);
+            let (status, answer) = body(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("last_name")), "{name:?}: {answer}");
+        }
+        let mut req = signup_body("acme", "jane@example.com");
+        req["user_details"]["last_name"] = json!("J.R.R. Tolkien");
+        assert_eq!(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &req).await.status(), StatusCode::OK, "initials are a name");
+    }
+}
+
+on_each_backend! {
+    async fn punycode_tenant_names_are_refused_unless_allowed_and_then_must_be_valid(backend: Backend) {
+        let app = TestApp::spawn(backend.clone()).await;
+        // `аcme` with a Cyrillic а, `dеfault` with a Cyrillic е, a valid IDN, and IDNA's other reserved forms.
+        for cname in ["xn--cme-5cd", "xn--dfault-3of", "xn--mnchen-3ya", "ab--cd"] {
+            let (status, answer) = body(app.signup(cname, &format!("{}@example.com", &cname[..2])).await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("domain")), "{cname}: {answer}");
+        }
+        // Names are refused only to new tenants: requests about existing ones still parse.
+        assert_eq!(app.post_json(SEND_PASSWORD, &json!({ "cname": "xn--cme-5cd", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+
+        let app = TestApp::spawn_with(backend, &[("allow_idn_tenant_names", "true")]).await;
+        assert_eq!(app.signup("xn--mnchen-3ya", "jane@example.com").await.status(), StatusCode::OK, "münchen");
+        for cname in ["xn--acme", "xn--99999999", "ab--cd"] {
+            let (status, answer) = body(app.signup(cname, "eve@example.com").await).await;
+            assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("domain")), "{cname}: {answer}");
+        }
+    }
+}
+
+on_each_backend! {
+    async fn addresses_of_one_ipv6_64_share_one_request_budget(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_client_per_minute", "3"), ("trusted_proxies", "127.0.0.1/32")]).await;
+        let probe = json!({ "email": "jane@example.com", "token": "x" });
+        let from = |address: &'static str| {
+            app.client.post(app.url("/no_auth/login/validate_registration")).header("x-forwarded-for", address).json(&probe).send()
+        };
+        for address in ["2001:db8::1", "2001:db8::2", "2001:db8::3:4"] {
+            assert_eq!(from(address).await.unwrap().status(), StatusCode::OK, "{address}");
+        }
+        assert_eq!(from("2001:db8::ffff").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "a new address in the same /64 is the same client");
+        assert_eq!(from("2001:db8:0:1::1").await.unwrap().status(), StatusCode::OK, "the next /64 is another client");
+        for address in ["192.0.2.1", "192.0.2.1", "::ffff:192.0.2.1"] {
+            assert_eq!(from(address).await.unwrap().status(), StatusCode::OK);
+        }
+        assert_eq!(from("192.0.2.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "an IPv4-mapped address is its IPv4 address");
+    }
+
+    async fn wrong_tries_from_new_addresses_of_one_ipv6_64_lock_out_that_64(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let secret = acme_with_jane(&app).await;
+        for i in 1..=10 {
+            let address = format!("2001:db8:5:6::{i:x}");
+            assert!(!verifies(&app, &secret, "not-her-password-at-all", Some(&address)).await);
+        }
+        assert!(!verifies(&app, &secret, STRONG_PASSWORD, Some("2001:db8:5:6::beef")).await, "a fresh address of that /64 is locked");
+        assert!(verifies(&app, &secret, STRONG_PASSWORD, Some("2001:db8:5:7::1")).await, "the owner, in another /64, is not");
+    }
+}
