@@ -157,12 +157,12 @@ pub struct Settings {
     pub(crate) password_pwned_timeout: Duration,
 
     #[serde(deserialize_with = "retention")]
-    pub(crate) retention: crate::store::retention::Retention,
+    pub(crate) retention: Retention,
 
     #[serde(deserialize_with = "webhook_urls")]
     pub(crate) webhook_urls: Vec<String>,
     #[serde(deserialize_with = "webhook_secret")]
-    pub(crate) webhook_secret: Option<Secret>,
+    pub(crate) webhook_secret: Option<WebhookKey>,
     #[serde(deserialize_with = "duration")]
     pub(crate) webhook_timeout: Duration,
 
@@ -439,7 +439,7 @@ fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error>
     }
 }
 
-fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention::Retention, D::Error> {
+fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<Retention, D::Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Periods {
@@ -459,7 +459,7 @@ fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<crate::store::retention:
         unverified: Option<Duration>,
     }
     let p = Periods::deserialize(d)?;
-    Ok(crate::store::retention::Retention {
+    Ok(Retention {
         sent_mail: p.sent_mail,
         dropped_requests: p.dropped_requests,
         dev_mailbox: p.dev_mailbox,
@@ -526,11 +526,49 @@ fn webhook_urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 }
 
 // Checked here, so that a typo stops the start instead of every delivery.
-fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+fn webhook_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WebhookKey>, D::Error> {
     let Some(secret) = blank_is_none::<D, String>(d)? else { return Ok(None) };
-    match crate::webhooks::decode_secret(&secret) {
-        Ok(_) => Ok(Some(Secret(secret))),
-        Err(reason) => Err(D::Error::custom(format!("webhook_secret {reason}"))),
+    WebhookKey::decode(&secret).map(Some).map_err(|reason| D::Error::custom(format!("webhook_secret {reason}")))
+}
+
+/// Periods after which rows are deleted; `None` keeps them.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    pub sent_mail: Option<Duration>,
+    pub dropped_requests: Option<Duration>,
+    pub dev_mailbox: Option<Duration>,
+    pub tokens: Option<Duration>,
+    pub limits: Option<Duration>,
+    pub audit: Option<Duration>,
+    /// Developers who never activated and signups never completed: nobody proved the mailbox.
+    pub unverified: Option<Duration>,
+}
+
+/// The key webhooks are signed with, decoded from Standard Webhooks' `whsec_<base64>` form.
+#[derive(Clone)]
+pub(crate) struct WebhookKey(Vec<u8>);
+
+impl WebhookKey {
+    pub(crate) fn decode(secret: &str) -> Result<Self, &'static str> {
+        use base64::Engine as _;
+        let encoded = secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim());
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "must be `whsec_` followed by base64, e.g. `whsec_$(openssl rand -base64 32)`")?;
+        if key.len() < 24 {
+            return Err("must hold at least 24 random bytes (Standard Webhooks asks for 24 to 64): `whsec_$(openssl rand -base64 32)`");
+        }
+        Ok(Self(key))
+    }
+
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***SECRET***")
     }
 }
 

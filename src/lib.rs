@@ -12,6 +12,7 @@ mod http;
 mod limiter;
 pub mod mail;
 mod metrics;
+pub mod outbox;
 mod passwords;
 mod private;
 mod pwned;

@@ -1,7 +1,6 @@
 //! The process's counters, bumped where things happen. Nothing here reads a request or the
 //! database: recording per route and scraping live with `http`, which serves `/metrics`.
 
-use crate::store::tokens::TokenState;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -45,14 +44,8 @@ pub fn refused(kind: &'static str) {
     COUNTERS.refusals.get_or_create(&vec![("kind", kind)]).inc();
 }
 
-pub fn token_spend(found: TokenState) {
-    let outcome = match found {
-        TokenState::Live => "spent",
-        TokenState::Used => "used",
-        TokenState::Superseded => "superseded",
-        TokenState::Expired => "expired",
-        TokenState::Missing => "unknown",
-    };
+/// `outcome`: spent, used, superseded, expired or unknown.
+pub fn token_spend(outcome: &'static str) {
     COUNTERS.token_spends.get_or_create(&vec![("outcome", outcome)]).inc();
 }
 

@@ -1,9 +1,7 @@
 use crate::domain::Invalid;
-use crate::flows::{Error, Resource};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub const MIN_LEN: usize = 8;
@@ -18,6 +16,25 @@ const SCORED_LOOK_ALIKES: usize = 8;
 /// at 16 letters, 296 calls and 70–95 ms at this length, which still covers `troubador`.
 const MISSPELT_MAX: usize = 10;
 
+/// Why a password was not hashed or checked; `flows` maps it into its own error.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// The policy refused it: the field and the reason, in the person's words.
+    #[error("{0}")]
+    Refused(Invalid),
+    /// Both pools' queues were full: try again in a moment.
+    #[error("the password pool and its queue are full")]
+    Busy,
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+impl From<Invalid> for PasswordError {
+    fn from(refused: Invalid) -> Self {
+        Self::Refused(refused)
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     /// Argon2 only: `verify_password` shares it, so nothing else may keep it busy.
@@ -30,7 +47,7 @@ pub struct Hasher {
 }
 
 /// Work on the blocking pool behind two semaphores: `workers` running, `queue` waiting. Past that,
-/// `Error::Unavailable` at once (a 503) instead of a growing wait.
+/// `PasswordError::Busy` at once (a 503) instead of a growing wait.
 #[derive(Clone)]
 struct Pool {
     queue: Arc<Semaphore>,
@@ -55,14 +72,13 @@ impl Pool {
         (running, held.saturating_sub(running))
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-        let busy = || Error::Unavailable { what: Resource::PasswordQueue, retry_after: Duration::from_secs(1), cause: None };
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
         let _queued = self.queue.clone().try_acquire_owned().map_err(|_| {
             (self.refused)();
-            busy()
+            PasswordError::Busy
         })?;
-        let _running = self.workers.clone().acquire_owned().await.map_err(|_| busy())?;
-        tokio::task::spawn_blocking(job).await.map_err(|e| Error::Internal(anyhow::anyhow!("password job failed: {e}")))
+        let _running = self.workers.clone().acquire_owned().await.map_err(|_| PasswordError::Busy)?;
+        tokio::task::spawn_blocking(job).await.map_err(|e| PasswordError::Failed(anyhow::anyhow!("password job failed: {e}")))
     }
 }
 
@@ -95,7 +111,13 @@ impl Hasher {
     }
 
     /// `personal`: words the password must not be built from; the email's local part is also refused as a substring.
-    pub async fn check_and_hash(&self, field: &'static str, raw: String, local_part: &str, personal: Vec<String>) -> Result<String, Error> {
+    pub async fn check_and_hash(
+        &self,
+        field: &'static str,
+        raw: String,
+        local_part: &str,
+        personal: Vec<String>,
+    ) -> Result<String, PasswordError> {
         check_length(field, &raw)?;
         if local_part.len() >= 3 && raw.to_lowercase().contains(&local_part.to_lowercase()) {
             return Err(Invalid::new(field, "must not contain the name part of your email address").into());
@@ -115,12 +137,12 @@ impl Hasher {
                 Self::argon2()
                     .hash_password(raw.as_bytes(), &salt)
                     .map(|h| h.to_string())
-                    .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a password: {e}")))
+                    .map_err(|e| PasswordError::Failed(anyhow::anyhow!("hashing a password: {e}")))
             })
             .await?
     }
 
-    pub async fn verify(&self, raw: String, phc: String) -> Result<bool, Error> {
+    pub async fn verify(&self, raw: String, phc: String) -> Result<bool, PasswordError> {
         self.hashing
             .run(move || match PasswordHash::new(&phc) {
                 Ok(parsed) => Self::argon2().verify_password(raw.as_bytes(), &parsed).is_ok(),
@@ -133,14 +155,14 @@ impl Hasher {
 /// The policy's checks that cost CPU, bounded whatever the input by `SCORED_PREFIX`,
 /// `SCORED_LOOK_ALIKES` and `MISSPELT_MAX`: the misspelling search of a 10-letter base, the worst,
 /// took 70–95 ms here; any other input under 16 ms (policy_cost, below).
-fn refuse_weak(field: &'static str, raw: &str, personal: &[String], min_score: u8) -> Result<(), Error> {
+fn refuse_weak(field: &'static str, raw: &str, personal: &[String], min_score: u8) -> Result<(), Invalid> {
     if let Some(why) = guessable(raw, personal, min_score) {
-        return Err(Error::from(Invalid::new(field, why)));
+        return Err(Invalid::new(field, why));
     }
     let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
     let score: u8 = zxcvbn::zxcvbn(&scored(raw), &inputs).score().into();
     if score < min_score {
-        return Err(Error::from(Invalid::new(field, "is too easy to guess: add more words or characters that are not common patterns")));
+        return Err(Invalid::new(field, "is too easy to guess: add more words or characters that are not common patterns"));
     }
     Ok(())
 }
@@ -345,9 +367,9 @@ mod tests {
         let h = hasher();
         let held = h.hashing.queue.clone().try_acquire_many_owned(2).unwrap();
         let err = h.check_and_hash("password", "Tr0ub4dor&3".into(), "jane", vec![]).await.unwrap_err();
-        assert!(matches!(err, Error::Invalid { .. }), "refused by the policy without a hashing slot: {err}");
+        assert!(matches!(err, PasswordError::Refused(_)), "refused by the policy without a hashing slot: {err}");
         let err = h.check_and_hash("password", STRONG.into(), "jane", vec![]).await.unwrap_err();
-        assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+        assert!(matches!(err, PasswordError::Busy), "{err}");
         drop(held);
     }
 
@@ -356,7 +378,7 @@ mod tests {
         let h = Hasher::new(1, 0, 0);
         let held = h.hashing.queue.clone().try_acquire_owned().unwrap();
         let err = h.verify("x".into(), "y".into()).await.unwrap_err();
-        assert!(matches!(err, Error::Unavailable { .. }));
+        assert!(matches!(err, PasswordError::Busy));
         drop(held);
         assert!(!h.verify("x".into(), "y".into()).await.unwrap());
     }

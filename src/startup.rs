@@ -5,7 +5,7 @@ use crate::http::{self, AppState};
 use crate::limiter::ClientLimiter;
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
-use crate::mail::worker::{Worker, WorkerSettings};
+use crate::outbox::{Worker, WorkerSettings};
 use crate::passwords::Hasher;
 use crate::store::{Backend, PoolSettings, Store};
 use crate::tokens::{self, KeyRing};

@@ -230,6 +230,43 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(b"\n")
 }
 
+/// Where a token stands, from its row in `one_time_tokens` (which only `store` reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    Live,
+    Used,
+    Superseded,
+    Expired,
+    /// No row: never issued here, or pruned.
+    Missing,
+}
+
+impl TokenState {
+    /// From a row's `(used_at, superseded_at, expires_at)`, if there is a row.
+    pub(crate) fn of(row: Option<(Option<i64>, Option<i64>, i64)>, now: i64) -> Self {
+        match row {
+            None => Self::Missing,
+            Some((Some(_), _, _)) => Self::Used,
+            Some((None, Some(_), _)) => Self::Superseded,
+            Some((None, None, expires)) if expires <= now => Self::Expired,
+            Some(_) => Self::Live,
+        }
+    }
+}
+
+impl TokenState {
+    /// The outcome of a try at spending a token in this state, as `/metrics` counts it.
+    pub(crate) fn spend_outcome(self) -> &'static str {
+        match self {
+            Self::Live => "spent",
+            Self::Used => "used",
+            Self::Superseded => "superseded",
+            Self::Expired => "expired",
+            Self::Missing => "unknown",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

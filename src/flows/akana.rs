@@ -1,7 +1,8 @@
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, UserState};
-use crate::store::{self, Conn, tokens::TokenState, users::User};
+use crate::store::{self, Conn, users::User};
+use crate::tokens::TokenState;
 use crate::tokens::{self, Purpose};
 
 pub(crate) struct NewDeveloper {

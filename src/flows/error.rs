@@ -1,6 +1,7 @@
 use crate::domain::Invalid;
-use crate::store::{self, tokens::TokenState};
+use crate::store;
 use crate::tokens::Purpose;
+use crate::tokens::TokenState;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,16 @@ impl Error {
         Self::Invalid { field, message: message.into() }
     }
 
+    /// Every try at spending a token ends here, whether refused before any work or after the spend's
+    /// statement (a transaction rolled back later still counts its try): counted once, by outcome.
+    pub(crate) fn token_tried(purpose: Purpose, found: TokenState) -> Result<(), Self> {
+        crate::metrics::token_spend(found.spend_outcome());
+        match found {
+            TokenState::Live => Ok(()),
+            dead => Err(Self::token(purpose, dead)),
+        }
+    }
+
     /// A used signup token means a completed signup.
     pub(crate) fn token(purpose: Purpose, state: TokenState) -> Self {
         let fault = match state {
@@ -101,6 +112,17 @@ impl From<store::Error> for Error {
             return Self::Unavailable { what: Resource::Database, retry_after: Duration::from_secs(5), cause: Some(e.into()) };
         }
         Self::Internal(e.into())
+    }
+}
+
+impl From<crate::passwords::PasswordError> for Error {
+    fn from(e: crate::passwords::PasswordError) -> Self {
+        use crate::passwords::PasswordError as P;
+        match e {
+            P::Refused(invalid) => invalid.into(),
+            P::Busy => Self::Unavailable { what: Resource::PasswordQueue, retry_after: Duration::from_secs(1), cause: None },
+            P::Failed(e) => Self::Internal(e),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, Error, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
-use crate::store::{self, tokens::TokenState, tokens::Try, users::User};
+use crate::store::{self, tokens::Try, users::User};
 use crate::tokens::Purpose;
+use crate::tokens::TokenState;
 use crate::webhooks;
 use std::time::Duration;
 
@@ -51,10 +52,7 @@ pub(crate) async fn set_with_token(
     let hooks = ctx.settings.clone();
     ctx.write(move |conn, now| {
         Box::pin(async move {
-            match store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")? {
-                TokenState::Live => {}
-                other => return Err(Error::token(purpose, other)),
-            }
+            Error::token_tried(purpose, store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")?)?;
             store::users::set_password(conn, &user_id, &hash, now).await.context("setting the password")?;
             // The owner proved the mailbox: whatever locked them out is over.
             store::users::clear_lockouts(conn, &user_id).await.context("clearing lock-outs")?;
@@ -95,10 +93,7 @@ pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Resu
             crate::metrics::refused("token_tries");
             Err(Error::RateLimited { retry_after: Duration::from_millis(retry_after_ms.max(1000) as u64) })
         }
-        Try::Dead(state) => {
-            crate::metrics::token_spend(state);
-            Err(Error::token(purpose, state))
-        }
+        Try::Dead(state) => Error::token_tried(purpose, state),
     };
     {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;

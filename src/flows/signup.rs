@@ -2,7 +2,8 @@ use super::deferred::{self, Request};
 use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
 use crate::mail::{self, Intent, Outgoing};
-use crate::store::{self, tokens::TokenState};
+use crate::store;
+use crate::tokens::TokenState;
 use crate::tokens::{self, Purpose};
 use crate::webhooks;
 use serde::{Deserialize, Serialize};
@@ -212,8 +213,7 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
         let signup = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or_else(token_invalid)?;
         if signup.state == SignupState::Completed {
-            crate::metrics::token_spend(TokenState::Used);
-            return Err(Error::Conflict(Conflict::SignupCompleted));
+            Error::token_tried(Purpose::Signup, TokenState::Used)?;
         }
         signup
     };
@@ -236,10 +236,8 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
     let done = ctx
         .write(move |conn, now| {
             Box::pin(async move {
-                match store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")? {
-                    TokenState::Live => {}
-                    other => return Err(Error::token(Purpose::Signup, other)),
-                }
+                let spent = store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")?;
+                Error::token_tried(Purpose::Signup, spent)?;
                 // A signup made before its cname was reserved (or refused) must not complete either.
                 if ctx2.cname_refusal(&signup.cname).is_some()
                     || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()

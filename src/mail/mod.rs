@@ -1,6 +1,5 @@
 pub mod templates;
 pub mod transport;
-pub mod worker;
 
 use crate::clock;
 use crate::store::{self, Conn, outbox::Envelope, outbox::Status};

@@ -8,6 +8,7 @@
 
 use super::db::Column;
 use super::{Error, Store, Value};
+use crate::config::Retention;
 use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -20,19 +21,6 @@ const KEYS_PER_STATEMENT: usize = 64;
 /// Rows one read of a walk looks at: ~1 ms on SQLite, where both walked
 /// tables are stored in key order (WITHOUT ROWID).
 const WALK_STEP: usize = 2048;
-
-/// Periods after which rows are deleted; `None` keeps them.
-#[derive(Debug, Clone, Default)]
-pub struct Retention {
-    pub sent_mail: Option<Duration>,
-    pub dropped_requests: Option<Duration>,
-    pub dev_mailbox: Option<Duration>,
-    pub tokens: Option<Duration>,
-    pub limits: Option<Duration>,
-    pub audit: Option<Duration>,
-    /// Developers who never activated and signups never completed: nobody proved the mailbox.
-    pub unverified: Option<Duration>,
-}
 
 /// Rows of `table` whose `condition` (over `$1`, `$2`, …) holds are deleted.
 /// Tables keyed by more than one column are small and go in one statement.

@@ -1,8 +1,8 @@
-use super::tokens::TokenState;
 use super::{Conn, Error};
 use crate::args;
 use crate::domain::SignupState;
 use crate::tokens::Purpose;
+use crate::tokens::TokenState;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Signup {

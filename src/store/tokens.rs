@@ -1,16 +1,6 @@
 use super::{Conn, Error};
 use crate::args;
-use crate::tokens::{Issued, Purpose};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenState {
-    Live,
-    Used,
-    Superseded,
-    Expired,
-    /// No row: never issued here, or pruned.
-    Missing,
-}
+use crate::tokens::{Issued, Purpose, TokenState};
 
 pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
     conn.execute(
@@ -35,10 +25,7 @@ pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now:
             args![id_hash, purpose.as_str(), now],
         )
         .await?;
-    let found = if spent == 1 { TokenState::Live } else { state(conn, id_hash, purpose, now).await? };
-    // Counted when the statement ran: a transaction rolled back later still counts its try.
-    crate::metrics::token_spend(found);
-    Ok(found)
+    if spent == 1 { Ok(TokenState::Live) } else { state(conn, id_hash, purpose, now).await }
 }
 
 pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
@@ -49,19 +36,6 @@ pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now:
         )
         .await?;
     Ok(TokenState::of(row, now))
-}
-
-impl TokenState {
-    /// From a row's `(used_at, superseded_at, expires_at)`, if there is a row.
-    pub(crate) fn of(row: Option<(Option<i64>, Option<i64>, i64)>, now: i64) -> Self {
-        match row {
-            None => Self::Missing,
-            Some((Some(_), _, _)) => Self::Used,
-            Some((None, Some(_), _)) => Self::Superseded,
-            Some((None, None, expires)) if expires <= now => Self::Expired,
-            Some(_) => Self::Live,
-        }
-    }
 }
 
 /// How a try at a token's password is answered.

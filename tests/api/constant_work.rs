@@ -183,7 +183,7 @@ on_each_backend! {
             })
             .await
             .unwrap();
-        let retention = usher::store::retention::Retention { dev_mailbox: Some(Duration::from_secs(7 * 86_400)), ..Default::default() };
+        let retention = usher::config::Retention { dev_mailbox: Some(Duration::from_secs(7 * 86_400)), ..Default::default() };
         let commits_before = store.commits();
         let deleted = usher::store::retention::prune(&store, 10 * day_ms, &retention).await.unwrap();
         assert_eq!(deleted, 1_295, "every row older than seven days, and only those");
@@ -218,7 +218,7 @@ on_each_backend! {
             })
             .await
             .unwrap();
-        let retention = usher::store::retention::Retention { tokens: Some(Duration::from_secs(86_400)), ..Default::default() };
+        let retention = usher::config::Retention { tokens: Some(Duration::from_secs(86_400)), ..Default::default() };
         let commits_before = store.commits();
         let deleted = usher::store::retention::prune(&store, 2 * day_ms, &retention).await.unwrap();
         assert_eq!(deleted, 1_667, "every token spent more than a day ago, and only those");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use usher::clock::Clock;
 use usher::config::Layers;
 use usher::flows::Ctx;
-use usher::mail::worker::Worker;
+use usher::outbox::Worker;
 use usher::startup::Application;
 
 #[derive(Clone, Debug)]

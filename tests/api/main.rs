@@ -18,6 +18,7 @@ mod contact;
 mod delivery;
 mod errors;
 mod hostile;
+mod layers;
 mod limits;
 mod mail_delivery;
 mod migrations;

@@ -209,10 +209,14 @@ async fn one_signup_token_spent_through_two_instances_at_once_succeeds_exactly_o
     let answers = storm(&client, [&a, &b], 10, COMPLETE, complete).await;
     let won = answers.iter().filter(|(s, ..)| *s == StatusCode::OK).count();
     assert_eq!(won, 1, "{answers:?}");
+    // A token takes ten tries a minute, across instances: tries past them are refused before any work.
     assert!(
-        answers.iter().all(|(s, _, answer)| *s == StatusCode::OK || (*s == StatusCode::CONFLICT && answer["code"] == "SIGNUP_COMPLETED")),
+        answers.iter().all(|(s, _, answer)| *s == StatusCode::OK
+            || (*s == StatusCode::CONFLICT && answer["code"] == "SIGNUP_COMPLETED")
+            || (*s == StatusCode::TOO_MANY_REQUESTS && answer["code"] == "TOO_MANY_REQUESTS")),
         "{answers:?}"
     );
+    assert!(answers.iter().filter(|(s, ..)| *s != StatusCode::TOO_MANY_REQUESTS).count() >= 10, "{answers:?}");
 
     let pool = db.pool().await;
     let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&pool).await.unwrap();

@@ -1,10 +1,12 @@
-//! The outbox worker (ARCHITECTURE.md, `mail`): resolve, claim under a renewed lease, send.
+//! The outbox worker: resolve request rows (through `flows::deferred`), claim due rows under a
+//! renewed lease, mint their links' tokens, send mail through `mail`'s transport and post webhooks.
+//! It sits above `flows`, which writes the rows it works through.
 
-use super::templates::Templates;
-use super::transport::{Envelope, SendError, Sent, Transport};
-use super::{Intent, LinkToMint, Minted};
 use crate::clock::{self, Clock};
 use crate::flows::deferred::{self, Care};
+use crate::mail::templates::Templates;
+use crate::mail::transport::{Envelope, SendError, Sent, Transport};
+use crate::mail::{Intent, LinkToMint, Minted};
 use crate::store::devmail::DevMessage;
 use crate::store::{self, Conn, Store};
 use crate::tokens::{KeyRing, Purpose};
@@ -35,7 +37,7 @@ pub struct WorkerSettings {
     pub signup_link_ttl: Duration,
     pub password_link_ttl: Duration,
     pub activation_code_ttl: Duration,
-    pub retention: store::retention::Retention,
+    pub retention: crate::config::Retention,
     pub webhook_urls: Vec<String>,
 }
 
