@@ -13,7 +13,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 pub struct Application {
     listener: TcpListener,
@@ -75,7 +75,6 @@ impl Application {
             }
         }
         let settings = Arc::new(settings);
-        let mail_queued = Arc::new(Notify::new());
         let keys = Arc::new(keys);
         let ctx = Ctx::new(Shared {
             store: store.clone(),
@@ -84,7 +83,6 @@ impl Application {
             hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score)
                 .with_pwned_check(crate::pwned::PwnedCheck::from_settings(&settings)?),
             settings: settings.clone(),
-            mail_queued: mail_queued.clone(),
         });
         let worker = Worker {
             id: format!("{}-{}", hostname(), tokens::random_id()),
@@ -114,7 +112,7 @@ impl Application {
                 retention: settings.retention.clone(),
                 webhook_urls: settings.webhook_urls.clone(),
             }),
-            wake: mail_queued,
+            wake: ctx.store.outbox_queued(),
         };
         let limiter = ClientLimiter::new(settings.limit_client_per_minute, clock);
         let csrf = http::security::CsrfKey::from_keys(&ctx.keys)?;

@@ -127,7 +127,6 @@ pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &Em
         })
     })
     .await?;
-    ctx.mail_queued();
     Ok(())
 }
 

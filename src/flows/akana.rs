@@ -75,7 +75,6 @@ async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error>
         })
     })
     .await?;
-    ctx.mail_queued();
     Ok(())
 }
 
@@ -118,7 +117,6 @@ pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, cod
                 })
             })
             .await?;
-            ctx.mail_queued();
             Err(Error::token(Purpose::Activation, TokenState::Expired))
         }
         other => Err(Error::token(Purpose::Activation, other)),

@@ -15,7 +15,6 @@ use crate::store::{self, BoxFuture, Conn, Store};
 use crate::tokens::KeyRing;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// What every flow needs. It is cloned into each request and each write job,
 /// so it is one shared allocation: cloning the parts cost ~8 % of a cheap
@@ -42,7 +41,6 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     pub(crate) hasher: Hasher,
     pub(crate) settings: Arc<Settings>,
-    pub(crate) mail_queued: Arc<Notify>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,10 +99,6 @@ impl Ctx {
     {
         let clock = self.clock.clone();
         self.store.write(move |conn| job(conn, clock.now_ms())).await.context("in a write transaction")
-    }
-
-    pub fn mail_queued(&self) {
-        self.mail_queued.notify_one();
     }
 
     /// Why a new tenant may not take `cname`: reserved, or in IDNA's reserved form.

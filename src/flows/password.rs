@@ -11,7 +11,6 @@ pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email:
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     let ctx2 = ctx.clone();
     ctx.write(move |conn, now| Box::pin(async move { deferred::submit(&ctx2, conn, now, MailFlow::Password, &request).await })).await?;
-    ctx.mail_queued();
     Ok(())
 }
 
@@ -62,9 +61,6 @@ pub(crate) async fn set_with_token(
         })
     })
     .await?;
-    if !ctx.settings.webhook_urls.is_empty() {
-        ctx.mail_queued();
-    }
     Ok(())
 }
 

@@ -118,7 +118,6 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
         })
     })
     .await?;
-    ctx.mail_queued();
     Ok(())
 }
 
@@ -146,7 +145,6 @@ pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<()
         })
     })
     .await?;
-    ctx.mail_queued();
     Ok(())
 }
 
@@ -232,7 +230,6 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
     let ctx2 = ctx.clone();
     let caller = caller.clone();
     let id_hash = claims.id_hash();
-    let queued = password_hash.is_none() || !ctx.settings.webhook_urls.is_empty();
     let done = ctx
         .write(move |conn, now| {
             Box::pin(async move {
@@ -323,9 +320,6 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
             })
         })
         .await?;
-    if queued {
-        ctx.mail_queued();
-    }
     Ok(done)
 }
 

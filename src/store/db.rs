@@ -183,7 +183,8 @@ tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
 
-pub struct Conn(pub(super) Inner);
+/// A connection, and whether the job using it wrote outbox rows since it was last asked.
+pub struct Conn(pub(super) Inner, pub(super) bool);
 
 pub(super) enum Inner {
     Sqlite(rusqlite::Connection),
@@ -197,6 +198,19 @@ enum Side<'a> {
 }
 
 impl Conn {
+    pub(super) fn new(inner: Inner) -> Self {
+        Self(inner, false)
+    }
+
+    /// Said by whatever writes an outbox row, so that the commit wakes the worker.
+    pub(super) fn queued_outbox_row(&mut self) {
+        self.1 = true;
+    }
+
+    pub(super) fn take_queued(&mut self) -> bool {
+        std::mem::take(&mut self.1)
+    }
+
     fn side(&mut self) -> Side<'_> {
         match &mut self.0 {
             Inner::Sqlite(c) => Side::Sqlite(c),

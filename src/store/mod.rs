@@ -31,6 +31,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -42,22 +43,29 @@ pub enum Backend {
 
 /// Every commit, counted and timed. On SQLite the time is the batch's `COMMIT`: the WAL's write
 /// and fsync (and the writer's own checkpoint when one is due), which every request of the batch
-/// waits for, so a slow disk shows here first (docs/benchmarks.md).
+/// waits for, so a slow disk shows here first (docs/benchmarks.md). A commit that wrote outbox rows
+/// wakes the outbox worker (`Store::outbox_queued`): no flow has to remember to.
 #[derive(Clone)]
 pub(crate) struct Commits {
     count: Arc<AtomicU64>,
     seconds: Histogram,
+    outbox_queued: Arc<Notify>,
 }
 
 impl Commits {
     fn new() -> Self {
         // 100 µs (a quick fsync) to about 3 s (a stalled disk).
-        Self { count: Arc::new(AtomicU64::new(0)), seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)) }
+        let seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        Self { count: Arc::new(AtomicU64::new(0)), seconds, outbox_queued: Arc::new(Notify::new()) }
     }
 
-    fn record(&self, took: Duration) {
+    /// After the commit, never before: the worker must find the rows it is woken for.
+    fn record(&self, took: Duration, queued_outbox_rows: bool) {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.seconds.observe(took.as_secs_f64());
+        if queued_outbox_rows {
+            self.outbox_queued.notify_one();
+        }
     }
 }
 
@@ -170,7 +178,7 @@ impl Readers {
                 c
             }
         };
-        Ok(Lease { conn: Some(Conn(Inner::Sqlite(conn))), home: Some((self.clone(), permit)) })
+        Ok(Lease { conn: Some(Conn::new(Inner::Sqlite(conn))), home: Some((self.clone(), permit)) })
     }
 }
 
@@ -194,7 +202,7 @@ impl DerefMut for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let (Some(Conn(Inner::Sqlite(c))), Some((readers, _permit))) = (self.conn.take(), self.home.take()) {
+        if let (Some(Conn(Inner::Sqlite(c), _)), Some((readers, _permit))) = (self.conn.take(), self.home.take()) {
             readers.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(c);
         }
     }
@@ -227,6 +235,11 @@ impl Store {
             anyhow::bail!("database_url must start with sqlite:// or postgres://");
         };
         Ok(Self { engine, commits, last_foreground: Arc::new(AtomicU64::new(0)), opened: std::time::Instant::now() })
+    }
+
+    /// Notified after each commit that wrote outbox rows (mail, webhooks, requests to resolve).
+    pub fn outbox_queued(&self) -> Arc<Notify> {
+        self.commits.outbox_queued.clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -287,12 +300,13 @@ impl Store {
             Engine::Sqlite { writer, .. } => writer.submit(priority, job).await,
             Engine::Postgres { pool, .. } => {
                 let tx = pool.begin().await.map_err(Error::from)?;
-                let mut conn = Conn(Inner::PostgresTx(tx));
+                let mut conn = Conn::new(Inner::PostgresTx(tx));
                 let value = job(&mut conn).await?;
-                let Conn(Inner::PostgresTx(tx)) = conn else { unreachable!("the job gets back the transaction it was given") };
+                let queued = conn.take_queued();
+                let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
                 let committing = std::time::Instant::now();
                 tx.commit().await.map_err(Error::from)?;
-                self.commits.record(committing.elapsed());
+                self.commits.record(committing.elapsed(), queued);
                 Ok(value)
             }
         }
@@ -302,7 +316,7 @@ impl Store {
     pub async fn acquire(&self) -> Result<Lease, Error> {
         match &self.engine {
             Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
-            Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn(Inner::Postgres(pool.acquire().await?))), home: None }),
+            Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn::new(Inner::Postgres(pool.acquire().await?))), home: None }),
         }
     }
 

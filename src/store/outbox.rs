@@ -84,6 +84,7 @@ pub struct Listed {
 }
 
 pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), Error> {
+    conn.queued_outbox_row();
     conn.execute(
         "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
@@ -261,6 +262,7 @@ pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result
 
 /// A request whose resolution failed is resolved again.
 pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
+    conn.queued_outbox_row();
     let changed = conn
         .execute(
             "UPDATE outbox SET attempts = 0, next_attempt_at = $2, claimed_by = NULL,

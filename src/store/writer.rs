@@ -38,7 +38,7 @@ where
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done> {
         let Typed { job, answer } = *self;
         Box::pin(async move {
-            match job(conn).await {
+            match first_poll(job(conn), std::any::type_name::<F>()) {
                 Ok(value) => Done {
                     keep: true,
                     finish: Box::new(move |commit_error| {
@@ -60,6 +60,20 @@ where
 
     fn refuse(self: Box<Self>, error: &Error) {
         let _ = self.answer.send(Err(E::from(error.replicate())));
+    }
+}
+
+/// On SQLite every statement runs on this thread and a job's future is done on its first poll. One
+/// that is not awaits something else (a lock, a timer, the network) while it holds the one writer,
+/// and every request behind it waits: it is refused, its savepoint rolled back, and named.
+fn first_poll<T, E: From<Error>>(mut job: BoxFuture<'_, Result<T, E>>, name: &'static str) -> Result<T, E> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match job.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => {
+            tracing::error!(job = name, "a write job awaited something other than the database; it was refused");
+            Err(E::from(Error::Aborted(format!("the write job {name} awaited something other than the database"))))
+        }
     }
 }
 
@@ -123,7 +137,7 @@ async fn run(file: Arc<SqliteFile>, mut rx: mpsc::Receiver<Job>, mut background:
         let c = match conn.take() {
             Some(c) => c,
             None => match file.open() {
-                Ok(c) => Conn(Inner::Sqlite(c)),
+                Ok(c) => Conn::new(Inner::Sqlite(c)),
                 Err(e) => {
                     tracing::warn!(error = %e, "database writer cannot open the database");
                     refuse_all(jobs, &e);
@@ -170,6 +184,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> 
     let mut jobs = jobs.into_iter().peekable();
     let mut opening: &[&str] = &["BEGIN IMMEDIATE", "SAVEPOINT job"];
     let mut failure: Option<Error> = None;
+    let mut queued = false;
     while let Some(job) = jobs.next() {
         if let Err(e) = run_all(&mut conn, opening).await {
             job.work.refuse(&e);
@@ -177,6 +192,8 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> 
             break;
         }
         let done = job.work.run(&mut conn).instrument(job.span).await;
+        // A job rolled back queued nothing.
+        queued |= conn.take_queued() && done.keep;
         let last = jobs.peek().is_none();
         opening = match (done.keep, last) {
             (true, false) => &["RELEASE job", "SAVEPOINT job"],
@@ -196,7 +213,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> 
     };
     match failure {
         None => {
-            commits.record(committing.elapsed());
+            commits.record(committing.elapsed(), queued);
             bell.committed();
             for finish in finishers {
                 finish(None);

@@ -111,7 +111,8 @@ on_each_backend! {
 
         // Held open, this write keeps the writer busy while the others queue
         // up behind it, so on SQLite they are applied as one batch.
-        let (release, held) = tokio::sync::oneshot::channel::<()>();
+        // A job may await nothing but the database, so it holds the writer by blocking its thread.
+        let (release, held) = std::sync::mpsc::channel::<()>();
         let (started, running) = tokio::sync::oneshot::channel::<()>();
         let holder = {
             let store = store.clone();
@@ -120,7 +121,7 @@ on_each_backend! {
                     .write(move |_conn| {
                         Box::pin(async move {
                             let _ = started.send(());
-                            let _ = held.await;
+                            let _ = held.recv();
                             Ok(())
                         })
                     })
@@ -299,14 +300,18 @@ async fn sqlite_checkpoints_beside_the_writer_not_in_its_commits() {
     eventually("the commits are copied into the database file", Duration::from_secs(10), async || in_file()).await;
 }
 
-async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::Error> {
-    let tenant = usher::store::users::Tenant {
+fn tenant_named(cname: &str) -> usher::store::users::Tenant {
+    usher::store::users::Tenant {
         id: uuid_like(),
         cname: cname.to_owned(),
         name: cname.to_owned(),
         tenant_type: "FREEMIUM".to_owned(),
         developer_signup: false,
-    };
+    }
+}
+
+async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::Error> {
+    let tenant = tenant_named(cname);
     store.write(move |conn| Box::pin(async move { usher::store::users::insert_tenant(conn, &tenant, 0).await })).await
 }
 
@@ -328,7 +333,7 @@ async fn sqlite_takes_every_waiting_request_write_and_one_of_the_workers_per_bat
     let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
     let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     // A request's write holds the writer while the others queue up.
-    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let (release, held) = std::sync::mpsc::channel::<()>();
     let (started, running) = tokio::sync::oneshot::channel::<()>();
     let holder = {
         let store = store.clone();
@@ -337,7 +342,7 @@ async fn sqlite_takes_every_waiting_request_write_and_one_of_the_workers_per_bat
                 .write(move |_conn| {
                     Box::pin(async move {
                         let _ = started.send(());
-                        let _ = held.await;
+                        let _ = held.recv();
                         Ok::<_, usher::store::Error>(())
                     })
                 })
@@ -371,6 +376,29 @@ async fn sqlite_takes_every_waiting_request_write_and_one_of_the_workers_per_bat
     assert!(order[..3].iter().all(|n| n.starts_with("request")), "requests first, though queued later: {order:?}");
     assert!(order[3..].iter().all(|n| n.starts_with("worker")), "then the worker's: {order:?}");
     assert_eq!(store.commits() - commits_before, 3, "the holder's batch, the requests' (with one of the worker's), the worker's rest");
+}
+
+/// A write job that awaits anything but the database would hold SQLite's one writer while it
+/// waits: it is refused, named, and rolled back, and the writer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_job_that_awaits_something_else_is_refused_and_named() {
+    let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
+    let refused = store
+        .write(move |conn| {
+            Box::pin(async move {
+                usher::store::users::insert_tenant(conn, &tenant_named("slow"), 0).await?;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok::<_, usher::store::Error>(())
+            })
+        })
+        .await
+        .unwrap_err();
+    let said = refused.to_string();
+    assert!(said.contains("awaited something other than the database") && said.contains("constant_work"), "{said}");
+    assert!(insert_tenant(&store, "next").await.is_ok(), "the writer goes on");
+    let mut conn = store.acquire().await.unwrap();
+    let rows: (i64,) = conn.fetch_one("SELECT COUNT(*) FROM tenants WHERE cname = 'slow'", &[]).await.unwrap();
+    assert_eq!(rows.0, 0, "the refused job's write was rolled back");
 }
 
 /// A write job that notes its name when it runs.

@@ -72,3 +72,35 @@ on_each_backend! {
         assert!(!payload.contains(&token) && !payload.contains("v4.local"), "{payload}");
     }
 }
+
+on_each_backend! {
+    // The worker's poll is an hour here: each message arrives because the commit that queued it woke the worker.
+    async fn every_flow_that_queues_mail_wakes_the_worker_when_its_commit_lands(backend: Backend) {
+        use serde_json::json;
+        let app = TestApp::spawn_with_worker(backend, &[("mail_poll_interval", "1h")]).await;
+        // A tenant signup (a request row, resolved into a link), and its completion without a password (a password link).
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, None).await.status(), StatusCode::OK);
+        app.wait_for_mail("jane@example.com", 2).await;
+        // The onboarding password email.
+        let ask = json!({ "cname": "acme", "email": "jane@example.com" });
+        assert_eq!(app.post_json("/no_auth/send_password_email", &ask).await.status(), StatusCode::OK);
+        app.wait_for_mail("jane@example.com", 3).await;
+        // A resent signup link.
+        let old = app.signup_token("globex", "ann@example.com").await;
+        app.clock.advance(std::time::Duration::from_secs(61));
+        let r = app.post_json("/no_auth/namespaces/system/f5xc-saas/signup/send_email", &json!({ "token": old })).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        app.wait_for_mail("ann@example.com", 2).await;
+        // The Akana developer signup and its resent activation code.
+        let form = "firstName=Dev&lastName=Eloper&emailAddress=dev%40example.com";
+        let post = |path: &str, body: &str| {
+            app.client.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body.to_owned()).send()
+        };
+        assert_eq!(post("/api/users/signupUser", form).await.unwrap().status(), StatusCode::OK);
+        app.wait_for_mail("dev@example.com", 1).await;
+        app.clock.advance(std::time::Duration::from_secs(120));
+        assert_eq!(post("/api/users/resendActivation", "emailAddress=dev%40example.com").await.unwrap().status(), StatusCode::OK);
+        app.wait_for_mail("dev@example.com", 2).await;
+    }
+}
