@@ -247,8 +247,9 @@ impl Setting {
 }
 
 /// Every setting usher knows, in `check-config`'s order. Each is a field of
-/// `Settings` (or of its private flat fields) with no serde default of its
-/// own, so `Settings` reads from these defaults alone only when the two agree.
+/// `Settings` (`dev_mailbox` and `retention_*` private ones that `finish`
+/// reads) with no serde default of its own, so `Settings` reads from these
+/// defaults alone only when the two name the same settings.
 const SETTINGS: &[Setting] = &[
     setting("listen", "127.0.0.1:8080", "address to listen on"),
     setting("database_url", "sqlite://usher.db", "`sqlite://PATH` or `postgres://…`").url(),
