@@ -156,8 +156,22 @@ pub struct Settings {
     #[serde(deserialize_with = "duration")]
     pub(crate) password_pwned_timeout: Duration,
 
-    #[serde(deserialize_with = "retention")]
+    #[serde(skip)]
     pub(crate) retention: Retention,
+    #[serde(deserialize_with = "period")]
+    retention_sent_mail: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_dropped_requests: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_dev_mailbox: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_tokens: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_limits: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_audit: Option<Duration>,
+    #[serde(deserialize_with = "period")]
+    retention_unverified: Option<Duration>,
 
     #[serde(deserialize_with = "webhook_urls")]
     pub(crate) webhook_urls: Vec<String>,
@@ -169,71 +183,258 @@ pub struct Settings {
     pub(crate) log_format: String,
 }
 
-/// Every key usher knows, with its default, in `check-config`'s order.
-const DEFAULTS: &[(&str, &str)] = &[
-    ("listen", "127.0.0.1:8080"),
-    ("database_url", "sqlite://usher.db"),
-    ("database_max_connections", "10"),
-    ("database_acquire_timeout", "5s"),
-    ("public_url", ""),
-    ("base_path", ""),
-    ("data_dir", "."),
-    ("keys", ""),
-    ("mail_transport", "dev"),
-    ("smtp_url", ""),
-    ("smtp_timeout", "30s"),
-    ("smtp_pool_size", "4"),
-    ("mail_from", "usher@localhost.localdomain"),
-    ("mail_file_dir", "usher-mail"),
-    ("mail_templates_dir", ""),
-    ("dkim_selector", ""),
-    ("dkim_domain", ""),
-    ("dkim_private_key", ""),
-    ("mail_retry_min", "30s"),
-    ("mail_retry_max", "1h"),
-    ("mail_max_attempts", "10"),
-    ("mail_poll_interval", "2s"),
-    ("mail_lease", "15s"),
-    ("shutdown_grace", "20s"),
-    ("dev_mailbox", ""),
-    ("signup_link_ttl", "24h"),
-    ("password_link_ttl", "1h"),
-    ("activation_code_ttl", "24h"),
-    ("limit_email_interval", "60s"),
-    ("limit_email_daily", "10"),
-    ("limit_client_per_minute", "60"),
-    ("trusted_proxies", ""),
-    ("allowed_origins", ""),
-    ("default_tenant", "default"),
-    ("tenancy_base_domain", ""),
-    ("console_url", ""),
-    ("home_page", "on"),
-    ("terms_version", "2026-01"),
-    ("terms_url", ""),
-    ("password_min_score", "3"),
-    ("password_hash_workers", "2"),
-    ("password_hash_queue", "32"),
-    ("http_header_timeout", "10s"),
-    ("http_body_timeout", "10s"),
-    ("http_keepalive_timeout", "5s"),
-    ("http_max_connections", "4096"),
-    ("http_max_connections_per_client", "64"),
-    ("reserved_cnames", ""),
-    ("allow_idn_tenant_names", "false"),
-    ("password_pwned_url", ""),
-    ("password_pwned_timeout", "2s"),
-    ("retention_sent_mail", "30d"),
-    ("retention_dropped_requests", "7d"),
-    ("retention_dev_mailbox", "7d"),
-    ("retention_tokens", "1d"),
-    ("retention_limits", "1d"),
-    ("retention_audit", "off"),
-    ("retention_unverified", "30d"),
-    ("webhook_urls", ""),
-    ("webhook_secret", ""),
-    ("webhook_timeout", "10s"),
-    ("log_format", "text"),
+/// One setting, declared once: its flat name (`USHER_` and the name in upper
+/// case in the environment), its default as text (the defaults layer, read by
+/// the same reader as every other source), how `check-config` shows it, and its
+/// row of README.md's settings table (written from here by a test).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Setting {
+    pub(crate) name: &'static str,
+    pub(crate) default: &'static str,
+    shown: Shown,
+    /// The README's description, in Markdown.
+    #[cfg_attr(not(test), allow(dead_code))]
+    doc: &'static str,
+    /// The README's default when `default` is blank: what blank means.
+    #[cfg_attr(not(test), allow(dead_code))]
+    when_blank: &'static str,
+    /// Said after a default that is not blank.
+    #[cfg_attr(not(test), allow(dead_code))]
+    note: &'static str,
+}
+
+/// How `check-config` prints a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    AsIs,
+    /// Masked whole unless blank.
+    Secret,
+    /// A URL whose password is masked.
+    Url,
+    /// Comma-separated URLs whose passwords are masked.
+    Urls,
+}
+
+const fn setting(name: &'static str, default: &'static str, doc: &'static str) -> Setting {
+    Setting { name, default, shown: Shown::AsIs, doc, when_blank: "none", note: "" }
+}
+
+impl Setting {
+    const fn secret(self) -> Self {
+        Self { shown: Shown::Secret, ..self }
+    }
+    const fn url(self) -> Self {
+        Self { shown: Shown::Url, ..self }
+    }
+    const fn urls(self) -> Self {
+        Self { shown: Shown::Urls, ..self }
+    }
+    const fn when_blank(self, meaning: &'static str) -> Self {
+        Self { when_blank: meaning, ..self }
+    }
+    const fn note(self, note: &'static str) -> Self {
+        Self { note, ..self }
+    }
+
+    fn show(&self, value: &str) -> String {
+        match self.shown {
+            Shown::Secret if !value.is_empty() => "***SECRET***".to_owned(),
+            Shown::Url => redact_url(value),
+            Shown::Urls => value.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(","),
+            Shown::AsIs | Shown::Secret => value.to_owned(),
+        }
+    }
+}
+
+/// Every setting usher knows, in `check-config`'s order. Each is a field of
+/// `Settings` (`dev_mailbox` and `retention_*` private ones that `finish`
+/// reads) with no serde default of its own, so `Settings` reads from these
+/// defaults alone only when the two name the same settings.
+const SETTINGS: &[Setting] = &[
+    setting("listen", "127.0.0.1:8080", "address to listen on"),
+    setting("database_url", "sqlite://usher.db", "`sqlite://PATH` or `postgres://…`").url(),
+    setting(
+        "database_max_connections",
+        "10",
+        "pool size (reads; on PostgreSQL writes too — on SQLite one writer thread applies every write, batched, and reads run on the calling thread)",
+    ),
+    setting("database_acquire_timeout", "5s", "how long a request waits for a connection (and SQLite for its lock) before answering 503"),
+    setting("public_url", "", "base of the links put in emails").when_blank("`http://` + listen address"),
+    setting("base_path", "", "optional prefix for every API path").when_blank("empty"),
+    setting("data_dir", ".", "where the development key is kept"),
+    setting("keys", "", "token key ring, `ID:KEY,ID:KEY` (first signs, all verify); make one with `usher keys generate`")
+        .secret()
+        .when_blank("generated into the data directory, with a warning"),
+    setting("mail_transport", "dev", "`dev`, `file` or `smtp`"),
+    setting("smtp_url", "", "`smtp://user:pass@host:587?tls=starttls` (`tls=none|starttls|tls`)").url(),
+    setting(
+        "smtp_timeout",
+        "30s",
+        "connect timeout, and half the time one whole SMTP conversation may take before the message is deferred",
+    ),
+    setting("smtp_pool_size", "4", "pooled SMTP connections"),
+    setting("mail_from", "usher@localhost.localdomain", "the From address (its domain names Message-IDs)"),
+    setting("mail_file_dir", "usher-mail", "where the `file` transport writes `.eml` files"),
+    setting("mail_templates_dir", "", "template overrides, `<tenant>/<locale>/<kind>.{subject,txt,html}`"),
+    setting("dkim_selector", "", "DKIM signing of `smtp` and `file` mail: the selector (with `USHER_DKIM_PRIVATE_KEY`)").when_blank("off"),
+    setting("dkim_domain", "", "DKIM signing: the signing domain").when_blank("domain of `USHER_MAIL_FROM`"),
+    setting("dkim_private_key", "", "DKIM signing: the PEM key file (RSA or Ed25519)").when_blank("off"),
+    setting("mail_retry_min", "30s", "backoff bounds of a message: the wait before its first retry"),
+    setting("mail_retry_max", "1h", "backoff bounds of a message: the longest wait between two tries"),
+    setting("mail_max_attempts", "10", "tries of a message"),
+    setting("mail_poll_interval", "2s", "how often idle workers look for due mail (and webhooks)"),
+    setting(
+        "mail_lease",
+        "15s",
+        "how long a claim lasts unless renewed: a worker renews the lease of what it is sending every third of it, so a send may take \
+         longer than the lease, and mail held by a killed instance is taken over by another within about lease + poll interval (17 s \
+         with the defaults). Keep it above 1.5 × `USHER_DATABASE_ACQUIRE_TIMEOUT` (a renewal may wait that long for a connection; \
+         usher warns at start otherwise)",
+    ),
+    setting(
+        "shutdown_grace",
+        "20s",
+        "after SIGTERM or Ctrl-C usher stops claiming mail and lets the batch being sent finish for this long; what is still claimed \
+         then goes back to the queue (`pending`, due at once), so no message waits for its lease",
+    )
+    .note("(inside the 30 s a container is given)"),
+    setting("dev_mailbox", "", "serve `/dev/mail`, which shows every link usher mails").when_blank(
+        "on with the `dev` transport on a loopback `USHER_LISTEN` only; `true` serves it on any address (the `dev` transport on a \
+         network address logs a warning at start)",
+    ),
+    setting("signup_link_ttl", "24h", "lifetime of a signup link"),
+    setting("password_link_ttl", "1h", "lifetime of a password link"),
+    setting("activation_code_ttl", "24h", "lifetime of an activation code"),
+    setting("limit_email_interval", "60s", "per recipient and flow: the least time between two emails"),
+    setting("limit_email_daily", "10", "per recipient and flow: emails a day at most"),
+    setting(
+        "limit_client_per_minute",
+        "60",
+        "unauthenticated requests per client address, counted in memory (on PostgreSQL shared between instances every 250 ms: with N \
+         instances a client may get up to N × this in the worst case); `0` turns it off",
+    ),
+    setting("trusted_proxies", "", "CIDRs whose `X-Forwarded-For` is believed"),
+    setting(
+        "allowed_origins",
+        "",
+        "web origins (`https://portal.example.com`, comma-separated) whose pages may post to the unauthenticated endpoints from a \
+         browser, such as the Akana developer portal's signup form. A browser post from any other site is refused with 403; clients \
+         that are not browsers (no `Origin` or `Sec-Fetch-Site`) are not affected",
+    ),
+    setting(
+        "default_tenant",
+        "default",
+        "tenancy of the Akana dialect: the tenant without `USHER_TENANCY_BASE_DOMAIN` (or on the bare base domain), created on first use",
+    ),
+    setting("tenancy_base_domain", "", "tenancy of the Akana dialect: with a base domain, the `Host` subdomain names the tenant"),
+    setting("console_url", "", "where a tenant's console is, `{cname}` replaced").when_blank("`{public_url}/console/{cname}`"),
+    setting("home_page", "on", "`/`: `on`, `off` (404), or a path or URL to redirect to"),
+    setting("terms_version", "2026-01", "the terms of service version the tenant form asks to accept"),
+    setting("terms_url", "", "where to read the terms of service"),
+    setting("password_min_score", "3", "least zxcvbn score (0–4)"),
+    setting(
+        "password_hash_workers",
+        "2",
+        "Argon2id hashes at once (the password policy has a pool of its own: half the workers, at least one, and the same queue)",
+    ),
+    setting("password_hash_queue", "32", "more Argon2id hashes waiting before 503"),
+    setting(
+        "http_header_timeout",
+        "10s",
+        "a connection must send a request's whole headers within this (also how long a new connection may stay silent)",
+    ),
+    setting("http_body_timeout", "10s", "a request's whole body must arrive within this of its headers (400, then the connection closes)"),
+    setting(
+        "http_keepalive_timeout",
+        "5s",
+        "an idle keep-alive connection is closed after this, or after `USHER_HTTP_HEADER_TIMEOUT` if that is shorter (hyper times the \
+         wait for the next request's headers too); keep a proxy's upstream keep-alive below it; `0s` turns keep-alive off",
+    ),
+    setting(
+        "http_max_connections",
+        "4096",
+        "open connections at most; more are accepted and closed at once, with a log line. Lowered to the open-file limit less 64 (usher \
+         raises its soft limit to the hard one at start)",
+    ),
+    setting(
+        "http_max_connections_per_client",
+        "64",
+        "open connections from one peer address at most (`0`: no cap; peers in `USHER_TRUSTED_PROXIES` are exempt)",
+    ),
+    setting(
+        "reserved_cnames",
+        "",
+        "cnames no signup may claim, besides the built-in `default`, `www`, `api`, `admin`, `ves`, `volterra`, `ves-io`, `f5xc` and \
+         `USHER_DEFAULT_TENANT`",
+    ),
+    setting(
+        "allow_idn_tenant_names",
+        "false",
+        "let new tenants take internationalised names in their ASCII form (`xn--mnchen-3ya`, shown as `münchen`); each must be valid \
+         punycode. Off, no new tenant name may have `--` as its third and fourth characters (IDNA's reserved form: `xn--cme-5cd` shows \
+         as `аcme` with a Cyrillic `а`). Existing tenants keep their names either way",
+    ),
+    setting(
+        "password_pwned_url",
+        "",
+        "Have I Been Pwned range API to refuse breached passwords (e.g. `https://api.pwnedpasswords.com/range/`; only 5 hex digits of \
+         the SHA-1 leave usher)",
+    )
+    .url()
+    .when_blank("off"),
+    setting("password_pwned_timeout", "2s", "how long to wait for the Have I Been Pwned API before letting the password through"),
+    setting(
+        "retention_sent_mail",
+        "30d",
+        "how long sent outbox rows are kept (from sending); `off` keeps them. `pending`, `sending` and `failed` rows are never pruned",
+    ),
+    setting("retention_dropped_requests", "7d", "how long `dropped` request rows (nobody to write to) are kept; `off` keeps them"),
+    setting("retention_dev_mailbox", "7d", "how long dev-mailbox messages are kept; `off` keeps them"),
+    setting(
+        "retention_tokens",
+        "1d",
+        "how long a token's row is kept after it was spent, superseded or expired (a spent token stays unusable without it); `off` \
+         keeps them",
+    ),
+    setting(
+        "retention_limits",
+        "1d",
+        "how long idle rate-limit and lock-out rows are kept (never less than they still count: a day for the per-recipient and \
+         lock-out rows); `off` keeps them",
+    ),
+    setting("retention_audit", "off", "how long audit events are kept").note("(for ever)"),
+    setting(
+        "retention_unverified",
+        "30d",
+        "how long a developer who signed up but never activated, and a tenant signup whose link was never completed, are kept (from \
+         when they were made). Neither counts as an account meanwhile; `off` keeps them",
+    ),
+    setting(
+        "webhook_urls",
+        "",
+        "comma-separated `http(s)` endpoints that receive every event (`signup.created`, `tenant.created`, `user.activated`, \
+         `password.set`), each signed as [Standard Webhooks](https://www.standardwebhooks.com/) says; see \
+         [docs/webhooks.md](docs/webhooks.md). Retried like mail (`USHER_MAIL_RETRY_MIN`, `…_MAX`, `USHER_MAIL_MAX_ATTEMPTS`), shown by \
+         `usher outbox list`",
+    )
+    .urls()
+    .when_blank("none (no webhooks)"),
+    setting(
+        "webhook_secret",
+        "",
+        "the signing secret, `whsec_` + base64 of 24–64 random bytes (`echo whsec_$(openssl rand -base64 32)`); required with \
+         `USHER_WEBHOOK_URLS`; masked by `check-config`",
+    )
+    .secret(),
+    setting("webhook_timeout", "10s", "how long one delivery (connect, send, answer) may take before it is retried"),
+    setting("log_format", "text", "`text` or `json` (level from `RUST_LOG`)"),
 ];
+
+/// The name of every setting, for the defaults layer, `check-config` and
+/// telling a known name from a typo.
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.name)
+}
 
 #[derive(Clone, Default)]
 pub struct Layers {
@@ -252,7 +453,7 @@ impl Layers {
     }
 
     pub fn from_sources(toml: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Layer::new("the defaults", DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string()))));
+        let mut figment = Figment::from(Layer::new("the defaults", SETTINGS.iter().map(|s| (s.name.to_owned(), s.default.to_owned()))));
         if let Some(text) = toml {
             let table: toml::Table = text.parse().context("the config file is not valid TOML")?;
             let mut flat = Vec::new();
@@ -281,17 +482,11 @@ impl Layers {
     }
 
     pub(crate) fn describe(&self) -> Vec<String> {
-        DEFAULTS
+        SETTINGS
             .iter()
-            .map(|(k, _)| {
-                let v = self.figment.find_value(&path(k)).ok().and_then(Value::into_string).unwrap_or_default();
-                let shown = match *k {
-                    "keys" | "webhook_secret" if !v.is_empty() => "***SECRET***".to_owned(),
-                    "database_url" | "smtp_url" => redact_url(&v),
-                    "webhook_urls" => v.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(","),
-                    _ => v,
-                };
-                format!("{k} = {shown:?}")
+            .map(|s| {
+                let v = self.figment.find_value(s.name).ok().and_then(Value::into_string).unwrap_or_default();
+                format!("{} = {:?}", s.name, s.show(&v))
             })
             .collect()
     }
@@ -304,14 +499,7 @@ impl fmt::Debug for Layers {
 }
 
 fn is_known(key: &str) -> bool {
-    DEFAULTS.iter().any(|(k, _)| *k == key)
-}
-
-fn path(key: &str) -> String {
-    match key.strip_prefix("retention_") {
-        Some(period) => format!("retention.{period}"),
-        None => key.to_owned(),
-    }
+    names().any(|name| name == key)
 }
 
 struct Layer {
@@ -321,27 +509,13 @@ struct Layer {
 
 impl Layer {
     fn new(name: &'static str, values: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut dict = Dict::new();
-        for (key, value) in values {
-            let value = Value::from(value.trim());
-            match key.strip_prefix("retention_") {
-                Some(period) => {
-                    if let Value::Dict(_, group) = dict.entry("retention".to_owned()).or_insert_with(|| Dict::new().into()) {
-                        group.insert(period.to_owned(), value);
-                    }
-                }
-                None => {
-                    dict.insert(key, value);
-                }
-            }
-        }
-        Self { name, values: dict }
+        Self { name, values: values.into_iter().map(|(key, value)| (key, Value::from(value.trim()))).collect() }
     }
 }
 
 impl Provider for Layer {
     fn metadata(&self) -> Metadata {
-        // Errors name a setting by its flat name, as `check-config` does.
+        // Errors name a setting as `check-config` does, without figment's `default.` profile prefix.
         Metadata::named(self.name).interpolater(|_: &Profile, keys: &[&str]| keys.join("_"))
     }
 
@@ -401,6 +575,15 @@ impl Settings {
         }
         self.tenancy_base_domain = self.tenancy_base_domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
         self.reserved_cnames.iter_mut().for_each(|c| c.make_ascii_lowercase());
+        self.retention = Retention {
+            sent_mail: self.retention_sent_mail,
+            dropped_requests: self.retention_dropped_requests,
+            dev_mailbox: self.retention_dev_mailbox,
+            tokens: self.retention_tokens,
+            limits: self.retention_limits,
+            audit: self.retention_audit,
+            unverified: self.retention_unverified,
+        };
         self.mail_max_attempts = self.mail_max_attempts.max(1);
         self.password_hash_workers = self.password_hash_workers.max(1);
         self.http_max_connections = self.http_max_connections.max(1);
@@ -437,37 +620,6 @@ fn period<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error>
             .map(Some)
             .map_err(|_| D::Error::custom(format!("`{text}` is not a duration such as 30d, or off"))),
     }
-}
-
-fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<Retention, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Periods {
-        #[serde(deserialize_with = "period")]
-        sent_mail: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        dropped_requests: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        dev_mailbox: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        tokens: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        limits: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        audit: Option<Duration>,
-        #[serde(deserialize_with = "period")]
-        unverified: Option<Duration>,
-    }
-    let p = Periods::deserialize(d)?;
-    Ok(Retention {
-        sent_mail: p.sent_mail,
-        dropped_requests: p.dropped_requests,
-        dev_mailbox: p.dev_mailbox,
-        tokens: p.tokens,
-        limits: p.limits,
-        audit: p.audit,
-        unverified: p.unverified,
-    })
 }
 
 fn blank_is_none<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
@@ -769,6 +921,67 @@ mod tests {
     #[test]
     fn the_mail_lease_is_short_because_workers_renew_it() {
         assert_eq!(Settings::defaults().unwrap().mail_lease, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn every_declared_setting_is_a_field_and_every_field_is_declared() {
+        // deny_unknown_fields refuses a declared name that is no field, and a
+        // field has no default of its own, so one left undeclared is missing.
+        Settings::defaults().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for s in SETTINGS {
+            assert!(seen.insert(s.name), "{} is declared twice", s.name);
+            assert!(s.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{} is no flat name", s.name);
+            assert!(!s.doc.is_empty(), "{} has no description", s.name);
+            assert!(s.note.is_empty() || !s.default.is_empty(), "{} has a note on a blank default: say it in when_blank", s.name);
+        }
+    }
+
+    #[test]
+    fn check_config_lists_every_setting_once_in_declared_order() {
+        let shown = Layers::from_sources(None, Vec::new()).unwrap().describe();
+        let keys: Vec<&str> = shown.iter().filter_map(|line| line.split(" = ").next()).collect();
+        assert_eq!(keys, names().collect::<Vec<_>>());
+        assert!(shown.contains(&"retention_audit = \"off\"".to_owned()), "{shown:?}");
+    }
+
+    /// README.md's settings table, one row per declared setting.
+    fn readme_table() -> String {
+        let cell = |text: &str| text.replace('|', "\\|");
+        let mut table = String::from("| environment | meaning | default |\n|---|---|---|\n");
+        for s in SETTINGS {
+            let default = match (s.default, s.note) {
+                ("", _) => s.when_blank.to_owned(),
+                (default, "") => format!("`{default}`"),
+                (default, note) => format!("`{default}` {note}"),
+            };
+            table += &format!("| `USHER_{}` | {} | {} |\n", s.name.to_ascii_uppercase(), cell(s.doc), cell(&default));
+        }
+        table
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting_with_its_declared_default() {
+        let (begin, end) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let start = readme.find(begin).map(|i| i + begin.len()).expect("README.md has a `<!-- settings:begin -->` line");
+        let stop = readme[start..].find(end).map(|i| i + start).expect("README.md has a `<!-- settings:end -->` line");
+        let table = format!("\n{}\n", readme_table());
+        if readme[start..stop] == table {
+            return;
+        }
+        if std::env::var("USHER_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[stop..])).unwrap();
+            return;
+        }
+        let (was, is): (Vec<_>, Vec<_>) = (readme[start..stop].lines().collect(), table.lines().collect());
+        let line = (0..was.len().max(is.len())).find(|&i| was.get(i) != is.get(i)).unwrap_or(0);
+        let (was, is) = (was.get(line).unwrap_or(&"(no line)"), is.get(line).unwrap_or(&"(no line)"));
+        panic!(
+            "README.md's settings table is not the one config::SETTINGS declares; first difference:\n  README: {was}\n  wanted: {is}\n\
+             run `USHER_BLESS=1 cargo test --lib config::tests::the_readme_lists_every_setting_with_its_declared_default` to rewrite it"
+        );
     }
 
     #[test]
