@@ -79,10 +79,8 @@ pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Resul
         return Err(Error::Unauthenticated);
     }
     let token_id = token.id.clone();
-    ctx.write(move |conn, now| {
-        Box::pin(async move { store::api_tokens::touch(conn, &token_id, now).await.context("recording the API token's use") })
-    })
-    .await?;
+    transaction!(ctx, |_, conn, now| { store::api_tokens::touch(conn, &token_id, now).await.context("recording the API token's use") })
+        .await?;
     let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
     let caller = Caller { actor: format!("api-token:{}", token.id), addr };
     Ok(ApiCaller { tenant_cname: token.tenant_cname, role, caller })
@@ -100,7 +98,7 @@ impl ApiCaller {
     /// In a write of its own: a refused action has no transaction to join.
     pub(crate) async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
         let (caller, target) = (self.caller.clone(), target.to_owned());
-        ctx.write(move |conn, now| Box::pin(async move { audit_outcome(conn, now, &caller, action, &target, outcome, None).await })).await
+        transaction!(ctx, |_, conn, now| { audit_outcome(conn, now, &caller, action, &target, outcome, None).await }).await
     }
 }
 
@@ -114,17 +112,15 @@ pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &Em
         admin.refuse(ctx, action, email.as_str(), "not_found").await?;
         return Err(Error::NotFound(Missing::User));
     };
-    let (ctx2, caller, email) = (ctx.clone(), admin.caller.clone(), email.clone());
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            ctx2.take_email_slot(conn, MailFlow::AdminPassword, &email, now).await?;
-            if reset {
-                store::users::invalidate_password(conn, &user.id, now).await.context("removing the password")?;
-                store::users::clear_lockouts(conn, &user.id).await.context("clearing lock-outs")?;
-            }
-            audit(conn, now, &caller, action, &user.id, None).await?;
-            super::deferred::queue_password_link(&ctx2, conn, user, now).await
-        })
+    let (caller, email) = (admin.caller.clone(), email.clone());
+    transaction!(ctx, |ctx, conn, now| {
+        ctx.take_email_slot(conn, MailFlow::AdminPassword, &email, now).await?;
+        if reset {
+            store::users::invalidate_password(conn, &user.id, now).await.context("removing the password")?;
+            store::users::clear_lockouts(conn, &user.id).await.context("clearing lock-outs")?;
+        }
+        audit(conn, now, &caller, action, &user.id, None).await?;
+        super::deferred::queue_password_link(&ctx, conn, user, now).await
     })
     .await?;
     Ok(())
@@ -153,30 +149,26 @@ pub(crate) async fn verify_password(
     // address for every try. The audit trail keeps the address given.
     let counted = client.map(|ip| crate::limiter::client_key(ip).to_string()).unwrap_or_default();
     let client = client.map(|ip| ip.to_string()).unwrap_or_default();
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            let locked = store::users::locked_until(conn, &user.id, &counted)
+    transaction!(ctx, |_, conn, now| {
+        let locked =
+            store::users::locked_until(conn, &user.id, &counted).await.context("reading the lock-out")?.is_some_and(|until| until > now);
+        let valid = matches && !locked && user.password_hash.is_some() && user.state == UserState::Active;
+        let outcome = if locked {
+            crate::metrics::refused("login");
+            "locked"
+        } else if valid {
+            store::users::reset_failed_logins(conn, &user.id, &counted).await.context("resetting wrong tries")?;
+            "ok"
+        } else {
+            let ms = crate::clock::ms;
+            store::users::record_failed_login(conn, &user.id, &counted, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR))
                 .await
-                .context("reading the lock-out")?
-                .is_some_and(|until| until > now);
-            let valid = matches && !locked && user.password_hash.is_some() && user.state == UserState::Active;
-            let outcome = if locked {
-                crate::metrics::refused("login");
-                "locked"
-            } else if valid {
-                store::users::reset_failed_logins(conn, &user.id, &counted).await.context("resetting wrong tries")?;
-                "ok"
-            } else {
-                let ms = crate::clock::ms;
-                store::users::record_failed_login(conn, &user.id, &counted, now, ms(LOCK_WINDOW), LOCK_AFTER, ms(LOCK_FOR))
-                    .await
-                    .context("counting a wrong try")?;
-                "wrong_password"
-            };
-            let detail = (!client.is_empty()).then(|| format!("client {client}"));
-            audit_outcome(conn, now, &caller, action, &user.id, outcome, detail.as_deref()).await?;
-            Ok(valid)
-        })
+                .context("counting a wrong try")?;
+            "wrong_password"
+        };
+        let detail = (!client.is_empty()).then(|| format!("client {client}"));
+        audit_outcome(conn, now, &caller, action, &user.id, outcome, detail.as_deref()).await?;
+        Ok(valid)
     })
     .await
 }

@@ -65,14 +65,12 @@ pub(crate) async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname,
 
 /// 404 without a portal: portals are public addresses, not accounts.
 async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error> {
-    let (ctx2, cname) = (ctx.clone(), cname.clone());
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            if tenant_id(&ctx2, conn, &cname, now).await?.is_none() {
-                return Err(Error::NotFound(Missing::Portal));
-            }
-            deferred::submit(&ctx2, conn, now, MailFlow::Activation, &request).await
-        })
+    let cname = cname.clone();
+    transaction!(ctx, |ctx, conn, now| {
+        if tenant_id(&ctx, conn, &cname, now).await?.is_none() {
+            return Err(Error::NotFound(Missing::Portal));
+        }
+        deferred::submit(&ctx, conn, now, MailFlow::Activation, &request).await
     })
     .await?;
     Ok(())
@@ -107,14 +105,12 @@ pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, cod
             state: user.state,
         }),
         TokenState::Expired if user.state == UserState::Pending => {
-            let (ctx2, caller) = (ctx.clone(), caller.clone());
-            ctx.write(move |conn, now| {
-                Box::pin(async move {
-                    let email = EmailAddress::from_trusted(user.email.clone());
-                    ctx2.take_email_slot(conn, MailFlow::Activation, &email, now).await?;
-                    audit(conn, now, &caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
-                    deferred::queue_activation_code(&ctx2, conn, user, now).await
-                })
+            let caller = caller.clone();
+            transaction!(ctx, |ctx, conn, now| {
+                let email = EmailAddress::from_trusted(user.email.clone());
+                ctx.take_email_slot(conn, MailFlow::Activation, &email, now).await?;
+                audit(conn, now, &caller, "developer.activation_resent", &user.id, Some("expired code")).await?;
+                deferred::queue_activation_code(&ctx, conn, user, now).await
             })
             .await?;
             Err(Error::token(Purpose::Activation, TokenState::Expired))

@@ -1,3 +1,12 @@
+/// One write transaction: `transaction!(ctx, |ctx, conn, now| { … })` runs the block with its own
+/// handle on `ctx` (`_` when the block needs none), the transaction's connection and the time read
+/// when the job runs.
+macro_rules! transaction {
+    ($ctx:expr, |$c:pat_param, $conn:ident, $now:ident| $body:block) => {
+        $ctx.write(move |$c, $conn, $now| Box::pin(async move $body))
+    };
+}
+
 pub mod admin;
 pub(crate) mod akana;
 pub(crate) mod deferred;
@@ -91,14 +100,15 @@ impl Ctx {
         }
     }
 
-    /// `now` is read when the job runs, so on SQLite times are in commit order.
+    /// `now` is read when the job runs, so on SQLite times are in commit order. Called through
+    /// `transaction!`, which spares each flow the boxing and the clone of `Ctx`.
     pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
+        F: for<'c> FnOnce(Ctx, &'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
-        let clock = self.clock.clone();
-        self.store.write(move |conn| job(conn, clock.now_ms())).await.context("in a write transaction")
+        let ctx = self.clone();
+        self.store.write(move |conn| job(ctx.clone(), conn, ctx.clock.now_ms())).await.context("in a write transaction")
     }
 
     /// Why a new tenant may not take `cname`: reserved, or in IDNA's reserved form.

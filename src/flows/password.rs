@@ -9,8 +9,7 @@ use std::time::Duration;
 
 pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
-    let ctx2 = ctx.clone();
-    ctx.write(move |conn, now| Box::pin(async move { deferred::submit(&ctx2, conn, now, MailFlow::Password, &request).await })).await?;
+    transaction!(ctx, |ctx, conn, now| { deferred::submit(&ctx, conn, now, MailFlow::Password, &request).await }).await?;
     Ok(())
 }
 
@@ -49,16 +48,14 @@ pub(crate) async fn set_with_token(
         webhooks::Event::PasswordSet { tenant, user: who }
     };
     let hooks = ctx.settings.clone();
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            Error::token_tried(purpose, store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")?)?;
-            store::users::set_password(conn, &user_id, &hash, now).await.context("setting the password")?;
-            // The owner proved the mailbox: whatever locked them out is over.
-            store::users::clear_lockouts(conn, &user_id).await.context("clearing lock-outs")?;
-            audit(conn, now, &caller, action, &user_id, None).await?;
-            webhooks::queue(conn, &hooks.webhook_urls, now, &event).await.context("queueing the webhook")?;
-            Ok(())
-        })
+    transaction!(ctx, |_, conn, now| {
+        Error::token_tried(purpose, store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")?)?;
+        store::users::set_password(conn, &user_id, &hash, now).await.context("setting the password")?;
+        // The owner proved the mailbox: whatever locked them out is over.
+        store::users::clear_lockouts(conn, &user_id).await.context("clearing lock-outs")?;
+        audit(conn, now, &caller, action, &user_id, None).await?;
+        webhooks::queue(conn, &hooks.webhook_urls, now, &event).await.context("queueing the webhook")?;
+        Ok(())
     })
     .await?;
     Ok(())
@@ -101,12 +98,9 @@ pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Resu
         }
     }
     let id_hash = id_hash.to_owned();
-    let counted = ctx
-        .write(move |conn, now| {
-            Box::pin(async move {
-                store::tokens::take_try(conn, &id_hash, purpose, now, TRIES_PER_MINUTE, window).await.context("counting a try of the token")
-            })
-        })
-        .await?;
+    let counted = transaction!(ctx, |_, conn, now| {
+        store::tokens::take_try(conn, &id_hash, purpose, now, TRIES_PER_MINUTE, window).await.context("counting a try of the token")
+    })
+    .await?;
     answer(counted)
 }

@@ -97,25 +97,22 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
     if let Some(why) = ctx.cname_refusal(new.cname.as_str()) {
         return Err(Error::invalid("domain", why));
     }
-    let ctx2 = ctx.clone();
     let caller = caller.clone();
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            // Tenant names are public DNS labels: refusing a taken one reveals no account.
-            if store::users::tenant_by_cname(conn, new.cname.as_str()).await.context("looking the cname up")?.is_some() {
-                return Err(Error::Conflict(Conflict::CnameTaken));
-            }
-            let signup = NewSignupRecord {
-                cname: new.cname.as_str().to_owned(),
-                email: new.email.as_str().to_owned(),
-                email_norm: new.email.normalized().to_owned(),
-                tenant_type: new.tenant_type,
-                locale: new.locale.as_str().to_owned(),
-                details: new.details,
-            };
-            let request = Request::TenantSignupV1 { signup: Box::new(signup), caller };
-            deferred::submit(&ctx2, conn, now, MailFlow::Signup, &request).await
-        })
+    transaction!(ctx, |ctx, conn, now| {
+        // Tenant names are public DNS labels: refusing a taken one reveals no account.
+        if store::users::tenant_by_cname(conn, new.cname.as_str()).await.context("looking the cname up")?.is_some() {
+            return Err(Error::Conflict(Conflict::CnameTaken));
+        }
+        let signup = NewSignupRecord {
+            cname: new.cname.as_str().to_owned(),
+            email: new.email.as_str().to_owned(),
+            email_norm: new.email.normalized().to_owned(),
+            tenant_type: new.tenant_type,
+            locale: new.locale.as_str().to_owned(),
+            details: new.details,
+        };
+        let request = Request::TenantSignupV1 { signup: Box::new(signup), caller };
+        deferred::submit(&ctx, conn, now, MailFlow::Signup, &request).await
     })
     .await?;
     Ok(())
@@ -132,17 +129,14 @@ pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<()
         return Err(Error::Conflict(Conflict::SignupCompleted));
     }
     let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
-    let ctx2 = ctx.clone();
     let caller = caller.clone();
-    ctx.write(move |conn, now| {
-        Box::pin(async move {
-            let email = EmailAddress::from_trusted(signup.email.clone());
-            ctx2.take_email_slot(conn, MailFlow::Signup, &email, now).await?;
-            let intent = Intent::SignupLinkV2 { signup_id: signup.id.clone(), cname: signup.cname.clone(), first_name: details.first_name };
-            let out = Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale };
-            mail::enqueue(conn, now, ctx2.mail_domain(), out).await.context("queueing the signup link")?;
-            audit(conn, now, &caller, "signup.resent", &signup.id, None).await
-        })
+    transaction!(ctx, |ctx, conn, now| {
+        let email = EmailAddress::from_trusted(signup.email.clone());
+        ctx.take_email_slot(conn, MailFlow::Signup, &email, now).await?;
+        let intent = Intent::SignupLinkV2 { signup_id: signup.id.clone(), cname: signup.cname.clone(), first_name: details.first_name };
+        let out = Outgoing { intent, to: &signup.email, tenant: None, locale: &signup.locale };
+        mail::enqueue(conn, now, ctx.mail_domain(), out).await.context("queueing the signup link")?;
+        audit(conn, now, &caller, "signup.resent", &signup.id, None).await
     })
     .await?;
     Ok(())
@@ -226,100 +220,95 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
         }
         None => None,
     };
-
-    let ctx2 = ctx.clone();
     let caller = caller.clone();
     let id_hash = claims.id_hash();
-    let done = ctx
-        .write(move |conn, now| {
-            Box::pin(async move {
-                let spent = store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")?;
-                Error::token_tried(Purpose::Signup, spent)?;
-                // A signup made before its cname was reserved (or refused) must not complete either.
-                if ctx2.cname_refusal(&signup.cname).is_some()
-                    || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
-                {
-                    return Err(Error::Conflict(Conflict::CnameTaken));
-                }
-                if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
-                    return Err(Error::Conflict(Conflict::UserExists));
-                }
-                let tenant = store::users::Tenant {
-                    id: tokens::random_id(),
-                    cname: signup.cname.clone(),
-                    name: details.company_name.clone(),
-                    tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
-                    // Its users are the signer's colleagues, not strangers.
-                    developer_signup: false,
-                };
-                store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
-                    if store::is_unique_violation(&e) {
-                        Error::Conflict(Conflict::CnameTaken)
-                    } else {
-                        Error::from(e).context("creating the tenant")
-                    }
-                })?;
-                let user_id = tokens::random_id();
-                let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
-                store::users::insert_user(
-                    conn,
-                    &store::users::NewUser {
-                        id: &user_id,
-                        tenant_id: &tenant.id,
-                        email: email.as_str(),
-                        email_norm: email.normalized(),
-                        first_name: &details.first_name,
-                        last_name: &details.last_name,
-                        contact_number: details.contact_number.as_deref(),
-                        locale: &signup.locale,
-                        state,
-                        password_hash: password_hash.as_deref(),
-                        // The signup link came to this mailbox.
-                        verified: true,
-                        now,
-                    },
-                )
+    let done = transaction!(ctx, |ctx, conn, now| {
+        let spent = store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")?;
+        Error::token_tried(Purpose::Signup, spent)?;
+        // A signup made before its cname was reserved (or refused) must not complete either.
+        if ctx.cname_refusal(&signup.cname).is_some()
+            || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
+        {
+            return Err(Error::Conflict(Conflict::CnameTaken));
+        }
+        if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
+            return Err(Error::Conflict(Conflict::UserExists));
+        }
+        let tenant = store::users::Tenant {
+            id: tokens::random_id(),
+            cname: signup.cname.clone(),
+            name: details.company_name.clone(),
+            tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
+            // Its users are the signer's colleagues, not strangers.
+            developer_signup: false,
+        };
+        store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
+            if store::is_unique_violation(&e) {
+                Error::Conflict(Conflict::CnameTaken)
+            } else {
+                Error::from(e).context("creating the tenant")
+            }
+        })?;
+        let user_id = tokens::random_id();
+        let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
+        store::users::insert_user(
+            conn,
+            &store::users::NewUser {
+                id: &user_id,
+                tenant_id: &tenant.id,
+                email: email.as_str(),
+                email_norm: email.normalized(),
+                first_name: &details.first_name,
+                last_name: &details.last_name,
+                contact_number: details.contact_number.as_deref(),
+                locale: &signup.locale,
+                state,
+                password_hash: password_hash.as_deref(),
+                // The signup link came to this mailbox.
+                verified: true,
+                now,
+            },
+        )
+        .await
+        .context("creating the first user")?;
+        if !store::signups::complete(conn, &signup.id, &tenant.id, now).await.context("completing the signup")? {
+            return Err(Error::Conflict(Conflict::SignupCompleted));
+        }
+        audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
+        let hooks = &ctx.settings.webhook_urls;
+        let created = webhooks::Event::TenantCreated {
+            tenant: webhooks::NewTenant {
+                id: tenant.id.clone(),
+                cname: tenant.cname.clone(),
+                name: tenant.name.clone(),
+                tenant_type: tenant.tenant_type.clone(),
+            },
+            user: webhooks::NewUser {
+                id: user_id.clone(),
+                email: email.as_str().to_owned(),
+                first_name: details.first_name.clone(),
+                last_name: details.last_name.clone(),
+                state: state.as_str().to_owned(),
+            },
+        };
+        webhooks::queue(conn, hooks, now, &created).await.context("queueing tenant.created")?;
+        if password_hash.is_none() {
+            let user = store::users::user_by_id(conn, &user_id)
                 .await
-                .context("creating the first user")?;
-                if !store::signups::complete(conn, &signup.id, &tenant.id, now).await.context("completing the signup")? {
-                    return Err(Error::Conflict(Conflict::SignupCompleted));
-                }
-                audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
-                let hooks = &ctx2.settings.webhook_urls;
-                let created = webhooks::Event::TenantCreated {
-                    tenant: webhooks::NewTenant {
-                        id: tenant.id.clone(),
-                        cname: tenant.cname.clone(),
-                        name: tenant.name.clone(),
-                        tenant_type: tenant.tenant_type.clone(),
-                    },
-                    user: webhooks::NewUser {
-                        id: user_id.clone(),
-                        email: email.as_str().to_owned(),
-                        first_name: details.first_name.clone(),
-                        last_name: details.last_name.clone(),
-                        state: state.as_str().to_owned(),
-                    },
-                };
-                webhooks::queue(conn, hooks, now, &created).await.context("queueing tenant.created")?;
-                if password_hash.is_none() {
-                    let user = store::users::user_by_id(conn, &user_id)
-                        .await
-                        .context("reading the new user")?
-                        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
-                    deferred::queue_password_link(&ctx2, conn, user, now).await?;
-                } else {
-                    audit(conn, now, &caller, "password.set", &user_id, None).await?;
-                    let set = webhooks::Event::PasswordSet {
-                        tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
-                        user: webhooks::UserRef { id: user_id.clone(), email: email.as_str().to_owned() },
-                    };
-                    webhooks::queue(conn, hooks, now, &set).await.context("queueing password.set")?;
-                }
-                Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
-            })
-        })
-        .await?;
+                .context("reading the new user")?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
+            deferred::queue_password_link(&ctx, conn, user, now).await?;
+        } else {
+            audit(conn, now, &caller, "password.set", &user_id, None).await?;
+            let set = webhooks::Event::PasswordSet {
+                tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
+                user: webhooks::UserRef { id: user_id.clone(), email: email.as_str().to_owned() },
+            };
+            webhooks::queue(conn, hooks, now, &set).await.context("queueing password.set")?;
+        }
+        Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
+    })
+    .await?;
     Ok(done)
 }
 
