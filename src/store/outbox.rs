@@ -308,7 +308,10 @@ pub(crate) mod previous_release {
     pub(crate) fn row(tag: &str) -> Row {
         let mut found = rows().into_iter().filter(|r| self::tag(r) == tag);
         let row = found.next().unwrap_or_else(|| {
-            panic!("tests/fixtures/previous_release/outbox.tsv has no row of type {tag}: a new stored variant needs its frozen row there")
+            panic!(
+                "tests/fixtures/previous_release/outbox.tsv has no row of type {tag}. A renamed variant or event changes what is \
+                 stored: add a new versioned variant instead and keep reading the old one. A new one needs its frozen row there."
+            )
         });
         assert!(found.next().is_none(), "outbox.tsv: two rows of type {tag}");
         row
