@@ -195,6 +195,60 @@ mod tests {
         assert_eq!(sign(key, "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, body), "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
     }
 
+    /// One of each event, with the values of its frozen row.
+    fn one_of_each() -> Vec<Event> {
+        let acme = || TenantRef { id: "Zr0zEnTenAntQm7bTg4kwA".into(), cname: "acme".into() };
+        vec![
+            Event::SignupCreated {
+                signup_id: "Zr0zEnS1gnUpXw4kQm7bTg".into(),
+                cname: "globex".into(),
+                email: "kim@example.com".into(),
+                tenant_type: "FREEMIUM".into(),
+            },
+            Event::TenantCreated {
+                tenant: NewTenant {
+                    id: "Zr0zEnTenAntQm7bTg4kwA".into(),
+                    cname: "acme".into(),
+                    name: "Example Corp".into(),
+                    tenant_type: "FREEMIUM".into(),
+                },
+                user: NewUser {
+                    id: "Zr0zEnUs3rJaneQm7bTg4k".into(),
+                    email: "jane@example.com".into(),
+                    first_name: "Jane".into(),
+                    last_name: "Saoirse".into(),
+                    state: "pending".into(),
+                },
+            },
+            Event::UserActivated { tenant: acme(), user: UserRef { id: "Zr0zEnUs3rGusQm7bTg4kw".into(), email: "gus@example.com".into() } },
+            Event::PasswordSet { tenant: acme(), user: UserRef { id: "Zr0zEnUs3rJaneQm7bTg4k".into(), email: "jane@example.com".into() } },
+        ]
+    }
+
+    #[test]
+    fn webhook_rows_are_written_exactly_as_the_previous_release_wrote_them() {
+        use crate::store::outbox::previous_release;
+        let events = one_of_each();
+        let frozen_rows = previous_release::rows().into_iter().filter(|r| is_webhook(r.kind)).count();
+        assert_eq!(frozen_rows, events.len(), "one frozen row for each event, and no row without its event");
+        for event in events {
+            let frozen = previous_release::row(event.name());
+            let written = serde_json::to_string(&Body { event: &event, timestamp: "2026-11-24T10:00:00.000Z".into() }).unwrap();
+            let what = format!("a {} webhook body (what receivers get, too)", event.name());
+            assert_eq!(written, frozen.payload, "{}", previous_release::changed(&what, &written, frozen.payload));
+            let columns = (frozen.status, format!("{KIND_PREFIX}{}", event.name()), Some(event.tenant_cname()), "");
+            let frozen_columns = ("pending", frozen.kind.to_owned(), frozen.tenant, frozen.locale);
+            let what = format!("a {} row's kind, tenant or locale", event.name());
+            assert_eq!(
+                columns,
+                frozen_columns,
+                "{}",
+                previous_release::changed(&what, &format!("{columns:?}"), &format!("{frozen_columns:?}"))
+            );
+            assert_eq!(event_label(frozen.kind), event.name());
+        }
+    }
+
     #[test]
     fn a_body_has_type_timestamp_and_data() {
         let event = Event::PasswordSet {

@@ -240,3 +240,107 @@ async fn enqueue(ctx: &Ctx, conn: &mut Conn, send: Mail, now: i64) -> Result<(),
     mail::enqueue(conn, now, ctx.mail_domain(), out).await.context("queueing the email")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TenantType;
+    use crate::flows::signup::{MailingAddress, SignupDetails};
+    use crate::store::outbox::previous_release;
+
+    fn caller() -> Caller {
+        Caller { actor: "anonymous".into(), addr: "203.0.113.7".into() }
+    }
+
+    /// One of each variant, with the values of its frozen row.
+    fn one_of_each() -> Vec<Request> {
+        let details = SignupDetails {
+            company_name: "Globex Corp".into(),
+            mailing_address: MailingAddress {
+                address1: Some("1 Main St".into()),
+                city: Some("Seattle".into()),
+                country: Some("US".into()),
+                state: Some("Washington".into()),
+                state_code: Some("WA".into()),
+                zip_code: Some("98101".into()),
+                ..MailingAddress::default()
+            },
+            first_name: "Kim".into(),
+            last_name: "Lee".into(),
+            contact_number: Some("+1 206 555 0100".into()),
+            tos_version: "2026-01".into(),
+            tos_accepted_at: Some("2026-11-24T10:00:00Z".into()),
+        };
+        let signup = NewSignupRecord {
+            cname: "globex".into(),
+            email: "kim@example.com".into(),
+            email_norm: "kim@example.com".into(),
+            tenant_type: TenantType::Freemium,
+            locale: "en-US".into(),
+            details,
+        };
+        let all = vec![
+            Request::PasswordEmailV1 { cname: "acme".into(), email: "jane@example.com".into(), caller: caller() },
+            Request::TenantSignupV1 { signup: Box::new(signup), caller: caller() },
+            Request::DeveloperSignupV1 {
+                cname: "acme".into(),
+                email: "dev@example.com".into(),
+                first_name: "Dev".into(),
+                last_name: "Loper".into(),
+                phone: Some("+1 206 555 0101".into()),
+                caller: caller(),
+            },
+            Request::ActivationResendV1 { cname: "acme".into(), email: "dev@example.com".into(), caller: caller() },
+        ];
+        // A new variant does not compile here until it has a sample, and then a frozen row.
+        for request in &all {
+            match request {
+                Request::PasswordEmailV1 { .. }
+                | Request::TenantSignupV1 { .. }
+                | Request::DeveloperSignupV1 { .. }
+                | Request::ActivationResendV1 { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn tag(request: &Request) -> String {
+        serde_json::to_value(request).unwrap()["type"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn requests_are_written_exactly_as_the_previous_release_wrote_them() {
+        for request in one_of_each() {
+            let tag = tag(&request);
+            let frozen = previous_release::row(&tag);
+            let (recipient, tenant, locale) = request.envelope();
+            let written = serde_json::to_string(&request).unwrap();
+            assert_eq!(written, frozen.payload, "{}", previous_release::changed(&format!("a {tag} payload"), &written, frozen.payload));
+            let columns = (frozen.status, request.kind(), recipient, tenant, locale);
+            let frozen_columns = ("requested", frozen.kind, frozen.recipient, frozen.tenant, frozen.locale);
+            assert_eq!(
+                columns,
+                frozen_columns,
+                "{}",
+                previous_release::changed(
+                    &format!("a {tag} row's kind, recipient, tenant or locale"),
+                    &format!("{columns:?}"),
+                    &format!("{frozen_columns:?}")
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn every_frozen_request_row_is_still_read() {
+        let rows: Vec<_> = previous_release::rows().into_iter().filter(|r| r.kind.ends_with("request")).collect();
+        let samples = one_of_each();
+        assert_eq!(rows.len(), samples.len(), "one frozen row for each variant, and no row without its variant");
+        for row in rows {
+            let read: Request = serde_json::from_str(row.payload)
+                .unwrap_or_else(|e| panic!("a {} row of the previous release is unreadable ({e}): {}", row.kind, row.payload));
+            assert_eq!(read.kind(), row.kind, "{}", row.payload);
+            assert_eq!(row.status, "requested");
+        }
+    }
+}

@@ -144,3 +144,38 @@ pub(crate) async fn audit_outcome(
     let event = store::audit::Event { actor: &caller.actor, action, target, client_addr: Some(&caller.addr), outcome, detail };
     store::audit::record(conn, now, &event).await.context("recording the audit event")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MailFlow;
+
+    /// The previous release's limit rows are keyed `<flow>:<mailbox>`; a flow whose key changed would
+    /// start its count afresh for every recipient after an upgrade.
+    #[test]
+    fn each_mail_flow_keeps_the_limit_key_the_previous_release_stored() {
+        let frozen: Vec<(&str, &str)> = include_str!("../../tests/fixtures/previous_release/email_limits.tsv")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| l.split_once('\t').unwrap_or_else(|| panic!("email_limits.tsv: two tab-separated columns expected: {l}")))
+            .collect();
+        let flows = [MailFlow::Signup, MailFlow::Password, MailFlow::Activation, MailFlow::AdminPassword];
+        // A new variant does not compile here until it is listed above, and then has a frozen key.
+        for flow in flows {
+            match flow {
+                MailFlow::Signup | MailFlow::Password | MailFlow::Activation | MailFlow::AdminPassword => {}
+            }
+        }
+        assert_eq!(frozen.len(), flows.len(), "one frozen key for each flow, and no key without its flow");
+        for flow in flows {
+            let name = format!("{flow:?}");
+            let (_, key) = frozen.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("email_limits.tsv has no key for {name}"));
+            assert_eq!(
+                flow.key(),
+                *key,
+                "MailFlow::{name} now keys its limit rows {:?}, but the previous release stored {key:?}: this changes what is stored; \
+                 keep the stored key when renaming the variant",
+                flow.key()
+            );
+        }
+    }
+}

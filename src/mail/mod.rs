@@ -134,6 +134,7 @@ pub(crate) async fn insert(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::outbox::previous_release;
 
     #[test]
     fn a_scrubbed_intent_keeps_no_secret() {
@@ -144,6 +145,63 @@ mod tests {
         assert!(stored.contains("PasswordLinkV1"));
         assert!(!intent.lost_its_secret() && intent.scrubbed().lost_its_secret());
         assert!(!Intent::AccountExistsV1 {}.scrubbed().lost_its_secret());
+    }
+
+    /// One of each variant, with the values of its frozen row.
+    fn one_of_each() -> Vec<Intent> {
+        let expires_at = 1_893_456_000_000;
+        let all = vec![
+            Intent::SignupLinkV1 { token: "frozen-signup-token".into(), cname: "initech".into(), first_name: "Ann".into(), expires_at },
+            Intent::AccountExistsV1 {},
+            Intent::PasswordLinkV1 { token: "frozen-password-token".into(), cname: "acme".into(), first_name: "Cy".into(), expires_at },
+            Intent::ActivationCodeV1 { token: "frozen-activation-code".into(), tenant: "acme".into(), first_name: "Di".into(), expires_at },
+            Intent::SignupLinkV2 { signup_id: "Zr0zEnS1gnUpXw4kQm7bTg".into(), cname: "umbrella".into(), first_name: "Eve".into() },
+            Intent::PasswordLinkV2 { user_id: "Zr0zEnUs3rFayQm7bTg4kw".into(), cname: "acme".into(), first_name: "Fay".into() },
+            Intent::ActivationCodeV2 { user_id: "Zr0zEnUs3rGusQm7bTg4kw".into(), tenant: "acme".into(), first_name: "Gus".into() },
+        ];
+        // A new variant does not compile here until it has a sample, and then a frozen row.
+        for intent in &all {
+            match intent {
+                Intent::SignupLinkV1 { .. }
+                | Intent::AccountExistsV1 {}
+                | Intent::PasswordLinkV1 { .. }
+                | Intent::ActivationCodeV1 { .. }
+                | Intent::SignupLinkV2 { .. }
+                | Intent::PasswordLinkV2 { .. }
+                | Intent::ActivationCodeV2 { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn intents_are_written_exactly_as_the_previous_release_wrote_them() {
+        for intent in one_of_each() {
+            let tag = serde_json::to_value(&intent).unwrap()["type"].as_str().unwrap().to_owned();
+            let frozen = previous_release::row(&tag);
+            let written = serde_json::to_string(&intent).unwrap();
+            assert_eq!(written, frozen.payload, "{}", previous_release::changed(&format!("a {tag} payload"), &written, frozen.payload));
+            assert_eq!(
+                intent.kind(),
+                frozen.kind,
+                "{}",
+                previous_release::changed(&format!("a {tag} row's kind"), intent.kind(), frozen.kind)
+            );
+            assert_eq!(frozen.status, "pending");
+        }
+    }
+
+    #[test]
+    fn every_frozen_intent_row_is_still_read() {
+        let rows: Vec<_> =
+            previous_release::rows().into_iter().filter(|r| !r.kind.ends_with("request") && !r.kind.starts_with("webhook:")).collect();
+        assert_eq!(rows.len(), one_of_each().len(), "one frozen row for each variant, and no row without its variant");
+        for row in rows {
+            let read: Intent = serde_json::from_str(row.payload)
+                .unwrap_or_else(|e| panic!("a {} row of the previous release is unreadable ({e}): {}", row.kind, row.payload));
+            assert_eq!(read.kind(), row.kind, "{}", row.payload);
+            assert!(!read.lost_its_secret(), "{}", row.payload);
+        }
     }
 
     #[test]

@@ -274,6 +274,61 @@ pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
     Ok(changed == 1)
 }
 
+/// The outbox rows the previous release wrote, frozen in `tests/fixtures/previous_release/outbox.tsv`:
+/// the unit tests next to each stored type compare what it writes today with them.
+#[cfg(test)]
+pub(crate) mod previous_release {
+    pub(crate) struct Row {
+        pub(crate) status: &'static str,
+        pub(crate) kind: &'static str,
+        pub(crate) recipient: &'static str,
+        pub(crate) tenant: Option<&'static str>,
+        pub(crate) locale: &'static str,
+        pub(crate) payload: &'static str,
+    }
+
+    const FILE: &str = include_str!("../../tests/fixtures/previous_release/outbox.tsv");
+
+    pub(crate) fn rows() -> Vec<Row> {
+        FILE.lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                let f: Vec<&'static str> = line.split('\t').collect();
+                assert_eq!(f.len(), 6, "outbox.tsv: six tab-separated columns expected: {line}");
+                Row { status: f[0], kind: f[1], recipient: f[2], tenant: (f[3] != "\\N").then_some(f[3]), locale: f[4], payload: f[5] }
+            })
+            .collect()
+    }
+
+    /// The `type` of a row's payload: a variant's serde tag, or a webhook's event.
+    pub(crate) fn tag(row: &Row) -> String {
+        let payload: serde_json::Value = serde_json::from_str(row.payload).unwrap_or_else(|e| panic!("outbox.tsv: {e}: {}", row.payload));
+        payload["type"].as_str().unwrap_or_else(|| panic!("outbox.tsv: no type in {}", row.payload)).to_owned()
+    }
+
+    /// The frozen row of `tag`; fails, saying why, when there is none.
+    pub(crate) fn row(tag: &str) -> Row {
+        let mut found = rows().into_iter().filter(|r| self::tag(r) == tag);
+        let row = found.next().unwrap_or_else(|| {
+            panic!(
+                "tests/fixtures/previous_release/outbox.tsv has no row of type {tag}. A renamed variant or event changes what is \
+                 stored: add a new versioned variant instead and keep reading the old one. A new one needs its frozen row there."
+            )
+        });
+        assert!(found.next().is_none(), "outbox.tsv: two rows of type {tag}");
+        row
+    }
+
+    /// What a test says when `written` differs from the frozen row.
+    pub(crate) fn changed(what: &str, written: &str, frozen: &str) -> String {
+        format!(
+            "{what} is now written as\n  {written}\nbut the previous release stored\n  {frozen}\n\
+             This changes what is stored: rows already queued would no longer be read after an upgrade. \
+             Add a new versioned variant instead, and keep reading the old one (see ARCHITECTURE.md, `mail`)."
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CLAIM_SQLITE, TAKE_REQUESTED_SQLITE};

@@ -29,6 +29,7 @@ mod password;
 mod scale_out;
 mod signup;
 mod signup_pages;
+mod stored_rows;
 mod strangers;
 mod validate_registration;
 mod webhooks;
