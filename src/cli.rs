@@ -74,7 +74,11 @@ pub(crate) enum ApiTokenCommand {
         json: bool,
     },
     /// Revoke a token by id.
-    Revoke { id: String },
+    Revoke {
+        /// Ids are random URL-safe base64, so one may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

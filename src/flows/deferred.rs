@@ -108,108 +108,138 @@ pub(crate) async fn resolve_batch(
     Ok(rows.len())
 }
 
-/// `at` is when it was asked, which is when the audit trail says it happened.
+/// `at` is when it was asked, which is when the audit trail says it happened. `None`: there is
+/// nobody to write to.
 async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[String]) -> Result<Option<Mail>, Error> {
     match request {
-        Request::PasswordEmailV1 { cname, email, caller } => {
-            let norm = EmailAddress::from_trusted(email.clone());
-            let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the user up")?;
-            // A developer who never activated has no password to reset: the activation code is theirs.
-            let Some(user) = user.filter(|u| u.state != UserState::Disabled && u.verified) else { return Ok(None) };
-            audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
-            Ok(Some(password_link(user)))
-        }
-        Request::TenantSignupV1 { signup, caller } => {
-            if store::users::email_has_account(conn, &signup.email_norm).await.context("looking the address up")? {
-                audit(conn, at, caller, "signup.refused_existing_account", &signup.cname, None).await?;
-                let to = signup.email.clone();
-                return Ok(Some(Mail { intent: Intent::AccountExistsV1 {}, to, tenant: None, locale: signup.locale.clone() }));
-            }
-            let id = tokens::random_id();
-            let details = serde_json::to_string(&signup.details).context("encoding the signup's details")?;
-            let row = store::signups::NewSignup {
-                id: &id,
-                cname: &signup.cname,
-                email: &signup.email,
-                email_norm: &signup.email_norm,
-                tenant_type: signup.tenant_type.as_str(),
-                locale: &signup.locale,
-                details: &details,
-            };
-            store::signups::insert(conn, &row, at).await.context("creating the signup")?;
-            audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
-            let event = webhooks::Event::SignupCreated {
-                signup_id: id.clone(),
-                cname: signup.cname.clone(),
-                email: signup.email.clone(),
-                tenant_type: signup.tenant_type.as_str().to_owned(),
-            };
-            webhooks::queue(conn, webhook_urls, at, &event).await.context("queueing signup.created")?;
-            let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
-            Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
-        }
+        Request::PasswordEmailV1 { cname, email, caller } => password_email(conn, cname, email, caller, at).await,
+        Request::TenantSignupV1 { signup, caller } => tenant_signup(conn, signup, caller, at, webhook_urls).await,
         Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
-            let email = EmailAddress::from_trusted(email.clone());
-            let locale = Locale::default();
-            let mut new = store::users::NewUser {
-                id: "",
-                tenant_id: "",
-                email: email.as_str(),
-                email_norm: email.normalized(),
-                first_name,
-                last_name,
-                contact_number: phone.as_deref(),
-                locale: locale.as_str(),
-                state: UserState::Pending,
-                password_hash: None,
-                // Nobody has shown this mailbox is theirs yet: the activation code will.
-                verified: false,
-                now: at,
+            let developer = Developer { first_name, last_name, phone: phone.as_deref() };
+            developer_signup(conn, cname, email, &developer, caller, at).await
+        }
+        Request::ActivationResendV1 { cname, email, caller } => activation_resend(conn, cname, email, caller, at).await,
+    }
+}
+
+async fn password_email(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, Error> {
+    let norm = EmailAddress::from_trusted(email.to_owned());
+    let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the user up")?;
+    // A developer who never activated has no password to reset: the activation code is theirs.
+    let Some(user) = user.filter(|u| u.state != UserState::Disabled && u.verified) else { return Ok(None) };
+    audit(conn, at, caller, "password_email.queued", &user.id, None).await?;
+    Ok(Some(password_link(user)))
+}
+
+/// An address that already has an account is told so instead of getting a second one.
+async fn tenant_signup(
+    conn: &mut Conn,
+    signup: &NewSignupRecord,
+    caller: &Caller,
+    at: i64,
+    webhook_urls: &[String],
+) -> Result<Option<Mail>, Error> {
+    if store::users::email_has_account(conn, &signup.email_norm).await.context("looking the address up")? {
+        audit(conn, at, caller, "signup.refused_existing_account", &signup.cname, None).await?;
+        let to = signup.email.clone();
+        return Ok(Some(Mail { intent: Intent::AccountExistsV1 {}, to, tenant: None, locale: signup.locale.clone() }));
+    }
+    let id = tokens::random_id();
+    let details = serde_json::to_string(&signup.details).context("encoding the signup's details")?;
+    let row = store::signups::NewSignup {
+        id: &id,
+        cname: &signup.cname,
+        email: &signup.email,
+        email_norm: &signup.email_norm,
+        tenant_type: signup.tenant_type.as_str(),
+        locale: &signup.locale,
+        details: &details,
+    };
+    store::signups::insert(conn, &row, at).await.context("creating the signup")?;
+    audit(conn, at, caller, "signup.created", &id, Some(&signup.cname)).await?;
+    let event = webhooks::Event::SignupCreated {
+        signup_id: id.clone(),
+        cname: signup.cname.clone(),
+        email: signup.email.clone(),
+        tenant_type: signup.tenant_type.as_str().to_owned(),
+    };
+    webhooks::queue(conn, webhook_urls, at, &event).await.context("queueing signup.created")?;
+    let intent = Intent::SignupLinkV2 { signup_id: id, cname: signup.cname.clone(), first_name: signup.details.first_name.clone() };
+    Ok(Some(Mail { intent, to: signup.email.clone(), tenant: None, locale: signup.locale.clone() }))
+}
+
+/// Who a developer signup says the person is.
+struct Developer<'a> {
+    first_name: &'a str,
+    last_name: &'a str,
+    phone: Option<&'a str>,
+}
+
+/// A new developer waits for activation; one waiting already gets a fresh code (under the newest
+/// request's name while nobody has proven the mailbox); an account gets "you already have one".
+async fn developer_signup(
+    conn: &mut Conn,
+    cname: &str,
+    email: &str,
+    developer: &Developer<'_>,
+    caller: &Caller,
+    at: i64,
+) -> Result<Option<Mail>, Error> {
+    let email = EmailAddress::from_trusted(email.to_owned());
+    let locale = Locale::default();
+    let mut new = store::users::NewUser {
+        id: "",
+        tenant_id: "",
+        email: email.as_str(),
+        email_norm: email.normalized(),
+        first_name: developer.first_name,
+        last_name: developer.last_name,
+        contact_number: developer.phone,
+        locale: locale.as_str(),
+        state: UserState::Pending,
+        password_hash: None,
+        // Nobody has shown this mailbox is theirs yet: the activation code will.
+        verified: false,
+        now: at,
+    };
+    match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await.context("looking the developer up")? {
+        Some(mut user) if user.state == UserState::Pending => {
+            if !user.verified {
+                new.id = &user.id;
+                store::users::rename_unverified(conn, &new).await.context("renaming the developer")?;
+                user.first_name = developer.first_name.to_owned();
+            }
+            audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
+            Ok(Some(activation_code(user)))
+        }
+        Some(user) => {
+            audit(conn, at, caller, "developer.signup_refused_existing_account", &user.id, None).await?;
+            Ok(Some(account_exists(user)))
+        }
+        None => {
+            let Some(tenant) = store::users::tenant_by_cname(conn, cname).await.context("reading the portal's tenant")? else {
+                return Ok(None);
             };
-            match store::users::user_by_cname_and_email(conn, cname, email.normalized()).await.context("looking the developer up")? {
-                Some(mut user) if user.state == UserState::Pending => {
-                    if !user.verified {
-                        new.id = &user.id;
-                        store::users::rename_unverified(conn, &new).await.context("renaming the developer")?;
-                        user.first_name = first_name.clone();
-                    }
-                    audit(conn, at, caller, "developer.signup_repeated", &user.id, None).await?;
-                    Ok(Some(activation_code(user)))
-                }
-                Some(user) => {
-                    audit(conn, at, caller, "developer.signup_refused_existing_account", &user.id, None).await?;
-                    Ok(Some(account_exists(user)))
-                }
-                None => {
-                    let Some(tenant) = store::users::tenant_by_cname(conn, cname).await.context("reading the portal's tenant")? else {
-                        return Ok(None);
-                    };
-                    let id = tokens::random_id();
-                    new.id = &id;
-                    new.tenant_id = &tenant.id;
-                    store::users::insert_user(conn, &new).await.context("creating the developer")?;
-                    audit(conn, at, caller, "developer.signed_up", &id, Some(cname)).await?;
-                    let intent = Intent::ActivationCodeV2 { user_id: id, tenant: cname.clone(), first_name: first_name.clone() };
-                    Ok(Some(Mail {
-                        intent,
-                        to: email.as_str().to_owned(),
-                        tenant: Some(cname.clone()),
-                        locale: locale.as_str().to_owned(),
-                    }))
-                }
-            }
+            let id = tokens::random_id();
+            new.id = &id;
+            new.tenant_id = &tenant.id;
+            store::users::insert_user(conn, &new).await.context("creating the developer")?;
+            audit(conn, at, caller, "developer.signed_up", &id, Some(cname)).await?;
+            let intent = Intent::ActivationCodeV2 { user_id: id, tenant: cname.to_owned(), first_name: developer.first_name.to_owned() };
+            Ok(Some(Mail { intent, to: email.as_str().to_owned(), tenant: Some(cname.to_owned()), locale: locale.as_str().to_owned() }))
         }
-        Request::ActivationResendV1 { cname, email, caller } => {
-            let norm = EmailAddress::from_trusted(email.clone());
-            match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the developer up")? {
-                Some(user) if user.state == UserState::Pending => {
-                    audit(conn, at, caller, "developer.activation_resent", &user.id, None).await?;
-                    Ok(Some(activation_code(user)))
-                }
-                Some(user) => Ok(Some(account_exists(user))),
-                None => Ok(None),
-            }
+    }
+}
+
+async fn activation_resend(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, Error> {
+    let norm = EmailAddress::from_trusted(email.to_owned());
+    match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the developer up")? {
+        Some(user) if user.state == UserState::Pending => {
+            audit(conn, at, caller, "developer.activation_resent", &user.id, None).await?;
+            Ok(Some(activation_code(user)))
         }
+        Some(user) => Ok(Some(account_exists(user))),
+        None => Ok(None),
     }
 }
 

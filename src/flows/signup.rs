@@ -3,6 +3,7 @@ use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
 use crate::mail::{self, Intent, Outgoing};
 use crate::store;
+use crate::store::Conn;
 use crate::tokens::TokenState;
 use crate::tokens::{self, Purpose};
 use crate::webhooks;
@@ -201,115 +202,164 @@ pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetail
 
 pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
-    let signup = {
-        let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
-        let signup = store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or_else(token_invalid)?;
-        if signup.state == SignupState::Completed {
-            Error::token_tried(Purpose::Signup, TokenState::Used)?;
-        }
-        signup
-    };
+    let signup = signup_to_complete(ctx, &claims.sub).await?;
     // Refuse a dead token, or one whose tries are spent, before paying for the policy or a hash.
     super::password::take_try(ctx, Purpose::Signup, &claims.id_hash()).await?;
-    let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
-    let email = EmailAddress::from_trusted(signup.email.clone());
-    let password_hash = match password {
-        Some(pw) => {
-            let personal = vec![details.first_name.clone(), details.last_name.clone(), signup.cname.clone()];
-            Some(ctx.hasher.check_and_hash("password", pw, email.local_part(), personal).await?)
-        }
-        None => None,
-    };
-    let caller = caller.clone();
-    let id_hash = claims.id_hash();
-    let done = transaction!(ctx, |ctx, conn, now| {
+    let first = FirstUser::of(ctx, &signup, password).await?;
+    let (caller, id_hash) = (caller.clone(), claims.id_hash());
+    transaction!(ctx, |ctx, conn, now| {
         let spent = store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")?;
         Error::token_tried(Purpose::Signup, spent)?;
-        // A signup made before its cname was reserved (or refused) must not complete either.
-        if ctx.cname_refusal(&signup.cname).is_some()
-            || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
-        {
-            return Err(Error::Conflict(Conflict::CnameTaken));
-        }
-        if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
-            return Err(Error::Conflict(Conflict::UserExists));
-        }
-        let tenant = store::users::Tenant {
-            id: tokens::random_id(),
-            cname: signup.cname.clone(),
-            name: details.company_name.clone(),
-            tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
-            // Its users are the signer's colleagues, not strangers.
-            developer_signup: false,
-        };
-        store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
-            if store::is_unique_violation(&e) {
-                Error::Conflict(Conflict::CnameTaken)
-            } else {
-                Error::from(e).context("creating the tenant")
-            }
-        })?;
-        let user_id = tokens::random_id();
-        let state = if password_hash.is_some() { UserState::Active } else { UserState::Pending };
-        store::users::insert_user(
-            conn,
-            &store::users::NewUser {
-                id: &user_id,
-                tenant_id: &tenant.id,
-                email: email.as_str(),
-                email_norm: email.normalized(),
-                first_name: &details.first_name,
-                last_name: &details.last_name,
-                contact_number: details.contact_number.as_deref(),
-                locale: &signup.locale,
-                state,
-                password_hash: password_hash.as_deref(),
-                // The signup link came to this mailbox.
-                verified: true,
-                now,
-            },
-        )
-        .await
-        .context("creating the first user")?;
+        refuse_if_taken(&ctx, conn, &signup, &first.email).await?;
+        let tenant = create_tenant(conn, &signup, &first, now).await?;
+        let user_id = create_first_user(conn, &signup, &tenant, &first, now).await?;
         if !store::signups::complete(conn, &signup.id, &tenant.id, now).await.context("completing the signup")? {
             return Err(Error::Conflict(Conflict::SignupCompleted));
         }
-        audit(conn, now, &caller, "tenant.created", &tenant.cname, Some(&user_id)).await?;
-        let hooks = &ctx.settings.webhook_urls;
-        let created = webhooks::Event::TenantCreated {
-            tenant: webhooks::NewTenant {
-                id: tenant.id.clone(),
-                cname: tenant.cname.clone(),
-                name: tenant.name.clone(),
-                tenant_type: tenant.tenant_type.clone(),
-            },
-            user: webhooks::NewUser {
-                id: user_id.clone(),
-                email: email.as_str().to_owned(),
-                first_name: details.first_name.clone(),
-                last_name: details.last_name.clone(),
-                state: state.as_str().to_owned(),
-            },
-        };
-        webhooks::queue(conn, hooks, now, &created).await.context("queueing tenant.created")?;
-        if password_hash.is_none() {
-            let user = store::users::user_by_id(conn, &user_id)
-                .await
-                .context("reading the new user")?
-                .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
-            deferred::queue_password_link(&ctx, conn, user, now).await?;
-        } else {
-            audit(conn, now, &caller, "password.set", &user_id, None).await?;
-            let set = webhooks::Event::PasswordSet {
-                tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
-                user: webhooks::UserRef { id: user_id.clone(), email: email.as_str().to_owned() },
-            };
-            webhooks::queue(conn, hooks, now, &set).await.context("queueing password.set")?;
-        }
-        Ok(Completed { cname: tenant.cname, email: email.as_str().to_owned() })
+        announce(&ctx, conn, &caller, &tenant, &user_id, &first, now).await?;
+        Ok(Completed { cname: tenant.cname, email: first.email.as_str().to_owned() })
     })
-    .await?;
-    Ok(done)
+    .await
+}
+
+/// A completed signup answers as its spent link would.
+async fn signup_to_complete(ctx: &Ctx, signup_id: &str) -> Result<store::signups::Signup, Error> {
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let signup = store::signups::get(&mut conn, signup_id).await.context("reading the signup")?.ok_or_else(token_invalid)?;
+    if signup.state == SignupState::Completed {
+        Error::token_tried(Purpose::Signup, TokenState::Used)?;
+    }
+    Ok(signup)
+}
+
+/// Who the tenant's first user is, checked and (with a password) hashed before the transaction.
+struct FirstUser {
+    details: SignupDetails,
+    email: EmailAddress,
+    password_hash: Option<String>,
+}
+
+impl FirstUser {
+    async fn of(ctx: &Ctx, signup: &store::signups::Signup, password: Option<String>) -> Result<Self, Error> {
+        let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
+        let email = EmailAddress::from_trusted(signup.email.clone());
+        let password_hash = match password {
+            Some(pw) => {
+                let personal = vec![details.first_name.clone(), details.last_name.clone(), signup.cname.clone()];
+                Some(ctx.hasher.check_and_hash("password", pw, email.local_part(), personal).await?)
+            }
+            None => None,
+        };
+        Ok(Self { details, email, password_hash })
+    }
+
+    /// Without a password the user is mailed a link to set one.
+    fn state(&self) -> UserState {
+        if self.password_hash.is_some() { UserState::Active } else { UserState::Pending }
+    }
+}
+
+/// A signup made before its cname was reserved (or refused) must not complete either.
+async fn refuse_if_taken(ctx: &Ctx, conn: &mut Conn, signup: &store::signups::Signup, email: &EmailAddress) -> Result<(), Error> {
+    if ctx.cname_refusal(&signup.cname).is_some()
+        || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
+    {
+        return Err(Error::Conflict(Conflict::CnameTaken));
+    }
+    if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
+        return Err(Error::Conflict(Conflict::UserExists));
+    }
+    Ok(())
+}
+
+async fn create_tenant(
+    conn: &mut Conn,
+    signup: &store::signups::Signup,
+    first: &FirstUser,
+    now: i64,
+) -> Result<store::users::Tenant, Error> {
+    let tenant = store::users::Tenant {
+        id: tokens::random_id(),
+        cname: signup.cname.clone(),
+        name: first.details.company_name.clone(),
+        tenant_type: TenantType::from_stored(&signup.tenant_type).for_new_tenant().as_str().to_owned(),
+        // Its users are the signer's colleagues, not strangers.
+        developer_signup: false,
+    };
+    store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
+        if store::is_unique_violation(&e) { Error::Conflict(Conflict::CnameTaken) } else { Error::from(e).context("creating the tenant") }
+    })?;
+    Ok(tenant)
+}
+
+async fn create_first_user(
+    conn: &mut Conn,
+    signup: &store::signups::Signup,
+    tenant: &store::users::Tenant,
+    first: &FirstUser,
+    now: i64,
+) -> Result<String, Error> {
+    let user_id = tokens::random_id();
+    let new = store::users::NewUser {
+        id: &user_id,
+        tenant_id: &tenant.id,
+        email: first.email.as_str(),
+        email_norm: first.email.normalized(),
+        first_name: &first.details.first_name,
+        last_name: &first.details.last_name,
+        contact_number: first.details.contact_number.as_deref(),
+        locale: &signup.locale,
+        state: first.state(),
+        password_hash: first.password_hash.as_deref(),
+        // The signup link came to this mailbox.
+        verified: true,
+        now,
+    };
+    store::users::insert_user(conn, &new).await.context("creating the first user")?;
+    Ok(user_id)
+}
+
+/// The audit trail and webhooks say what happened; without a password the user is mailed a link to set one.
+async fn announce(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    caller: &Caller,
+    tenant: &store::users::Tenant,
+    user_id: &str,
+    first: &FirstUser,
+    now: i64,
+) -> Result<(), Error> {
+    audit(conn, now, caller, "tenant.created", &tenant.cname, Some(user_id)).await?;
+    let hooks = &ctx.settings.webhook_urls;
+    let created = webhooks::Event::TenantCreated {
+        tenant: webhooks::NewTenant {
+            id: tenant.id.clone(),
+            cname: tenant.cname.clone(),
+            name: tenant.name.clone(),
+            tenant_type: tenant.tenant_type.clone(),
+        },
+        user: webhooks::NewUser {
+            id: user_id.to_owned(),
+            email: first.email.as_str().to_owned(),
+            first_name: first.details.first_name.clone(),
+            last_name: first.details.last_name.clone(),
+            state: first.state().as_str().to_owned(),
+        },
+    };
+    webhooks::queue(conn, hooks, now, &created).await.context("queueing tenant.created")?;
+    if first.password_hash.is_none() {
+        let user = store::users::user_by_id(conn, user_id)
+            .await
+            .context("reading the new user")?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
+        return deferred::queue_password_link(ctx, conn, user, now).await;
+    }
+    audit(conn, now, caller, "password.set", user_id, None).await?;
+    let set = webhooks::Event::PasswordSet {
+        tenant: webhooks::TenantRef { id: tenant.id.clone(), cname: tenant.cname.clone() },
+        user: webhooks::UserRef { id: user_id.to_owned(), email: first.email.as_str().to_owned() },
+    };
+    webhooks::queue(conn, hooks, now, &set).await.context("queueing password.set")
 }
 
 pub(crate) enum LinkState {
