@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum HttpError {
     #[error("invalid {field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("{message}")]
@@ -36,13 +36,13 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<Invalid> for Error {
+impl From<Invalid> for HttpError {
     fn from(i: Invalid) -> Self {
         Self::Invalid { field: i.field, message: i.message }
     }
 }
 
-impl Error {
+impl HttpError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
@@ -116,7 +116,7 @@ pub struct Failure {
     pub error: Arc<anyhow::Error>,
 }
 
-impl Error {
+impl HttpError {
     pub fn decorate(self, response: &mut Response) {
         let headers = response.headers_mut();
         match &self {
@@ -140,7 +140,7 @@ impl Error {
     }
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = ErrorBody {

@@ -71,7 +71,7 @@ impl ClientLimiter {
         Ok(())
     }
 
-    pub async fn sync(&self, store: &Store) -> Result<(), store::Error> {
+    pub async fn sync(&self, store: &Store) -> Result<(), store::StoreError> {
         let (start, deltas) = {
             let window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let deltas: Vec<(String, i64)> =

@@ -91,13 +91,13 @@ pub fn is_webhook(kind: &str) -> bool {
     kind.starts_with(KIND_PREFIX)
 }
 
-pub async fn queue(conn: &mut Conn, urls: &[String], now: i64, event: &Event) -> Result<(), store::Error> {
+pub async fn queue(conn: &mut Conn, urls: &[String], now: i64, event: &Event) -> Result<(), store::StoreError> {
     if urls.is_empty() {
         return Ok(());
     }
     let timestamp = humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64)).to_string();
-    let body =
-        serde_json::to_string(&Body { event, timestamp }).map_err(|e| store::Error::Aborted(format!("encoding a webhook's body: {e}")))?;
+    let body = serde_json::to_string(&Body { event, timestamp })
+        .map_err(|e| store::StoreError::Aborted(format!("encoding a webhook's body: {e}")))?;
     let kind = format!("{KIND_PREFIX}{}", event.name());
     for url in urls {
         let envelope = Envelope { kind: &kind, recipient: url, tenant: Some(event.tenant_cname()), locale: "", payload: &body };

@@ -1,4 +1,4 @@
-use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit, audit_outcome};
+use super::{Caller, Context, Ctx, FlowError, MailFlow, Missing, audit, audit_outcome};
 use crate::domain::{Cname, EmailAddress, UserState};
 use crate::store;
 use crate::tokens::random_id;
@@ -65,44 +65,44 @@ pub async fn create_token(ctx_store: &store::Store, now: i64, cname: &Cname, rol
     Ok((id, secret))
 }
 
-pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, Error> {
+pub(crate) async fn authenticate(ctx: &Ctx, secret: &str, addr: String) -> Result<ApiCaller, FlowError> {
     let mut parts = secret.splitn(3, '.');
     let (Some(PREFIX), Some(id), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(Error::Unauthenticated);
+        return Err(FlowError::Unauthenticated);
     };
     let token = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
-        store::api_tokens::by_id(&mut conn, id).await.context("reading the API token")?.ok_or(Error::Unauthenticated)?
+        store::api_tokens::by_id(&mut conn, id).await.context("reading the API token")?.ok_or(FlowError::Unauthenticated)?
     };
     let matches: bool = token.secret_hash.as_bytes().ct_eq(hash_secret(secret).as_bytes()).into();
     if !matches || token.revoked_at.is_some() {
-        return Err(Error::Unauthenticated);
+        return Err(FlowError::Unauthenticated);
     }
     let token_id = token.id.clone();
     transaction!(ctx, |_, conn, now| { store::api_tokens::touch(conn, &token_id, now).await.context("recording the API token's use") })
         .await?;
-    let role = Role::parse(&token.role).ok_or(Error::Unauthenticated)?;
+    let role = Role::parse(&token.role).ok_or(FlowError::Unauthenticated)?;
     let caller = Caller { actor: format!("api-token:{}", token.id), addr };
     Ok(ApiCaller { tenant_cname: token.tenant_cname, role, caller })
 }
 
 impl ApiCaller {
-    pub(crate) async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), Error> {
+    pub(crate) async fn require_admin(&self, ctx: &Ctx, action: &'static str) -> Result<(), FlowError> {
         if self.role == Role::Admin {
             return Ok(());
         }
         self.refuse(ctx, action, &self.tenant_cname, "denied").await?;
-        Err(Error::NotAdmin)
+        Err(FlowError::NotAdmin)
     }
 
     /// In a write of its own: a refused action has no transaction to join.
-    pub(crate) async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), Error> {
+    pub(crate) async fn refuse(&self, ctx: &Ctx, action: &'static str, target: &str, outcome: &'static str) -> Result<(), FlowError> {
         let (caller, target) = (self.caller.clone(), target.to_owned());
         transaction!(ctx, |_, conn, now| { audit_outcome(conn, now, &caller, action, &target, outcome, None).await }).await
     }
 }
 
-pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), Error> {
+pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &EmailAddress, reset: bool) -> Result<(), FlowError> {
     let action = if reset { "admin.reset_password" } else { "admin.send_password_email" };
     let user = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -110,7 +110,7 @@ pub(crate) async fn send_password_email(ctx: &Ctx, admin: &ApiCaller, email: &Em
     };
     let Some(user) = user else {
         admin.refuse(ctx, action, email.as_str(), "not_found").await?;
-        return Err(Error::NotFound(Missing::User));
+        return Err(FlowError::NotFound(Missing::User));
     };
     let (caller, email) = (admin.caller.clone(), email.clone());
     transaction!(ctx, |ctx, conn, now| {
@@ -132,7 +132,7 @@ pub(crate) async fn verify_password(
     email: &EmailAddress,
     password: String,
     client: Option<std::net::IpAddr>,
-) -> Result<bool, Error> {
+) -> Result<bool, FlowError> {
     let action = "admin.verify_password";
     let user = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -189,7 +189,7 @@ pub(crate) async fn unlock(store: &store::Store, cname: &Cname, email: &EmailAdd
             Box::pin(async move {
                 let n = store::users::clear_lockouts(conn, &user.id).await.context("clearing lock-outs")?;
                 audit(conn, now, &caller, "user.unlocked", &user.id, None).await?;
-                Ok::<_, Error>(n)
+                Ok::<_, FlowError>(n)
             })
         })
         .await?;

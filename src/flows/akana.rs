@@ -1,5 +1,5 @@
 use super::deferred::{self, Request};
-use super::{Caller, Context, Ctx, Error, MailFlow, Missing, audit};
+use super::{Caller, Context, Ctx, FlowError, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, UserState};
 use crate::store::{self, Conn, users::User};
 use crate::tokens::TokenState;
@@ -22,11 +22,11 @@ pub(crate) struct Verified {
     pub(crate) state: UserState,
 }
 
-fn code_invalid() -> Error {
-    Error::invalid_token(Purpose::Activation)
+fn code_invalid() -> FlowError {
+    FlowError::invalid_token(Purpose::Activation)
 }
 
-pub(crate) async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, Error> {
+pub(crate) async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64) -> Result<Option<String>, FlowError> {
     if let Some(t) = store::users::tenant_by_cname(tx, cname.as_str()).await.context("reading the portal's tenant")? {
         let open = t.developer_signup || *cname == ctx.settings.default_tenant;
         return Ok(open.then_some(t.id));
@@ -45,7 +45,7 @@ pub(crate) async fn tenant_id(ctx: &Ctx, tx: &mut Conn, cname: &Cname, now: i64)
     Ok(Some(tenant.id))
 }
 
-pub(crate) async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), Error> {
+pub(crate) async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: NewDeveloper) -> Result<(), FlowError> {
     let request = Request::DeveloperSignupV1 {
         cname: cname.as_str().to_owned(),
         email: new.email.as_str().to_owned(),
@@ -57,18 +57,18 @@ pub(crate) async fn signup_user(ctx: &Ctx, caller: &Caller, cname: &Cname, new: 
     submit(ctx, cname, request).await
 }
 
-pub(crate) async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+pub(crate) async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), FlowError> {
     let request =
         Request::ActivationResendV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     submit(ctx, cname, request).await
 }
 
 /// 404 without a portal: portals are public addresses, not accounts.
-async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error> {
+async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), FlowError> {
     let cname = cname.clone();
     transaction!(ctx, |ctx, conn, now| {
         if tenant_id(&ctx, conn, &cname, now).await?.is_none() {
-            return Err(Error::NotFound(Missing::Portal));
+            return Err(FlowError::NotFound(Missing::Portal));
         }
         deferred::submit(&ctx, conn, now, MailFlow::Activation, &request).await
     })
@@ -76,7 +76,7 @@ async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), Error>
     Ok(())
 }
 
-async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens::Claims, User), Error> {
+async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens::Claims, User), FlowError> {
     let claims = ctx.keys.open(Purpose::Activation, code).map_err(|_| code_invalid())?;
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let user = store::users::user_by_id(&mut conn, &claims.sub).await.context("reading the code's user")?.ok_or_else(code_invalid)?;
@@ -86,7 +86,7 @@ async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens:
     Ok((claims, user))
 }
 
-pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, Error> {
+pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str) -> Result<Verified, FlowError> {
     let (claims, user) = user_of(ctx, cname, code).await?;
     let state = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -113,22 +113,22 @@ pub(crate) async fn verify_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, cod
                 deferred::queue_activation_code(&ctx, conn, user, now).await
             })
             .await?;
-            Err(Error::token(Purpose::Activation, TokenState::Expired))
+            Err(FlowError::token(Purpose::Activation, TokenState::Expired))
         }
-        other => Err(Error::token(Purpose::Activation, other)),
+        other => Err(FlowError::token(Purpose::Activation, other)),
     }
 }
 
-pub(crate) async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), Error> {
+pub(crate) async fn complete_signup(ctx: &Ctx, caller: &Caller, cname: &Cname, code: &str, password: String) -> Result<(), FlowError> {
     let (claims, user) = user_of(ctx, cname, code).await?;
     super::password::set_with_token(ctx, caller, Purpose::Activation, &claims.id_hash(), &user, password).await
 }
 
 /// Reads only. A database that cannot answer is an error, not a dead code.
-pub(crate) async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, Error> {
+pub(crate) async fn pending_email(ctx: &Ctx, cname: &Cname, code: &str) -> Result<Option<String>, FlowError> {
     let (claims, user) = match user_of(ctx, cname, code).await {
         Ok(found) => found,
-        Err(Error::Token { .. }) => return Ok(None),
+        Err(FlowError::Token { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;

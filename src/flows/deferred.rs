@@ -1,5 +1,5 @@
 use super::signup::NewSignupRecord;
-use super::{Caller, Context, Ctx, Error, MailFlow, audit};
+use super::{Caller, Context, Ctx, FlowError, MailFlow, audit};
 use crate::domain::{EmailAddress, Locale, UserState};
 use crate::mail::{self, Intent};
 use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
@@ -37,7 +37,7 @@ impl Request {
     }
 }
 
-pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), Error> {
+pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), FlowError> {
     let (to, tenant, locale) = request.envelope();
     let recipient = EmailAddress::from_trusted(to.to_owned());
     ctx.take_email_slot(conn, flow, &recipient, now).await?;
@@ -69,7 +69,7 @@ pub(crate) async fn resolve_batch(
     max_attempts: i64,
     care: Care,
     webhook_urls: &[String],
-) -> Result<usize, store::Error> {
+) -> Result<usize, store::StoreError> {
     let rows = store::outbox::take_requested(conn, backend, limit).await?;
     for row in &rows {
         if care == Care::Careful {
@@ -77,11 +77,12 @@ pub(crate) async fn resolve_batch(
         }
         let outcome = match serde_json::from_str::<Request>(&row.payload) {
             Ok(request) => resolve(conn, &request, row.created_at, webhook_urls).await,
-            Err(e) => Err(Error::Internal(anyhow::Error::new(e).context("the stored request is unreadable"))),
+            Err(e) => Err(FlowError::Internal(anyhow::Error::new(e).context("the stored request is unreadable"))),
         };
         match outcome {
             Ok(Some(send)) => {
-                let payload = serde_json::to_string(&send.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
+                let payload =
+                    serde_json::to_string(&send.intent).map_err(|e| store::StoreError::Aborted(format!("encoding an intent: {e}")))?;
                 let resolved = Envelope {
                     kind: send.intent.kind(),
                     recipient: &send.to,
@@ -93,7 +94,7 @@ pub(crate) async fn resolve_batch(
             }
             Ok(None) => store::outbox::drop_request(conn, row.id, "no account to write to").await?,
             Err(e) if care == Care::Fast => {
-                return Err(store::Error::Aborted(format!("resolving request {} failed: {e:#}", row.id)));
+                return Err(store::StoreError::Aborted(format!("resolving request {} failed: {e:#}", row.id)));
             }
             Err(e) => {
                 conn.batch("ROLLBACK TO resolve").await?;
@@ -110,7 +111,7 @@ pub(crate) async fn resolve_batch(
 
 /// `at` is when it was asked, which is when the audit trail says it happened. `None`: there is
 /// nobody to write to.
-async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[String]) -> Result<Option<Mail>, Error> {
+async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[String]) -> Result<Option<Mail>, FlowError> {
     match request {
         Request::PasswordEmailV1 { cname, email, caller } => password_email(conn, cname, email, caller, at).await,
         Request::TenantSignupV1 { signup, caller } => tenant_signup(conn, signup, caller, at, webhook_urls).await,
@@ -122,7 +123,7 @@ async fn resolve(conn: &mut Conn, request: &Request, at: i64, webhook_urls: &[St
     }
 }
 
-async fn password_email(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, Error> {
+async fn password_email(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, FlowError> {
     let norm = EmailAddress::from_trusted(email.to_owned());
     let user = store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the user up")?;
     // A developer who never activated has no password to reset: the activation code is theirs.
@@ -138,7 +139,7 @@ async fn tenant_signup(
     caller: &Caller,
     at: i64,
     webhook_urls: &[String],
-) -> Result<Option<Mail>, Error> {
+) -> Result<Option<Mail>, FlowError> {
     if store::users::email_has_account(conn, &signup.email_norm).await.context("looking the address up")? {
         audit(conn, at, caller, "signup.refused_existing_account", &signup.cname, None).await?;
         let to = signup.email.clone();
@@ -184,7 +185,7 @@ async fn developer_signup(
     developer: &Developer<'_>,
     caller: &Caller,
     at: i64,
-) -> Result<Option<Mail>, Error> {
+) -> Result<Option<Mail>, FlowError> {
     let email = EmailAddress::from_trusted(email.to_owned());
     let locale = Locale::default();
     let mut new = store::users::NewUser {
@@ -231,7 +232,7 @@ async fn developer_signup(
     }
 }
 
-async fn activation_resend(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, Error> {
+async fn activation_resend(conn: &mut Conn, cname: &str, email: &str, caller: &Caller, at: i64) -> Result<Option<Mail>, FlowError> {
     let norm = EmailAddress::from_trusted(email.to_owned());
     match store::users::user_by_cname_and_email(conn, cname, norm.normalized()).await.context("looking the developer up")? {
         Some(user) if user.state == UserState::Pending => {
@@ -257,15 +258,15 @@ fn account_exists(user: store::users::User) -> Mail {
     Mail { intent: Intent::AccountExistsV1 {}, to: user.email, tenant: Some(user.tenant_cname), locale: user.locale }
 }
 
-pub(crate) async fn queue_password_link(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), Error> {
+pub(crate) async fn queue_password_link(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), FlowError> {
     enqueue(ctx, conn, password_link(user), now).await
 }
 
-pub(crate) async fn queue_activation_code(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), Error> {
+pub(crate) async fn queue_activation_code(ctx: &Ctx, conn: &mut Conn, user: store::users::User, now: i64) -> Result<(), FlowError> {
     enqueue(ctx, conn, activation_code(user), now).await
 }
 
-async fn enqueue(ctx: &Ctx, conn: &mut Conn, send: Mail, now: i64) -> Result<(), Error> {
+async fn enqueue(ctx: &Ctx, conn: &mut Conn, send: Mail, now: i64) -> Result<(), FlowError> {
     let out = mail::Outgoing { intent: send.intent, to: &send.to, tenant: send.tenant.as_deref(), locale: &send.locale };
     mail::enqueue(conn, now, ctx.mail_domain(), out).await.context("queueing the email")?;
     Ok(())

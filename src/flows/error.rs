@@ -5,7 +5,7 @@ use crate::tokens::TokenState;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Error {
+pub(crate) enum FlowError {
     #[error("invalid {field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("{} token refused: {fault:?}", purpose.as_str())]
@@ -55,7 +55,7 @@ pub(crate) enum Resource {
     PasswordQueue,
 }
 
-impl Error {
+impl FlowError {
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
@@ -99,15 +99,15 @@ impl Error {
     }
 }
 
-impl From<Invalid> for Error {
+impl From<Invalid> for FlowError {
     fn from(i: Invalid) -> Self {
         Self::Invalid { field: i.field, message: i.message }
     }
 }
 
 /// The fallback for a store error with no context of its own (the writer's queue, a commit).
-impl From<store::Error> for Error {
-    fn from(e: store::Error) -> Self {
+impl From<store::StoreError> for FlowError {
+    fn from(e: store::StoreError) -> Self {
         if e.is_unavailable() {
             return Self::Unavailable { what: Resource::Database, retry_after: Duration::from_secs(5), cause: Some(e.into()) };
         }
@@ -115,7 +115,7 @@ impl From<store::Error> for Error {
     }
 }
 
-impl From<crate::passwords::PasswordError> for Error {
+impl From<crate::passwords::PasswordError> for FlowError {
     fn from(e: crate::passwords::PasswordError) -> Self {
         use crate::passwords::PasswordError as P;
         match e {
@@ -127,23 +127,23 @@ impl From<crate::passwords::PasswordError> for Error {
 }
 
 pub(crate) trait Context<T> {
-    fn context(self, what: &'static str) -> Result<T, Error>;
+    fn context(self, what: &'static str) -> Result<T, FlowError>;
 }
 
-impl<T> Context<T> for Result<T, store::Error> {
-    fn context(self, what: &'static str) -> Result<T, Error> {
-        self.map_err(|e| Error::from(e).context(what))
+impl<T> Context<T> for Result<T, store::StoreError> {
+    fn context(self, what: &'static str) -> Result<T, FlowError> {
+        self.map_err(|e| FlowError::from(e).context(what))
     }
 }
 
 impl<T> Context<T> for Result<T, serde_json::Error> {
-    fn context(self, what: &'static str) -> Result<T, Error> {
-        self.map_err(|e| Error::Internal(anyhow::Error::new(e).context(what)))
+    fn context(self, what: &'static str) -> Result<T, FlowError> {
+        self.map_err(|e| FlowError::Internal(anyhow::Error::new(e).context(what)))
     }
 }
 
-impl<T> Context<T> for Result<T, Error> {
-    fn context(self, what: &'static str) -> Result<T, Error> {
+impl<T> Context<T> for Result<T, FlowError> {
+    fn context(self, what: &'static str) -> Result<T, FlowError> {
         self.map_err(|e| e.context(what))
     }
 }

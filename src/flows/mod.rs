@@ -14,7 +14,7 @@ mod error;
 pub(crate) mod password;
 pub(crate) mod signup;
 
-pub(crate) use error::{Conflict, Context, Error, Missing, Resource, TokenFault};
+pub(crate) use error::{Conflict, Context, FlowError, Missing, Resource, TokenFault};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -85,7 +85,13 @@ impl Ctx {
         self.settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost")
     }
 
-    pub(crate) async fn take_email_slot(&self, conn: &mut Conn, flow: MailFlow, recipient: &EmailAddress, now: i64) -> Result<(), Error> {
+    pub(crate) async fn take_email_slot(
+        &self,
+        conn: &mut Conn,
+        flow: MailFlow,
+        recipient: &EmailAddress,
+        now: i64,
+    ) -> Result<(), FlowError> {
         let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
@@ -95,17 +101,17 @@ impl Ctx {
             Ok(()) => Ok(()),
             Err(retry_after) => {
                 crate::metrics::refused("email");
-                Err(Error::RateLimited { retry_after })
+                Err(FlowError::RateLimited { retry_after })
             }
         }
     }
 
     /// `now` is read when the job runs, so on SQLite times are in commit order. Called through
     /// `transaction!`, which spares each flow the boxing and the clone of `Ctx`.
-    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, Error>
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, FlowError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(Ctx, &'c mut Conn, i64) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
+        F: for<'c> FnOnce(Ctx, &'c mut Conn, i64) -> BoxFuture<'c, Result<T, FlowError>> + Send + 'static,
     {
         let ctx = self.clone();
         self.store.write(move |conn| job(ctx.clone(), conn, ctx.clock.now_ms())).await.context("in a write transaction")
@@ -128,7 +134,14 @@ impl Ctx {
     }
 }
 
-pub(crate) async fn audit(tx: &mut Conn, now: i64, caller: &Caller, action: &str, target: &str, detail: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn audit(
+    tx: &mut Conn,
+    now: i64,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    detail: Option<&str>,
+) -> Result<(), FlowError> {
     audit_outcome(tx, now, caller, action, target, "ok", detail).await
 }
 
@@ -140,7 +153,7 @@ pub(crate) async fn audit_outcome(
     target: &str,
     outcome: &str,
     detail: Option<&str>,
-) -> Result<(), Error> {
+) -> Result<(), FlowError> {
     let event = store::audit::Event { actor: &caller.actor, action, target, client_addr: Some(&caller.addr), outcome, detail };
     store::audit::record(conn, now, &event).await.context("recording the audit event")
 }

@@ -1,5 +1,5 @@
 use super::deferred::{self, Request};
-use super::{Caller, Context, Ctx, Error, MailFlow, audit};
+use super::{Caller, Context, Ctx, FlowError, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
 use crate::store::{self, tokens::Try, users::User};
 use crate::tokens::Purpose;
@@ -7,14 +7,14 @@ use crate::tokens::TokenState;
 use crate::webhooks;
 use std::time::Duration;
 
-pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), Error> {
+pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), FlowError> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
     transaction!(ctx, |ctx, conn, now| { deferred::submit(&ctx, conn, now, MailFlow::Password, &request).await }).await?;
     Ok(())
 }
 
-pub(crate) async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), Error> {
-    let token_invalid = || Error::invalid_token(Purpose::Password);
+pub(crate) async fn set(ctx: &Ctx, caller: &Caller, token: &str, password: String) -> Result<(), FlowError> {
+    let token_invalid = || FlowError::invalid_token(Purpose::Password);
     let claims = ctx.keys.open(Purpose::Password, token).map_err(|_| token_invalid())?;
     let user = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
@@ -32,7 +32,7 @@ pub(crate) async fn set_with_token(
     id_hash: &str,
     user: &User,
     password: String,
-) -> Result<(), Error> {
+) -> Result<(), FlowError> {
     let action = if purpose == Purpose::Activation { "user.activated" } else { "password.set" };
     take_try(ctx, purpose, id_hash).await?;
     let email = EmailAddress::from_trusted(user.email.clone());
@@ -49,7 +49,7 @@ pub(crate) async fn set_with_token(
     };
     let hooks = ctx.settings.clone();
     transaction!(ctx, |_, conn, now| {
-        Error::token_tried(purpose, store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")?)?;
+        FlowError::token_tried(purpose, store::tokens::spend(conn, &id_hash, purpose, now).await.context("spending the token")?)?;
         store::users::set_password(conn, &user_id, &hash, now).await.context("setting the password")?;
         // The owner proved the mailbox: whatever locked them out is over.
         store::users::clear_lockouts(conn, &user_id).await.context("clearing lock-outs")?;
@@ -61,7 +61,7 @@ pub(crate) async fn set_with_token(
     Ok(())
 }
 
-pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, Error> {
+pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, FlowError> {
     let Ok(claims) = ctx.keys.open(Purpose::Password, token) else {
         return Ok(false);
     };
@@ -78,15 +78,15 @@ const TRIES_PER_MINUTE: i64 = 10;
 
 /// Counts a try at a token's password before any work, in the database so that every instance shares the
 /// count. A flood past the cap is refused by a read; the count itself is one atomic statement.
-pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Result<(), Error> {
+pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Result<(), FlowError> {
     let window = store::limits::MINUTE_MS;
     let answer = |found: Try| match found {
         Try::Admitted => Ok(()),
         Try::Refused { retry_after_ms } => {
             crate::metrics::refused("token_tries");
-            Err(Error::RateLimited { retry_after: Duration::from_millis(retry_after_ms.max(1000) as u64) })
+            Err(FlowError::RateLimited { retry_after: Duration::from_millis(retry_after_ms.max(1000) as u64) })
         }
-        Try::Dead(state) => Error::token_tried(purpose, state),
+        Try::Dead(state) => FlowError::token_tried(purpose, state),
     };
     {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;

@@ -1,5 +1,5 @@
 use super::deferred::{self, Request};
-use super::{Caller, Conflict, Context, Ctx, Error, MailFlow, Missing, audit};
+use super::{Caller, Conflict, Context, Ctx, FlowError, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
 use crate::mail::{self, Intent, Outgoing};
 use crate::store;
@@ -90,19 +90,19 @@ pub(crate) struct Completed {
     pub(crate) email: String,
 }
 
-fn token_invalid() -> Error {
-    Error::invalid_token(Purpose::Signup)
+fn token_invalid() -> FlowError {
+    FlowError::invalid_token(Purpose::Signup)
 }
 
-pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), Error> {
+pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), FlowError> {
     if let Some(why) = ctx.cname_refusal(new.cname.as_str()) {
-        return Err(Error::invalid("domain", why));
+        return Err(FlowError::invalid("domain", why));
     }
     let caller = caller.clone();
     transaction!(ctx, |ctx, conn, now| {
         // Tenant names are public DNS labels: refusing a taken one reveals no account.
         if store::users::tenant_by_cname(conn, new.cname.as_str()).await.context("looking the cname up")?.is_some() {
-            return Err(Error::Conflict(Conflict::CnameTaken));
+            return Err(FlowError::Conflict(Conflict::CnameTaken));
         }
         let signup = NewSignupRecord {
             cname: new.cname.as_str().to_owned(),
@@ -120,14 +120,14 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
 }
 
 /// The link goes to the signup's own address, never the caller's: an old token grants nothing but a new email.
-pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), Error> {
+pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), FlowError> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
         store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or_else(token_invalid)?
     };
     if signup.state == SignupState::Completed {
-        return Err(Error::Conflict(Conflict::SignupCompleted));
+        return Err(FlowError::Conflict(Conflict::SignupCompleted));
     }
     let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
     let caller = caller.clone();
@@ -144,7 +144,7 @@ pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<()
 }
 
 /// F5's `ValidateRegistration` checks, in the order docs/f5xc.md lists. Reads only: never spends the token.
-pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, Error> {
+pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: TenantType, token: &str) -> Result<RegistrationErr, FlowError> {
     use RegistrationErr::*;
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(ETOKEN_FAILED);
@@ -170,11 +170,11 @@ pub(crate) async fn validate(ctx: &Ctx, email: &EmailAddress, tenant_type: Tenan
     })
 }
 
-pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, Error> {
+pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetails, FlowError> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let signup =
-        store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or(Error::NotFound(Missing::Signup))?;
+        store::signups::get(&mut conn, &claims.sub).await.context("reading the signup")?.ok_or(FlowError::NotFound(Missing::Signup))?;
     let console_url = if signup.tenant_id.is_some() { Some(ctx.console_url(&signup.cname)) } else { None };
     let error_message = if signup.state == SignupState::Completed {
         Some(ALREADY_ACTIVE)
@@ -200,7 +200,7 @@ pub(crate) async fn details(ctx: &Ctx, token: &str) -> Result<RegistrationDetail
     })
 }
 
-pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, Error> {
+pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: Option<String>) -> Result<Completed, FlowError> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
     let signup = signup_to_complete(ctx, &claims.sub).await?;
     // Refuse a dead token, or one whose tries are spent, before paying for the policy or a hash.
@@ -209,12 +209,12 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
     let (caller, id_hash) = (caller.clone(), claims.id_hash());
     transaction!(ctx, |ctx, conn, now| {
         let spent = store::tokens::spend(conn, &id_hash, Purpose::Signup, now).await.context("spending the token")?;
-        Error::token_tried(Purpose::Signup, spent)?;
+        FlowError::token_tried(Purpose::Signup, spent)?;
         refuse_if_taken(&ctx, conn, &signup, &first.email).await?;
         let tenant = create_tenant(conn, &signup, &first, now).await?;
         let user_id = create_first_user(conn, &signup, &tenant, &first, now).await?;
         if !store::signups::complete(conn, &signup.id, &tenant.id, now).await.context("completing the signup")? {
-            return Err(Error::Conflict(Conflict::SignupCompleted));
+            return Err(FlowError::Conflict(Conflict::SignupCompleted));
         }
         announce(&ctx, conn, &caller, &tenant, &user_id, &first, now).await?;
         Ok(Completed { cname: tenant.cname, email: first.email.as_str().to_owned() })
@@ -223,11 +223,11 @@ pub(crate) async fn complete(ctx: &Ctx, caller: &Caller, token: &str, password: 
 }
 
 /// A completed signup answers as its spent link would.
-async fn signup_to_complete(ctx: &Ctx, signup_id: &str) -> Result<store::signups::Signup, Error> {
+async fn signup_to_complete(ctx: &Ctx, signup_id: &str) -> Result<store::signups::Signup, FlowError> {
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     let signup = store::signups::get(&mut conn, signup_id).await.context("reading the signup")?.ok_or_else(token_invalid)?;
     if signup.state == SignupState::Completed {
-        Error::token_tried(Purpose::Signup, TokenState::Used)?;
+        FlowError::token_tried(Purpose::Signup, TokenState::Used)?;
     }
     Ok(signup)
 }
@@ -240,7 +240,7 @@ struct FirstUser {
 }
 
 impl FirstUser {
-    async fn of(ctx: &Ctx, signup: &store::signups::Signup, password: Option<String>) -> Result<Self, Error> {
+    async fn of(ctx: &Ctx, signup: &store::signups::Signup, password: Option<String>) -> Result<Self, FlowError> {
         let details: SignupDetails = serde_json::from_str(&signup.details).context("reading the signup's details")?;
         let email = EmailAddress::from_trusted(signup.email.clone());
         let password_hash = match password {
@@ -260,14 +260,14 @@ impl FirstUser {
 }
 
 /// A signup made before its cname was reserved (or refused) must not complete either.
-async fn refuse_if_taken(ctx: &Ctx, conn: &mut Conn, signup: &store::signups::Signup, email: &EmailAddress) -> Result<(), Error> {
+async fn refuse_if_taken(ctx: &Ctx, conn: &mut Conn, signup: &store::signups::Signup, email: &EmailAddress) -> Result<(), FlowError> {
     if ctx.cname_refusal(&signup.cname).is_some()
         || store::users::tenant_by_cname(conn, &signup.cname).await.context("looking the cname up")?.is_some()
     {
-        return Err(Error::Conflict(Conflict::CnameTaken));
+        return Err(FlowError::Conflict(Conflict::CnameTaken));
     }
     if store::users::email_has_account(conn, email.normalized()).await.context("looking the address up")? {
-        return Err(Error::Conflict(Conflict::UserExists));
+        return Err(FlowError::Conflict(Conflict::UserExists));
     }
     Ok(())
 }
@@ -277,7 +277,7 @@ async fn create_tenant(
     signup: &store::signups::Signup,
     first: &FirstUser,
     now: i64,
-) -> Result<store::users::Tenant, Error> {
+) -> Result<store::users::Tenant, FlowError> {
     let tenant = store::users::Tenant {
         id: tokens::random_id(),
         cname: signup.cname.clone(),
@@ -287,7 +287,11 @@ async fn create_tenant(
         developer_signup: false,
     };
     store::users::insert_tenant(conn, &tenant, now).await.map_err(|e| {
-        if store::is_unique_violation(&e) { Error::Conflict(Conflict::CnameTaken) } else { Error::from(e).context("creating the tenant") }
+        if store::is_unique_violation(&e) {
+            FlowError::Conflict(Conflict::CnameTaken)
+        } else {
+            FlowError::from(e).context("creating the tenant")
+        }
     })?;
     Ok(tenant)
 }
@@ -298,7 +302,7 @@ async fn create_first_user(
     tenant: &store::users::Tenant,
     first: &FirstUser,
     now: i64,
-) -> Result<String, Error> {
+) -> Result<String, FlowError> {
     let user_id = tokens::random_id();
     let new = store::users::NewUser {
         id: &user_id,
@@ -328,7 +332,7 @@ async fn announce(
     user_id: &str,
     first: &FirstUser,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<(), FlowError> {
     audit(conn, now, caller, "tenant.created", &tenant.cname, Some(user_id)).await?;
     let hooks = &ctx.settings.webhook_urls;
     let created = webhooks::Event::TenantCreated {
@@ -351,7 +355,7 @@ async fn announce(
         let user = store::users::user_by_id(conn, user_id)
             .await
             .context("reading the new user")?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the new user vanished")))?;
+            .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("the new user vanished")))?;
         return deferred::queue_password_link(ctx, conn, user, now).await;
     }
     audit(conn, now, caller, "password.set", user_id, None).await?;
@@ -369,7 +373,7 @@ pub(crate) enum LinkState {
     Invalid,
 }
 
-pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Error> {
+pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, FlowError> {
     let Ok(claims) = ctx.keys.open(Purpose::Signup, token) else {
         return Ok(LinkState::Invalid);
     };

@@ -2,7 +2,7 @@ use super::AppState;
 use super::extract::{AppJson, AppPath, ClientAddr};
 use super::openapi::{AdminErrors, BodyErrors, Throttled, Unavailable};
 use crate::domain::EmailAddress;
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::admin::{self, ApiCaller};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -29,14 +29,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Authenticated(pub ApiCaller);
 
 impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
         let client = ClientAddr::from_request_parts(parts, state).await?;
-        let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(Error::Unauthenticated)?;
-        let (scheme, secret) = value.trim().split_once(' ').ok_or(Error::Unauthenticated)?;
+        let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(HttpError::Unauthenticated)?;
+        let (scheme, secret) = value.trim().split_once(' ').ok_or(HttpError::Unauthenticated)?;
         if !scheme.eq_ignore_ascii_case("apitoken") && !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(Error::Unauthenticated);
+            return Err(HttpError::Unauthenticated);
         }
         Ok(Self(admin::authenticate(&state.ctx, secret.trim(), client.0.to_string()).await?))
     }
@@ -107,22 +107,22 @@ async fn admitted(
     namespace: &str,
     req: &EmailRequest,
     body_namespace: BodyNamespace,
-) -> Result<EmailAddress, Error> {
+) -> Result<EmailAddress, HttpError> {
     who.require_admin(&state.ctx, action).await?;
     if namespace != "system" {
         who.refuse(&state.ctx, action, namespace, "denied").await?;
-        return Err(Error::Forbidden("Admin actions are only allowed in the system namespace.".into()));
+        return Err(HttpError::Forbidden("Admin actions are only allowed in the system namespace.".into()));
     }
     if req.namespace.is_none() && body_namespace == BodyNamespace::Required {
-        return Err(Error::invalid("namespace", "is required and must equal the namespace in the path"));
+        return Err(HttpError::invalid("namespace", "is required and must equal the namespace in the path"));
     }
     if let Some(body_ns) = req.namespace.as_deref() {
         let len = body_ns.chars().count();
         if !(6..=1024).contains(&len) {
-            return Err(Error::invalid("namespace", "must be 6 to 1024 characters"));
+            return Err(HttpError::invalid("namespace", "must be 6 to 1024 characters"));
         }
         if body_ns != namespace {
-            return Err(Error::invalid("namespace", "must equal the namespace in the path"));
+            return Err(HttpError::invalid("namespace", "must equal the namespace in the path"));
         }
     }
     Ok(EmailAddress::parse_field("email", req.email.as_deref())?)
@@ -151,7 +151,7 @@ async fn send_password_email(
     AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
-) -> Result<Response, Error> {
+) -> Result<Response, HttpError> {
     let email = admitted(&state, &who, "admin.send_password_email", &namespace, &req, BodyNamespace::Required).await?;
     admin::send_password_email(&state.ctx, &who, &email, false).await?;
     let mut response = Json(json!({})).into_response();
@@ -178,7 +178,7 @@ async fn admin_reset(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, HttpError> {
     let action = "admin.reset_password";
     who.require_admin(&state.ctx, action).await?;
     let email = EmailAddress::parse_field("email", req.email.as_deref())?;
@@ -202,7 +202,7 @@ async fn reset_password_by_admin(
     AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, HttpError> {
     let email = admitted(&state, &who, "admin.reset_password", &namespace, &req, BodyNamespace::Required).await?;
     admin::send_password_email(&state.ctx, &who, &email, true).await?;
     Ok(Json(json!({})))
@@ -224,15 +224,17 @@ async fn verify_password(
     AppPath(namespace): AppPath<String>,
     Authenticated(who): Authenticated,
     AppJson(req): AppJson<EmailRequest>,
-) -> Result<Json<Verdict>, Error> {
+) -> Result<Json<Verdict>, HttpError> {
     let email = admitted(&state, &who, "admin.verify_password", &namespace, &req, BodyNamespace::Optional).await?;
     let password = req.password.clone().unwrap_or_default();
     if password.is_empty() || password.chars().count() > crate::passwords::MAX_LEN {
-        return Err(Error::invalid("password", "must be 1 to 1024 characters"));
+        return Err(HttpError::invalid("password", "must be 1 to 1024 characters"));
     }
     let client = match req.client_address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| Error::invalid("client_address", "must be an IPv4 or IPv6 address"))?),
+        Some(a) => {
+            Some(a.parse::<std::net::IpAddr>().map_err(|_| HttpError::invalid("client_address", "must be an IPv4 or IPv6 address"))?)
+        }
     };
     let valid = admin::verify_password(&state.ctx, &who, &email, password, client).await?;
     Ok(Json(Verdict { valid }))

@@ -3,7 +3,7 @@ use super::extract::{ClientAddr, body, content_type_is, parse_json};
 use super::openapi::{AkanaErrors, BodyErrors, Throttled, Unavailable};
 use crate::config::Settings;
 use crate::domain::{self, Cname, EmailAddress};
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::{Caller, akana};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
@@ -94,11 +94,11 @@ const VENDOR_TYPES: &[&str] =
 pub struct Negotiated(pub &'static str);
 
 impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
         let accept: Vec<&str> = parts.headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
-        negotiate(&accept).map(Self).ok_or(Error::NotAcceptable)
+        negotiate(&accept).map(Self).ok_or(HttpError::NotAcceptable)
     }
 }
 
@@ -148,13 +148,13 @@ pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
     rated.max_by_key(|(key, _)| *key).map(|(_, media_type)| media_type)
 }
 
-pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, Error> {
+pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, HttpError> {
     let Some(base) = &settings.tenancy_base_domain else { return Ok(settings.default_tenant.clone()) };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let host =
         host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h).to_ascii_lowercase();
     match host.strip_suffix(base.as_str()).and_then(|rest| rest.strip_suffix('.')) {
-        Some(sub) => Cname::parse("host", sub).map_err(|_| Error::NotFound(super::answers::NO_PORTAL.into())),
+        Some(sub) => Cname::parse("host", sub).map_err(|_| HttpError::NotFound(super::answers::NO_PORTAL.into())),
         None => Ok(settings.default_tenant.clone()),
     }
 }
@@ -180,10 +180,10 @@ fn known_field(name: &str) -> Option<&'static str> {
 
 impl Fields {
     /// Two spellings of one field must agree: which one usher took would otherwise be a guess.
-    fn insert(&mut self, name: &str, value: String) -> Result<(), Error> {
+    fn insert(&mut self, name: &str, value: String) -> Result<(), HttpError> {
         let Some(field) = known_field(name) else { return Ok(()) };
         match self.0.get(field) {
-            Some(earlier) if *earlier != value => Err(Error::invalid(field, "is given twice with different values")),
+            Some(earlier) if *earlier != value => Err(HttpError::invalid(field, "is given twice with different values")),
             _ => {
                 self.0.insert(field, value);
                 Ok(())
@@ -191,9 +191,9 @@ impl Fields {
         }
     }
 
-    fn from_form(bytes: &[u8]) -> Result<Self, Error> {
+    fn from_form(bytes: &[u8]) -> Result<Self, HttpError> {
         let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(bytes).map_err(|_| Error::invalid("body", "is not a valid form"))?;
+            serde_urlencoded::from_bytes(bytes).map_err(|_| HttpError::invalid("body", "is not a valid form"))?;
         let mut fields = Self::default();
         for (name, value) in pairs {
             fields.insert(&name, value)?;
@@ -201,9 +201,9 @@ impl Fields {
         Ok(fields)
     }
 
-    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+    fn from_json(bytes: &[u8]) -> Result<Self, HttpError> {
         let Value::Object(object) = parse_json::<Value>(bytes)? else {
-            return Err(Error::invalid("body", "must be a JSON object"));
+            return Err(HttpError::invalid("body", "must be a JSON object"));
         };
         let mut fields = Self::default();
         for (name, value) in object {
@@ -213,7 +213,7 @@ impl Fields {
                 Value::Number(n) => n.to_string(),
                 // Akana 8.4 also sends objects (`classifiers`) and flags that usher has no use for.
                 _ if known_field(&name).is_none() => continue,
-                _ => return Err(Error::invalid(known_field(&name).unwrap_or("body"), "must be a string")),
+                _ => return Err(HttpError::invalid(known_field(&name).unwrap_or("body"), "must be a string")),
             };
             fields.insert(&name, text)?;
         }
@@ -233,12 +233,12 @@ impl Fields {
 }
 
 /// An empty body needs no content type: older clients send `completeSignup`'s fields in the query.
-async fn fields_of(state: &AppState, req: Request) -> Result<Fields, Error> {
+async fn fields_of(state: &AppState, req: Request) -> Result<Fields, HttpError> {
     let form = content_type_is(req.headers(), "application/x-www-form-urlencoded");
     let json = content_type_is(req.headers(), "application/json");
     let typed = req.headers().contains_key(header::CONTENT_TYPE);
     if typed && !form && !json {
-        return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" });
+        return Err(HttpError::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" });
     }
     let bytes = body(req, state).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -248,7 +248,7 @@ async fn fields_of(state: &AppState, req: Request) -> Result<Fields, Error> {
     } else if form {
         Fields::from_form(&bytes)
     } else {
-        Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" })
+        Err(HttpError::UnsupportedMediaType { expected: "application/x-www-form-urlencoded or application/json" })
     }
 }
 
@@ -260,14 +260,14 @@ fn empty_ok(content_type: &'static str) -> Response {
     response
 }
 
-fn signup_code(fields: &Fields) -> Result<String, Error> {
+fn signup_code(fields: &Fields) -> Result<String, HttpError> {
     let code = fields.get("signupCode").unwrap_or_default();
     let code = code.trim();
     if code.is_empty() {
-        return Err(Error::invalid("signupCode", "is required"));
+        return Err(HttpError::invalid("signupCode", "is required"));
     }
     if code.len() > crate::tokens::MAX_TOKEN_LEN {
-        return Err(Error::invalid("signupCode", "must be at most 1024 characters"));
+        return Err(HttpError::invalid("signupCode", "must be at most 1024 characters"));
     }
     Ok(code.to_owned())
 }
@@ -282,9 +282,9 @@ struct AkanaCall {
 }
 
 impl FromRequest<AppState> for AkanaCall {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HttpError> {
         let (mut parts, body) = req.into_parts();
         let Negotiated(answer_as) = Negotiated::from_request_parts(&mut parts, state).await?;
         let caller = ClientAddr::from_request_parts(&mut parts, state).await?.caller();
@@ -310,7 +310,7 @@ impl FromRequest<AppState> for AkanaCall {
         BodyErrors, AkanaErrors, Throttled, Unavailable
     )
 )]
-async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, HttpError> {
     let fields = call.fields;
     let new = akana::NewDeveloper {
         first_name: domain::person_name("firstName", fields.get("firstName"), 128)?,
@@ -337,7 +337,7 @@ async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<R
         BodyErrors, AkanaErrors, Throttled, Unavailable
     )
 )]
-async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Result<Response, HttpError> {
     let email = EmailAddress::parse_field("emailAddress", call.fields.get("emailAddress").as_deref())?;
     akana::resend_activation(&state.ctx, &call.caller, &call.cname, &email).await?;
     Ok(empty_ok(call.answer_as))
@@ -364,7 +364,7 @@ async fn resend_activation(State(state): State<AppState>, call: AkanaCall) -> Re
         BodyErrors, AkanaErrors, Throttled, Unavailable
     )
 )]
-async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, HttpError> {
     let v = akana::verify_signup(&state.ctx, &call.caller, &call.cname, &signup_code(&call.fields)?).await?;
     let body = SignupResponse {
         email_address: v.email,
@@ -401,11 +401,11 @@ async fn verify_signup(State(state): State<AppState>, call: AkanaCall) -> Result
     )),
     responses((status = 200, description = "No body; the user is active."), BodyErrors, AkanaErrors, Throttled, Unavailable)
 )]
-async fn complete_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, Error> {
+async fn complete_signup(State(state): State<AppState>, call: AkanaCall) -> Result<Response, HttpError> {
     let query = Fields::from_form(call.query.as_deref().unwrap_or_default().as_bytes())?;
     let fields = call.fields.or(query);
     let code = signup_code(&fields)?;
-    let password = fields.get("password").filter(|p| !p.is_empty()).ok_or_else(|| Error::invalid("password", "is required"))?;
+    let password = fields.get("password").filter(|p| !p.is_empty()).ok_or_else(|| HttpError::invalid("password", "is required"))?;
     akana::complete_signup(&state.ctx, &call.caller, &call.cname, &code, password).await?;
     Ok(empty_ok(call.answer_as))
 }

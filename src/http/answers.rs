@@ -1,15 +1,15 @@
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::{self, Conflict, Missing, Resource, TokenFault};
 use crate::tokens::Purpose;
 
-impl From<flows::Error> for Error {
-    fn from(e: flows::Error) -> Self {
-        use flows::Error as E;
+impl From<flows::FlowError> for HttpError {
+    fn from(e: flows::FlowError) -> Self {
+        use flows::FlowError as E;
         match e {
-            E::Invalid { field, message } => Error::Invalid { field, message },
+            E::Invalid { field, message } => HttpError::Invalid { field, message },
             E::Token { purpose, fault } => token(purpose, fault),
             E::Conflict(kind) => conflict(kind),
-            E::NotFound(what) => Error::NotFound(
+            E::NotFound(what) => HttpError::NotFound(
                 match what {
                     Missing::Signup => "No signup matches this link.",
                     Missing::Portal => NO_PORTAL,
@@ -17,33 +17,33 @@ impl From<flows::Error> for Error {
                 }
                 .into(),
             ),
-            E::Unauthenticated => Error::Unauthenticated,
-            E::NotAdmin => Error::Forbidden("This API token's role may not do that; an admin token is needed.".into()),
-            E::RateLimited { retry_after } => Error::TooManyRequests { retry_after },
+            E::Unauthenticated => HttpError::Unauthenticated,
+            E::NotAdmin => HttpError::Forbidden("This API token's role may not do that; an admin token is needed.".into()),
+            E::RateLimited { retry_after } => HttpError::TooManyRequests { retry_after },
             E::Unavailable { what, retry_after, cause } => {
                 let reason = match what {
                     Resource::Database => "the database is unavailable",
                     Resource::PasswordQueue => "too many passwords are being checked",
                 };
-                Error::Unavailable { reason, retry_after, cause }
+                HttpError::Unavailable { reason, retry_after, cause }
             }
-            E::Internal(e) => Error::Internal(e),
+            E::Internal(e) => HttpError::Internal(e),
         }
     }
 }
 
 pub const NO_PORTAL: &str = "No developer portal is served at this address.";
 
-fn conflict(kind: Conflict) -> Error {
+fn conflict(kind: Conflict) -> HttpError {
     let (code, message) = match kind {
         Conflict::CnameTaken => ("CNAME_TAKEN", "That domain is already taken; choose another."),
         Conflict::SignupCompleted => ("SIGNUP_COMPLETED", "This signup is already completed; sign in instead."),
         Conflict::UserExists => ("USER_EXISTS", "This email address already has an account; sign in instead."),
     };
-    Error::Conflict { code, message: message.into() }
+    HttpError::Conflict { code, message: message.into() }
 }
 
-fn token(purpose: Purpose, fault: TokenFault) -> Error {
+fn token(purpose: Purpose, fault: TokenFault) -> HttpError {
     const LINK_INVALID: &str = "The link is not valid. Check that it was copied whole, or ask for a new one.";
     const LINK_EXPIRED: &str = "The link has expired; ask for a new one.";
     let message = match (purpose, fault) {
@@ -65,5 +65,5 @@ fn token(purpose: Purpose, fault: TokenFault) -> Error {
         TokenFault::Superseded => "TOKEN_SUPERSEDED",
         TokenFault::Used => "TOKEN_USED",
     };
-    Error::Token { code, message }
+    HttpError::Token { code, message }
 }

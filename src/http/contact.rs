@@ -2,7 +2,7 @@ use super::AppState;
 use super::extract::AppJson;
 use super::openapi::{BadParameter, BodyErrors, NotFound, Throttled, routes_positionally};
 use crate::contact::{self, City, Country, RawAddress, Subdivision};
-use crate::error::Error;
+use crate::error::HttpError;
 use axum::Json;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -177,32 +177,32 @@ fn city_item(c: &'static City) -> CityItem {
     CityItem { city_name: c.name, additional_info: Info::from([("population", c.population.to_string())]) }
 }
 
-fn known_country(code: &str) -> Result<&'static Country, Error> {
-    contact::directory().country(code).ok_or_else(|| Error::NotFound("No country has that ISO 3166-1 alpha-2 code.".into()))
+fn known_country(code: &str) -> Result<&'static Country, HttpError> {
+    contact::directory().country(code).ok_or_else(|| HttpError::NotFound("No country has that ISO 3166-1 alpha-2 code.".into()))
 }
 
-fn known_state(country: &'static Country, code: &str) -> Result<&'static Subdivision, Error> {
-    country.subdivision(code).ok_or_else(|| Error::NotFound("The country has no subdivision with that ISO 3166-2 code.".into()))
+fn known_state(country: &'static Country, code: &str) -> Result<&'static Subdivision, HttpError> {
+    country.subdivision(code).ok_or_else(|| HttpError::NotFound("The country has no subdivision with that ISO 3166-2 code.".into()))
 }
 
 fn list_countries(prefix: &str) -> Json<ListCountriesResponse> {
     Json(ListCountriesResponse { countries: contact::directory().countries(prefix).into_iter().map(country_item).collect() })
 }
 
-fn list_states(country: &str, prefix: &str) -> Result<Json<ListStatesResponse>, Error> {
+fn list_states(country: &str, prefix: &str) -> Result<Json<ListStatesResponse>, HttpError> {
     let states: Vec<StateItem> = known_country(country)?.states(prefix).into_iter().map(state_item).collect();
     let error_code = if states.is_empty() { ListErr::ENO_STATES } else { ListErr::EOK };
     Ok(Json(ListStatesResponse { error_code, states }))
 }
 
-fn list_cities(country: &str, state: &str, prefix: &str) -> Result<Json<ListCitiesResponse>, Error> {
+fn list_cities(country: &str, state: &str, prefix: &str) -> Result<Json<ListCitiesResponse>, HttpError> {
     let cities: Vec<CityItem> = known_state(known_country(country)?, state)?.cities(prefix).into_iter().map(city_item).collect();
     let error_code = if cities.is_empty() { ListErr::ENO_CITIES } else { ListErr::EOK };
     Ok(Json(ListCitiesResponse { error_code, cities }))
 }
 
-fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Error> {
-    path.map(|Path(p)| p).map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
+fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, HttpError> {
+    path.map(|Path(p)| p).map_err(|_| HttpError::invalid("path", "must be percent-encoded UTF-8"))
 }
 
 #[utoipa::path(get, path = "/no_auth/countries", operation_id = "usher.ListAllCountries", tag = "F5 XC contact",
@@ -216,7 +216,7 @@ async fn all_countries() -> Json<ListCountriesResponse> {
     summary = "The countries whose name or code starts with `prefix`, in any case.",
     params(("prefix" = String, Path, example = "Un")),
     responses((status = 200, description = "The countries.", body = ListCountriesResponse), BadParameter, Throttled))]
-async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<ListCountriesResponse>, Error> {
+async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<ListCountriesResponse>, HttpError> {
     Ok(list_countries(&segments(path)?))
 }
 
@@ -224,7 +224,7 @@ async fn countries(path: Result<Path<String>, PathRejection>) -> Result<Json<Lis
     summary = "Every subdivision of a country; `ENO_STATES` when it has none.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US")),
     responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
-async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
+async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<ListStatesResponse>, HttpError> {
     list_states(&segments(path)?, "")
 }
 
@@ -232,7 +232,7 @@ async fn all_states(path: Result<Path<String>, PathRejection>) -> Result<Json<Li
     summary = "The subdivisions of a country whose name or code starts with `prefix`; `ENO_STATES` when none does.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("prefix" = String, Path, example = "Wa")),
     responses((status = 200, description = "The subdivisions.", body = ListStatesResponse), BadParameter, NotFound, Throttled))]
-async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListStatesResponse>, Error> {
+async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListStatesResponse>, HttpError> {
     let (country, prefix) = segments(path)?;
     list_states(&country, &prefix)
 }
@@ -241,7 +241,7 @@ async fn states(path: Result<Path<(String, String)>, PathRejection>) -> Result<J
     summary = "The cities of a subdivision, largest first; `ENO_CITIES` when none is known.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA")),
     responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
-async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
+async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, HttpError> {
     let (country, state) = segments(path)?;
     list_cities(&country, &state, "")
 }
@@ -250,7 +250,7 @@ async fn all_cities(path: Result<Path<(String, String)>, PathRejection>) -> Resu
     summary = "The cities of a subdivision whose name starts with `prefix`, largest first; `ENO_CITIES` when none does.",
     params(("country_code" = String, Path, description = "ISO 3166-1 alpha-2.", example = "US"), ("state_code" = String, Path, description = "ISO 3166-2, with or without the country.", example = "WA"), ("prefix" = String, Path, example = "Se")),
     responses((status = 200, description = "The cities.", body = ListCitiesResponse), BadParameter, NotFound, Throttled))]
-async fn cities(path: Result<Path<(String, String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, Error> {
+async fn cities(path: Result<Path<(String, String, String)>, PathRejection>) -> Result<Json<ListCitiesResponse>, HttpError> {
     let (country, state, prefix) = segments(path)?;
     list_cities(&country, &state, &prefix)
 }

@@ -1,5 +1,5 @@
 use super::AppState;
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::Context;
 use crate::store;
 use axum::extract::State;
@@ -15,16 +15,16 @@ pub fn router() -> Router<AppState> {
         .route_layer(axum::middleware::from_fn(super::security::this_host_only))
 }
 
-async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, Error> {
+async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, HttpError> {
     let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
     Ok(store::devmail::list(&mut conn, 200).await.context("listing the dev mailbox")?)
 }
 
-async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::DevMessage>>, Error> {
+async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::DevMessage>>, HttpError> {
     messages(&state).await.map(Json)
 }
 
-async fn html(State(state): State<AppState>) -> Result<Html<String>, Error> {
+async fn html(State(state): State<AppState>) -> Result<Html<String>, HttpError> {
     let list: Vec<_> = messages(&state)
         .await?
         .into_iter()

@@ -1,5 +1,5 @@
 use super::AppState;
-use crate::error::Error;
+use crate::error::HttpError;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use serde::de::DeserializeOwned;
@@ -10,11 +10,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, HttpError> {
         if !content_type_is(req.headers(), "application/json") {
-            return Err(Error::UnsupportedMediaType { expected: "application/json" });
+            return Err(HttpError::UnsupportedMediaType { expected: "application/json" });
         }
         let bytes = body(req, state).await?;
         parse_json(&bytes).map(AppJson)
@@ -24,52 +24,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
 pub struct AppQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
         serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
             .map(AppQuery)
-            .map_err(|_| Error::invalid("query", "is not a valid query string for this endpoint"))
+            .map_err(|_| HttpError::invalid("query", "is not a valid query string for this endpoint"))
     }
 }
 
 pub struct AppPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(p)| AppPath(p))
-            .map_err(|_| Error::invalid("path", "must be percent-encoded UTF-8"))
+            .map_err(|_| HttpError::invalid("path", "must be percent-encoded UTF-8"))
     }
 }
 
-pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, Error> {
+pub(crate) async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, HttpError> {
     axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge
+            HttpError::PayloadTooLarge
         } else {
             // Most often the body timeout (http_body_timeout): sent too slowly.
-            Error::invalid("body", "could not be read: it was cut off or sent too slowly")
+            HttpError::invalid("body", "could not be read: it was cut off or sent too slowly")
         }
     })
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            Error::invalid("body", "is not valid JSON")
+            HttpError::invalid("body", "is not valid JSON")
         } else if path.is_empty() || path == "." {
-            Error::invalid("body", "must be a JSON object")
+            HttpError::invalid("body", "must be a JSON object")
         } else {
             // The path is the client's own field name; leak it into a 'static
             // field only through the fixed list below, never from user input.
-            Error::invalid(known_field(&path), format!("({path}) has the wrong type"))
+            HttpError::invalid(known_field(&path), format!("({path}) has the wrong type"))
         }
     })
 }
@@ -104,9 +104,9 @@ pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
 pub struct ClientAddr(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = Error;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
         Ok(Self(client_ip(peer, &parts.headers, &state.ctx.settings.trusted_proxies)))
     }

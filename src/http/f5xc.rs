@@ -3,7 +3,7 @@ use super::extract::{AppJson, AppQuery, ClientAddr};
 use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
 use crate::contact;
 use crate::domain::{self, Cname, EmailAddress, Locale, TenantType};
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::{password, signup};
 use crate::tokens::MAX_TOKEN_LEN;
 use axum::Json;
@@ -182,7 +182,7 @@ async fn create_signup(
     State(state): State<AppState>,
     client: ClientAddr,
     AppJson(req): AppJson<SignupRequest>,
-) -> Result<Json<SendResult>, Error> {
+) -> Result<Json<SendResult>, HttpError> {
     let new = signup::NewSignup::try_from(req)?;
     signup::create(&state.ctx, &client.caller(), new).await?;
     Ok(Json(SendResult { message: "Thank you for signing up. Check your email for a link to complete the signup.", success: true }))
@@ -196,13 +196,13 @@ struct TokenRequest {
     token: Option<String>,
 }
 
-fn token_field(raw: Option<String>) -> Result<String, Error> {
+fn token_field(raw: Option<String>) -> Result<String, HttpError> {
     let token = raw.map(|t| t.trim().to_owned()).unwrap_or_default();
     if token.is_empty() {
-        return Err(Error::invalid("token", "is required"));
+        return Err(HttpError::invalid("token", "is required"));
     }
     if token.len() > MAX_TOKEN_LEN {
-        return Err(Error::invalid("token", "must be at most 1024 characters"));
+        return Err(HttpError::invalid("token", "must be at most 1024 characters"));
     }
     Ok(token)
 }
@@ -220,7 +220,7 @@ async fn send_signup_email(
     State(state): State<AppState>,
     client: ClientAddr,
     AppJson(req): AppJson<TokenRequest>,
-) -> Result<Json<SendResult>, Error> {
+) -> Result<Json<SendResult>, HttpError> {
     let token = token_field(req.token)?;
     signup::resend(&state.ctx, &client.caller(), &token).await?;
     Ok(Json(SendResult { message: "A new signup email is on its way.", success: true }))
@@ -262,7 +262,7 @@ struct ValidateResponse {
 async fn validate_registration(
     State(state): State<AppState>,
     AppJson(req): AppJson<ValidateRequest>,
-) -> Result<Json<ValidateResponse>, Error> {
+) -> Result<Json<ValidateResponse>, HttpError> {
     let email = EmailAddress::parse_field("email", req.email.as_deref())?;
     let tenant_type = TenantType::parse("tenant_type", req.tenant_type.as_deref())?;
     let token = token_field(req.token)?;
@@ -305,7 +305,7 @@ struct RegistrationDetails {
 async fn registration_details(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<DetailsQuery>,
-) -> Result<Json<RegistrationDetails>, Error> {
+) -> Result<Json<RegistrationDetails>, HttpError> {
     let token = token_field(q.token)?;
     let d = signup::details(&state.ctx, &token).await?;
     Ok(Json(RegistrationDetails {
@@ -347,7 +347,7 @@ async fn complete_signup(
     State(state): State<AppState>,
     client: ClientAddr,
     AppJson(req): AppJson<CompleteRequest>,
-) -> Result<Json<CompleteResponse>, Error> {
+) -> Result<Json<CompleteResponse>, HttpError> {
     let token = token_field(req.token)?;
     let password = req.password.filter(|p| !p.is_empty());
     let done = signup::complete(&state.ctx, &client.caller(), &token, password).await?;
@@ -382,7 +382,7 @@ async fn send_password_email(
     State(state): State<AppState>,
     client: ClientAddr,
     AppJson(req): AppJson<SendPasswordRequest>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, HttpError> {
     let cname = Cname::parse("cname", req.cname.as_deref().unwrap_or_default())?;
     let email = EmailAddress::parse_field("email", req.email.as_deref())?;
     password::send_email(&state.ctx, &client.caller(), &cname, &email).await?;
@@ -413,11 +413,11 @@ async fn set_password(
     State(state): State<AppState>,
     client: ClientAddr,
     AppJson(req): AppJson<SetPasswordRequest>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<Value>, HttpError> {
     let token = token_field(req.token)?;
     let pw = req.password.unwrap_or_default();
     if pw.is_empty() {
-        return Err(Error::invalid("password", "is required"));
+        return Err(HttpError::invalid("password", "is required"));
     }
     password::set(&state.ctx, &client.caller(), &token, pw).await?;
     Ok(Json(json!({})))
@@ -428,7 +428,7 @@ mod tests {
     use super::*;
     use crate::http::extract::parse_json;
 
-    fn signup_with_address(address: Value) -> Result<signup::NewSignup, Error> {
+    fn signup_with_address(address: Value) -> Result<signup::NewSignup, HttpError> {
         let body = json!({
             "account_details": { "domain": "acme", "tos_version": "2026-01" },
             "company_details": { "name": "Acme", "mailing_address": address },
@@ -451,7 +451,7 @@ mod tests {
     fn a_mailing_address_field_that_is_not_a_string_is_refused_on_mailing_address() {
         for address in [json!({ "country": "US", "zip_code": 98101 }), json!("1 Main St")] {
             match signup_with_address(address) {
-                Err(Error::Invalid { field, .. }) => assert_eq!(field, "mailing_address"),
+                Err(HttpError::Invalid { field, .. }) => assert_eq!(field, "mailing_address"),
                 other => panic!("{other:?}"),
             }
         }

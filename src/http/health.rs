@@ -1,6 +1,6 @@
 use super::AppState;
 use super::openapi::Unavailable;
-use crate::error::Error;
+use crate::error::HttpError;
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
@@ -38,10 +38,10 @@ async fn healthz() -> Json<Status> {
     tag = "Operations",
     responses((status = 200, description = "The database answers.", body = Status), Unavailable)
 )]
-async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
+async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, HttpError> {
     match state.ctx.store.ping().await {
         Ok(()) => Ok(Json(Status { status: "ready" })),
-        Err(e) => Err(Error::Unavailable {
+        Err(e) => Err(HttpError::Unavailable {
             reason: "the database is unreachable",
             retry_after: Duration::from_secs(5),
             cause: Some(anyhow::Error::new(e).context("not ready: pinging the database")),
@@ -57,6 +57,6 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, Error> {
     tag = "Operations",
     responses((status = 200, description = "The metrics.", body = String, content_type = "application/openmetrics-text"), Unavailable)
 )]
-async fn metrics(state: State<AppState>) -> Result<Response, Error> {
+async fn metrics(state: State<AppState>) -> Result<Response, HttpError> {
     super::metrics::scrape(state).await
 }

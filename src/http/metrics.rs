@@ -2,7 +2,7 @@
 //! password pool, the database's commits); and the per-route recording of every request.
 
 use super::AppState;
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::Context;
 use crate::metrics;
 use crate::store::{self, outbox::Status};
@@ -42,7 +42,7 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
+pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError> {
     let now = state.ctx.clock.now_ms();
     let outbox = {
         let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
@@ -80,6 +80,6 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, Error> {
     registry.register("password_hash_queued", "Password hashes waiting for a worker", gauge(queued));
 
     let mut text = String::new();
-    encode(&mut text, &registry).map_err(|e| Error::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+    encode(&mut text, &registry).map_err(|e| HttpError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }

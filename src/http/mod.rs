@@ -11,7 +11,7 @@ pub mod openapi;
 pub mod pages;
 pub mod security;
 
-use crate::error::{Error, Failure};
+use crate::error::{Failure, HttpError};
 use crate::flows::{Caller, Ctx};
 use crate::limiter::ClientLimiter;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -81,15 +81,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> Error {
-    Error::NotFound("No such endpoint.".into())
+async fn not_found() -> HttpError {
+    HttpError::NotFound("No such endpoint.".into())
 }
 
 /// Outside the router, because axum adds a 405's `Allow` only there, after every layer.
 pub fn finish(response: Response) -> Response {
     let mut response = if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
         let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        Error::MethodNotAllowed { allow: allow.into() }.into_response()
+        HttpError::MethodNotAllowed { allow: allow.into() }.into_response()
     } else {
         response
     };
@@ -109,10 +109,10 @@ async fn log_failures(req: Request, next: Next) -> Response {
     response
 }
 
-async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, Error> {
+async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Result<Response, HttpError> {
     state.limiter.admit(client.0).map_err(|retry_after| {
         crate::metrics::refused("client");
-        Error::TooManyRequests { retry_after }
+        HttpError::TooManyRequests { retry_after }
     })?;
     Ok(next.run(req).await)
 }

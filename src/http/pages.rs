@@ -4,7 +4,7 @@ use super::AppState;
 use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::{self, akana, password, signup};
 use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use axum::extract::{Request, State};
@@ -47,10 +47,10 @@ impl Pages {
         Ok(Self { env, csrf })
     }
 
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, HttpError> {
         let rendering = || format!("rendering the page {name}");
-        let template = self.env.get_template(name).map_err(|e| Error::Internal(anyhow::Error::from(e).context(rendering())))?;
-        template.render(ctx).map_err(|e| Error::Internal(anyhow::Error::from(e).context(rendering())))
+        let template = self.env.get_template(name).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))?;
+        template.render(ctx).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))
     }
 }
 
@@ -108,15 +108,15 @@ fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Opti
     response
 }
 
-fn error_page(state: &AppState, e: impl Into<Error>) -> Response {
+fn error_page(state: &AppState, e: impl Into<HttpError>) -> Response {
     let e = e.into();
     let mut response = page(state, e.status(), "error.html", context! { message => e.public_message() }, None);
     e.decorate(&mut response);
     response
 }
 
-fn token_message(e: flows::Error) -> String {
-    Error::from(e).public_message().into_owned()
+fn token_message(e: flows::FlowError) -> String {
+    HttpError::from(e).public_message().into_owned()
 }
 
 fn path(state: &AppState, p: &str) -> String {
@@ -127,7 +127,7 @@ fn path(state: &AppState, p: &str) -> String {
     summary = "The page a signup link opens, asking the person to complete the signup. Opening it never spends the token.",
     params(("token" = Option<String>, Query, description = "The signup link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
+async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, HttpError>) -> Response {
     let token = match query {
         Ok(AppQuery(q)) => q.token.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
@@ -151,24 +151,24 @@ async fn signup_page(State(state): State<AppState>, query: Result<AppQuery<LinkQ
     page(&state, StatusCode::OK, "signup.html", ctx, (!csrf.is_empty()).then_some(csrf.as_str()))
 }
 
-async fn read_form(state: &AppState, req: Request) -> Result<PageForm, Error> {
+async fn read_form(state: &AppState, req: Request) -> Result<PageForm, HttpError> {
     read_checked(state, req).await
 }
 
-async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Error> {
+async fn read_checked<T: DeserializeOwned>(state: &AppState, req: Request) -> Result<T, HttpError> {
     #[derive(Deserialize)]
     struct Csrf {
         #[serde(default)]
         csrf: String,
     }
     if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-        return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
+        return Err(HttpError::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
     }
     let cookie = csrf_cookie(req.headers(), if https(state) { CSRF_COOKIE_HTTPS } else { CSRF_COOKIE }).unwrap_or_default();
     // Inside a nested router the path is the route's own, as the form's token names it.
     let form = req.uri().path().to_owned();
     let bytes = body(req, state).await?;
-    let not_a_form = |_| Error::invalid("body", "is not a valid form");
+    let not_a_form = |_| HttpError::invalid("body", "is not a valid form");
     let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).map_err(not_a_form)?;
     if !state.pages.csrf.accepts(&form, &csrf, &cookie, state.ctx.clock.now_ms()) {
         return Err(security::refused_form());
@@ -211,18 +211,18 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, req: R
             let ctx = context! { state => "done", cname => &done.cname, email => done.email, mailed => password.is_none(), console_url => state.ctx.console_url(&done.cname) };
             page(&state, StatusCode::OK, "signup.html", ctx, None)
         }
-        Err(flows::Error::Invalid { field, message }) => {
+        Err(flows::FlowError::Invalid { field, message }) => {
             // Wrong password shape: show the form again with the reason.
             let csrf = form_token(&state, SIGNUP_PAGE);
             let (email, cname) = match signup::details(&state.ctx, &form.token).await {
                 Ok(d) => (d.email, d.cname),
-                Err(e @ (flows::Error::Unavailable { .. } | flows::Error::Internal(_))) => return error_page(&state, e),
+                Err(e @ (flows::FlowError::Unavailable { .. } | flows::FlowError::Internal(_))) => return error_page(&state, e),
                 Err(_) => Default::default(),
             };
             let ctx = context! { state => "ready", email, cname, token => form.token, csrf, action => path(&state, SIGNUP_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
         }
-        Err(e @ flows::Error::Token { .. }) => {
+        Err(e @ flows::FlowError::Token { .. }) => {
             let csrf = form_token(&state, SIGNUP_RESEND);
             let ctx = context! { state => "expired", token => form.token, csrf, resend_action => path(&state, SIGNUP_RESEND), error => token_message(e) };
             page(&state, StatusCode::BAD_REQUEST, "signup.html", ctx, Some(&csrf))
@@ -250,7 +250,7 @@ async fn signup_resend(State(state): State<AppState>, client: ClientAddr, req: R
     summary = "The page a password link opens. Opening it never spends the token.",
     params(("token" = Option<String>, Query, description = "The password link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn password_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, Error>) -> Response {
+async fn password_page(State(state): State<AppState>, query: Result<AppQuery<LinkQuery>, HttpError>) -> Response {
     let token = match query {
         Ok(AppQuery(q)) => q.token.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
@@ -281,12 +281,12 @@ async fn password_submit(State(state): State<AppState>, client: ClientAddr, req:
     let pw = form.password.clone().unwrap_or_default();
     match password::set(&state.ctx, &client.caller(), &form.token, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "password.html", context! { state => "done" }, None),
-        Err(flows::Error::Invalid { field, message }) => {
+        Err(flows::FlowError::Invalid { field, message }) => {
             let csrf = form_token(&state, PASSWORD_PAGE);
             let ctx = context! { state => "ready", token => form.token, csrf, action => path(&state, PASSWORD_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "password.html", ctx, Some(&csrf))
         }
-        Err(e @ flows::Error::Token { .. }) => {
+        Err(e @ flows::FlowError::Token { .. }) => {
             page(&state, StatusCode::BAD_REQUEST, "password.html", context! { state => "invalid", error => token_message(e) }, None)
         }
         Err(e) => error_page(&state, e),
@@ -303,7 +303,11 @@ struct ActivationQuery {
     summary = "The page an Akana activation link opens. Opening it never spends the code.",
     params(("signupCode" = Option<String>, Query, description = "The activation code.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn activation_page(State(state): State<AppState>, headers: HeaderMap, query: Result<AppQuery<ActivationQuery>, Error>) -> Response {
+async fn activation_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<AppQuery<ActivationQuery>, HttpError>,
+) -> Response {
     let code = match query {
         Ok(AppQuery(q)) => q.signup_code.unwrap_or_default(),
         Err(e) => return error_page(&state, e),
@@ -339,7 +343,7 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
     let pw = form.password.clone().unwrap_or_default();
     match akana::complete_signup(&state.ctx, &client.caller(), &cname, &form.signup_code, pw).await {
         Ok(()) => page(&state, StatusCode::OK, "activate.html", context! { state => "done" }, None),
-        Err(flows::Error::Invalid { field, message }) => {
+        Err(flows::FlowError::Invalid { field, message }) => {
             let csrf = form_token(&state, ACTIVATION_PAGE);
             let email = match akana::pending_email(&state.ctx, &cname, &form.signup_code).await {
                 Ok(email) => email.unwrap_or_default(),
@@ -348,7 +352,7 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
             let ctx = context! { state => "ready", email, code => form.signup_code, csrf, action => path(&state, ACTIVATION_PAGE), error => format!("The {field} {message}.") };
             page(&state, StatusCode::BAD_REQUEST, "activate.html", ctx, Some(&csrf))
         }
-        Err(e @ flows::Error::Token { .. }) => {
+        Err(e @ flows::FlowError::Token { .. }) => {
             page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => token_message(e) }, None)
         }
         Err(e) => error_page(&state, e),

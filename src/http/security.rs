@@ -1,5 +1,5 @@
 use super::AppState;
-use crate::error::Error;
+use crate::error::HttpError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -40,7 +40,7 @@ pub async fn refuse_ambiguous_framing(req: Request, next: Next) -> Response {
     }
     // RFC 9112 §6.3: a smuggling attempt or a broken proxy. The two could disagree
     // on where the next request starts, so the connection is closed too.
-    let mut r = Error::invalid("body", "must not be framed by both Content-Length and Transfer-Encoding").into_response();
+    let mut r = HttpError::invalid("body", "must not be framed by both Content-Length and Transfer-Encoding").into_response();
     r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
@@ -148,7 +148,7 @@ pub async fn refuse_cross_site(State(state): State<AppState>, req: Request, next
     if changes_state && !same_origin(req.headers(), &settings.public_url) && !from_allowed_origin(req.headers(), &settings.allowed_origins)
     {
         crate::metrics::refused("cross_site");
-        return Error::Forbidden("Requests from another site's pages are not accepted.".into()).into_response();
+        return HttpError::Forbidden("Requests from another site's pages are not accepted.".into()).into_response();
     }
     next.run(req).await
 }
@@ -166,7 +166,7 @@ pub async fn this_host_only(req: Request, next: Next) -> Response {
     if peer.is_some_and(|p| is_loopback(p) && forwarded_from_this_host(req.headers())) {
         return next.run(req).await;
     }
-    Error::NotFound("No such endpoint.".into()).into_response()
+    HttpError::NotFound("No such endpoint.".into()).into_response()
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -215,7 +215,7 @@ pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next:
     if known {
         return next.run(req).await;
     }
-    Error::invalid("host", "must be this server's name (the public URL's host) while the development mailbox is on").into_response()
+    HttpError::invalid("host", "must be this server's name (the public URL's host) while the development mailbox is on").into_response()
 }
 
 /// The host of a `Host` header, lower-case, without port or IPv6 brackets.
@@ -228,8 +228,8 @@ fn host_name(value: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-pub fn refused_form() -> Error {
-    Error::Forbidden("The form expired or came from another site. Open the link from the email again.".into())
+pub fn refused_form() -> HttpError {
+    HttpError::Forbidden("The form expired or came from another site. Open the link from the email again.".into())
 }
 
 #[cfg(test)]

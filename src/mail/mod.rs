@@ -111,8 +111,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) locale: &'a str,
 }
 
-pub(crate) async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::Error> {
-    let payload = serde_json::to_string(&out.intent).map_err(|e| store::Error::Aborted(format!("encoding an intent: {e}")))?;
+pub(crate) async fn enqueue(conn: &mut Conn, now: i64, mail_domain: &str, out: Outgoing<'_>) -> Result<String, store::StoreError> {
+    let payload = serde_json::to_string(&out.intent).map_err(|e| store::StoreError::Aborted(format!("encoding an intent: {e}")))?;
     let envelope = Envelope { kind: out.intent.kind(), recipient: out.to, tenant: out.tenant, locale: out.locale, payload: &payload };
     insert(conn, now, mail_domain, &envelope, Status::Pending).await
 }
@@ -123,7 +123,7 @@ pub(crate) async fn insert(
     mail_domain: &str,
     envelope: &Envelope<'_>,
     status: Status,
-) -> Result<String, store::Error> {
+) -> Result<String, store::StoreError> {
     // Time-ordered (v7): a batch's new ids land on the last page of the
     // unique index instead of a random page each.
     let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain);

@@ -138,7 +138,7 @@ impl Worker {
     }
 
     /// A batch that fails is resolved again with a savepoint per request, so only the failing one is set aside.
-    pub async fn resolve_once(&self) -> Result<usize, store::Error> {
+    pub async fn resolve_once(&self) -> Result<usize, store::StoreError> {
         match self.resolve_batch(Care::Fast).await {
             Ok(n) => Ok(n),
             Err(e) => {
@@ -148,7 +148,7 @@ impl Worker {
         }
     }
 
-    async fn resolve_batch(&self, care: Care) -> Result<usize, store::Error> {
+    async fn resolve_batch(&self, care: Care) -> Result<usize, store::StoreError> {
         let backend = self.store.backend();
         let max_attempts = i64::from(self.settings.max_attempts);
         let settings = self.settings.clone();
@@ -161,7 +161,7 @@ impl Worker {
             .await
     }
 
-    pub async fn tick(&self) -> Result<usize, store::Error> {
+    pub async fn tick(&self) -> Result<usize, store::StoreError> {
         let now = self.clock.now_ms();
         let lease_until = now + clock::ms(self.settings.lease);
         let (backend, worker, batch) = (self.store.backend(), self.id.clone(), self.share(self.settings.batch));
@@ -184,7 +184,7 @@ impl Worker {
                         };
                         prepared.push((message, Prepared::Mail(intent, minted)));
                     }
-                    Ok::<_, store::Error>(prepared)
+                    Ok::<_, store::StoreError>(prepared)
                 })
             })
             .await?;
@@ -236,7 +236,7 @@ impl Worker {
         Ok(n)
     }
 
-    async fn record(&self, outcomes: Vec<Outcome>) -> Result<(), store::Error> {
+    async fn record(&self, outcomes: Vec<Outcome>) -> Result<(), store::StoreError> {
         let worker = self.id.clone();
         let (outcomes, kept) = self
             .store
@@ -246,7 +246,7 @@ impl Worker {
                     for outcome in &outcomes {
                         kept.push(outcome.write(conn, &worker).await?);
                     }
-                    Ok::<_, store::Error>((outcomes, kept))
+                    Ok::<_, store::StoreError>((outcomes, kept))
                 })
             })
             .await?;
@@ -280,7 +280,7 @@ impl Worker {
         if self.store.requests_writing() { full.min(BUSY_BATCH) } else { full }
     }
 
-    async fn prune(&self, now: i64) -> Result<(), store::Error> {
+    async fn prune(&self, now: i64) -> Result<(), store::StoreError> {
         store::retention::prune(&self.store, now, &self.settings.retention).await.map(|_| ())
     }
 }
@@ -293,7 +293,7 @@ async fn mint(
     clock: &Clock,
     settings: &WorkerSettings,
     link: LinkToMint<'_>,
-) -> Result<Option<Minted>, store::Error> {
+) -> Result<Option<Minted>, store::StoreError> {
     let issued = match keys.issue(clock, link.purpose, link.subject, settings.ttl(link.purpose)) {
         Ok(issued) => issued,
         Err(e) => {
@@ -327,7 +327,7 @@ enum SentReport {
 
 impl Outcome {
     /// False if `worker` no longer held the message.
-    async fn write(&self, conn: &mut Conn, worker: &str) -> Result<bool, store::Error> {
+    async fn write(&self, conn: &mut Conn, worker: &str) -> Result<bool, store::StoreError> {
         match self {
             Self::Sent { id, at, payload, devmail, .. } => {
                 if let Some(message) = devmail {

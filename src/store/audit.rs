@@ -1,4 +1,4 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 
 pub(crate) struct Event<'a> {
@@ -10,7 +10,7 @@ pub(crate) struct Event<'a> {
     pub(crate) detail: Option<&'a str>,
 }
 
-pub(crate) async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), Error> {
+pub(crate) async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO audit_events (at, actor, action, target, client_addr, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![at, e.actor, e.action, e.target, e.client_addr, e.outcome, e.detail],
@@ -33,7 +33,7 @@ pub struct Listed {
 
 crate::from_row!(Listed { id, at, actor, action, target, client_addr, outcome, detail });
 
-pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, Error> {
+pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Listed>, StoreError> {
     conn.fetch_all(
         "SELECT id, at, actor, action, target, client_addr, outcome, detail FROM audit_events ORDER BY id DESC LIMIT $1",
         args![limit],

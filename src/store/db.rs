@@ -59,7 +59,7 @@ macro_rules! args {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum StoreError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -80,7 +80,7 @@ pub enum Error {
     Batch { message: String, unavailable: bool },
 }
 
-impl Error {
+impl StoreError {
     /// "The database cannot serve us now" (503, retry) rather than "this query is wrong" (500).
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode::*;
@@ -125,19 +125,19 @@ pub enum Row<'r> {
 }
 
 impl Row<'_> {
-    pub fn get<T: Column>(&self, column: &str) -> Result<T, Error> {
+    pub fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         match self {
             Self::Sqlite(r) => r.get(column).map_err(|e| decode(column, e)),
             Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
         }
     }
 
-    pub fn get_parsed<T>(&self, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, Error> {
+    pub fn get_parsed<T>(&self, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
         let text: String = self.get(column)?;
         parse(&text).ok_or_else(|| decode(column, format!("unknown value {text:?}")))
     }
 
-    pub fn at<T: Column>(&self, index: usize) -> Result<T, Error> {
+    pub fn at<T: Column>(&self, index: usize) -> Result<T, StoreError> {
         match self {
             Self::Sqlite(r) => r.get(index).map_err(|e| decode(&index.to_string(), e)),
             Self::Postgres(r) => r.try_get(index).map_err(|e| decode(&index.to_string(), e)),
@@ -145,12 +145,12 @@ impl Row<'_> {
     }
 }
 
-fn decode(column: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Decode { column: column.to_owned(), reason: reason.to_string() }
+fn decode(column: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Decode { column: column.to_owned(), reason: reason.to_string() }
 }
 
 pub trait FromRow: Sized {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error>;
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError>;
 }
 
 /// `from_row!(Type { field, field: "column", field => Kind::parse })`: fields read by column name.
@@ -158,7 +158,7 @@ pub trait FromRow: Sized {
 macro_rules! from_row {
     ($t:ty { $($field:ident $(: $column:literal)? $(=> $parse:path)?),* $(,)? }) => {
         impl $crate::store::FromRow for $t {
-            fn from_row(row: &$crate::store::Row<'_>) -> Result<Self, $crate::store::Error> {
+            fn from_row(row: &$crate::store::Row<'_>) -> Result<Self, $crate::store::StoreError> {
                 Ok(Self { $($field: $crate::from_row!(@get row, $crate::from_row!(@column $field $($column)?) $(, $parse)?)),* })
             }
         }
@@ -172,7 +172,7 @@ macro_rules! from_row {
 macro_rules! tuple_from_row {
     ($($t:ident $i:tt),+) => {
         impl<$($t: Column),+> FromRow for ($($t,)+) {
-            fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+            fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
                 Ok(($(row.at::<$t>($i)?,)+))
             }
         }
@@ -219,7 +219,7 @@ impl Conn {
         }
     }
 
-    pub async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, Error> {
+    pub async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, StoreError> {
         log(sql);
         match self.side() {
             Side::Sqlite(c) => {
@@ -231,7 +231,7 @@ impl Conn {
         }
     }
 
-    pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
+    pub async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         log(sql);
         match self.side() {
             Side::Sqlite(c) => Ok(c.execute_batch(sql)?),
@@ -239,7 +239,7 @@ impl Conn {
         }
     }
 
-    pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, Error> {
+    pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, StoreError> {
         log(sql);
         match self.side() {
             Side::Sqlite(c) => sqlite_rows(c, sql, args, usize::MAX),
@@ -247,7 +247,7 @@ impl Conn {
         }
     }
 
-    pub async fn fetch_optional<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<R>, Error> {
+    pub async fn fetch_optional<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<R>, StoreError> {
         log(sql);
         match self.side() {
             Side::Sqlite(c) => Ok(sqlite_rows(c, sql, args, 1)?.pop()),
@@ -255,8 +255,8 @@ impl Conn {
         }
     }
 
-    pub async fn fetch_one<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<R, Error> {
-        self.fetch_optional(sql, args).await?.ok_or(Error::NoRow)
+    pub async fn fetch_one<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<R, StoreError> {
+        self.fetch_optional(sql, args).await?.ok_or(StoreError::NoRow)
     }
 }
 
@@ -266,7 +266,7 @@ fn log(sql: &str) {
 }
 
 /// A statement that writes (`RETURNING`) is run to its end whatever `limit`, as SQLite wants.
-fn sqlite_rows<R: FromRow>(c: &rusqlite::Connection, sql: &str, args: &[Value<'_>], limit: usize) -> Result<Vec<R>, Error> {
+fn sqlite_rows<R: FromRow>(c: &rusqlite::Connection, sql: &str, args: &[Value<'_>], limit: usize) -> Result<Vec<R>, StoreError> {
     let mut stmt = c.prepare_cached(sql)?;
     bind(&mut stmt, args)?;
     let mut rows = stmt.raw_query();
@@ -279,7 +279,7 @@ fn sqlite_rows<R: FromRow>(c: &rusqlite::Connection, sql: &str, args: &[Value<'_
     Ok(out)
 }
 
-fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<(), Error> {
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<(), StoreError> {
     for index in 1..=stmt.parameter_count() {
         // `$3` is argument 3 wherever it stands; a bare `?` is positional.
         let n = match stmt.parameter_name(index) {
@@ -298,20 +298,24 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<
 /// Boxed: sqlx's `Executor` is implemented per lifetime, and an unboxed future of it
 /// would not be `Send` for every lifetime, as the writer's jobs must be.
 mod pg {
-    use super::{Error, Value};
+    use super::{StoreError, Value};
     use crate::store::BoxFuture;
     use sqlx::postgres::{PgArguments, PgRow};
     use sqlx::{Executor as _, PgConnection, Postgres};
 
-    pub(super) fn execute<'a>(c: &'a mut PgConnection, sql: &'a str, args: &'a [Value<'a>]) -> BoxFuture<'a, Result<u64, Error>> {
+    pub(super) fn execute<'a>(c: &'a mut PgConnection, sql: &'a str, args: &'a [Value<'a>]) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move { Ok(c.execute(query(sql, args)).await?.rows_affected()) })
     }
 
-    pub(super) fn batch<'a>(c: &'a mut PgConnection, sql: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    pub(super) fn batch<'a>(c: &'a mut PgConnection, sql: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { Ok(c.execute(sql).await.map(|_| ())?) })
     }
 
-    pub(super) fn fetch_all<'a>(c: &'a mut PgConnection, sql: &'a str, args: &'a [Value<'a>]) -> BoxFuture<'a, Result<Vec<PgRow>, Error>> {
+    pub(super) fn fetch_all<'a>(
+        c: &'a mut PgConnection,
+        sql: &'a str,
+        args: &'a [Value<'a>],
+    ) -> BoxFuture<'a, Result<Vec<PgRow>, StoreError>> {
         Box::pin(async move { Ok(c.fetch_all(query(sql, args)).await?) })
     }
 
@@ -319,7 +323,7 @@ mod pg {
         c: &'a mut PgConnection,
         sql: &'a str,
         args: &'a [Value<'a>],
-    ) -> BoxFuture<'a, Result<Option<PgRow>, Error>> {
+    ) -> BoxFuture<'a, Result<Option<PgRow>, StoreError>> {
         Box::pin(async move { Ok(c.fetch_optional(query(sql, args)).await?) })
     }
 

@@ -1,4 +1,4 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ pub(crate) struct DevMessage {
 }
 
 /// Delivering the same Message-ID again changes nothing.
-pub(crate) async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO dev_mailbox (message_id, recipient, subject, text_body, html_body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING",
@@ -26,7 +26,7 @@ pub(crate) async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), Error>
 
 crate::from_row!(DevMessage { id, message_id, to: "recipient", subject, text: "text_body", html: "html_body", created_at });
 
-pub(crate) async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<DevMessage>, Error> {
+pub(crate) async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<DevMessage>, StoreError> {
     conn.fetch_all(
         "SELECT id, message_id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox ORDER BY id DESC LIMIT $1",
         args![limit],

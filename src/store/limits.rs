@@ -1,4 +1,4 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ pub(crate) async fn take_email(
     now: i64,
     interval: Duration,
     daily: u32,
-) -> Result<Result<(), Duration>, Error> {
+) -> Result<Result<(), Duration>, StoreError> {
     let interval_ms = crate::clock::ms(interval);
     let day = now.div_euclid(DAY_MS);
     let taken: Option<(String,)> = conn
@@ -38,7 +38,7 @@ pub(crate) async fn take_email(
     Ok(Err(Duration::from_millis(wait_ms.max(1000) as u64)))
 }
 
-pub(crate) async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, Error> {
+pub(crate) async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
     let mut totals = Vec::with_capacity(hits.len());
     // Three parameters a row keeps each statement under PostgreSQL's 65,535.
     for chunk in hits.chunks(1000) {

@@ -13,7 +13,7 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
-pub use db::{Conn, Error, FromRow, Row, Value};
+pub use db::{Conn, FromRow, Row, StoreError, Value};
 pub use writer::Priority;
 
 use anyhow::Context;
@@ -128,7 +128,7 @@ impl SqliteFile {
     }
 
     /// `synchronous = FULL`: no answered request is lost to a power cut (WAL's NORMAL may lose the last).
-    fn open(&self) -> Result<rusqlite::Connection, Error> {
+    fn open(&self) -> Result<rusqlite::Connection, StoreError> {
         use rusqlite::OpenFlags;
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if self.create {
@@ -163,11 +163,11 @@ struct Readers {
 }
 
 impl Readers {
-    async fn lend(self: &Arc<Self>, file: &SqliteFile) -> Result<Lease, Error> {
+    async fn lend(self: &Arc<Self>, file: &SqliteFile) -> Result<Lease, StoreError> {
         let permit = tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| Error::Busy("no read connection came free in time"))?
-            .map_err(|_| Error::Busy("the read pool is closed"))?;
+            .map_err(|_| StoreError::Busy("no read connection came free in time"))?
+            .map_err(|_| StoreError::Busy("the read pool is closed"))?;
         let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
@@ -271,7 +271,7 @@ impl Store {
     pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<Error> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         self.write_with(Priority::Foreground, job).await
@@ -281,7 +281,7 @@ impl Store {
     pub async fn write_background<T, E, F>(&self, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<Error> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         self.write_with(Priority::Background, job).await
@@ -290,7 +290,7 @@ impl Store {
     async fn write_with<T, E, F>(&self, priority: Priority, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<Error> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         if priority == Priority::Foreground {
@@ -299,13 +299,13 @@ impl Store {
         match &self.engine {
             Engine::Sqlite { writer, .. } => writer.submit(priority, job).await,
             Engine::Postgres { pool, .. } => {
-                let tx = pool.begin().await.map_err(Error::from)?;
+                let tx = pool.begin().await.map_err(StoreError::from)?;
                 let mut conn = Conn::new(Inner::PostgresTx(tx));
                 let value = job(&mut conn).await?;
                 let queued = conn.take_queued();
                 let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
                 let committing = std::time::Instant::now();
-                tx.commit().await.map_err(Error::from)?;
+                tx.commit().await.map_err(StoreError::from)?;
                 self.commits.record(committing.elapsed(), queued);
                 Ok(value)
             }
@@ -313,7 +313,7 @@ impl Store {
     }
 
     /// On SQLite the connection refuses to write.
-    pub async fn acquire(&self) -> Result<Lease, Error> {
+    pub async fn acquire(&self) -> Result<Lease, StoreError> {
         match &self.engine {
             Engine::Sqlite { file, readers, .. } => readers.lend(file).await,
             Engine::Postgres { pool, .. } => Ok(Lease { conn: Some(Conn::new(Inner::Postgres(pool.acquire().await?))), home: None }),
@@ -343,7 +343,7 @@ impl Store {
         self.commits.seconds.clone()
     }
 
-    pub async fn ping(&self) -> Result<(), Error> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.acquire().await?;
         conn.fetch_one::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[]).await.map(|_| ())
     }
@@ -366,6 +366,6 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
-pub fn is_unique_violation(e: &Error) -> bool {
+pub fn is_unique_violation(e: &StoreError) -> bool {
     e.is_unique_violation()
 }

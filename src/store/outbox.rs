@@ -1,7 +1,7 @@
 //! `requested` → `pending` | `dropped`; `pending` → `sending` → `sent` | `pending` | `failed`.
 //! A `sending` row whose lease ran out belongs to a dead worker: any worker may claim it.
 
-use super::{Backend, Conn, Error};
+use super::{Backend, Conn, StoreError};
 use crate::args;
 use serde::Serialize;
 
@@ -83,7 +83,7 @@ pub struct Listed {
     pub sent_at: Option<i64>,
 }
 
-pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), Error> {
+pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status: Status, now: i64) -> Result<(), StoreError> {
     conn.queued_outbox_row();
     conn.execute(
         "INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
@@ -104,7 +104,7 @@ const TAKE_REQUESTED_SQLITE: &str =
 /// `id`, every waiting row was read and sorted, and a backlog made each batch slower than the last.
 /// On PostgreSQL the rows stay locked until the caller's transaction ends, so two instances never
 /// resolve one request twice.
-pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, Error> {
+pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Result<Vec<Requested>, StoreError> {
     let sql = match backend {
         Backend::Postgres => {
             "SELECT id, payload, created_at FROM outbox WHERE status = 'requested'
@@ -115,7 +115,7 @@ pub async fn take_requested(conn: &mut Conn, backend: Backend, limit: i64) -> Re
     conn.fetch_all(sql, args![limit]).await
 }
 
-pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), Error> {
+pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
          WHERE id = $1 AND status = 'requested'",
@@ -125,13 +125,13 @@ pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), E
     .map(|_| ())
 }
 
-pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), Error> {
+pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), StoreError> {
     conn.execute("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'", args![id, reason])
         .await
         .map(|_| ())
 }
 
-pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), Error> {
+pub async fn resolution_failed(conn: &mut Conn, id: i64, error: &str, max_attempts: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
@@ -158,7 +158,14 @@ const CLAIM_SQLITE: &str = "WITH expired AS (
 /// limit; one `OR` ordered by `id` read and sorted every due row, so a claim cost grew with the backlog.
 /// On PostgreSQL `SKIP LOCKED` lets workers claim side by side without waiting on each other;
 /// SQLite has one writer, so its statement is atomic.
-pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, Error> {
+pub async fn claim(
+    conn: &mut Conn,
+    backend: Backend,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
     const POSTGRES: &str = "WITH expired AS (
              SELECT id FROM outbox WHERE status = 'sending' AND lease_until < $3 LIMIT $4 FOR UPDATE SKIP LOCKED
          ), due AS (
@@ -176,13 +183,13 @@ pub async fn claim(conn: &mut Conn, backend: Backend, worker: &str, now: i64, le
 }
 
 /// The sending worker's heartbeat; returns how many rows it still holds.
-pub async fn renew(conn: &mut Conn, worker: &str, lease_until: i64) -> Result<u64, Error> {
+pub async fn renew(conn: &mut Conn, worker: &str, lease_until: i64) -> Result<u64, StoreError> {
     conn.execute("UPDATE outbox SET lease_until = $2 WHERE claimed_by = $1 AND status = 'sending'", args![worker, lease_until]).await
 }
 
 /// At shutdown, as if never claimed. A send cut short may have reached the server: it is sent
 /// again with the same Message-ID, so clients that de-duplicate by it show it once.
-pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Error> {
+pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, StoreError> {
     conn.execute(
         "UPDATE outbox SET status = 'pending', claimed_by = NULL, lease_until = NULL, next_attempt_at = $2,
                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
@@ -194,7 +201,7 @@ pub async fn release(conn: &mut Conn, worker: &str, now: i64) -> Result<u64, Err
 
 /// False if `worker` lost the claim. `next_attempt_at` becomes the time sent, so the prune step
 /// finds old sent rows through the `(status, next_attempt_at)` index.
-pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, Error> {
+pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbed_payload: &str) -> Result<bool, StoreError> {
     let changed = conn
         .execute(
             "UPDATE outbox SET status = 'sent', sent_at = $3, next_attempt_at = $3, payload = $4, lease_until = NULL, last_error = NULL
@@ -205,7 +212,7 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbe
     Ok(changed == 1)
 }
 
-pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, Error> {
+pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, StoreError> {
     let changed = conn
         .execute(
             "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, lease_until = NULL
@@ -217,7 +224,7 @@ pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at:
 }
 
 /// The payload stays whole, so `outbox retry` can still send a link that works.
-pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, Error> {
+pub async fn mark_failed(conn: &mut Conn, id: i64, worker: &str, error: &str) -> Result<bool, StoreError> {
     let changed = conn
         .execute(
             "UPDATE outbox SET status = 'failed', last_error = $3, lease_until = NULL
@@ -234,7 +241,7 @@ pub struct Gauges {
     pub oldest_due_ms: Option<i64>,
 }
 
-pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, Error> {
+pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, StoreError> {
     let rows: Vec<(String, i64, Option<i64>)> = conn
         .fetch_all(
             "SELECT status, COUNT(*),
@@ -251,7 +258,7 @@ pub async fn gauges(conn: &mut Conn, now: i64) -> Result<Gauges, Error> {
 
 crate::from_row!(Listed { id, to: "recipient", kind, status => Status::parse, attempts, message_id, last_error, created_at, sent_at });
 
-pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result<Vec<Listed>, Error> {
+pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result<Vec<Listed>, StoreError> {
     conn.fetch_all(
         "SELECT id, recipient, kind, status, attempts, message_id, last_error, created_at, sent_at FROM outbox
          WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
@@ -261,7 +268,7 @@ pub async fn list(conn: &mut Conn, status: Option<Status>, limit: i64) -> Result
 }
 
 /// A request whose resolution failed is resolved again.
-pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, Error> {
+pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<bool, StoreError> {
     conn.queued_outbox_row();
     let changed = conn
         .execute(

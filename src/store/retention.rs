@@ -7,7 +7,7 @@
 //! run on the caller's thread).
 
 use super::db::Column;
-use super::{Error, Store, Value};
+use super::{Store, StoreError, Value};
 use crate::config::Retention;
 use std::time::Duration;
 
@@ -87,7 +87,7 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
 }
 
 /// Deletes what `retention` allows at `now`; returns how many rows went.
-pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64, Error> {
+pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64, StoreError> {
     let mut deleted = 0;
     for rule in rules(now, retention) {
         deleted += match rule.key {
@@ -103,7 +103,7 @@ pub async fn prune(store: &Store, now: i64, retention: &Retention) -> Result<u64
     Ok(deleted)
 }
 
-async fn prune_by_key<K>(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error>
+async fn prune_by_key<K>(store: &Store, rule: &Rule, column: &str) -> Result<u64, StoreError>
 where
     K: Column + Send + Sync + 'static,
     for<'k> Value<'k>: From<&'k K>,
@@ -125,7 +125,7 @@ where
 
 /// Reads the whole table in key order, `WALK_STEP` rows a read, and deletes what
 /// matches a chunk at a time.
-async fn walk(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error> {
+async fn walk(store: &Store, rule: &Rule, column: &str) -> Result<u64, StoreError> {
     let after = rule.args.len() + 1;
     let step = format!(
         "SELECT {column}, CASE WHEN {} THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END FROM {} WHERE {column} > ${after} ORDER BY {column} LIMIT {WALK_STEP}",
@@ -155,7 +155,7 @@ async fn walk(store: &Store, rule: &Rule, column: &str) -> Result<u64, Error> {
 }
 
 /// One background write job deletes `keys` (at most `CHUNK`), checking the condition again.
-async fn delete<K>(store: &Store, rule: &Rule, column: &str, keys: Vec<K>) -> Result<u64, Error>
+async fn delete<K>(store: &Store, rule: &Rule, column: &str, keys: Vec<K>) -> Result<u64, StoreError>
 where
     K: Column + Send + Sync + 'static,
     for<'k> Value<'k>: From<&'k K>,
@@ -173,7 +173,7 @@ where
                     values.extend((0..KEYS_PER_STATEMENT).map(|i| Value::from(&chunk[i.min(chunk.len() - 1)])));
                     deleted += conn.execute(&sql, &values).await?;
                 }
-                Ok::<_, Error>(deleted)
+                Ok::<_, StoreError>(deleted)
             })
         })
         .await

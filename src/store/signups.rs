@@ -1,4 +1,4 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 use crate::domain::SignupState;
 use crate::tokens::Purpose;
@@ -26,7 +26,7 @@ pub(crate) struct NewSignup<'a> {
     pub(crate) details: &'a str,
 }
 
-pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO signups (id, cname, email, email_norm, tenant_type, locale, details, state, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -64,7 +64,7 @@ pub(crate) async fn registration(
     token_hash: &str,
     email_norm: &str,
     now: i64,
-) -> Result<Option<Registration>, Error> {
+) -> Result<Option<Registration>, StoreError> {
     let row: Option<RegistrationRow> = conn
         .fetch_optional(
             "SELECT s.email_norm, s.tenant_type, s.state, t.used_at, t.superseded_at, t.expires_at,
@@ -85,12 +85,12 @@ pub(crate) async fn registration(
 
 crate::from_row!(Signup { id, cname, email, tenant_type, locale, details, state => SignupState::parse, tenant_id });
 
-pub(crate) async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, Error> {
+pub(crate) async fn get(conn: &mut Conn, id: &str) -> Result<Option<Signup>, StoreError> {
     conn.fetch_optional("SELECT id, cname, email, tenant_type, locale, details, state, tenant_id FROM signups WHERE id = $1", args![id])
         .await
 }
 
-pub(crate) async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, Error> {
+pub(crate) async fn complete(conn: &mut Conn, id: &str, tenant_id: &str, now: i64) -> Result<bool, StoreError> {
     let changed = conn
         .execute(
             "UPDATE signups SET state = $4, tenant_id = $2, completed_at = $3 WHERE id = $1 AND state = $5",

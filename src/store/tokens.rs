@@ -1,8 +1,8 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 use crate::tokens::{Issued, Purpose, TokenState};
 
-pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), Error> {
+pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, issued: &Issued) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE one_time_tokens SET superseded_at = $3
          WHERE purpose = $1 AND subject = $2 AND used_at IS NULL AND superseded_at IS NULL",
@@ -17,7 +17,7 @@ pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, iss
     .map(|_| ())
 }
 
-pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, StoreError> {
     let spent = conn
         .execute(
             "UPDATE one_time_tokens SET used_at = $3
@@ -28,7 +28,7 @@ pub(crate) async fn spend(conn: &mut Conn, id_hash: &str, purpose: Purpose, now:
     if spent == 1 { Ok(TokenState::Live) } else { state(conn, id_hash, purpose, now).await }
 }
 
-pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, Error> {
+pub(crate) async fn state(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64) -> Result<TokenState, StoreError> {
     let row: Option<(Option<i64>, Option<i64>, i64)> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
@@ -54,7 +54,14 @@ pub(crate) enum Try {
 type TriesRow = (Option<i64>, Option<i64>, i64, i64, i64);
 
 /// Reads only: how a try would be answered at `now`, at most `cap` tries in `window_ms`.
-pub(crate) async fn peek_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: i64, window_ms: i64) -> Result<Try, Error> {
+pub(crate) async fn peek_try(
+    conn: &mut Conn,
+    id_hash: &str,
+    purpose: Purpose,
+    now: i64,
+    cap: i64,
+    window_ms: i64,
+) -> Result<Try, StoreError> {
     let row: Option<TriesRow> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at, tries_since, tries FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
@@ -73,7 +80,14 @@ pub(crate) async fn peek_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, n
 
 /// Counts a try, in one statement so that concurrent tries are each counted and at most `cap` are admitted
 /// in a window (a window opens at its first try). A refused or dead try writes nothing.
-pub(crate) async fn take_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: i64, window_ms: i64) -> Result<Try, Error> {
+pub(crate) async fn take_try(
+    conn: &mut Conn,
+    id_hash: &str,
+    purpose: Purpose,
+    now: i64,
+    cap: i64,
+    window_ms: i64,
+) -> Result<Try, StoreError> {
     let counted: Option<(i64,)> = conn
         .fetch_optional(
             "UPDATE one_time_tokens SET

@@ -1,4 +1,4 @@
-use super::{Conn, Error};
+use super::{Conn, StoreError};
 use crate::args;
 use crate::domain::UserState;
 
@@ -47,11 +47,11 @@ crate::from_row!(Tenant { id, cname, name, tenant_type, developer_signup });
 // The flag is stored as an integer on both backends ("no booleans"); the comparison reads it as one.
 const TENANT_COLUMNS: &str = "SELECT id, cname, name, tenant_type, developer_signup <> 0 AS developer_signup FROM tenants";
 
-pub(crate) async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, Error> {
+pub(crate) async fn tenant_by_cname(conn: &mut Conn, cname: &str) -> Result<Option<Tenant>, StoreError> {
     conn.fetch_optional(&format!("{TENANT_COLUMNS} WHERE cname = $1"), args![cname]).await
 }
 
-pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), Error> {
+pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO tenants (id, cname, name, tenant_type, developer_signup, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         args![&t.id, &t.cname, &t.name, &t.tenant_type, t.developer_signup, now],
@@ -61,14 +61,14 @@ pub async fn insert_tenant(conn: &mut Conn, t: &Tenant, now: i64) -> Result<(), 
 }
 
 /// An address a stranger signed up and nobody proved is no account: it blocks no other flow.
-pub(crate) async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, Error> {
+pub(crate) async fn email_has_account(conn: &mut Conn, email_norm: &str) -> Result<bool, StoreError> {
     let found: Option<(i64,)> = conn
         .fetch_optional("SELECT CAST(1 AS BIGINT) FROM users WHERE email_norm = $1 AND verified_at IS NOT NULL LIMIT 1", args![email_norm])
         .await?;
     Ok(found.is_some())
 }
 
-pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
+pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at, verified_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
@@ -97,16 +97,16 @@ const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_
             u.verified_at IS NOT NULL AS verified
      FROM users u JOIN tenants t ON t.id = u.tenant_id";
 
-pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, Error> {
+pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, StoreError> {
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE t.cname = $1 AND u.email_norm = $2"), args![cname, email_norm]).await
 }
 
-pub(crate) async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, Error> {
+pub(crate) async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, StoreError> {
     conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
 }
 
 /// A disabled user stays disabled. The password comes with a token from the mailbox, which proves it.
-pub(crate) async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET password_hash = $2, updated_at = $3, verified_at = COALESCE(verified_at, $3),
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'active' END
@@ -119,7 +119,7 @@ pub(crate) async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now
 
 /// A repeated developer signup before activation: the newest request says who the person is, since
 /// an earlier one may have been a stranger's.
-pub(crate) async fn rename_unverified(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), Error> {
+pub(crate) async fn rename_unverified(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET first_name = $2, last_name = $3, contact_number = $4, updated_at = $5
          WHERE id = $1 AND verified_at IS NULL",
@@ -129,7 +129,7 @@ pub(crate) async fn rename_unverified(conn: &mut Conn, u: &NewUser<'_>) -> Resul
     .map(|_| ())
 }
 
-pub(crate) async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), Error> {
+pub(crate) async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET password_hash = NULL, updated_at = $2,
                 state = CASE WHEN state = 'disabled' THEN state ELSE 'pending' END
@@ -140,7 +140,7 @@ pub(crate) async fn invalidate_password(conn: &mut Conn, user_id: &str, now: i64
     .map(|_| ())
 }
 
-pub(crate) async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, Error> {
+pub(crate) async fn locked_until(conn: &mut Conn, user_id: &str, client: &str) -> Result<Option<i64>, StoreError> {
     let row: Option<(Option<i64>,)> =
         conn.fetch_optional("SELECT locked_until FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await?;
     Ok(row.and_then(|(until,)| until))
@@ -155,7 +155,7 @@ pub(crate) async fn record_failed_login(
     window_ms: i64,
     max: i64,
     lock_ms: i64,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO login_failures (user_id, client, failed_logins, failed_since, locked_until)
          VALUES ($1, $2, 1, $3, CASE WHEN $5 <= 1 THEN $3 + $6 ELSE NULL END)
@@ -171,14 +171,14 @@ pub(crate) async fn record_failed_login(
     .map(|_| ())
 }
 
-pub(crate) async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), Error> {
+pub(crate) async fn reset_failed_logins(conn: &mut Conn, user_id: &str, client: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1 AND client = $2", args![user_id, client]).await.map(|_| ())
 }
 
-pub(crate) async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, Error> {
+pub(crate) async fn clear_lockouts(conn: &mut Conn, user_id: &str) -> Result<u64, StoreError> {
     conn.execute("DELETE FROM login_failures WHERE user_id = $1", args![user_id]).await
 }
 
-pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, Error> {
+pub async fn set_developer_signup(conn: &mut Conn, cname: &str, allowed: bool) -> Result<bool, StoreError> {
     Ok(conn.execute("UPDATE tenants SET developer_signup = $2 WHERE cname = $1", args![cname, allowed]).await? > 0)
 }

@@ -2,7 +2,7 @@
 
 use super::checkpoint::{self, Bell};
 use super::db::Inner;
-use super::{BoxFuture, Commits, Conn, Error, SqliteFile};
+use super::{BoxFuture, Commits, Conn, SqliteFile, StoreError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -12,7 +12,7 @@ const MAX_BATCH: usize = 256;
 /// Past this many waiting jobs a write is refused at once (503) instead of queueing without bound.
 const MAX_WAITING: usize = 8192;
 
-type Finish = Box<dyn FnOnce(Option<&Error>) + Send>;
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 struct Done {
     keep: bool,
@@ -21,7 +21,7 @@ struct Done {
 
 trait Work: Send {
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done>;
-    fn refuse(self: Box<Self>, error: &Error);
+    fn refuse(self: Box<Self>, error: &StoreError);
 }
 
 struct Typed<T, E, F> {
@@ -32,7 +32,7 @@ struct Typed<T, E, F> {
 impl<T, E, F> Work for Typed<T, E, F>
 where
     T: Send + 'static,
-    E: From<Error> + Send + 'static,
+    E: From<StoreError> + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &mut Conn) -> BoxFuture<'_, Done> {
@@ -58,7 +58,7 @@ where
         })
     }
 
-    fn refuse(self: Box<Self>, error: &Error) {
+    fn refuse(self: Box<Self>, error: &StoreError) {
         let _ = self.answer.send(Err(E::from(error.replicate())));
     }
 }
@@ -66,13 +66,13 @@ where
 /// On SQLite every statement runs on this thread and a job's future is done on its first poll. One
 /// that is not awaits something else (a lock, a timer, the network) while it holds the one writer,
 /// and every request behind it waits: it is refused, its savepoint rolled back, and named.
-fn first_poll<T, E: From<Error>>(mut job: BoxFuture<'_, Result<T, E>>, name: &'static str) -> Result<T, E> {
+fn first_poll<T, E: From<StoreError>>(mut job: BoxFuture<'_, Result<T, E>>, name: &'static str) -> Result<T, E> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match job.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(done) => done,
         std::task::Poll::Pending => {
             tracing::error!(job = name, "a write job awaited something other than the database; it was refused");
-            Err(E::from(Error::Aborted(format!("the write job {name} awaited something other than the database"))))
+            Err(E::from(StoreError::Aborted(format!("the write job {name} awaited something other than the database"))))
         }
     }
 }
@@ -117,7 +117,7 @@ impl Handle {
     pub(super) async fn submit<T, E, F>(&self, priority: Priority, job: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<Error> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
@@ -126,8 +126,10 @@ impl Handle {
             Priority::Foreground => &self.jobs,
             Priority::Background => &self.background,
         };
-        queue.try_send(Job { work, span: tracing::Span::current() }).map_err(|_| E::from(Error::Busy("the writer's queue is full")))?;
-        answered.await.map_err(|_| E::from(Error::Busy("the database writer stopped")))?
+        queue
+            .try_send(Job { work, span: tracing::Span::current() })
+            .map_err(|_| E::from(StoreError::Busy("the writer's queue is full")))?;
+        answered.await.map_err(|_| E::from(StoreError::Busy("the database writer stopped")))?
     }
 }
 
@@ -183,7 +185,7 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> 
     let mut finishers: Vec<Finish> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     let mut opening: &[&str] = &["BEGIN IMMEDIATE", "SAVEPOINT job"];
-    let mut failure: Option<Error> = None;
+    let mut failure: Option<StoreError> = None;
     let mut queued = false;
     while let Some(job) = jobs.next() {
         if let Err(e) = run_all(&mut conn, opening).await {
@@ -233,20 +235,20 @@ async fn apply(mut conn: Conn, jobs: Vec<Job>, commits: Commits, bell: Bell) -> 
 }
 
 /// One statement at a time, each cached once prepared (a `;`-separated batch is parsed on every call).
-async fn run_all(conn: &mut Conn, statements: &[&str]) -> Result<(), Error> {
+async fn run_all(conn: &mut Conn, statements: &[&str]) -> Result<(), StoreError> {
     for sql in statements {
         conn.execute(sql, &[]).await?;
     }
     Ok(())
 }
 
-fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &Error) {
+fn refuse_all(jobs: impl IntoIterator<Item = Job>, error: &StoreError) {
     for job in jobs {
         job.work.refuse(error);
     }
 }
 
-fn is_broken(e: &Error) -> bool {
+fn is_broken(e: &StoreError) -> bool {
     use rusqlite::ErrorCode::*;
-    matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, SystemIoFailure | CannotOpen | NotADatabase | DatabaseCorrupt))
+    matches!(e, StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, SystemIoFailure | CannotOpen | NotADatabase | DatabaseCorrupt))
 }

@@ -80,7 +80,7 @@ on_each_backend! {
         let revoked_id = revoked.split('.').nth(1).unwrap().to_owned();
         let now = app.clock.now_ms();
         let revoked_now = app.ctx.store.write(move |conn| Box::pin(async move { usher::store::api_tokens::revoke(conn, &revoked_id, now).await }));
-        assert!(revoked_now.await.map_err(|e: usher::store::Error| e).unwrap());
+        assert!(revoked_now.await.map_err(|e: usher::store::StoreError| e).unwrap());
         let jane = json!({ "email": "jane@example.com", "namespace": "system" });
         let forged = format!("{}x", &admin[..admin.len() - 1]);
         let cases: Vec<(&str, Option<String>, Value, StatusCode, &str)> = vec![

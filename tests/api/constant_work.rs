@@ -117,7 +117,7 @@ on_each_backend! {
         let holder = {
             let store = store.clone();
             tokio::spawn(async move {
-                let held: Result<(), usher::store::Error> = store
+                let held: Result<(), usher::store::StoreError> = store
                     .write(move |_conn| {
                         Box::pin(async move {
                             let _ = started.send(());
@@ -179,7 +179,7 @@ on_each_backend! {
                         )
                         .await?;
                     }
-                    Ok::<_, usher::store::Error>(())
+                    Ok::<_, usher::store::StoreError>(())
                 })
             })
             .await
@@ -214,7 +214,7 @@ on_each_backend! {
                             conn.execute("UPDATE one_time_tokens SET used_at = $2 WHERE id_hash = $1", usher::args![format!("{i:064x}").as_str(), at]).await?;
                         }
                     }
-                    Ok::<_, usher::store::Error>(())
+                    Ok::<_, usher::store::StoreError>(())
                 })
             })
             .await
@@ -251,7 +251,7 @@ on_each_backend! {
                     outbox::claim(conn, b, "alive", 120, 10_000, 1).await?;
                     let first = outbox::claim(conn, b, "me", 1_000, 2_000, 3).await?;
                     let rest = outbox::claim(conn, b, "me", 1_000, 2_000, 10).await?;
-                    Ok::<_, usher::store::Error>([first, rest].map(|c| c.into_iter().map(|m| m.payload).collect::<Vec<_>>()))
+                    Ok::<_, usher::store::StoreError>([first, rest].map(|c| c.into_iter().map(|m| m.payload).collect::<Vec<_>>()))
                 })
             })
             .await
@@ -267,7 +267,7 @@ on_each_backend! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_answers_only_once_a_write_is_on_disk() {
     let (store, _dir, _db) = bare_store(&Backend::Sqlite).await;
-    let synchronous: Result<(i64,), usher::store::Error> =
+    let synchronous: Result<(i64,), usher::store::StoreError> =
         store.write(|conn| Box::pin(async move { conn.fetch_one("PRAGMA synchronous", &[]).await })).await;
     assert_eq!(synchronous.unwrap().0, 2, "the writer's connection is synchronous = FULL");
     let mut conn = store.acquire().await.unwrap();
@@ -310,7 +310,7 @@ fn tenant_named(cname: &str) -> usher::store::users::Tenant {
     }
 }
 
-async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::Error> {
+async fn insert_tenant(store: &Store, cname: &str) -> Result<(), usher::store::StoreError> {
     let tenant = tenant_named(cname);
     store.write(move |conn| Box::pin(async move { usher::store::users::insert_tenant(conn, &tenant, 0).await })).await
 }
@@ -343,7 +343,7 @@ async fn sqlite_takes_every_waiting_request_write_and_one_of_the_workers_per_bat
                     Box::pin(async move {
                         let _ = started.send(());
                         let _ = held.recv();
-                        Ok::<_, usher::store::Error>(())
+                        Ok::<_, usher::store::StoreError>(())
                     })
                 })
                 .await
@@ -388,7 +388,7 @@ async fn a_write_job_that_awaits_something_else_is_refused_and_named() {
             Box::pin(async move {
                 usher::store::users::insert_tenant(conn, &tenant_named("slow"), 0).await?;
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                Ok::<_, usher::store::Error>(())
+                Ok::<_, usher::store::StoreError>(())
             })
         })
         .await
@@ -405,7 +405,7 @@ async fn a_write_job_that_awaits_something_else_is_refused_and_named() {
 fn note(
     order: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     name: String,
-) -> impl for<'c> FnOnce(&'c mut usher::store::Conn) -> usher::store::BoxFuture<'c, Result<(), usher::store::Error>> + Send + 'static {
+) -> impl for<'c> FnOnce(&'c mut usher::store::Conn) -> usher::store::BoxFuture<'c, Result<(), usher::store::StoreError>> + Send + 'static {
     move |_conn| {
         Box::pin(async move {
             order.lock().unwrap().push(name);

@@ -94,7 +94,7 @@ async fn insert_outbox_rows(app: &TestApp, hook_url: &str) {
                     )
                     .await?;
                 }
-                Ok::<_, usher::store::Error>(())
+                Ok::<_, usher::store::StoreError>(())
             })
         })
         .await
@@ -182,7 +182,7 @@ on_each_backend! {
                         )
                         .await?;
                     }
-                    Ok::<_, usher::store::Error>(())
+                    Ok::<_, usher::store::StoreError>(())
                 })
             })
             .await

@@ -3,7 +3,7 @@ use crate::clock;
 use crate::config::HomePage;
 use crate::contact::{self, Country};
 use crate::domain::{self, EmailAddress, Locale};
-use crate::error::Error;
+use crate::error::HttpError;
 use crate::flows::{self, Conflict, Context, akana, signup};
 use crate::http::extract::ClientAddr;
 use crate::http::f5xc::SignupRequest;
@@ -39,7 +39,7 @@ async fn home(State(state): State<AppState>) -> Response {
             let ctx = context! { tenant_form => path(&state, TENANT_FORM), developer_form => path(&state, DEVELOPER_FORM) };
             page(&state, StatusCode::OK, "home.html", ctx, None)
         }
-        HomePage::Off => Error::NotFound("No such endpoint.".into()).into_response(),
+        HomePage::Off => HttpError::NotFound("No such endpoint.".into()).into_response(),
         HomePage::Redirect(to) => Redirect::to(to).into_response(),
     }
 }
@@ -94,25 +94,29 @@ fn developer_input(field: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<(&'static str, &'static str)>, e: flows::Error) -> Option<flows::Error> {
+fn place(
+    errors: &mut FieldErrors,
+    input: fn(&str) -> Option<(&'static str, &'static str)>,
+    e: flows::FlowError,
+) -> Option<flows::FlowError> {
     match e {
-        flows::Error::Invalid { field, message } => match input(field) {
+        flows::FlowError::Invalid { field, message } => match input(field) {
             Some((name, label)) => {
                 errors.insert(name, format!("{label} {message}."));
                 None
             }
-            None => Some(flows::Error::Invalid { field, message }),
+            None => Some(flows::FlowError::Invalid { field, message }),
         },
-        e @ flows::Error::Conflict(Conflict::CnameTaken) => {
-            errors.insert("domain", Error::from(e).public_message().into_owned());
+        e @ flows::FlowError::Conflict(Conflict::CnameTaken) => {
+            errors.insert("domain", HttpError::from(e).public_message().into_owned());
             None
         }
         other => Some(other),
     }
 }
 
-fn with_form_error(e: flows::Error, render: impl FnOnce(StatusCode, String) -> Response) -> Response {
-    let e = Error::from(e);
+fn with_form_error(e: flows::FlowError, render: impl FnOnce(StatusCode, String) -> Response) -> Response {
+    let e = HttpError::from(e);
     let mut response = render(e.status(), e.public_message().into_owned());
     e.decorate(&mut response);
     response
@@ -198,14 +202,14 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: R
     };
     match unplaced {
         None => render_tenant(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(e @ (flows::Error::Invalid { .. } | flows::Error::RateLimited { .. })) => {
+        Some(e @ (flows::FlowError::Invalid { .. } | flows::FlowError::RateLimited { .. })) => {
             with_form_error(e, |status, message| render_tenant(&state, status, &form, &errors, Some(message)))
         }
         Some(e) => error_page(&state, e),
     }
 }
 
-fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, flows::Error> {
+fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, flows::FlowError> {
     let body = serde_json::json!({
         "account_details": {
             "domain": form.domain,
@@ -270,7 +274,7 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req
     };
     // The same parsing as the Akana handler, field names included.
     let parsed = (|| {
-        Ok::<_, flows::Error>(akana::NewDeveloper {
+        Ok::<_, flows::FlowError>(akana::NewDeveloper {
             first_name: domain::required("firstName", Some(form.first_name.clone()), 128)?,
             last_name: domain::required("lastName", Some(form.last_name.clone()), 128)?,
             email: EmailAddress::parse_field("emailAddress", Some(form.email.as_str()))?,
@@ -285,7 +289,7 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req
     match result.err().map(|e| place(&mut errors, developer_input, e)) {
         None => page(&state, StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
         Some(None) => render_developer(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(Some(e @ (flows::Error::Invalid { .. } | flows::Error::RateLimited { .. }))) => {
+        Some(Some(e @ (flows::FlowError::Invalid { .. } | flows::FlowError::RateLimited { .. }))) => {
             with_form_error(e, |status, message| render_developer(&state, status, &form, &errors, Some(message)))
         }
         Some(Some(e)) => error_page(&state, e),
