@@ -74,12 +74,11 @@ pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, FlowErr
 
 /// A password the policy refuses does not spend the token, and each try costs the policy's work and maybe a
 /// hash: a token gets this many tries a minute, whoever sends them.
-const TRIES_PER_MINUTE: i64 = 10;
+const TRIES: store::tokens::TryCap = store::tokens::TryCap { tries: 10, window_ms: store::limits::MINUTE_MS };
 
 /// Counts a try at a token's password before any work, in the database so that every instance shares the
 /// count. A flood past the cap is refused by a read; the count itself is one atomic statement.
 pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Result<(), FlowError> {
-    let window = store::limits::MINUTE_MS;
     let answer = |found: Try| match found {
         Try::Admitted => Ok(()),
         Try::Refused { retry_after_ms } => {
@@ -90,16 +89,15 @@ pub(crate) async fn take_try(ctx: &Ctx, purpose: Purpose, id_hash: &str) -> Resu
     };
     {
         let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
-        let seen = store::tokens::peek_try(&mut conn, id_hash, purpose, ctx.clock.now_ms(), TRIES_PER_MINUTE, window)
-            .await
-            .context("reading the token's tries")?;
+        let seen =
+            store::tokens::peek_try(&mut conn, id_hash, purpose, ctx.clock.now_ms(), TRIES).await.context("reading the token's tries")?;
         if seen != Try::Admitted {
             return answer(seen);
         }
     }
     let id_hash = id_hash.to_owned();
     let counted = transaction!(ctx, |_, conn, now| {
-        store::tokens::take_try(conn, &id_hash, purpose, now, TRIES_PER_MINUTE, window).await.context("counting a try of the token")
+        store::tokens::take_try(conn, &id_hash, purpose, now, TRIES).await.context("counting a try of the token")
     })
     .await?;
     answer(counted)

@@ -53,15 +53,15 @@ pub(crate) enum Try {
 /// `(used_at, superseded_at, expires_at, tries_since, tries)`.
 type TriesRow = (Option<i64>, Option<i64>, i64, i64, i64);
 
-/// Reads only: how a try would be answered at `now`, at most `cap` tries in `window_ms`.
-pub(crate) async fn peek_try(
-    conn: &mut Conn,
-    id_hash: &str,
-    purpose: Purpose,
-    now: i64,
-    cap: i64,
-    window_ms: i64,
-) -> Result<Try, StoreError> {
+/// At most `tries` tries in a window of `window_ms`, which opens at its first try.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TryCap {
+    pub(crate) tries: i64,
+    pub(crate) window_ms: i64,
+}
+
+/// Reads only: how a try would be answered at `now`.
+pub(crate) async fn peek_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: TryCap) -> Result<Try, StoreError> {
     let row: Option<TriesRow> = conn
         .fetch_optional(
             "SELECT used_at, superseded_at, expires_at, tries_since, tries FROM one_time_tokens WHERE id_hash = $1 AND purpose = $2",
@@ -70,24 +70,17 @@ pub(crate) async fn peek_try(
         .await?;
     let state = TokenState::of(row.map(|(used, superseded, expires, _, _)| (used, superseded, expires)), now);
     Ok(match row {
-        Some((_, _, _, since, tries)) if state == TokenState::Live && since > now - window_ms && tries >= cap => {
-            Try::Refused { retry_after_ms: since + window_ms - now }
+        Some((_, _, _, since, tries)) if state == TokenState::Live && since > now - cap.window_ms && tries >= cap.tries => {
+            Try::Refused { retry_after_ms: since + cap.window_ms - now }
         }
         _ if state == TokenState::Live => Try::Admitted,
         _ => Try::Dead(state),
     })
 }
 
-/// Counts a try, in one statement so that concurrent tries are each counted and at most `cap` are admitted
-/// in a window (a window opens at its first try). A refused or dead try writes nothing.
-pub(crate) async fn take_try(
-    conn: &mut Conn,
-    id_hash: &str,
-    purpose: Purpose,
-    now: i64,
-    cap: i64,
-    window_ms: i64,
-) -> Result<Try, StoreError> {
+/// Counts a try, in one statement so that concurrent tries are each counted and at most `cap.tries` are
+/// admitted in a window. A refused or dead try writes nothing.
+pub(crate) async fn take_try(conn: &mut Conn, id_hash: &str, purpose: Purpose, now: i64, cap: TryCap) -> Result<Try, StoreError> {
     let counted: Option<(i64,)> = conn
         .fetch_optional(
             "UPDATE one_time_tokens SET
@@ -96,13 +89,13 @@ pub(crate) async fn take_try(
              WHERE id_hash = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $3
                AND (tries_since <= $4 OR tries < $5)
              RETURNING tries",
-            args![id_hash, purpose.as_str(), now, now - window_ms, cap],
+            args![id_hash, purpose.as_str(), now, now - cap.window_ms, cap.tries],
         )
         .await?;
     if counted.is_some() {
         return Ok(Try::Admitted);
     }
-    Ok(match peek_try(conn, id_hash, purpose, now, cap, window_ms).await? {
+    Ok(match peek_try(conn, id_hash, purpose, now, cap).await? {
         // Unreachable with one `now` in one transaction; a try that was not counted is not admitted.
         Try::Admitted => Try::Refused { retry_after_ms: 0 },
         other => other,
