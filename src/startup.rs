@@ -37,6 +37,9 @@ impl Application {
     }
 
     pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        if let Some(refusal) = settings.unsafe_to_serve() {
+            anyhow::bail!(refusal);
+        }
         let store = open_store(&settings).await?;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings)?;
@@ -159,7 +162,14 @@ impl Application {
         let addr = self.local_addr()?;
         let (store, clock) = (self.state.ctx.store.clone(), self.state.ctx.clock.clone());
         let grace = self.state.ctx.settings.shutdown_grace;
-        tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
+        let settings = &self.state.ctx.settings;
+        tracing::info!(
+            listen = %addr,
+            public_url = %settings.public_url,
+            database = %crate::config::redact_url(settings.database_url.expose()),
+            mail = %Transport::describe(settings),
+            "usher is listening"
+        );
         let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
         let app = http::router(self.state);
         let served = crate::server::serve(self.listener, app, limits, stop).await;

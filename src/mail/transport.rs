@@ -87,6 +87,16 @@ impl Transport {
         Ok(Self { kind, dkim })
     }
 
+    /// Where mail goes, for the start-up log line (no password).
+    pub(crate) fn describe(s: &Settings) -> String {
+        match (s.mail_transport, &s.smtp_url) {
+            (MailTransport::Smtp, Some(url)) => format!("smtp to {}", crate::config::redact_url(url.expose())),
+            (MailTransport::File, _) => format!("file, into {}", s.mail_file_dir.display()),
+            (MailTransport::Dev, _) if s.dev_mailbox => "dev (nothing leaves this machine; shown at /dev/mail)".to_owned(),
+            _ => "dev (nothing leaves this machine; /dev/mail is off)".to_owned(),
+        }
+    }
+
     pub(crate) fn check(s: &Settings) -> anyhow::Result<()> {
         if let (Some(selector), Some(key)) = (&s.dkim_selector, &s.dkim_private_key) {
             dkim_config(selector, &s.dkim_domain, key)?;

@@ -457,3 +457,34 @@ on_each_backend! {
         assert!(error.contains("did not finish the conversation"), "{error}");
     }
 }
+
+on_each_backend! {
+    async fn serve_refuses_a_network_listener_without_a_public_url_and_names_the_setting(backend: Backend) {
+        let place = Place::new(backend).await;
+        let out = place.usher(&["serve"], &[("USHER_LISTEN", "0.0.0.0:0")]);
+        assert!(!out.status.success(), "links would point at http://0.0.0.0:0");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("USHER_PUBLIC_URL=https://signup.example.com"), "{stderr}");
+    }
+
+    async fn the_start_up_line_says_where_the_database_and_the_mail_go(backend: Backend) {
+        let served = Served::start(backend, &[]).await;
+        let log = served.log();
+        let line = log.lines().find(|l| l.contains("usher is listening")).unwrap_or_else(|| panic!("{log}"));
+        let place = served.place.as_ref().unwrap();
+        let database = place.database_url.trim_start_matches("sqlite://");
+        assert!(line.contains(database.split('?').next().unwrap()), "{line}");
+        assert!(line.contains("mail=dev") && line.contains(&format!("public_url={}", served.address)), "{line}");
+        assert!(line.contains(&format!("listen={}", served.address.trim_start_matches("http://"))), "{line}");
+    }
+}
+
+#[test]
+fn a_misspelt_usher_variable_stops_any_command_and_names_the_setting_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("usher.db").display());
+    let out = usher_command(&["check-config"], &url, dir.path()).env("USHER_PUBLIC_ULR", "https://signup.example.com").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("USHER_PUBLIC_ULR") && stderr.contains("did you mean USHER_PUBLIC_URL?"), "{stderr}");
+}
