@@ -65,6 +65,9 @@ pub struct Settings {
     pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "secret")]
     pub(crate) database_url: Secret,
+    /// Whether `database_url` was given, or is the default file in `data_dir`.
+    #[serde(skip)]
+    pub(crate) database_url_given: bool,
     pub(crate) database_max_connections: u32,
     #[serde(deserialize_with = "duration")]
     pub(crate) database_acquire_timeout: Duration,
@@ -255,7 +258,9 @@ impl Setting {
 /// defaults alone only when the two name the same settings.
 const SETTINGS: &[Setting] = &[
     setting("listen", "127.0.0.1:8080", "address to listen on"),
-    setting("database_url", "sqlite://usher.db", "`sqlite://PATH` or `postgres://…`").url(),
+    setting("database_url", "", "`sqlite://PATH` or `postgres://…`")
+        .url()
+        .when_blank("`usher.db` in `USHER_DATA_DIR` (`./usher.db` of older releases is still read, with a warning)"),
     setting(
         "database_max_connections",
         "10",
@@ -265,7 +270,12 @@ const SETTINGS: &[Setting] = &[
     setting("public_url", "", "base of the links put in emails, as people reach usher (`https://signup.example.com`)")
         .when_blank("`http://` + listen address, on a loopback listener only: `usher serve` refuses to start without it on any other"),
     setting("base_path", "", "optional prefix for every API path").when_blank("empty"),
-    setting("data_dir", ".", "where the development key is kept"),
+    setting(
+        "data_dir",
+        ".",
+        "where usher keeps its files: the SQLite database (unless `USHER_DATABASE_URL` says otherwise) and the development key; \
+         created, private (0700), if missing",
+    ),
     setting("keys", "", "token key ring, `ID:KEY,ID:KEY` (first signs, all verify); make one with `usher keys generate`")
         .secret()
         .when_blank("generated into the data directory, with a warning"),
@@ -560,6 +570,11 @@ impl Provider for Layer {
 }
 
 impl Settings {
+    /// Where the SQLite database is when `database_url` is not given.
+    pub(crate) fn default_database(&self) -> PathBuf {
+        self.data_dir.join("usher.db")
+    }
+
     /// Why `usher serve` must not start with these settings, naming the setting to fix.
     pub(crate) fn unsafe_to_serve(&self) -> Option<String> {
         (!self.public_url_given && !self.listen.ip().is_loopback()).then(|| {
@@ -581,6 +596,10 @@ impl Settings {
         let listen = self.listen;
         if self.mail_transport == MailTransport::Smtp && self.smtp_url.is_none() {
             bail!("mail_transport is smtp but smtp_url (USHER_SMTP_URL) is not set");
+        }
+        self.database_url_given = !self.database_url.expose().is_empty();
+        if !self.database_url_given {
+            self.database_url = Secret::new(format!("sqlite://{}", self.default_database().display()));
         }
         self.public_url_given = !self.public_url.trim().is_empty();
         self.public_url = match self.public_url.trim_end_matches('/') {
@@ -831,7 +850,10 @@ mod tests {
     fn with_no_configuration_usher_runs_on_sqlite_on_localhost_with_the_dev_mailbox() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.database_url.expose(), "sqlite://usher.db");
+        assert_eq!(s.database_url.expose(), "sqlite://./usher.db");
+        assert!(!s.database_url_given);
+        let s = Layers::from_sources(None, env(&[("USHER_DATA_DIR", "/var/lib/usher")])).unwrap().parse().unwrap();
+        assert_eq!(s.database_url.expose(), "sqlite:///var/lib/usher/usher.db", "the database is in the data directory");
         assert_eq!(s.public_url, "http://127.0.0.1:8080");
         assert_eq!(s.mail_transport, MailTransport::Dev);
         assert!(s.dev_mailbox);

@@ -488,3 +488,35 @@ fn a_misspelt_usher_variable_stops_any_command_and_names_the_setting_meant() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("USHER_PUBLIC_ULR") && stderr.contains("did you mean USHER_PUBLIC_URL?"), "{stderr}");
 }
+
+/// `usher ARGS` run in `cwd` with no `USHER_DATABASE_URL`: the database is wherever usher puts it.
+fn usher_in(cwd: &std::path::Path, data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = usher_command(args, "", data_dir);
+    cmd.env_remove("USHER_DATABASE_URL").current_dir(cwd);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn without_a_database_url_the_database_is_in_the_data_directory_which_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("var/usher");
+    let out = usher_in(dir.path(), &data, &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("usher.db").is_file());
+    assert!(!dir.path().join("usher.db").exists(), "nothing in the working directory");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[test]
+fn a_database_where_older_releases_put_it_is_still_read_with_a_warning_to_move_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = usher_command(&["migrate"], "sqlite://usher.db", dir.path()).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = dir.path().join("data");
+    let out = usher_in(dir.path(), &data, &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN") && stderr.contains("where older releases put it") && stderr.contains("move it"), "{stderr}");
+    assert!(!data.join("usher.db").exists(), "no new, empty database beside the old one");
+}
