@@ -22,8 +22,13 @@ pub(crate) enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the effective configuration (secrets masked) and check it.
-    CheckConfig,
+    /// Print the effective configuration (secrets masked) and check it: the database and its
+    /// migrations, the keys, the mail settings. Exits non-zero on a problem.
+    CheckConfig {
+        /// Also connect to the SMTP server (EHLO) and to each webhook URL.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Token keys.
     Keys {
         #[command(subcommand)]
@@ -172,15 +177,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", rotated.spec.expose());
             Ok(())
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
+            use crate::preflight::Level;
             for line in layers.describe() {
                 println!("{line}");
             }
             let settings = layers.parse()?;
-            if let Some(keys) = &settings.keys {
-                KeyRing::parse(keys.expose()).context("keys")?;
+            let found = crate::preflight::check(&settings, connect).await;
+            for f in &found {
+                let level = match f.level {
+                    Level::Ok => "ok",
+                    Level::Warning => "warning",
+                    Level::Problem => "problem",
+                };
+                println!("# {level}: {}", f.text);
             }
-            crate::mail::transport::Transport::check(&settings)?;
+            let problems = found.iter().filter(|f| f.level == Level::Problem).count();
+            if problems > 0 {
+                anyhow::bail!("{problems} problem(s) in the configuration; each `# problem:` line above names its setting");
+            }
             println!("# configuration is valid");
             Ok(())
         }

@@ -107,6 +107,21 @@ impl Transport {
         Ok(())
     }
 
+    /// Connects to the SMTP server, greets it (EHLO, TLS, login as configured) and checks it
+    /// answers; other transports have no server to reach.
+    pub(crate) async fn test_connection(&self) -> Result<(), SendError> {
+        let Kind::Smtp(smtp, deadline) = &self.kind else { return Ok(()) };
+        match tokio::time::timeout(*deadline, smtp.test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(SendError::transient("the SMTP server took the connection but did not answer NOOP")),
+            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err(SendError::transient(format!(
+                "the SMTP server did not finish greeting within {} (twice USHER_SMTP_TIMEOUT)",
+                humantime::format_duration(*deadline)
+            ))),
+        }
+    }
+
     pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Sent, SendError> {
         match &self.kind {
             Kind::Dev => Ok(Sent::ToDevMailbox(DevMessage {

@@ -520,3 +520,76 @@ fn a_database_where_older_releases_put_it_is_still_read_with_a_warning_to_move_i
     assert!(stderr.contains("WARN") && stderr.contains("where older releases put it") && stderr.contains("move it"), "{stderr}");
     assert!(!data.join("usher.db").exists(), "no new, empty database beside the old one");
 }
+
+/// An HTTP server that answers every request 405 with no body, as a webhook receiver may answer a HEAD.
+async fn http_stub() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    port
+}
+
+impl Place {
+    /// [`Place::usher`] off the runtime's threads, for tests that serve something to it.
+    async fn usher_async(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let mut cmd = usher_command(args, &self.database_url, self.dir.path());
+        cmd.envs(env.iter().copied());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+on_each_backend! {
+    async fn check_config_reports_pending_migrations_until_they_are_applied(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["check-config"], &[]).await;
+        assert!(ok, "nothing pending is a problem: serve applies it\n{out}{err}");
+        assert!(out.contains("pending") || out.contains("does not exist yet"), "{out}");
+        assert!(out.contains("# warning: keys:") && out.contains("would be generated"), "{out}");
+        let (ok, _, err) = place.usher_async(&["migrate"], &[]).await;
+        assert!(ok, "{err}");
+        let (ok, out, _) = place.usher_async(&["check-config"], &[]).await;
+        assert!(ok && out.contains("none pending") && out.contains("# configuration is valid"), "{out}");
+    }
+
+    async fn check_config_fails_on_keys_that_do_not_load_and_a_network_listener_without_a_public_url(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["check-config"], &[("USHER_KEYS", "k1:short"), ("USHER_LISTEN", "0.0.0.0:8080")]).await;
+        assert!(!ok, "{out}");
+        assert!(out.contains("# problem: keys:") && out.contains("# problem: public_url:") && out.contains("USHER_PUBLIC_URL="), "{out}");
+        assert!(out.contains("# warning: mail_transport: dev on 0.0.0.0:8080"), "{out}");
+        assert!(err.contains("2 problem(s)"), "{err}");
+    }
+
+    async fn check_config_connect_greets_the_smtp_server_and_reaches_each_webhook(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (_smtp, port) = SmtpSink::start();
+        let (smtp_url, hook) = (format!("smtp://127.0.0.1:{port}?tls=none"), format!("http://127.0.0.1:{}/hook", http_stub().await));
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str()), ("USHER_WEBHOOK_URLS", hook.as_str()), ("USHER_WEBHOOK_SECRET", SECRET)];
+        let (ok, out, err) = place.usher_async(&["check-config", "--connect"], &env).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("# ok: smtp_url:") && out.contains("answers EHLO"), "{out}");
+        assert!(out.contains("# ok: webhook_urls:") && out.contains("HTTP 405"), "{out}");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (smtp_url, hook) = (format!("smtp://127.0.0.1:{closed}?tls=none"), format!("http://127.0.0.1:{closed}/hook"));
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str()), ("USHER_WEBHOOK_URLS", hook.as_str()), ("USHER_WEBHOOK_SECRET", SECRET)];
+        let (ok, out, _) = place.usher_async(&["check-config", "--connect"], &env).await;
+        assert!(!ok, "{out}");
+        assert!(out.contains("# problem: smtp_url:") && out.contains("check the host and port"), "{out}");
+        assert!(out.contains("# problem: webhook_urls:") && out.contains("cannot be reached"), "{out}");
+        let (ok, out, _) = place.usher_async(&["check-config"], &env).await;
+        assert!(ok, "without --connect nothing is reached: {out}");
+    }
+}
