@@ -29,6 +29,11 @@ pub(crate) enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Mail.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Token keys.
     Keys {
         #[command(subcommand)]
@@ -122,6 +127,16 @@ pub(crate) enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum MailCommand {
+    /// Send a test message through the configured transport now, outside the outbox, and
+    /// print what the server answered; exits non-zero if it was not accepted.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// Print a new random key as ID:KEY, for USHER_KEYS.
     Generate {
@@ -211,6 +226,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Mail { command: MailCommand::Test { to } } => mail_test(&layers.parse()?, &to).await,
         Command::Outbox { command } => outbox(layers.parse()?, command).await,
         Command::ApiToken { command } => api_token(layers.parse()?, command).await,
         Command::User { command: UserCommand::Unlock { tenant, email } } => {
@@ -250,6 +266,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+async fn mail_test(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    use crate::mail::transport::{Envelope, SendError, Sent, Transport};
+    let to = crate::domain::EmailAddress::parse("to", to).map_err(|e| anyhow::anyhow!("--to {}", e.message))?;
+    let transport = Transport::from_settings(settings)?;
+    let message_id = crate::mail::new_message_id(settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost"));
+    let now = crate::clock::Clock::default().now_ms();
+    let envelope = Envelope { message_id: &message_id, from: settings.mail_from.as_str(), to: to.as_str(), now };
+    eprintln!("sending a test message to {to} through {}", Transport::describe(settings));
+    match transport.send_answered(&envelope, &crate::mail::test_message()).await {
+        Ok((sent, answer)) => {
+            if let Sent::ToDevMailbox(message) = sent {
+                let store = open_store(settings).await?;
+                store.write(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await })).await?;
+            }
+            println!("{message_id} sent: {answer}");
+            Ok(())
+        }
+        Err(SendError { permanent, hint }) => {
+            anyhow::bail!("the test message was not sent{}: {hint}", if permanent { " (refused)" } else { "" })
         }
     }
 }

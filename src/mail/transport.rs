@@ -123,16 +123,24 @@ impl Transport {
     }
 
     pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Sent, SendError> {
+        self.send_answered(env, body).await.map(|(sent, _)| sent)
+    }
+
+    /// [`Transport::send`], with what the transport said: the SMTP server's answer, the file written.
+    pub(crate) async fn send_answered(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(Sent, String), SendError> {
         match &self.kind {
-            Kind::Dev => Ok(Sent::ToDevMailbox(DevMessage {
-                id: 0,
-                message_id: env.message_id.to_owned(),
-                to: env.to.to_owned(),
-                subject: body.subject.clone(),
-                text: body.text.clone(),
-                html: body.html.clone(),
-                created_at: env.now,
-            })),
+            Kind::Dev => Ok((
+                Sent::ToDevMailbox(DevMessage {
+                    id: 0,
+                    message_id: env.message_id.to_owned(),
+                    to: env.to.to_owned(),
+                    subject: body.subject.clone(),
+                    text: body.text.clone(),
+                    html: body.html.clone(),
+                    created_at: env.now,
+                }),
+                "kept in the development mailbox (/dev/mail); nothing left this machine".to_owned(),
+            )),
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();
                 let name: String =
@@ -150,12 +158,19 @@ impl Transport {
                     drop(file);
                     tokio::fs::rename(&tmp, &path).await
                 };
-                write.await.map(|()| Sent::Away).map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
+                match write.await {
+                    Ok(()) => Ok((Sent::Away, format!("written to {}", path.display()))),
+                    Err(e) => Err(SendError::transient(format!("writing {}: {e}", path.display()))),
+                }
             }
             Kind::Smtp(smtp, deadline) => {
                 let message = self.build(env, body)?;
                 match tokio::time::timeout(*deadline, smtp.send(message)).await {
-                    Ok(sent) => sent.map(|_| Sent::Away).map_err(|e| classify(&e)),
+                    Ok(Ok(answer)) => {
+                        let text = answer.message().collect::<Vec<_>>().join(" ");
+                        Ok((Sent::Away, format!("the SMTP server answered {} {text}", answer.code())))
+                    }
+                    Ok(Err(e)) => Err(classify(&e)),
                     Err(_) => Err(SendError::transient(format!(
                         "the SMTP server did not finish the conversation within {} (twice USHER_SMTP_TIMEOUT); it will be retried",
                         humantime::format_duration(*deadline)

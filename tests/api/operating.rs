@@ -593,3 +593,50 @@ on_each_backend! {
         assert!(ok, "without --connect nothing is reached: {out}");
     }
 }
+
+on_each_backend! {
+    async fn mail_test_sends_through_the_smtp_server_and_prints_its_answer(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (smtp, port) = SmtpSink::start();
+        let url = format!("smtp://127.0.0.1:{port}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str())];
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "jane@example.com"], &env).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("the SMTP server answered 250"), "{out}");
+        let got = smtp.messages();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to, ["jane@example.com"]);
+        assert_eq!(got[0].header("subject").as_deref(), Some("usher test message"));
+
+        smtp.refuse_next(550, "no such mailbox here");
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "nobody@example.com"], &env).await;
+        assert!(!ok, "{out}");
+        assert!(err.contains("550") && err.contains("no such mailbox here") && err.contains("refused the message permanently"), "{err}");
+    }
+
+    async fn mail_test_with_the_dev_transport_leaves_the_message_in_the_dev_mailbox(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "jane@example.com"], &[]).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("development mailbox"), "{out}");
+        let keys = KeyRing::generate_entry("k1").unwrap();
+        let served = Served::start_in(place, Some(&keys), &[]).await;
+        let all: Vec<serde_json::Value> = reqwest::get(format!("{}/dev/mail.json", served.address)).await.unwrap().json().await.unwrap();
+        assert!(all.iter().any(|m| m["to"] == "jane@example.com" && m["subject"] == "usher test message"), "{all:?}");
+    }
+}
+
+#[test]
+fn mail_test_says_why_an_smtp_server_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("sqlite://{}", dir.path().join("usher.db").display());
+    let out = usher_command(&["mail", "test", "--to", "jane@example.com"], &url, dir.path())
+        .env("USHER_MAIL_TRANSPORT", "smtp")
+        .env("USHER_SMTP_URL", format!("smtp://127.0.0.1:{closed}?tls=none"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("check the host and port of USHER_SMTP_URL"), "{stderr}");
+}
