@@ -29,6 +29,9 @@ pub(crate) enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Copy the SQLite database, consistent, into a new FILE while usher serves; the copy is
+    /// checked before this exits. On PostgreSQL use pg_dump.
+    Backup { file: PathBuf },
     /// Mail.
     Mail {
         #[command(subcommand)]
@@ -227,6 +230,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Mail { command: MailCommand::Test { to } } => mail_test(&layers.parse()?, &to).await,
+        Command::Backup { file } => {
+            let settings = layers.parse()?;
+            let url = crate::startup::database_location(&settings).url;
+            let timeout = settings.database_acquire_timeout;
+            let to = file.clone();
+            let backup = tokio::task::spawn_blocking(move || store::backup(&url, &to, timeout)).await.context("backing up")??;
+            println!(
+                "wrote {} ({} bytes), a copy of {} that passes PRAGMA integrity_check",
+                file.display(),
+                backup.bytes,
+                backup.from.display()
+            );
+            Ok(())
+        }
         Command::Outbox { command } => outbox(layers.parse()?, command).await,
         Command::ApiToken { command } => api_token(layers.parse()?, command).await,
         Command::User { command: UserCommand::Unlock { tenant, email } } => {

@@ -366,6 +366,54 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
+/// What [`backup`] wrote.
+pub struct Backup {
+    pub from: PathBuf,
+    pub bytes: u64,
+}
+
+/// A consistent copy of the SQLite database at `url` into the new file `to`, taken through a
+/// connection of its own, so usher may go on serving: `VACUUM INTO` reads one snapshot while
+/// writers carry on. The copy is private, as the database is, and checked
+/// (`PRAGMA integrity_check`) before this answers. Blocks: run it off the runtime's threads.
+pub fn backup(url: &str, to: &std::path::Path, busy_timeout: Duration) -> anyhow::Result<Backup> {
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "usher backup copies a SQLite database; back PostgreSQL up with its own tools: pg_dump -Fc \"$USHER_DATABASE_URL\" > usher.dump"
+        );
+    }
+    let file = SqliteFile::parse(url, busy_timeout)?;
+    anyhow::ensure!(file.path.is_file(), "there is no database at {} to back up", file.path.display());
+    if std::fs::metadata(to).is_ok_and(|m| m.len() > 0) {
+        anyhow::bail!("{} exists; give a new file name", to.display());
+    }
+    crate::private::create_empty(to).with_context(|| format!("creating {}", to.display()))?;
+    let copied = (|| -> anyhow::Result<()> {
+        use rusqlite::OpenFlags;
+        let source = rusqlite::Connection::open_with_flags(&file.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_context(|| format!("opening {}", file.path.display()))?;
+        source.busy_timeout(busy_timeout)?;
+        let target = to.to_str().context("the backup's path is not UTF-8")?;
+        source.execute("VACUUM INTO ?1", [target]).context("copying the database (VACUUM INTO)")?;
+        let copy = rusqlite::Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening the copy {}", to.display()))?;
+        let verdict: Vec<String> = copy
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()
+            .context("checking the copy (PRAGMA integrity_check)")?;
+        anyhow::ensure!(verdict == ["ok"], "the copy fails PRAGMA integrity_check: {}", verdict.join("; "));
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        // Half a copy must not be mistaken for a backup.
+        let _ = std::fs::remove_file(to);
+        return Err(e);
+    }
+    let bytes = std::fs::metadata(to).with_context(|| format!("reading {}", to.display()))?.len();
+    Ok(Backup { from: file.path, bytes })
+}
+
 /// How a database stands against the migrations this release carries.
 pub struct MigrationStatus {
     pub applied: usize,

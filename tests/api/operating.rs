@@ -640,3 +640,43 @@ fn mail_test_says_why_an_smtp_server_cannot_be_reached() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("check the host and port of USHER_SMTP_URL"), "{stderr}");
 }
+
+on_each_backend! {
+    async fn backup_copies_the_sqlite_database_while_usher_serves_and_writes_and_refuses_postgresql(backend: Backend) {
+        let postgres = matches!(backend, Backend::Postgres(_));
+        let app = std::sync::Arc::new(TestApp::spawn_with(backend, &[("limit_client_per_minute", "0")]).await);
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        for i in 0..5 {
+            assert_eq!(app.signup(&format!("before{i}"), &format!("b{i}@example.com")).await.status(), StatusCode::OK);
+        }
+        let writing = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    app.signup(&format!("during{i}"), &format!("d{i}@example.com")).await;
+                }
+            })
+        };
+        let copy = tempfile::tempdir().unwrap();
+        let file = copy.path().join("usher-backup.db");
+        let out = app.usher(&["backup", file.to_str().unwrap()]).await;
+        writing.abort();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if postgres {
+            assert!(!out.status.success() && stderr.contains("pg_dump"), "{stdout}{stderr}");
+            assert!(!file.exists());
+            return;
+        }
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("usher-backup.db") && stdout.contains("integrity_check"), "{stdout}");
+        let copy = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let count = |sql: &str| copy.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM tenants WHERE cname = 'acme'"), 1, "the completed signup is in the copy");
+        assert!(count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'b%@example.com'") >= 5, "every request made before the backup is in the copy");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "the copy is as private as the database");
+        let again = app.usher(&["backup", file.to_str().unwrap()]).await;
+        assert!(!again.status.success(), "an existing file is not overwritten");
+    }
+}
