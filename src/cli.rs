@@ -22,8 +22,21 @@ pub(crate) enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the effective configuration (secrets masked) and check it.
-    CheckConfig,
+    /// Print the effective configuration (secrets masked) and check it: the database and its
+    /// migrations, the keys, the mail settings. Exits non-zero on a problem.
+    CheckConfig {
+        /// Also connect to the SMTP server (EHLO) and to each webhook URL.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Copy the SQLite database, consistent, into a new FILE while usher serves; the copy is
+    /// checked before this exits. On PostgreSQL use pg_dump.
+    Backup { file: PathBuf },
+    /// Mail.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Token keys.
     Keys {
         #[command(subcommand)]
@@ -117,6 +130,16 @@ pub(crate) enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum MailCommand {
+    /// Send a test message through the configured transport now, outside the outbox, and
+    /// print what the server answered; exits non-zero if it was not accepted.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// Print a new random key as ID:KEY, for USHER_KEYS.
     Generate {
@@ -172,15 +195,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", rotated.spec.expose());
             Ok(())
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
+            use crate::preflight::Level;
             for line in layers.describe() {
                 println!("{line}");
             }
             let settings = layers.parse()?;
-            if let Some(keys) = &settings.keys {
-                KeyRing::parse(keys.expose()).context("keys")?;
+            let found = crate::preflight::check(&settings, connect).await;
+            for f in &found {
+                let level = match f.level {
+                    Level::Ok => "ok",
+                    Level::Warning => "warning",
+                    Level::Problem => "problem",
+                };
+                println!("# {level}: {}", f.text);
             }
-            crate::mail::transport::Transport::check(&settings)?;
+            let problems = found.iter().filter(|f| f.level == Level::Problem).count();
+            if problems > 0 {
+                anyhow::bail!("{problems} problem(s) in the configuration; each `# problem:` line above names its setting");
+            }
             println!("# configuration is valid");
             Ok(())
         }
@@ -194,6 +227,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::telemetry::init(&settings.log_format);
             open_store(&settings).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Mail { command: MailCommand::Test { to } } => mail_test(&layers.parse()?, &to).await,
+        Command::Backup { file } => {
+            let settings = layers.parse()?;
+            let url = crate::startup::database_location(&settings).url;
+            let timeout = settings.database_acquire_timeout;
+            let to = file.clone();
+            let backup = tokio::task::spawn_blocking(move || store::backup(&url, &to, timeout)).await.context("backing up")??;
+            println!(
+                "wrote {} ({} bytes), a copy of {} that passes PRAGMA integrity_check",
+                file.display(),
+                backup.bytes,
+                backup.from.display()
+            );
             Ok(())
         }
         Command::Outbox { command } => outbox(layers.parse()?, command).await,
@@ -235,6 +283,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+async fn mail_test(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    use crate::mail::transport::{Envelope, SendError, Sent, Transport};
+    let to = crate::domain::EmailAddress::parse("to", to).map_err(|e| anyhow::anyhow!("--to {}", e.message))?;
+    let transport = Transport::from_settings(settings)?;
+    let message_id = crate::mail::new_message_id(settings.mail_from.normalized().rsplit('@').next().unwrap_or("localhost"));
+    let now = crate::clock::Clock::default().now_ms();
+    let envelope = Envelope { message_id: &message_id, from: settings.mail_from.as_str(), to: to.as_str(), now };
+    eprintln!("sending a test message to {to} through {}", Transport::describe(settings));
+    match transport.send_answered(&envelope, &crate::mail::test_message()).await {
+        Ok((sent, answer)) => {
+            if let Sent::ToDevMailbox(message) = sent {
+                let store = open_store(settings).await?;
+                store.write(move |conn| Box::pin(async move { store::devmail::insert(conn, &message).await })).await?;
+            }
+            println!("{message_id} sent: {answer}");
+            Ok(())
+        }
+        Err(SendError { permanent, hint }) => {
+            anyhow::bail!("the test message was not sent{}: {hint}", if permanent { " (refused)" } else { "" })
         }
     }
 }

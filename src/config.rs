@@ -65,10 +65,16 @@ pub struct Settings {
     pub(crate) listen: SocketAddr,
     #[serde(deserialize_with = "secret")]
     pub(crate) database_url: Secret,
+    /// Whether `database_url` was given, or is the default file in `data_dir`.
+    #[serde(skip)]
+    pub(crate) database_url_given: bool,
     pub(crate) database_max_connections: u32,
     #[serde(deserialize_with = "duration")]
     pub(crate) database_acquire_timeout: Duration,
     pub(crate) public_url: String,
+    /// Whether `public_url` was given, or derived from `listen` (which only a loopback listener may do).
+    #[serde(skip)]
+    pub(crate) public_url_given: bool,
     pub(crate) base_path: String,
     pub(crate) data_dir: PathBuf,
     #[serde(deserialize_with = "blank_is_none")]
@@ -252,16 +258,24 @@ impl Setting {
 /// defaults alone only when the two name the same settings.
 const SETTINGS: &[Setting] = &[
     setting("listen", "127.0.0.1:8080", "address to listen on"),
-    setting("database_url", "sqlite://usher.db", "`sqlite://PATH` or `postgres://…`").url(),
+    setting("database_url", "", "`sqlite://PATH` or `postgres://…`")
+        .url()
+        .when_blank("`usher.db` in `USHER_DATA_DIR` (`./usher.db` of older releases is still read, with a warning)"),
     setting(
         "database_max_connections",
         "10",
         "pool size (reads; on PostgreSQL writes too — on SQLite one writer thread applies every write, batched, and reads run on the calling thread)",
     ),
     setting("database_acquire_timeout", "5s", "how long a request waits for a connection (and SQLite for its lock) before answering 503"),
-    setting("public_url", "", "base of the links put in emails").when_blank("`http://` + listen address"),
+    setting("public_url", "", "base of the links put in emails, as people reach usher (`https://signup.example.com`)")
+        .when_blank("`http://` + listen address, on a loopback listener only: `usher serve` refuses to start without it on any other"),
     setting("base_path", "", "optional prefix for every API path").when_blank("empty"),
-    setting("data_dir", ".", "where the development key is kept"),
+    setting(
+        "data_dir",
+        ".",
+        "where usher keeps its files: the SQLite database (unless `USHER_DATABASE_URL` says otherwise) and the development key; \
+         created, private (0700), if missing",
+    ),
     setting("keys", "", "token key ring, `ID:KEY,ID:KEY` (first signs, all verify); make one with `usher keys generate`")
         .secret()
         .when_blank("generated into the data directory, with a warning"),
@@ -463,10 +477,15 @@ impl Layers {
             }
             figment = figment.merge(Layer::new("the config file", flat));
         }
-        // Other programs' USHER_* variables (USHER_CONFIG, TEST_LOG, a test
-        // suite's) are not settings: only known names are taken.
-        let env =
-            env.into_iter().filter_map(|(k, v)| Some((k.strip_prefix("USHER_")?.to_ascii_lowercase(), v))).filter(|(k, _)| is_known(k));
+        let env: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with("USHER_") && !OTHER_VARIABLES.contains(&k.as_str())).collect();
+        // A misspelt variable would otherwise leave its setting at the default without a word.
+        if let Some((unknown, _)) =
+            env.iter().find(|(k, _)| !k.strip_prefix("USHER_").is_some_and(|name| is_known(&name.to_ascii_lowercase())))
+        {
+            bail!("{unknown} is not a setting of usher: did you mean USHER_{}?", nearest_setting(unknown).to_ascii_uppercase());
+        }
+        let env = env.into_iter().filter_map(|(k, v)| Some((k.strip_prefix("USHER_")?.to_ascii_lowercase(), v)));
         figment = figment.merge(Layer::new("USHER_* environment variables", env));
         Ok(Self { figment })
     }
@@ -502,6 +521,32 @@ fn is_known(key: &str) -> bool {
     names().any(|name| name == key)
 }
 
+/// `USHER_*` variables that are not settings but read elsewhere: the config
+/// file's path, and the test suite's own.
+const OTHER_VARIABLES: &[&str] = &["USHER_CONFIG", "USHER_TEST_POSTGRES_URL", "USHER_BLESS", "USHER_SCREENSHOTS"];
+
+/// The setting whose name is the fewest edits away from `variable`'s.
+fn nearest_setting(variable: &str) -> &'static str {
+    let name = variable.strip_prefix("USHER_").unwrap_or(variable).to_ascii_lowercase();
+    names().min_by_key(|candidate| edit_distance(&name, candidate)).unwrap_or("listen")
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 struct Layer {
     name: &'static str,
     values: Dict,
@@ -525,6 +570,23 @@ impl Provider for Layer {
 }
 
 impl Settings {
+    /// Where the SQLite database is when `database_url` is not given.
+    pub(crate) fn default_database(&self) -> PathBuf {
+        self.data_dir.join("usher.db")
+    }
+
+    /// Why `usher serve` must not start with these settings, naming the setting to fix.
+    pub(crate) fn unsafe_to_serve(&self) -> Option<String> {
+        (!self.public_url_given && !self.listen.ip().is_loopback()).then(|| {
+            format!(
+                "USHER_PUBLIC_URL is not set, and usher listens on {listen}, not on loopback: every link it mails would point at \
+                 http://{listen}, which is not where people reach it. Set the address they use, e.g. \
+                 USHER_PUBLIC_URL=https://signup.example.com",
+                listen = self.listen
+            )
+        })
+    }
+
     #[cfg(test)]
     pub(crate) fn defaults() -> anyhow::Result<Self> {
         Layers::from_sources(None, Vec::new())?.parse()
@@ -535,6 +597,11 @@ impl Settings {
         if self.mail_transport == MailTransport::Smtp && self.smtp_url.is_none() {
             bail!("mail_transport is smtp but smtp_url (USHER_SMTP_URL) is not set");
         }
+        self.database_url_given = !self.database_url.expose().is_empty();
+        if !self.database_url_given {
+            self.database_url = Secret::new(format!("sqlite://{}", self.default_database().display()));
+        }
+        self.public_url_given = !self.public_url.trim().is_empty();
         self.public_url = match self.public_url.trim_end_matches('/') {
             "" => format!("http://{listen}"),
             url => url.to_owned(),
@@ -783,7 +850,10 @@ mod tests {
     fn with_no_configuration_usher_runs_on_sqlite_on_localhost_with_the_dev_mailbox() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.database_url.expose(), "sqlite://usher.db");
+        assert_eq!(s.database_url.expose(), "sqlite://./usher.db");
+        assert!(!s.database_url_given);
+        let s = Layers::from_sources(None, env(&[("USHER_DATA_DIR", "/var/lib/usher")])).unwrap().parse().unwrap();
+        assert_eq!(s.database_url.expose(), "sqlite:///var/lib/usher/usher.db", "the database is in the data directory");
         assert_eq!(s.public_url, "http://127.0.0.1:8080");
         assert_eq!(s.mail_transport, MailTransport::Dev);
         assert!(s.dev_mailbox);
@@ -982,6 +1052,28 @@ mod tests {
             "README.md's settings table is not the one config::SETTINGS declares; first difference:\n  README: {was}\n  wanted: {is}\n\
              run `USHER_BLESS=1 cargo test --lib config::tests::the_readme_lists_every_setting_with_its_declared_default` to rewrite it"
         );
+    }
+
+    #[test]
+    fn a_misspelt_environment_variable_is_an_error_that_names_the_setting_meant() {
+        let err = Layers::from_sources(None, env(&[("USHER_LISTN", "0.0.0.0:80")])).unwrap_err();
+        assert!(err.to_string().contains("USHER_LISTN") && err.to_string().contains("did you mean USHER_LISTEN?"), "{err}");
+        let err = Layers::from_sources(None, env(&[("USHER_SMTP_URI", "smtp://mail")])).unwrap_err();
+        assert!(err.to_string().contains("did you mean USHER_SMTP_URL?"), "{err}");
+        let others =
+            env(&[("USHER_CONFIG", "/etc/usher.toml"), ("USHER_TEST_POSTGRES_URL", "postgres://"), ("USHER_BLESS", "1"), ("PATH", "/bin")]);
+        Layers::from_sources(None, others).unwrap().parse().unwrap();
+        assert_eq!((edit_distance("kitten", "sitting"), edit_distance("", "abc"), edit_distance("same", "same")), (3, 3, 0));
+    }
+
+    #[test]
+    fn a_network_listener_without_a_public_url_is_unsafe_to_serve() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse().unwrap();
+        let refusal = parse(&[("USHER_LISTEN", "0.0.0.0:8080")]).unsafe_to_serve().unwrap();
+        assert!(refusal.contains("USHER_PUBLIC_URL=https://signup.example.com"), "{refusal}");
+        assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_PUBLIC_URL", "https://signup.example.com")]).unsafe_to_serve().is_none());
+        assert!(parse(&[]).unsafe_to_serve().is_none(), "a loopback listener may derive its links from its address");
+        assert!(parse(&[("USHER_LISTEN", "[::1]:9000")]).unsafe_to_serve().is_none());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod mail;
 mod metrics;
 pub mod outbox;
 mod passwords;
+mod preflight;
 mod private;
 mod pwned;
 mod server;

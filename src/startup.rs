@@ -21,9 +21,52 @@ pub struct Application {
     worker: Option<Worker>,
 }
 
+/// Where the database is, and why when it is not where the settings say. Reads, creates nothing.
+pub(crate) struct DatabaseLocation {
+    pub(crate) url: String,
+    /// The file of an older release, read where it was left, with what to do about it.
+    pub(crate) legacy: Option<String>,
+}
+
+/// Older releases put the SQLite database in the working directory; a file found there, and
+/// none in the data directory, is the one with the data.
+pub(crate) fn database_location(settings: &Settings) -> DatabaseLocation {
+    let url = settings.database_url.expose().to_owned();
+    if settings.database_url_given {
+        return DatabaseLocation { url, legacy: None };
+    }
+    let (current, legacy) = (settings.default_database(), std::path::PathBuf::from(LEGACY_DATABASE));
+    let same = matches!((current.canonicalize(), legacy.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if current.exists() || same || !legacy.is_file() {
+        return DatabaseLocation { url, legacy: None };
+    }
+    let at = std::env::current_dir().map(|d| d.join(LEGACY_DATABASE)).unwrap_or_else(|_| legacy.clone());
+    let advice = format!(
+        "reading the database {} where older releases put it (the working directory): stop usher and move it, with any -wal and -shm \
+         file, to {} (or set USHER_DATABASE_URL to where it is)",
+        at.display(),
+        current.display()
+    );
+    DatabaseLocation { url: format!("sqlite://{}", at.display()), legacy: Some(advice) }
+}
+
+const LEGACY_DATABASE: &str = "usher.db";
+
+/// Creates the data directory, private, if it is missing (one that exists is left as it is).
+pub(crate) fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    crate::private::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating the data directory {} (USHER_DATA_DIR)", settings.data_dir.display()))
+}
+
+/// Opens and migrates the database where [`database_location`] finds it.
 pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    prepare_data_dir(settings)?;
+    let location = database_location(settings);
+    if let Some(advice) = &location.legacy {
+        tracing::warn!("{advice}");
+    }
     let store = Store::connect(
-        settings.database_url.expose(),
+        &location.url,
         PoolSettings { max_connections: settings.database_max_connections, acquire_timeout: settings.database_acquire_timeout },
     )
     .await?;
@@ -37,7 +80,13 @@ impl Application {
     }
 
     pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        if let Some(refusal) = settings.unsafe_to_serve() {
+            anyhow::bail!(refusal);
+        }
         let store = open_store(&settings).await?;
+        // From here on the settings name the database opened, for the start-up line.
+        settings.database_url = crate::config::Secret::new(database_location(&settings).url);
+        settings.database_url_given = true;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings)?;
         // What must fit in the lease is a renewal (every third of it), which may wait database_acquire_timeout
@@ -159,7 +208,14 @@ impl Application {
         let addr = self.local_addr()?;
         let (store, clock) = (self.state.ctx.store.clone(), self.state.ctx.clock.clone());
         let grace = self.state.ctx.settings.shutdown_grace;
-        tracing::info!(%addr, public_url = %self.state.ctx.settings.public_url, "usher is listening");
+        let settings = &self.state.ctx.settings;
+        tracing::info!(
+            listen = %addr,
+            public_url = %settings.public_url,
+            database = %crate::config::redact_url(settings.database_url.expose()),
+            mail = %Transport::describe(settings),
+            "usher is listening"
+        );
         let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
         let app = http::router(self.state);
         let served = crate::server::serve(self.listener, app, limits, stop).await;

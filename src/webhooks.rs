@@ -171,6 +171,23 @@ impl Sender {
     }
 }
 
+/// Whether a receiver answers at all (a HEAD, no body, nothing signed): any HTTP status
+/// counts, since a receiver may well refuse what it was not sent. Gives the status, or why not.
+pub(crate) async fn reachable(url: &str, timeout: std::time::Duration) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("usher/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("building the client: {}", without_url(&e)))?;
+    match client.head(url).send().await {
+        Ok(r) => Ok(r.status().as_u16()),
+        Err(e) if e.is_timeout() => Err("no answer in time".to_owned()),
+        Err(e) if e.is_connect() => Err(format!("could not connect ({})", without_url(&e))),
+        Err(e) => Err(without_url(&e)),
+    }
+}
+
 /// reqwest's errors name the URL, which may carry credentials.
 fn without_url(e: &reqwest::Error) -> String {
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);

@@ -124,11 +124,26 @@ pub(crate) async fn insert(
     envelope: &Envelope<'_>,
     status: Status,
 ) -> Result<String, store::StoreError> {
-    // Time-ordered (v7): a batch's new ids land on the last page of the
-    // unique index instead of a random page each.
-    let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain);
+    let message_id = new_message_id(mail_domain);
     store::outbox::enqueue(conn, &message_id, envelope, status, now).await?;
     Ok(message_id)
+}
+
+/// What `usher mail test` sends: fixed words, so that nothing but the transport is tested.
+pub(crate) fn test_message() -> templates::Rendered {
+    const TEXT: &str = "This is a test message from usher (usher mail test). It arrived, so the mail settings work.";
+    templates::Rendered {
+        subject: "usher test message".to_owned(),
+        text: TEXT.to_owned(),
+        html: format!("<!doctype html><html><body><p>{TEXT}</p></body></html>"),
+    }
+}
+
+/// A Message-ID in `mail_from`'s domain, as every message usher sends has.
+pub(crate) fn new_message_id(mail_domain: &str) -> String {
+    // Time-ordered (v7): a batch's new ids land on the last page of the
+    // unique index instead of a random page each.
+    format!("<{}@{}>", uuid::Uuid::now_v7().simple(), mail_domain)
 }
 
 #[cfg(test)]

@@ -87,6 +87,16 @@ impl Transport {
         Ok(Self { kind, dkim })
     }
 
+    /// Where mail goes, for the start-up log line (no password).
+    pub(crate) fn describe(s: &Settings) -> String {
+        match (s.mail_transport, &s.smtp_url) {
+            (MailTransport::Smtp, Some(url)) => format!("smtp to {}", crate::config::redact_url(url.expose())),
+            (MailTransport::File, _) => format!("file, into {}", s.mail_file_dir.display()),
+            (MailTransport::Dev, _) if s.dev_mailbox => "dev (nothing leaves this machine; shown at /dev/mail)".to_owned(),
+            _ => "dev (nothing leaves this machine; /dev/mail is off)".to_owned(),
+        }
+    }
+
     pub(crate) fn check(s: &Settings) -> anyhow::Result<()> {
         if let (Some(selector), Some(key)) = (&s.dkim_selector, &s.dkim_private_key) {
             dkim_config(selector, &s.dkim_domain, key)?;
@@ -97,17 +107,40 @@ impl Transport {
         Ok(())
     }
 
+    /// Connects to the SMTP server, greets it (EHLO, TLS, login as configured) and checks it
+    /// answers; other transports have no server to reach.
+    pub(crate) async fn test_connection(&self) -> Result<(), SendError> {
+        let Kind::Smtp(smtp, deadline) = &self.kind else { return Ok(()) };
+        match tokio::time::timeout(*deadline, smtp.test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(SendError::transient("the SMTP server took the connection but did not answer NOOP")),
+            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err(SendError::transient(format!(
+                "the SMTP server did not finish greeting within {} (twice USHER_SMTP_TIMEOUT)",
+                humantime::format_duration(*deadline)
+            ))),
+        }
+    }
+
     pub(crate) async fn send(&self, env: &Envelope<'_>, body: &Rendered) -> Result<Sent, SendError> {
+        self.send_answered(env, body).await.map(|(sent, _)| sent)
+    }
+
+    /// [`Transport::send`], with what the transport said: the SMTP server's answer, the file written.
+    pub(crate) async fn send_answered(&self, env: &Envelope<'_>, body: &Rendered) -> Result<(Sent, String), SendError> {
         match &self.kind {
-            Kind::Dev => Ok(Sent::ToDevMailbox(DevMessage {
-                id: 0,
-                message_id: env.message_id.to_owned(),
-                to: env.to.to_owned(),
-                subject: body.subject.clone(),
-                text: body.text.clone(),
-                html: body.html.clone(),
-                created_at: env.now,
-            })),
+            Kind::Dev => Ok((
+                Sent::ToDevMailbox(DevMessage {
+                    id: 0,
+                    message_id: env.message_id.to_owned(),
+                    to: env.to.to_owned(),
+                    subject: body.subject.clone(),
+                    text: body.text.clone(),
+                    html: body.html.clone(),
+                    created_at: env.now,
+                }),
+                "kept in the development mailbox (/dev/mail); nothing left this machine".to_owned(),
+            )),
             Kind::File(dir) => {
                 let bytes = self.build(env, body)?.formatted();
                 let name: String =
@@ -125,12 +158,19 @@ impl Transport {
                     drop(file);
                     tokio::fs::rename(&tmp, &path).await
                 };
-                write.await.map(|()| Sent::Away).map_err(|e| SendError::transient(format!("writing {}: {e}", path.display())))
+                match write.await {
+                    Ok(()) => Ok((Sent::Away, format!("written to {}", path.display()))),
+                    Err(e) => Err(SendError::transient(format!("writing {}: {e}", path.display()))),
+                }
             }
             Kind::Smtp(smtp, deadline) => {
                 let message = self.build(env, body)?;
                 match tokio::time::timeout(*deadline, smtp.send(message)).await {
-                    Ok(sent) => sent.map(|_| Sent::Away).map_err(|e| classify(&e)),
+                    Ok(Ok(answer)) => {
+                        let text = answer.message().collect::<Vec<_>>().join(" ");
+                        Ok((Sent::Away, format!("the SMTP server answered {} {text}", answer.code())))
+                    }
+                    Ok(Err(e)) => Err(classify(&e)),
                     Err(_) => Err(SendError::transient(format!(
                         "the SMTP server did not finish the conversation within {} (twice USHER_SMTP_TIMEOUT); it will be retried",
                         humantime::format_duration(*deadline)

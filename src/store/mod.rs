@@ -366,6 +366,106 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
+/// What [`backup`] wrote.
+pub struct Backup {
+    pub from: PathBuf,
+    pub bytes: u64,
+}
+
+/// A consistent copy of the SQLite database at `url` into the new file `to`, taken through a
+/// connection of its own, so usher may go on serving: `VACUUM INTO` reads one snapshot while
+/// writers carry on. The copy is private, as the database is, and checked
+/// (`PRAGMA integrity_check`) before this answers. Blocks: run it off the runtime's threads.
+pub fn backup(url: &str, to: &std::path::Path, busy_timeout: Duration) -> anyhow::Result<Backup> {
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "usher backup copies a SQLite database; back PostgreSQL up with its own tools: pg_dump -Fc \"$USHER_DATABASE_URL\" > usher.dump"
+        );
+    }
+    let file = SqliteFile::parse(url, busy_timeout)?;
+    anyhow::ensure!(file.path.is_file(), "there is no database at {} to back up", file.path.display());
+    if std::fs::metadata(to).is_ok_and(|m| m.len() > 0) {
+        anyhow::bail!("{} exists; give a new file name", to.display());
+    }
+    crate::private::create_empty(to).with_context(|| format!("creating {}", to.display()))?;
+    let copied = (|| -> anyhow::Result<()> {
+        use rusqlite::OpenFlags;
+        let source = rusqlite::Connection::open_with_flags(&file.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_context(|| format!("opening {}", file.path.display()))?;
+        source.busy_timeout(busy_timeout)?;
+        let target = to.to_str().context("the backup's path is not UTF-8")?;
+        source.execute("VACUUM INTO ?1", [target]).context("copying the database (VACUUM INTO)")?;
+        let copy = rusqlite::Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening the copy {}", to.display()))?;
+        let verdict: Vec<String> = copy
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()
+            .context("checking the copy (PRAGMA integrity_check)")?;
+        anyhow::ensure!(verdict == ["ok"], "the copy fails PRAGMA integrity_check: {}", verdict.join("; "));
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        // Half a copy must not be mistaken for a backup.
+        let _ = std::fs::remove_file(to);
+        return Err(e);
+    }
+    let bytes = std::fs::metadata(to).with_context(|| format!("reading {}", to.display()))?.len();
+    Ok(Backup { from: file.path, bytes })
+}
+
+/// How a database stands against the migrations this release carries.
+pub struct MigrationStatus {
+    pub applied: usize,
+    /// Carried here and not applied yet: `usher migrate` or `usher serve` applies them.
+    pub pending: Vec<String>,
+    /// Applied, but unknown to this release (a newer release's) or changed since: this release must not run on it.
+    pub foreign: Vec<String>,
+}
+
+/// Reads which migrations the database at `url` has, changing nothing; `None` for a SQLite
+/// file that does not exist yet.
+pub async fn migration_status(url: &str, timeout: Duration) -> anyhow::Result<Option<MigrationStatus>> {
+    use sqlx::migrate::Migrate;
+    let within = |what| move |_| anyhow::anyhow!("{what} took longer than {}", humantime::format_duration(timeout));
+    let (backend, applied) = if url.starts_with("sqlite:") {
+        let file = SqliteFile::parse(url, timeout)?;
+        if !file.path.exists() {
+            return Ok(None);
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&file.path).read_only(true).busy_timeout(timeout);
+        let mut conn = options.connect().await.with_context(|| format!("opening {}", file.path.display()))?;
+        let (tables,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_one(&mut conn)
+            .await?;
+        let applied = if tables > 0 { conn.list_applied_migrations().await.context("reading the applied migrations")? } else { Vec::new() };
+        (Backend::Sqlite, applied)
+    } else {
+        let options = PgConnectOptions::from_str(url).context("parsing database_url")?;
+        let mut conn = tokio::time::timeout(timeout, options.connect()).await.map_err(within("connecting"))?.context("connecting")?;
+        let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&mut conn).await?;
+        let applied = if exists { conn.list_applied_migrations().await.context("reading the applied migrations")? } else { Vec::new() };
+        (Backend::Postgres, applied)
+    };
+    let migrator = migrator(backend);
+    let carried = |version: i64| migrator.migrations.iter().find(|m| m.version == version);
+    let foreign = applied
+        .iter()
+        .filter_map(|a| match carried(a.version) {
+            None => Some(format!("{} (unknown to this release)", a.version)),
+            Some(m) if m.checksum != a.checksum => Some(format!("{} {} (changed since it was applied)", m.version, m.description)),
+            Some(_) => None,
+        })
+        .collect();
+    let pending = migrator
+        .migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect();
+    Ok(Some(MigrationStatus { applied: applied.len(), pending, foreign }))
+}
+
 pub fn is_unique_violation(e: &StoreError) -> bool {
     e.is_unique_violation()
 }

@@ -20,6 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["http"],
     &["server"],
     &["startup"],
+    &["preflight"],
     &["cli"],
 ];
 

@@ -457,3 +457,226 @@ on_each_backend! {
         assert!(error.contains("did not finish the conversation"), "{error}");
     }
 }
+
+on_each_backend! {
+    async fn serve_refuses_a_network_listener_without_a_public_url_and_names_the_setting(backend: Backend) {
+        let place = Place::new(backend).await;
+        let out = place.usher(&["serve"], &[("USHER_LISTEN", "0.0.0.0:0")]);
+        assert!(!out.status.success(), "links would point at http://0.0.0.0:0");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("USHER_PUBLIC_URL=https://signup.example.com"), "{stderr}");
+    }
+
+    async fn the_start_up_line_says_where_the_database_and_the_mail_go(backend: Backend) {
+        let served = Served::start(backend, &[]).await;
+        let log = served.log();
+        let line = log.lines().find(|l| l.contains("usher is listening")).unwrap_or_else(|| panic!("{log}"));
+        let place = served.place.as_ref().unwrap();
+        let database = place.database_url.trim_start_matches("sqlite://");
+        assert!(line.contains(database.split('?').next().unwrap()), "{line}");
+        assert!(line.contains("mail=dev") && line.contains(&format!("public_url={}", served.address)), "{line}");
+        assert!(line.contains(&format!("listen={}", served.address.trim_start_matches("http://"))), "{line}");
+    }
+}
+
+#[test]
+fn a_misspelt_usher_variable_stops_any_command_and_names_the_setting_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("usher.db").display());
+    let out = usher_command(&["check-config"], &url, dir.path()).env("USHER_PUBLIC_ULR", "https://signup.example.com").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("USHER_PUBLIC_ULR") && stderr.contains("did you mean USHER_PUBLIC_URL?"), "{stderr}");
+}
+
+/// `usher ARGS` run in `cwd` with no `USHER_DATABASE_URL`: the database is wherever usher puts it.
+fn usher_in(cwd: &std::path::Path, data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = usher_command(args, "", data_dir);
+    cmd.env_remove("USHER_DATABASE_URL").current_dir(cwd);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn without_a_database_url_the_database_is_in_the_data_directory_which_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("var/usher");
+    let out = usher_in(dir.path(), &data, &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("usher.db").is_file());
+    assert!(!dir.path().join("usher.db").exists(), "nothing in the working directory");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[test]
+fn a_database_where_older_releases_put_it_is_still_read_with_a_warning_to_move_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = usher_command(&["migrate"], "sqlite://usher.db", dir.path()).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = dir.path().join("data");
+    let out = usher_in(dir.path(), &data, &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN") && stderr.contains("where older releases put it") && stderr.contains("move it"), "{stderr}");
+    assert!(!data.join("usher.db").exists(), "no new, empty database beside the old one");
+}
+
+/// An HTTP server that answers every request 405 with no body, as a webhook receiver may answer a HEAD.
+async fn http_stub() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    port
+}
+
+impl Place {
+    /// [`Place::usher`] off the runtime's threads, for tests that serve something to it.
+    async fn usher_async(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let mut cmd = usher_command(args, &self.database_url, self.dir.path());
+        cmd.envs(env.iter().copied());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+on_each_backend! {
+    async fn check_config_reports_pending_migrations_until_they_are_applied(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["check-config"], &[]).await;
+        assert!(ok, "nothing pending is a problem: serve applies it\n{out}{err}");
+        assert!(out.contains("pending") || out.contains("does not exist yet"), "{out}");
+        assert!(out.contains("# warning: keys:") && out.contains("would be generated"), "{out}");
+        let (ok, _, err) = place.usher_async(&["migrate"], &[]).await;
+        assert!(ok, "{err}");
+        let (ok, out, _) = place.usher_async(&["check-config"], &[]).await;
+        assert!(ok && out.contains("none pending") && out.contains("# configuration is valid"), "{out}");
+    }
+
+    async fn check_config_fails_on_keys_that_do_not_load_and_a_network_listener_without_a_public_url(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["check-config"], &[("USHER_KEYS", "k1:short"), ("USHER_LISTEN", "0.0.0.0:8080")]).await;
+        assert!(!ok, "{out}");
+        assert!(out.contains("# problem: keys:") && out.contains("# problem: public_url:") && out.contains("USHER_PUBLIC_URL="), "{out}");
+        assert!(out.contains("# warning: mail_transport: dev on 0.0.0.0:8080"), "{out}");
+        assert!(err.contains("2 problem(s)"), "{err}");
+    }
+
+    async fn check_config_connect_greets_the_smtp_server_and_reaches_each_webhook(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (_smtp, port) = SmtpSink::start();
+        let (smtp_url, hook) = (format!("smtp://127.0.0.1:{port}?tls=none"), format!("http://127.0.0.1:{}/hook", http_stub().await));
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str()), ("USHER_WEBHOOK_URLS", hook.as_str()), ("USHER_WEBHOOK_SECRET", SECRET)];
+        let (ok, out, err) = place.usher_async(&["check-config", "--connect"], &env).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("# ok: smtp_url:") && out.contains("answers EHLO"), "{out}");
+        assert!(out.contains("# ok: webhook_urls:") && out.contains("HTTP 405"), "{out}");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (smtp_url, hook) = (format!("smtp://127.0.0.1:{closed}?tls=none"), format!("http://127.0.0.1:{closed}/hook"));
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", smtp_url.as_str()), ("USHER_WEBHOOK_URLS", hook.as_str()), ("USHER_WEBHOOK_SECRET", SECRET)];
+        let (ok, out, _) = place.usher_async(&["check-config", "--connect"], &env).await;
+        assert!(!ok, "{out}");
+        assert!(out.contains("# problem: smtp_url:") && out.contains("check the host and port"), "{out}");
+        assert!(out.contains("# problem: webhook_urls:") && out.contains("cannot be reached"), "{out}");
+        let (ok, out, _) = place.usher_async(&["check-config"], &env).await;
+        assert!(ok, "without --connect nothing is reached: {out}");
+    }
+}
+
+on_each_backend! {
+    async fn mail_test_sends_through_the_smtp_server_and_prints_its_answer(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (smtp, port) = SmtpSink::start();
+        let url = format!("smtp://127.0.0.1:{port}?tls=none");
+        let env = [("USHER_MAIL_TRANSPORT", "smtp"), ("USHER_SMTP_URL", url.as_str())];
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "jane@example.com"], &env).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("the SMTP server answered 250"), "{out}");
+        let got = smtp.messages();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to, ["jane@example.com"]);
+        assert_eq!(got[0].header("subject").as_deref(), Some("usher test message"));
+
+        smtp.refuse_next(550, "no such mailbox here");
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "nobody@example.com"], &env).await;
+        assert!(!ok, "{out}");
+        assert!(err.contains("550") && err.contains("no such mailbox here") && err.contains("refused the message permanently"), "{err}");
+    }
+
+    async fn mail_test_with_the_dev_transport_leaves_the_message_in_the_dev_mailbox(backend: Backend) {
+        let place = Place::new(backend).await;
+        let (ok, out, err) = place.usher_async(&["mail", "test", "--to", "jane@example.com"], &[]).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("development mailbox"), "{out}");
+        let keys = KeyRing::generate_entry("k1").unwrap();
+        let served = Served::start_in(place, Some(&keys), &[]).await;
+        let all: Vec<serde_json::Value> = reqwest::get(format!("{}/dev/mail.json", served.address)).await.unwrap().json().await.unwrap();
+        assert!(all.iter().any(|m| m["to"] == "jane@example.com" && m["subject"] == "usher test message"), "{all:?}");
+    }
+}
+
+#[test]
+fn mail_test_says_why_an_smtp_server_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("sqlite://{}", dir.path().join("usher.db").display());
+    let out = usher_command(&["mail", "test", "--to", "jane@example.com"], &url, dir.path())
+        .env("USHER_MAIL_TRANSPORT", "smtp")
+        .env("USHER_SMTP_URL", format!("smtp://127.0.0.1:{closed}?tls=none"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("check the host and port of USHER_SMTP_URL"), "{stderr}");
+}
+
+on_each_backend! {
+    async fn backup_copies_the_sqlite_database_while_usher_serves_and_writes_and_refuses_postgresql(backend: Backend) {
+        let postgres = matches!(backend, Backend::Postgres(_));
+        let app = std::sync::Arc::new(TestApp::spawn_with(backend, &[("limit_client_per_minute", "0")]).await);
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        for i in 0..5 {
+            assert_eq!(app.signup(&format!("before{i}"), &format!("b{i}@example.com")).await.status(), StatusCode::OK);
+        }
+        let writing = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    app.signup(&format!("during{i}"), &format!("d{i}@example.com")).await;
+                }
+            })
+        };
+        let copy = tempfile::tempdir().unwrap();
+        let file = copy.path().join("usher-backup.db");
+        let out = app.usher(&["backup", file.to_str().unwrap()]).await;
+        writing.abort();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if postgres {
+            assert!(!out.status.success() && stderr.contains("pg_dump"), "{stdout}{stderr}");
+            assert!(!file.exists());
+            return;
+        }
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("usher-backup.db") && stdout.contains("integrity_check"), "{stdout}");
+        let copy = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let count = |sql: &str| copy.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM tenants WHERE cname = 'acme'"), 1, "the completed signup is in the copy");
+        assert!(count("SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'b%@example.com'") >= 5, "every request made before the backup is in the copy");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "the copy is as private as the database");
+        let again = app.usher(&["backup", file.to_str().unwrap()]).await;
+        assert!(!again.status.success(), "an existing file is not overwritten");
+    }
+}
