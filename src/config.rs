@@ -63,6 +63,8 @@ pub(crate) enum HomePage {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub(crate) listen: SocketAddr,
+    #[serde(deserialize_with = "optional_address")]
+    pub(crate) management_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret")]
     pub(crate) database_url: Secret,
     pub(crate) database_max_connections: u32,
@@ -252,6 +254,13 @@ impl Setting {
 /// defaults alone only when the two name the same settings.
 const SETTINGS: &[Setting] = &[
     setting("listen", "127.0.0.1:8080", "address to listen on"),
+    setting(
+        "management_listen",
+        "",
+        "a second address that serves `/metrics`, `/healthz`, `/readyz` and the dev mailbox, and nothing else; they are then not \
+         served on `USHER_LISTEN`, and answer every client that reaches this address (bind it to a private network or loopback)",
+    )
+    .when_blank("off: they are served on `USHER_LISTEN`, `/metrics` and the dev mailbox to this host only"),
     setting("database_url", "sqlite://usher.db", "`sqlite://PATH` or `postgres://…`").url(),
     setting(
         "database_max_connections",
@@ -641,6 +650,13 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(String::deserialize(d)?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+fn optional_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    match String::deserialize(d)?.trim() {
+        "" => Ok(None),
+        text => text.parse().map(Some).map_err(|_| D::Error::custom(format!("`{text}` is not an address such as 127.0.0.1:9090"))),
+    }
 }
 
 fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {

@@ -202,6 +202,23 @@ on_each_backend! {
     }
 }
 
+on_each_backend! {
+    async fn a_management_listener_serves_the_operations_routes_instead_of_the_public_listener(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("management_listen", "127.0.0.1:0")]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK, "the API stays on the public listener");
+        app.drain_outbox().await;
+        for path in ["/metrics", "/healthz", "/readyz", "/dev/mail", "/dev/mail.json"] {
+            let r = app.client.get(app.management_url(path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path} on the management listener");
+            assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path} on the public listener");
+        }
+        let mail: serde_json::Value = app.client.get(app.management_url("/dev/mail.json")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(mail[0]["to"], "jane@example.com");
+        let r = app.client.post(app.management_url("/no_auth/namespaces/system/f5xc-saas/signup")).json(&signup_body("beta", "bob@example.com")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "the management listener serves no API");
+    }
+}
+
 /// Signs `email` up at `served` and returns the token of the link it is mailed.
 async fn mailed_token(served: &Served, cname: &str, email: &str) -> String {
     let client = reqwest::Client::new();
