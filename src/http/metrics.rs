@@ -23,8 +23,11 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError
         let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
         store::outbox::gauges(&mut conn, now).await.context("reading the outbox gauges")?
     };
-    let mut registry = Registry::with_prefix("usher");
-    metrics::register(&mut registry);
+    let mut root = Registry::default();
+    metrics::register_process(&mut root);
+    let registry = root.sub_registry_with_prefix("usher");
+    metrics::register(registry);
+    metrics::register_build_info(registry);
     registry.register_with_unit(
         "database_commit_duration",
         "Time of each commit; on SQLite, of a batch's COMMIT (the WAL's write and fsync), which all of its requests wait for",
@@ -55,6 +58,6 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError
     registry.register("password_hash_queued", "Password hashes waiting for a worker", gauge(queued));
 
     let mut text = String::new();
-    encode(&mut text, &registry).map_err(|e| HttpError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+    encode(&mut text, &root).map_err(|e| HttpError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }

@@ -183,6 +183,34 @@ on_each_backend! {
         assert!(refused >= 1.0, "a request over the client limit is counted");
     }
 
+    async fn metrics_start_at_zero_name_routes_by_their_documented_template_and_describe_the_process(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (text, fresh) = scrape(&app).await;
+        let exists = |metric: &str, labels: &[(&str, &str)]| {
+            fresh.samples.iter().any(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        };
+        for (metric, labels) in [
+            ("usher_mail_deliveries_total", [("outcome", "failed")]),
+            ("usher_token_spends_total", [("outcome", "expired")]),
+            ("usher_rate_limit_refusals_total", [("kind", "login")]),
+            ("usher_webhook_deliveries_total", [("event", "user.activated")]),
+        ] {
+            assert!(exists(metric, &labels), "{metric} {labels:?} is there before it happens: {text}");
+        }
+        assert_eq!(value(&fresh, "usher_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0, "{text}");
+        assert!(value(&fresh, "process_resident_memory_bytes", &[]) > 1e6, "{text}");
+        assert!(value(&fresh, "process_open_fds", &[]) >= 3.0, "{text}");
+        assert!(value(&fresh, "process_start_time_seconds", &[]) > 1.7e9, "{text}");
+        assert!(text.contains("process_cpu_seconds_total "), "{text}");
+
+        assert_eq!(app.get("/no_auth/countries/US/states").await.status(), StatusCode::OK);
+        let (text, _) = scrape(&app).await;
+        // prometheus_parse ends the labels at the first `}`, even inside a value: read the line itself.
+        let line = r#"usher_http_requests_total{route="/no_auth/countries/{country_code}/states",method="GET",status="200"} 1"#;
+        assert!(text.lines().any(|l| l == line), "{text}");
+        assert!(!text.contains("{p3}"), "no route is labelled by its position: {text}");
+    }
+
     async fn the_oldest_due_message_ages_in_metrics_while_mail_cannot_be_sent(backend: Backend) {
         // An SMTP server that does not exist, and a worker that looks for due mail
         // only hourly (real time): once deferred, the message stays due.
