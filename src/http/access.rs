@@ -53,7 +53,7 @@ pub async fn observe(State(observed): State<Observed>, req: Request, next: Next)
     // The path only: a query string may hold a token.
     let span = tracing::info_span!(
         "request",
-        method,
+        method = %method,
         path = %req.uri().path(),
         route = %route,
         request_id = %id.to_str().unwrap_or_default(),
@@ -62,7 +62,7 @@ pub async fn observe(State(observed): State<Observed>, req: Request, next: Next)
     let mut response = next.run(req).instrument(span.clone()).await;
     let took = started.elapsed();
     let status = response.status().as_u16();
-    span.in_scope(|| tracing::info!(target: "usher::access", status, ms = took.as_secs_f64() * 1000.0, "answered"));
+    span.in_scope(|| tracing::info!(target: "usher::access", status, ms = (took.as_secs_f64() * 1e6).round() / 1e3, "answered"));
     crate::metrics::request(route, method, status, took);
     response.headers_mut().insert(REQUEST_ID, id);
     response
