@@ -308,7 +308,7 @@ const SETTINGS: &[Setting] = &[
     )
     .note("(inside the 30 s a container is given)"),
     setting("dev_mailbox", "", "serve `/dev/mail`, which shows every link usher mails").when_blank(
-        "on with the `dev` transport on a loopback `USHER_LISTEN` only; `true` serves it on any address (the `dev` transport on a \
+        "on with the `dev` transport on a loopback `USHER_LISTEN` (or `USHER_MANAGEMENT_LISTEN`, when set) only; `true` serves it on any address (the `dev` transport on a \
          network address logs a warning at start)",
     ),
     setting("signup_link_ttl", "24h", "lifetime of a signup link"),
@@ -554,8 +554,10 @@ impl Settings {
         }
         self.base_path = self.base_path.trim_end_matches('/').to_owned();
         // The dev mailbox shows every link usher mails: by default only a
-        // loopback listener serves it, whatever the transport.
-        self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && listen.ip().is_loopback());
+        // loopback listener serves it, whatever the transport. The management
+        // listener, when there is one, is where it would be served.
+        let served_on = self.management_listen.unwrap_or(listen);
+        self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && served_on.ip().is_loopback());
         if self.console_url.is_empty() {
             self.console_url = format!("{}/console/{{cname}}", self.public_url);
         }
@@ -875,6 +877,9 @@ mod tests {
         assert!(parse(&[("USHER_LISTEN", "[::1]:8080")]).dev_mailbox);
         assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_DEV_MAILBOX", "true")]).dev_mailbox);
         assert!(!parse(&[("USHER_DEV_MAILBOX", "false")]).dev_mailbox);
+        assert!(!parse(&[("USHER_MANAGEMENT_LISTEN", "10.0.0.5:9090")]).dev_mailbox, "the management listener would serve it");
+        assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_MANAGEMENT_LISTEN", "127.0.0.1:9090")]).dev_mailbox);
+        assert!(Layers::from_sources(None, env(&[("USHER_MANAGEMENT_LISTEN", "localhost")])).unwrap().parse().is_err());
     }
 
     #[test]

@@ -52,9 +52,11 @@ impl Application {
                 "mail_lease is shorter than 1.5 times database_acquire_timeout: a lease renewal held up by a slow database may come too late, and another instance may send the same message (with the same Message-ID or webhook-id)"
             );
         }
-        if settings.mail_transport == MailTransport::Dev && !settings.listen.ip().is_loopback() {
+        let mailbox_on = settings.management_listen.unwrap_or(settings.listen);
+        if settings.mail_transport == MailTransport::Dev && !(settings.listen.ip().is_loopback() && mailbox_on.ip().is_loopback()) {
             tracing::warn!(
                 listen = %settings.listen,
+                management_listen = ?settings.management_listen,
                 dev_mailbox = settings.dev_mailbox,
                 "mail_transport is dev on a non-loopback address: no email leaves this machine{}",
                 if settings.dev_mailbox { ", and /dev/mail shows every link to anyone who can reach it" } else { " (/dev/mail is off; USHER_DEV_MAILBOX=true turns it on)" }
