@@ -63,6 +63,8 @@ pub(crate) enum HomePage {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub(crate) listen: SocketAddr,
+    #[serde(deserialize_with = "optional_address")]
+    pub(crate) management_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret")]
     pub(crate) database_url: Secret,
     /// Whether `database_url` was given, or is the default file in `data_dir`.
@@ -258,6 +260,13 @@ impl Setting {
 /// defaults alone only when the two name the same settings.
 const SETTINGS: &[Setting] = &[
     setting("listen", "127.0.0.1:8080", "address to listen on"),
+    setting(
+        "management_listen",
+        "",
+        "a second address that serves `/metrics`, `/healthz`, `/readyz` and the dev mailbox, and nothing else; they are then not \
+         served on `USHER_LISTEN`, and answer every client that reaches this address (bind it to a private network or loopback)",
+    )
+    .when_blank("off: they are served on `USHER_LISTEN`, `/metrics` and the dev mailbox to this host only"),
     setting("database_url", "", "`sqlite://PATH` or `postgres://…`")
         .url()
         .when_blank("`usher.db` in `USHER_DATA_DIR` (`./usher.db` of older releases is still read, with a warning)"),
@@ -313,7 +322,7 @@ const SETTINGS: &[Setting] = &[
     )
     .note("(inside the 30 s a container is given)"),
     setting("dev_mailbox", "", "serve `/dev/mail`, which shows every link usher mails").when_blank(
-        "on with the `dev` transport on a loopback `USHER_LISTEN` only; `true` serves it on any address (the `dev` transport on a \
+        "on with the `dev` transport on a loopback `USHER_LISTEN` (or `USHER_MANAGEMENT_LISTEN`, when set) only; `true` serves it on any address (the `dev` transport on a \
          network address logs a warning at start)",
     ),
     setting("signup_link_ttl", "24h", "lifetime of a signup link"),
@@ -612,8 +621,10 @@ impl Settings {
         }
         self.base_path = self.base_path.trim_end_matches('/').to_owned();
         // The dev mailbox shows every link usher mails: by default only a
-        // loopback listener serves it, whatever the transport.
-        self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && listen.ip().is_loopback());
+        // loopback listener serves it, whatever the transport. The management
+        // listener, when there is one, is where it would be served.
+        let served_on = self.management_listen.unwrap_or(listen);
+        self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && served_on.ip().is_loopback());
         if self.console_url.is_empty() {
             self.console_url = format!("{}/console/{{cname}}", self.public_url);
         }
@@ -708,6 +719,13 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(String::deserialize(d)?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+fn optional_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    match String::deserialize(d)?.trim() {
+        "" => Ok(None),
+        text => text.parse().map(Some).map_err(|_| D::Error::custom(format!("`{text}` is not an address such as 127.0.0.1:9090"))),
+    }
 }
 
 fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
@@ -929,6 +947,9 @@ mod tests {
         assert!(parse(&[("USHER_LISTEN", "[::1]:8080")]).dev_mailbox);
         assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_DEV_MAILBOX", "true")]).dev_mailbox);
         assert!(!parse(&[("USHER_DEV_MAILBOX", "false")]).dev_mailbox);
+        assert!(!parse(&[("USHER_MANAGEMENT_LISTEN", "10.0.0.5:9090")]).dev_mailbox, "the management listener would serve it");
+        assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_MANAGEMENT_LISTEN", "127.0.0.1:9090")]).dev_mailbox);
+        assert!(Layers::from_sources(None, env(&[("USHER_MANAGEMENT_LISTEN", "localhost")])).unwrap().parse().is_err());
     }
 
     #[test]

@@ -17,6 +17,8 @@ use tokio::sync::watch;
 
 pub struct Application {
     listener: TcpListener,
+    /// `management_listen`'s: the operations routes, served there instead of on `listener`.
+    management: Option<TcpListener>,
     state: AppState,
     worker: Option<Worker>,
 }
@@ -99,9 +101,11 @@ impl Application {
                 "mail_lease is shorter than 1.5 times database_acquire_timeout: a lease renewal held up by a slow database may come too late, and another instance may send the same message (with the same Message-ID or webhook-id)"
             );
         }
-        if settings.mail_transport == MailTransport::Dev && !settings.listen.ip().is_loopback() {
+        let mailbox_on = settings.management_listen.unwrap_or(settings.listen);
+        if settings.mail_transport == MailTransport::Dev && !(settings.listen.ip().is_loopback() && mailbox_on.ip().is_loopback()) {
             tracing::warn!(
                 listen = %settings.listen,
+                management_listen = ?settings.management_listen,
                 dev_mailbox = settings.dev_mailbox,
                 "mail_transport is dev on a non-loopback address: no email leaves this machine{}",
                 if settings.dev_mailbox { ", and /dev/mail shows every link to anyone who can reach it" } else { " (/dev/mail is off; USHER_DEV_MAILBOX=true turns it on)" }
@@ -123,6 +127,10 @@ impl Application {
                 }
             }
         }
+        let management = match settings.management_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} (management_listen)"))?),
+            None => None,
+        };
         let settings = Arc::new(settings);
         let keys = Arc::new(keys);
         let ctx = Ctx::new(Shared {
@@ -167,11 +175,16 @@ impl Application {
         let csrf = http::security::CsrfKey::from_keys(&ctx.keys)?;
         let pages = http::pages::Pages::new(csrf, &ctx.settings.base_path)?;
         let state = AppState { ctx, pages: Arc::new(pages), limiter };
-        Ok(Self { listener, state, worker: Some(worker) })
+        Ok(Self { listener, management, state, worker: Some(worker) })
     }
 
     pub fn port(&self) -> u16 {
         self.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The management listener's port, when `management_listen` is set.
+    pub fn management_port(&self) -> Option<u16> {
+        self.management.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
     }
 
     pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -196,12 +209,12 @@ impl Application {
             stop.await;
             let _ = stopping.send(true);
         });
-        let mut stop_server = stop_rx.clone();
-        let stop = async move {
-            let _ = stop_server.wait_for(|stopped| *stopped).await;
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
         };
+        let stop = stopped(stop_rx.clone());
         let worker_id = self.worker.as_ref().map(|w| w.id.clone());
-        let mut worker = self.worker.take().map(|w| crate::background::spawn("usher-worker", w.run(stop_rx))).transpose()?;
+        let mut worker = self.worker.take().map(|w| crate::background::spawn("usher-worker", w.run(stop_rx.clone()))).transpose()?;
         // One instance on SQLite: its own counts are the whole truth.
         let sync = (self.state.ctx.store.backend() == Backend::Postgres)
             .then(|| tokio::spawn(self.state.limiter.clone().run_sync(self.state.ctx.store.clone())));
@@ -217,8 +230,20 @@ impl Application {
             "usher is listening"
         );
         let limits = crate::server::Limits::from_settings(&self.state.ctx.settings).fit_file_limit();
+        let management = match self.management {
+            Some(listener) => {
+                tracing::info!(addr = %listener.local_addr()?, "usher serves /metrics, /healthz and /readyz on the management listener");
+                let app = http::management_router(self.state.clone());
+                Some(tokio::spawn(crate::server::serve(listener, app, limits.clone(), stopped(stop_rx.clone()))))
+            }
+            None => None,
+        };
         let app = http::router(self.state);
         let served = crate::server::serve(self.listener, app, limits, stop).await;
+        let managed = match management {
+            Some(task) => task.await.context("the management listener's task").and_then(|r| r.context("serving the management listener")),
+            None => Ok(()),
+        };
         if let Some(background) = worker.as_mut() {
             if tokio::time::timeout(grace, &mut background.task).await.is_err() {
                 tracing::warn!(after = ?grace, "the batch being sent did not finish; releasing it");
@@ -237,6 +262,7 @@ impl Application {
         if let Some(task) = sync {
             task.abort();
         }
+        managed?;
         served.context("serving HTTP")
     }
 }

@@ -271,6 +271,13 @@ impl TokenState {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_spend_outcome_is_counted_from_zero_in_the_metrics() {
+        for state in [TokenState::Live, TokenState::Used, TokenState::Superseded, TokenState::Expired, TokenState::Missing] {
+            assert!(crate::metrics::TOKEN_SPEND_OUTCOMES.contains(&state.spend_outcome()), "{}", state.spend_outcome());
+        }
+    }
+
     fn ring(spec: &str) -> KeyRing {
         KeyRing::parse(spec).unwrap()
     }

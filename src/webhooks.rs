@@ -204,6 +204,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_event_is_counted_from_zero_in_the_metrics() {
+        for event in crate::metrics::WEBHOOK_EVENTS {
+            assert_eq!(event_label(&format!("{KIND_PREFIX}{event}")), *event);
+        }
+        assert_eq!(crate::metrics::WEBHOOK_EVENTS.len(), 4, "a new event is added to metrics::WEBHOOK_EVENTS too");
+    }
+
+    #[test]
     fn signatures_match_the_specifications_reference_library() {
         // The vector of the Rust reference library's own test.
         let key = crate::config::WebhookKey::decode("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();

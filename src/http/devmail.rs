@@ -8,11 +8,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use minijinja::context;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dev/mail", get(html))
-        .route("/dev/mail.json", get(json))
-        .route_layer(axum::middleware::from_fn(super::security::this_host_only))
+/// `this_host_only`: on the public listener, the mailbox answers this host alone.
+pub fn router(this_host_only: bool) -> Router<AppState> {
+    let router = Router::new().route("/dev/mail", get(html)).route("/dev/mail.json", get(json));
+    if this_host_only { router.route_layer(axum::middleware::from_fn(super::security::this_host_only)) } else { router }
 }
 
 async fn messages(state: &AppState) -> Result<Vec<store::devmail::DevMessage>, HttpError> {
@@ -33,6 +32,7 @@ async fn html(State(state): State<AppState>) -> Result<Html<String>, HttpError> 
             context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link }
         })
         .collect();
-    let json_url = format!("{}/dev/mail.json", state.ctx.settings.base_path);
+    // Relative: the page is served at `/dev/mail`, under `base_path` and on the management listener alike.
+    let json_url = "mail.json";
     state.pages.render("devmail.html", context! { messages => list, json_url }).map(Html)
 }

@@ -10,8 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    let metrics = OpenApiRouter::new().routes(routes!(metrics)).route_layer(axum::middleware::from_fn(super::security::this_host_only));
+/// `this_host_only`: on the public listener, `/metrics` answers this host alone.
+pub fn router(this_host_only: bool) -> OpenApiRouter<AppState> {
+    let mut metrics = OpenApiRouter::new().routes(routes!(metrics));
+    if this_host_only {
+        metrics = metrics.route_layer(axum::middleware::from_fn(super::security::this_host_only));
+    }
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).merge(metrics)
 }
 

@@ -1,46 +1,21 @@
 //! `/metrics`: the process's counters, and what is measured at scrape time (the outbox, the
-//! password pool, the database's commits); and the per-route recording of every request.
+//! password pool, the database's commits). Requests are counted by `access`.
 
 use super::AppState;
 use crate::error::HttpError;
 use crate::flows::Context;
 use crate::metrics;
 use crate::store::{self, outbox::Status};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
 type Labels = Vec<(&'static str, &'static str)>;
-
-pub async fn record(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
-    let method = method_label(req.method());
-    let started = Instant::now();
-    let response = next.run(req).await;
-    metrics::request(route, method, response.status().as_u16(), started.elapsed());
-    response
-}
-
-/// An unknown method would otherwise be a label value a client chose.
-fn method_label(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
-}
 
 pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError> {
     let now = state.ctx.clock.now_ms();
@@ -48,8 +23,11 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError
         let mut conn = state.ctx.store.acquire().await.context("taking a read connection")?;
         store::outbox::gauges(&mut conn, now).await.context("reading the outbox gauges")?
     };
-    let mut registry = Registry::with_prefix("usher");
-    metrics::register(&mut registry);
+    let mut root = Registry::default();
+    metrics::register_process(&mut root);
+    let registry = root.sub_registry_with_prefix("usher");
+    metrics::register(registry);
+    metrics::register_build_info(registry);
     registry.register_with_unit(
         "database_commit_duration",
         "Time of each commit; on SQLite, of a batch's COMMIT (the WAL's write and fsync), which all of its requests wait for",
@@ -80,6 +58,6 @@ pub async fn scrape(State(state): State<AppState>) -> Result<Response, HttpError
     registry.register("password_hash_queued", "Password hashes waiting for a worker", gauge(queued));
 
     let mut text = String::new();
-    encode(&mut text, &registry).map_err(|e| HttpError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
+    encode(&mut text, &root).map_err(|e| HttpError::Internal(anyhow::anyhow!("encoding metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }

@@ -1,3 +1,4 @@
+mod access;
 pub mod admin;
 pub mod akana;
 mod answers;
@@ -21,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use extract::ClientAddr;
 use std::sync::Arc;
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 #[derive(Clone)]
@@ -37,7 +37,10 @@ impl ClientAddr {
     }
 }
 
+/// The public listener's router: the API, its pages and, without a management listener, the
+/// operations routes (`/metrics` and the dev mailbox to this host only).
 pub fn router(state: AppState) -> Router {
+    let operations_here = state.ctx.settings.management_listen.is_none();
     let unauthenticated = OpenApiRouter::new()
         .merge(f5xc::router())
         .merge(akana::router())
@@ -46,39 +49,51 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients))
         .route_layer(middleware::from_fn_with_state(state.clone(), security::refuse_cross_site));
     let (api, api_doc) = unauthenticated.merge(admin::router()).merge(openapi::router()).split_for_parts();
-    let (health, health_doc) = health::router().split_for_parts();
     let base_path = state.ctx.settings.base_path.clone();
     let mut doc = openapi::document(api_doc, &base_path);
-    doc.merge(health_doc);
-    let served = openapi::Served(doc.to_json().unwrap_or_default().into());
     let mut api = api.merge(security::assets());
-    if state.ctx.settings.dev_mailbox {
-        api = api.merge(devmail::router());
+    let mut app = Router::new();
+    if operations_here {
+        let (health, health_doc) = health::router(true).split_for_parts();
+        doc.merge(health_doc);
+        app = app.merge(health);
+        if state.ctx.settings.dev_mailbox {
+            api = api.merge(devmail::router(true));
+        }
     }
-    let mut app = Router::new().merge(api.clone());
+    let routes = access::RouteNames::of(doc.paths.paths.keys(), &base_path);
+    let served = openapi::Served(doc.to_json().unwrap_or_default().into());
+    app = app.merge(api.clone());
     if !base_path.is_empty() {
         app = app.nest(&base_path, api);
     }
-    app.merge(health)
-        .layer(Extension(served))
+    serve_with_layers(app.layer(Extension(served)), state, routes, false)
+}
+
+/// The management listener's router: the operations routes and nothing else, to whoever reaches
+/// it (an operator binds it where only Prometheus and the load balancer do).
+pub fn management_router(state: AppState) -> Router {
+    let (mut app, _) = health::router(false).split_for_parts();
+    if state.ctx.settings.dev_mailbox {
+        app = app.merge(devmail::router(false));
+    }
+    serve_with_layers(app, state, access::RouteNames::default(), true)
+}
+
+/// Layers applied per route (after routing), so that each one sees the matched route template.
+fn serve_with_layers(app: Router<AppState>, state: AppState, routes: access::RouteNames, management: bool) -> Router {
+    let observed = access::Observed { routes: Arc::new(routes), trusted_proxies: state.ctx.settings.trusted_proxies.clone().into() };
+    let app = app
         .fallback(not_found)
-        // Innermost, so that it sees the matched route template.
-        .layer(middleware::from_fn(metrics::record))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(middleware::from_fn(security::refuse_ambiguous_framing))
-        .layer(middleware::from_fn_with_state(state.clone(), security::known_hosts_only))
-        // Inside the span, so that the log line carries the request's path.
-        .layer(middleware::from_fn(log_failures))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    // The path only: a query string may hold a token.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                })
-                // A 5xx is logged by `log_failures`, with its cause; not twice.
-                .on_failure(()),
-        )
-        .with_state(state)
+        .layer(middleware::from_fn(security::refuse_ambiguous_framing));
+    let app = if management {
+        app.layer(middleware::from_fn_with_state(state.clone(), security::known_hosts_or_addresses_only))
+    } else {
+        app.layer(middleware::from_fn_with_state(state.clone(), security::known_hosts_only))
+    };
+    // Inside the span, so that the log line carries the request's id.
+    app.layer(middleware::from_fn(log_failures)).layer(middleware::from_fn_with_state(observed, access::observe)).with_state(state)
 }
 
 async fn not_found() -> HttpError {
@@ -86,10 +101,13 @@ async fn not_found() -> HttpError {
 }
 
 /// Outside the router, because axum adds a 405's `Allow` only there, after every layer.
-pub fn finish(response: Response) -> Response {
+pub fn finish(mut response: Response) -> Response {
     let mut response = if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
         let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        HttpError::MethodNotAllowed { allow: allow.into() }.into_response()
+        let id = response.headers_mut().remove(access::REQUEST_ID);
+        let mut answer = HttpError::MethodNotAllowed { allow: allow.into() }.into_response();
+        answer.headers_mut().extend(id.map(|id| (header::HeaderName::from_static(access::REQUEST_ID), id)));
+        answer
     } else {
         response
     };

@@ -80,7 +80,7 @@ pub fn routes_positionally<S: Clone + Send + Sync + 'static>(
     router
 }
 
-fn positional(path: &str) -> String {
+pub fn positional(path: &str) -> String {
     let segments = path.split('/').enumerate();
     let named = segments.map(|(i, s)| if s.starts_with('{') && s.ends_with('}') { format!("{{p{i}}}") } else { s.to_owned() });
     named.collect::<Vec<_>>().join("/")

@@ -194,6 +194,16 @@ fn forwarded_from_this_host(headers: &HeaderMap) -> bool {
 /// host name that its DNS points at 127.0.0.1 (DNS rebinding) and read the mailbox. Such a request
 /// names that site in `Host`; usher answers only the names it is known by.
 pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    hosts_only(&state, req, next, false).await
+}
+
+/// As [`known_hosts_only`], and any IP address too: a page rebinds a name, never an address, and
+/// Prometheus names the management listener by the address it scrapes.
+pub async fn known_hosts_or_addresses_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    hosts_only(&state, req, next, true).await
+}
+
+async fn hosts_only(state: &AppState, req: Request, next: Next, any_address: bool) -> Response {
     let settings = &state.ctx.settings;
     if !settings.dev_mailbox {
         return next.run(req).await;
@@ -207,7 +217,7 @@ pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next:
                 .and_then(|u| u.host_str().map(|s| s.trim_matches(['[', ']']).to_ascii_lowercase()));
             let tenancy = settings.tenancy_base_domain.as_deref();
             h == "localhost"
-                || h.parse::<IpAddr>().is_ok_and(is_loopback)
+                || h.parse::<IpAddr>().is_ok_and(|ip| any_address || is_loopback(ip))
                 || public.is_some_and(|p| p == h)
                 || tenancy.is_some_and(|base| h == base || h.strip_suffix(base).is_some_and(|sub| sub.ends_with('.')))
         }

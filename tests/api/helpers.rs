@@ -58,6 +58,8 @@ macro_rules! on_each_backend {
 
 pub struct TestApp {
     pub address: String,
+    /// The management listener's base URL, when `management_listen` is set.
+    management: Option<String>,
     pub client: reqwest::Client,
     pub ctx: Ctx,
     pub clock: Clock,
@@ -120,10 +122,11 @@ impl TestApp {
         let mut app = Application::build_with_clock(parsed, clock.clone()).await.expect("build app");
         let worker = if background_worker { None } else { app.take_worker() };
         let address = format!("http://127.0.0.1:{}", app.port());
+        let management = app.management_port().map(|port| format!("http://127.0.0.1:{port}"));
         let ctx = app.ctx().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { address, client, ctx, clock, database_url, worker, dir, pg_drop }
+        Self { address, management, client, ctx, clock, database_url, worker, dir, pg_drop }
     }
 
     /// Resolves every request and sends every message that is due now;
@@ -158,6 +161,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// `path` on the management listener; the app must have been started with `management_listen`.
+    pub fn management_url(&self, path: &str) -> String {
+        format!("{}{}", self.management.as_deref().expect("management_listen is set"), path)
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {

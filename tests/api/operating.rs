@@ -111,6 +111,72 @@ on_each_backend! {
     }
 }
 
+/// The `X-Request-Id` of an answer to `req`.
+async fn request_id(req: reqwest::RequestBuilder) -> String {
+    let r = req.send().await.unwrap();
+    r.headers().get("x-request-id").unwrap_or_else(|| panic!("no X-Request-Id on a {}", r.status())).to_str().unwrap().to_owned()
+}
+
+on_each_backend! {
+    async fn every_answer_carries_a_request_id_kept_from_a_trusted_proxy_only_when_it_is_plain(backend: Backend) {
+        let app = TestApp::spawn_with(backend.clone(), &[("trusted_proxies", "127.0.0.1/32")]).await;
+        let c = &app.client;
+        let ids = [
+            request_id(c.get(app.url("/healthz"))).await,
+            request_id(c.get(app.url("/no/such/path"))).await,
+            request_id(c.delete(app.url("/healthz"))).await,
+            request_id(c.post(app.url("/no_auth/namespaces/system/f5xc-saas/signup")).json(&serde_json::json!({}))).await,
+        ];
+        for id in &ids {
+            assert!(uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 7), "a new id is a UUID v7: {id}");
+        }
+        assert!(ids.iter().collect::<std::collections::HashSet<_>>().len() == ids.len(), "{ids:?}");
+
+        let kept = request_id(c.get(app.url("/healthz")).header("x-request-id", "edge-42.a_B")).await;
+        assert_eq!(kept, "edge-42.a_B", "a trusted proxy's id ties usher's log to the proxy's");
+        for unsafe_id in ["has space", "quote\"", &"x".repeat(65), ""] {
+            let replaced = request_id(c.get(app.url("/healthz")).header("x-request-id", unsafe_id)).await;
+            assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{unsafe_id:?} is not written to the log: {replaced}");
+        }
+
+        let untrusted = TestApp::spawn(backend).await;
+        let replaced = request_id(untrusted.client.get(untrusted.url("/healthz")).header("x-request-id", "edge-42")).await;
+        assert_ne!(replaced, "edge-42", "a client that is no trusted proxy does not choose its id");
+    }
+
+    async fn each_request_logs_one_access_line_with_its_route_template_and_id_and_never_its_query(backend: Backend) {
+        let served = Served::start(backend, &[]).await;
+        let client = reqwest::Client::new();
+        let states = request_id(client.get(format!("{}/no_auth/countries/US/states?token=secret", served.address))).await;
+        let signup = request_id(
+            client.post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", served.address)).json(&signup_body("acme", "jane@example.com")),
+        )
+        .await;
+        let log = served.log();
+        for (id, route, status) in [(&states, "/no_auth/countries/{country_code}/states", "status=200"), (&signup, "/no_auth/namespaces/system/f5xc-saas/signup", "status=200")] {
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains("usher::access") && l.contains(id.as_str())).collect();
+            assert_eq!(lines.len(), 1, "one access line for {route}:\n{log}");
+            let line = lines[0];
+            assert!(line.contains(" INFO ") && line.contains(&format!("route={route}")) && line.contains("method=") && line.contains(status) && line.contains("ms="), "{line}");
+        }
+        assert!(!log.contains("secret"), "no query string in the log:\n{log}");
+        assert!(!log.contains("usher::sql"), "no SQL at info:\n{log}");
+    }
+
+    async fn sql_statements_are_logged_only_when_asked_for_and_carry_the_request_id(backend: Backend) {
+        let quiet = Served::start(backend.clone(), &[("RUST_LOG", "debug")]).await;
+        let client = reqwest::Client::new();
+        request_id(client.post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", quiet.address)).json(&signup_body("acme", "jane@example.com"))).await;
+        assert!(quiet.log().contains("DEBUG"), "{}", quiet.log());
+        assert!(!quiet.log().contains("usher::sql"), "RUST_LOG=debug shows no statements:\n{}", quiet.log());
+
+        let asked = Served::start(backend, &[("RUST_LOG", "info,usher::sql=debug")]).await;
+        let id = request_id(client.post(format!("{}/no_auth/namespaces/system/f5xc-saas/signup", asked.address)).json(&signup_body("acme", "jane@example.com"))).await;
+        let log = asked.log();
+        assert!(log.lines().any(|l| l.contains("usher::sql") && l.contains(&id)), "a statement names the request it ran for:\n{log}");
+    }
+}
+
 /// `/metrics`, parsed by a parser usher did not write, after a strict check
 /// of every line's shape.
 async fn scrape(app: &TestApp) -> (String, prometheus_parse::Scrape) {
@@ -183,6 +249,34 @@ on_each_backend! {
         assert!(refused >= 1.0, "a request over the client limit is counted");
     }
 
+    async fn metrics_start_at_zero_name_routes_by_their_documented_template_and_describe_the_process(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (text, fresh) = scrape(&app).await;
+        let exists = |metric: &str, labels: &[(&str, &str)]| {
+            fresh.samples.iter().any(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        };
+        for (metric, labels) in [
+            ("usher_mail_deliveries_total", [("outcome", "failed")]),
+            ("usher_token_spends_total", [("outcome", "expired")]),
+            ("usher_rate_limit_refusals_total", [("kind", "login")]),
+            ("usher_webhook_deliveries_total", [("event", "user.activated")]),
+        ] {
+            assert!(exists(metric, &labels), "{metric} {labels:?} is there before it happens: {text}");
+        }
+        assert_eq!(value(&fresh, "usher_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0, "{text}");
+        assert!(value(&fresh, "process_resident_memory_bytes", &[]) > 1e6, "{text}");
+        assert!(value(&fresh, "process_open_fds", &[]) >= 3.0, "{text}");
+        assert!(value(&fresh, "process_start_time_seconds", &[]) > 1.7e9, "{text}");
+        assert!(text.contains("process_cpu_seconds_total "), "{text}");
+
+        assert_eq!(app.get("/no_auth/countries/US/states").await.status(), StatusCode::OK);
+        let (text, _) = scrape(&app).await;
+        // prometheus_parse ends the labels at the first `}`, even inside a value: read the line itself.
+        let line = r#"usher_http_requests_total{route="/no_auth/countries/{country_code}/states",method="GET",status="200"} 1"#;
+        assert!(text.lines().any(|l| l == line), "{text}");
+        assert!(!text.contains("{p3}"), "no route is labelled by its position: {text}");
+    }
+
     async fn the_oldest_due_message_ages_in_metrics_while_mail_cannot_be_sent(backend: Backend) {
         // An SMTP server that does not exist, and a worker that looks for due mail
         // only hourly (real time): once deferred, the message stays due.
@@ -199,6 +293,23 @@ on_each_backend! {
         assert_eq!(value(&s, "usher_outbox_messages", &[("status", "pending")]), 1.0, "{text}");
         let age = value(&s, "usher_outbox_oldest_due_age_seconds", &[]);
         assert!((60.0..=2.0 * 3600.0 + 60.0).contains(&age), "{age}");
+    }
+}
+
+on_each_backend! {
+    async fn a_management_listener_serves_the_operations_routes_instead_of_the_public_listener(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("management_listen", "127.0.0.1:0")]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK, "the API stays on the public listener");
+        app.drain_outbox().await;
+        for path in ["/metrics", "/healthz", "/readyz", "/dev/mail", "/dev/mail.json"] {
+            let r = app.client.get(app.management_url(path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path} on the management listener");
+            assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path} on the public listener");
+        }
+        let mail: serde_json::Value = app.client.get(app.management_url("/dev/mail.json")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(mail[0]["to"], "jane@example.com");
+        let r = app.client.post(app.management_url("/no_auth/namespaces/system/f5xc-saas/signup")).json(&signup_body("beta", "bob@example.com")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "the management listener serves no API");
     }
 }
 

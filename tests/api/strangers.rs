@@ -116,6 +116,20 @@ on_each_backend! {
         assert_eq!(get_as(&app, "/readyz", &[("x-forwarded-for", "203.0.113.9")]).await, StatusCode::OK);
     }
 
+    async fn on_a_management_listener_metrics_and_the_dev_mailbox_answer_whoever_reaches_it(backend: Backend) {
+        // An operator binds it to a private network for Prometheus: what reaches it is meant to.
+        let app = TestApp::spawn_with(backend, &[("trusted_proxies", "127.0.0.1/32"), ("management_listen", "127.0.0.1:0")]).await;
+        for path in ["/metrics", "/dev/mail.json"] {
+            let r = app.client.get(app.management_url(path)).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let port = app.management_url("").rsplit(':').next().unwrap().to_owned();
+            let r = app.client.get(app.management_url(path)).header("host", format!("10.1.2.3:{port}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path} named by a private address");
+            let r = app.client.get(app.management_url(path)).header("host", "evil.example").send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path} named by a stranger's name: a page rebinding it reads nothing");
+        }
+    }
+
     async fn with_the_dev_mailbox_on_only_this_servers_names_are_answered(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("tenancy_base_domain", "portal.example")]).await;
         let port = app.address.rsplit(':').next().unwrap().to_owned();
