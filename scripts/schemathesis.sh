@@ -75,7 +75,7 @@ log "starting usher"
 usher_pid=$!
 base=""
 for _ in $(seq 1 100); do
-    base=$(grep -o 'usher is listening addr=[0-9.:]*' "$work/usher.log" | head -n 1 | sed 's/.*addr=/http:\/\//') || true
+    base=$(grep -o 'usher is listening listen=[0-9.:]*' "$work/usher.log" | head -n 1 | sed 's/.*listen=/http:\/\//') || true
     [ -n "$base" ] && break
     kill -0 "$usher_pid" 2>/dev/null || { cat "$work/usher.log" >&2; echo "usher did not start" >&2; exit 1; }
     sleep 0.1
