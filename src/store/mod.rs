@@ -2,6 +2,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub(crate) mod codes;
 mod checkpoint;
 mod db;
 pub mod devmail;
