@@ -8,6 +8,7 @@
 mod helpers;
 
 mod admin;
+mod codes;
 mod akana;
 mod akana_shapes;
 mod browser;
