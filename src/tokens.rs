@@ -230,6 +230,7 @@ const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub(crate) const CODE_LEN: usize = 8;
 /// Longer input is not a code; it is cut before it is hashed, so that no answer costs more.
 const MAX_CODE_INPUT: usize = 64;
+const SEALED_HEADER: &str = "v4.local.";
 
 impl MailCodes {
     /// Derived from the signing key: a rotation kills the codes already mailed (their links still work).
@@ -279,14 +280,17 @@ impl MailCodes {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// The link, encrypted and bound to its code's hash, so a row's link cannot be moved to another row.
+    /// The link, encrypted (v4.local) and bound to its code's hash, so a row's link cannot be moved
+    /// to another row. Stored without the `v4.local.` header, which the column implies: nothing stored
+    /// looks like a link's token.
     pub(crate) fn seal(&self, link: &str, code_hash: &str) -> anyhow::Result<String> {
-        LocalToken::encrypt(&self.seal, link.as_bytes(), None, Some(code_hash.as_bytes()))
-            .map_err(|e| anyhow::anyhow!("sealing a code's link: {e:?}"))
+        let sealed = LocalToken::encrypt(&self.seal, link.as_bytes(), None, Some(code_hash.as_bytes()))
+            .map_err(|e| anyhow::anyhow!("sealing a code's link: {e:?}"))?;
+        Ok(sealed.strip_prefix(SEALED_HEADER).unwrap_or(&sealed).to_owned())
     }
 
     pub(crate) fn unseal(&self, sealed: &str, code_hash: &str) -> Option<String> {
-        let untrusted = UntrustedToken::<Local, V4>::try_from(sealed).ok()?;
+        let untrusted = UntrustedToken::<Local, V4>::try_from(format!("{SEALED_HEADER}{sealed}").as_str()).ok()?;
         let trusted = LocalToken::decrypt(&self.seal, &untrusted, None, Some(code_hash.as_bytes())).ok()?;
         Some(trusted.payload().to_owned())
     }
@@ -416,7 +420,7 @@ mod tests {
         let hash = codes.hash("ABCD1234", "jo@example.com");
         assert_ne!(hash, codes.hash("ABCD1234", "al@example.com"));
         let sealed = codes.seal("https://x/signup?token=t", &hash).unwrap();
-        assert!(!sealed.contains("token=t"));
+        assert!(!sealed.contains("token=t") && !sealed.contains("v4.local"));
         assert_eq!(codes.unseal(&sealed, &hash).as_deref(), Some("https://x/signup?token=t"));
         assert_eq!(codes.unseal(&sealed, "another"), None);
     }
