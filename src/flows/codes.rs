@@ -19,7 +19,8 @@ pub(crate) async fn redeem(ctx: &Ctx, email: &EmailAddress, typed: &str) -> Resu
         transaction!(ctx, |_, conn, now| {
             let found = store::codes::take_try(conn, &email_norm, &code_hash, now).await.context("counting a code's try")?;
             let right = found.filter(|f| {
-                f.live && bool::from(f.code_hash.as_bytes().ct_eq(code_hash.as_bytes()) & f.email_norm.as_bytes().ct_eq(email_norm.as_bytes()))
+                f.live
+                    && bool::from(f.code_hash.as_bytes().ct_eq(code_hash.as_bytes()) & f.email_norm.as_bytes().ct_eq(email_norm.as_bytes()))
             });
             if right.is_some() {
                 store::codes::refund(conn, &email_norm).await.context("giving a right code's try back")?;

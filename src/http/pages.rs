@@ -4,9 +4,9 @@ use super::AppState;
 use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
+use crate::domain::EmailAddress;
 use crate::error::HttpError;
 use crate::flows::{self, akana, password, signup};
-use crate::domain::EmailAddress;
 use crate::mail::{ACTIVATION_PAGE, CODE_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -404,7 +404,12 @@ async fn code_submit(State(state): State<AppState>, req: Request) -> Response {
         Err(e) => return error_page(&state, e),
     };
     let Ok(email) = EmailAddress::parse("email", &form.email) else {
-        return code_form(&state, StatusCode::BAD_REQUEST, &form.email, Some("That email address does not look right; check it and try again."));
+        return code_form(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &form.email,
+            Some("That email address does not look right; check it and try again."),
+        );
     };
     match flows::codes::redeem(&state.ctx, &email, &form.code).await {
         Ok(link) => match HeaderValue::from_str(&link) {
@@ -422,7 +427,9 @@ async fn code_submit(State(state): State<AppState>, req: Request) -> Response {
             &state,
             StatusCode::BAD_REQUEST,
             email.as_str(),
-            Some("That code does not work with that address. Check both against the most recent email; after five wrong codes the email's code stops working, but its link still works."),
+            Some(
+                "That code does not work with that address. Check both against the most recent email; after five wrong codes the email's code stops working, but its link still works.",
+            ),
         ),
         Err(e) => error_page(&state, e),
     }

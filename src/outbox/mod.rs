@@ -3,13 +3,13 @@
 //! It sits above `flows`, which writes the rows it works through.
 
 use crate::clock::{self, Clock};
+use crate::domain::EmailAddress;
 use crate::flows::deferred::{self, Care};
 use crate::mail::templates::Templates;
 use crate::mail::transport::{Envelope, SendError, Sent, Transport};
 use crate::mail::{Intent, LinkToMint, Minted};
 use crate::store::devmail::DevMessage;
 use crate::store::{self, Conn, Store};
-use crate::domain::EmailAddress;
 use crate::tokens::{KeyRing, MailCodes, Purpose};
 use crate::webhooks;
 use rand::Rng;

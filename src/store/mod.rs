@@ -2,8 +2,8 @@
 
 pub mod api_tokens;
 pub mod audit;
-pub(crate) mod codes;
 mod checkpoint;
+pub(crate) mod codes;
 mod db;
 pub mod devmail;
 pub mod limits;

@@ -263,12 +263,13 @@ async fn database_text(app: &TestApp) -> String {
         text
     } else {
         let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-        let tables: Vec<(String,)> =
-            sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'").fetch_all(&pool).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
         let mut text = String::new();
         for (table,) in tables.into_iter().filter(|(t,)| t != DEV_MAILBOX) {
-            let rows: Vec<(String,)> =
-                sqlx::query_as(&format!("SELECT t::text FROM \"{table}\" t")).fetch_all(&pool).await.unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT t::text FROM \"{table}\" t")).fetch_all(&pool).await.unwrap();
             for (row,) in rows {
                 text.push_str(&row);
                 text.push('\n');

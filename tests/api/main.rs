@@ -8,10 +8,10 @@
 mod helpers;
 
 mod admin;
-mod codes;
 mod akana;
 mod akana_shapes;
 mod browser;
+mod codes;
 mod conformance;
 mod connections;
 mod constant_work;
