@@ -190,6 +190,24 @@ on_each_backend! {
         assert!(answers.iter().all(|a| *a == answers[0]), "{answers:#?}");
     }
 
+    async fn codes_for_known_and_unknown_addresses_run_the_same_statements(backend: Backend) {
+        // Paths of its own, so that its statements are told apart from those of tests beside it.
+        let base = format!("/probe{}", &uuid_like()[..12]);
+        let app = TestApp::spawn_with(backend, &[("base_path", base.as_str())]).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        let code = code_in(&app.wait_for_mail("jane@example.com", 1).await[0]);
+        let path = format!("{base}{REDEEM}");
+        let mut ran = Vec::new();
+        for email in ["jane@example.com", "nobody@example.com"] {
+            take_statements(&path);
+            let r = app.post_json(&path, &json!({ "email": email, "code": another(&code) })).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            ran.push(take_statements(&path));
+        }
+        assert!(!ran[0].is_empty(), "the statement log saw nothing for {path}");
+        assert_eq!(ran[0], ran[1]);
+    }
+
     async fn codes_and_links_are_not_in_the_database_in_plain_text(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let token = app.signup_token("acme", "jane@example.com").await;
