@@ -190,6 +190,15 @@ on_each_backend! {
         assert!(answers.iter().all(|a| *a == answers[0]), "{answers:#?}");
     }
 
+    async fn codes_expire_with_their_link(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        let code = code_in(&app.wait_for_mail("jane@example.com", 1).await[0]);
+        assert_eq!(redeem(&app, "jane@example.com", &code).await.0, StatusCode::OK);
+        app.clock.advance(Duration::from_secs(25 * 3600));
+        assert_eq!(redeem(&app, "jane@example.com", &code).await, refused());
+    }
+
     async fn codes_for_known_and_unknown_addresses_run_the_same_statements(backend: Backend) {
         // Paths of its own, so that its statements are told apart from those of tests beside it.
         let base = format!("/probe{}", &uuid_like()[..12]);
