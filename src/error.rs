@@ -148,6 +148,7 @@ impl IntoResponse for HttpError {
             message: self.public_message().into_owned(),
             field: match &self {
                 Self::Invalid { field, .. } => Some(field),
+                Self::Token { code: "CODE_INVALID", .. } => Some("code"),
                 Self::Token { .. } => Some("token"),
                 _ => None,
             },

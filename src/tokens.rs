@@ -218,6 +218,84 @@ impl KeyRing {
     }
 }
 
+/// The short code an email prints next to its link, typed where the link cannot be followed.
+/// Only its keyed hash is stored, and its link only sealed (see `mail_codes`).
+pub(crate) struct MailCodes {
+    mac: hmac::Hmac<Sha256>,
+    seal: SymmetricKey<V4>,
+}
+
+/// Crockford's base32: no `I`, `L`, `O` or `U`, so that a code read aloud or copied by hand survives.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub(crate) const CODE_LEN: usize = 8;
+/// Longer input is not a code; it is cut before it is hashed, so that no answer costs more.
+const MAX_CODE_INPUT: usize = 64;
+const SEALED_HEADER: &str = "v4.local.";
+
+impl MailCodes {
+    /// Derived from the signing key: a rotation kills the codes already mailed (their links still work).
+    pub(crate) fn from_keys(keys: &KeyRing) -> anyhow::Result<Self> {
+        use hmac::Mac;
+        let mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&keys.derive("usher mail code v1")?).context("deriving the code key")?;
+        let seal = SymmetricKey::<V4>::from(&keys.derive("usher mail code link v1")?)
+            .map_err(|_| anyhow::anyhow!("deriving the code's link key"))?;
+        Ok(Self { mac, seal })
+    }
+
+    /// A new code from the OS's CSPRNG, in its normal form (8 symbols, no hyphen).
+    pub(crate) fn generate() -> String {
+        use rand::Rng;
+        let mut rng = rand::rngs::OsRng;
+        (0..CODE_LEN).map(|_| char::from(CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())])).collect()
+    }
+
+    /// As the email prints it: `XXXX-XXXX`.
+    pub(crate) fn printed(code: &str) -> String {
+        let (a, b) = code.split_at(code.len().min(CODE_LEN / 2));
+        format!("{a}-{b}")
+    }
+
+    /// What a person typed, in the code's normal form: case, hyphens and spaces do not count, and
+    /// `I`/`L` are read as `1`, `O` as `0`. Anything else is kept, so it matches no code.
+    pub(crate) fn normalise(typed: &str) -> String {
+        typed
+            .chars()
+            .take(MAX_CODE_INPUT)
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| match c.to_ascii_uppercase() {
+                'I' | 'L' => '1',
+                'O' => '0',
+                c => c,
+            })
+            .collect()
+    }
+
+    /// The stored key of a code: the code alone could be tried against every address.
+    pub(crate) fn hash(&self, code: &str, email_norm: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.mac.clone();
+        mac.update(code.as_bytes());
+        mac.update(b"\0");
+        mac.update(email_norm.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The link, encrypted (v4.local) and bound to its code's hash, so a row's link cannot be moved
+    /// to another row. Stored without the `v4.local.` header, which the column implies: nothing stored
+    /// looks like a link's token.
+    pub(crate) fn seal(&self, link: &str, code_hash: &str) -> anyhow::Result<String> {
+        let sealed = LocalToken::encrypt(&self.seal, link.as_bytes(), None, Some(code_hash.as_bytes()))
+            .map_err(|e| anyhow::anyhow!("sealing a code's link: {e:?}"))?;
+        Ok(sealed.strip_prefix(SEALED_HEADER).unwrap_or(&sealed).to_owned())
+    }
+
+    pub(crate) fn unseal(&self, sealed: &str, code_hash: &str) -> Option<String> {
+        let untrusted = UntrustedToken::<Local, V4>::try_from(format!("{SEALED_HEADER}{sealed}").as_str()).ok()?;
+        let trusted = LocalToken::decrypt(&self.seal, &untrusted, None, Some(code_hash.as_bytes())).ok()?;
+        Some(trusted.payload().to_owned())
+    }
+}
+
 pub(crate) fn random_id() -> String {
     let bytes: [u8; 16] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
@@ -324,6 +402,27 @@ mod tests {
         let issued = keys.issue(&Clock::default(), Purpose::Signup, "jane@example.com", Duration::from_secs(60)).unwrap();
         assert!(!issued.token.contains("jane"));
         assert!(issued.token.len() < MAX_TOKEN_LEN);
+    }
+
+    #[test]
+    fn a_mail_code_is_eight_unambiguous_symbols_and_forgives_sloppy_typing() {
+        let code = MailCodes::generate();
+        assert_eq!(code.len(), CODE_LEN);
+        assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)), "{code}");
+        assert_eq!(MailCodes::printed("ABCD1234"), "ABCD-1234");
+        assert_eq!(MailCodes::normalise(" abcd-efgh "), "ABCDEFGH");
+        assert_eq!(MailCodes::normalise("iLo1 0ZzZ"), "11010ZZZ");
+    }
+
+    #[test]
+    fn a_sealed_link_opens_only_under_its_own_code_hash() {
+        let codes = MailCodes::from_keys(&ring(&entry("k1"))).unwrap();
+        let hash = codes.hash("ABCD1234", "jo@example.com");
+        assert_ne!(hash, codes.hash("ABCD1234", "al@example.com"));
+        let sealed = codes.seal("https://x/signup?token=t", &hash).unwrap();
+        assert!(!sealed.contains("token=t") && !sealed.contains("v4.local"));
+        assert_eq!(codes.unseal(&sealed, &hash).as_deref(), Some("https://x/signup?token=t"));
+        assert_eq!(codes.unseal(&sealed, "another"), None);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub(crate) enum FlowError {
     Invalid { field: &'static str, message: String },
     #[error("{} token refused: {fault:?}", purpose.as_str())]
     Token { purpose: Purpose, fault: TokenFault },
+    /// An email's short code that gives no link, for whatever reason (none is told).
+    #[error("a code refused")]
+    CodeRefused,
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
     #[error("not found: {0:?}")]

@@ -9,6 +9,7 @@ macro_rules! transaction {
 
 pub mod admin;
 pub(crate) mod akana;
+pub(crate) mod codes;
 pub(crate) mod deferred;
 mod error;
 pub(crate) mod password;

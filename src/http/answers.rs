@@ -8,6 +8,7 @@ impl From<flows::FlowError> for HttpError {
         match e {
             E::Invalid { field, message } => HttpError::Invalid { field, message },
             E::Token { purpose, fault } => token(purpose, fault),
+            E::CodeRefused => HttpError::Token { code: CODE_INVALID, message: CODE_REFUSED },
             E::Conflict(kind) => conflict(kind),
             E::NotFound(what) => HttpError::NotFound(
                 match what {
@@ -31,6 +32,11 @@ impl From<flows::FlowError> for HttpError {
         }
     }
 }
+
+pub const CODE_INVALID: &str = "CODE_INVALID";
+/// One answer for every refused code, so that it tells nothing about the address or the code.
+pub const CODE_REFUSED: &str =
+    "That code does not work. Check the email address and the code from the most recent email, or follow the email's link.";
 
 pub const NO_PORTAL: &str = "No developer portal is served at this address.";
 

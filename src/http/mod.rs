@@ -2,6 +2,7 @@ mod access;
 pub mod admin;
 pub mod akana;
 mod answers;
+mod codes;
 pub mod contact;
 pub mod devmail;
 pub mod extract;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(f5xc::router())
         .merge(akana::router())
         .merge(contact::router())
+        .merge(codes::router())
         .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients))
         .route_layer(middleware::from_fn_with_state(state.clone(), security::refuse_cross_site));

@@ -39,6 +39,7 @@ use utoipa_axum::routes;
         (name = "F5 XC admin", description = "F5 XC endpoints behind an API token: the admin password emails, verify_password."),
         (name = "F5 XC contact", description = "The contact directory: address validation and the lists a signup form reads."),
         (name = "Akana", description = "The Akana API Platform users dialect: developer self-signup."),
+        (name = "Codes", description = "The short code every email with a link prints next to it, redeemed for that link."),
         (name = "Pages", description = "Server-rendered pages and their CSRF-protected form posts."),
         (name = "Operations", description = "Health, readiness, metrics and this document.")
     )
@@ -144,7 +145,7 @@ impl Modify for AdminSecuritySchemes {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum BodyErrors {
-    /// `INVALID_INPUT` with the offending `field`, or `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_SUPERSEDED` or `TOKEN_USED` with `"field": "token"`.
+    /// `INVALID_INPUT` with the offending `field`, or `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_SUPERSEDED` or `TOKEN_USED` with `"field": "token"`, or `CODE_INVALID` with `"field": "code"`.
     #[response(status = 400)]
     BadRequest(ErrorBody),
     /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.

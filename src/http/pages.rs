@@ -4,9 +4,10 @@ use super::AppState;
 use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
+use crate::domain::EmailAddress;
 use crate::error::HttpError;
 use crate::flows::{self, akana, password, signup};
-use crate::mail::{ACTIVATION_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
+use crate::mail::{ACTIVATION_PAGE, CODE_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -41,6 +42,7 @@ impl Pages {
         env.add_template("activate.html", include_str!("../../templates/pages/activate.html"))?;
         env.add_template("devmail.html", include_str!("../../templates/pages/devmail.html"))?;
         env.add_template("forms.html", include_str!("../../templates/pages/forms.html"))?;
+        env.add_template("code.html", include_str!("../../templates/pages/code.html"))?;
         env.add_template("home.html", include_str!("../../templates/pages/home.html"))?;
         env.add_template("tenant_form.html", include_str!("../../templates/pages/tenant_form.html"))?;
         env.add_template("developer_form.html", include_str!("../../templates/pages/developer_form.html"))?;
@@ -61,6 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(signup_resend))
         .routes(routes!(password_page, password_submit))
         .routes(routes!(activation_page, activation_submit))
+        .routes(routes!(code_page, code_submit))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,7 +90,10 @@ struct PageForm {
 
 fn page(state: &AppState, status: StatusCode, name: &str, ctx: Value, csrf: Option<&str>) -> Response {
     // Every page can point back to the signup forms (expired links, errors).
-    let ctx = context! { tenant_form => path(state, forms::TENANT_FORM), developer_form => path(state, forms::DEVELOPER_FORM), ..ctx };
+    let ctx = context! {
+        tenant_form => path(state, forms::TENANT_FORM), developer_form => path(state, forms::DEVELOPER_FORM),
+        code_page => path(state, CODE_PAGE), ..ctx
+    };
     let html = match state.pages.render(name, ctx) {
         Ok(h) => h,
         Err(e) => return e.into_response(),
@@ -355,6 +361,76 @@ async fn activation_submit(State(state): State<AppState>, client: ClientAddr, re
         Err(e @ flows::FlowError::Token { .. }) => {
             page(&state, StatusCode::BAD_REQUEST, "activate.html", context! { state => "invalid", error => token_message(e) }, None)
         }
+        Err(e) => error_page(&state, e),
+    }
+}
+
+#[utoipa::path(get, path = CODE_PAGE, operation_id = "usher.CodePage", tag = "Pages",
+    summary = "Asks for an email's short code and the address it was sent to.",
+    responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
+async fn code_page(State(state): State<AppState>) -> Response {
+    code_form(&state, StatusCode::OK, "", None)
+}
+
+fn code_form(state: &AppState, status: StatusCode, email: &str, error: Option<&str>) -> Response {
+    let csrf = form_token(state, CODE_PAGE);
+    let ctx = context! { csrf, email, error, action => path(state, CODE_PAGE) };
+    page(state, status, "code.html", ctx, Some(&csrf))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = usherCodeForm)]
+struct CodeForm {
+    /// The form's CSRF token; its HMAC must be the `usher_csrf` cookie set with the form.
+    #[serde(default)]
+    #[allow(dead_code)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    /// The code printed in the email, typed as the person likes.
+    #[serde(default)]
+    code: String,
+}
+
+#[utoipa::path(post, path = CODE_PAGE, operation_id = "usher.CodePageSubmit", tag = "Pages",
+    summary = "Goes where the email's link goes (303). Spends nothing: the link's page does.",
+    request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To the email's link."),
+        (status = 400, description = "The page again, saying what is wrong.", body = String, content_type = "text/html"),
+        PageErrors, PageThrottled))]
+async fn code_submit(State(state): State<AppState>, req: Request) -> Response {
+    let form: CodeForm = match read_checked(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&state, e),
+    };
+    let Ok(email) = EmailAddress::parse("email", &form.email) else {
+        return code_form(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &form.email,
+            Some("That email address does not look right; check it and try again."),
+        );
+    };
+    match flows::codes::redeem(&state.ctx, &email, &form.code).await {
+        Ok(link) => match HeaderValue::from_str(&link) {
+            Ok(location) => {
+                let mut response = StatusCode::SEE_OTHER.into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::LOCATION, location);
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+                response
+            }
+            Err(e) => error_page(&state, HttpError::Internal(anyhow::Error::from(e).context("a code's link is not a header value"))),
+        },
+        Err(flows::FlowError::CodeRefused) => code_form(
+            &state,
+            StatusCode::BAD_REQUEST,
+            email.as_str(),
+            Some(
+                "That code does not work with that address. Check both against the most recent email; after five wrong codes the email's code stops working, but its link still works.",
+            ),
+        ),
         Err(e) => error_page(&state, e),
     }
 }

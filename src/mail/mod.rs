@@ -26,11 +26,14 @@ pub(crate) struct LinkToMint<'a> {
 pub(crate) struct Minted {
     pub(crate) token: String,
     pub(crate) expires_at_ms: i64,
+    /// The short code printed next to the link (`XXXX-XXXX`), typed at [`CODE_PAGE`].
+    pub(crate) code: Option<String>,
 }
 
 pub(crate) const SIGNUP_PAGE: &str = "/signup";
 pub(crate) const PASSWORD_PAGE: &str = "/password";
 pub(crate) const ACTIVATION_PAGE: &str = "/activate";
+pub(crate) const CODE_PAGE: &str = "/code";
 
 impl Intent {
     pub(crate) fn kind(&self) -> &'static str {
@@ -50,6 +53,18 @@ impl Intent {
             _ => return None,
         };
         Some(LinkToMint { purpose, subject })
+    }
+
+    /// The link a minted token makes, as the email carries it.
+    pub(crate) fn link(&self, public_url: &str, token: &str) -> Option<String> {
+        let page = match self {
+            Self::SignupLinkV2 { .. } => SIGNUP_PAGE,
+            Self::PasswordLinkV2 { .. } => PASSWORD_PAGE,
+            // Akana clients expect the code under `signupCode=`.
+            Self::ActivationCodeV2 { .. } => return Some(format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}")),
+            _ => return None,
+        };
+        Some(format!("{public_url}{page}?token={token}"))
     }
 
     pub(crate) fn scrubbed(&self) -> Self {
@@ -77,7 +92,11 @@ impl Intent {
     pub(crate) fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
         let (token, expires_at) = minted.map_or(("", 0), |m| (m.token.as_str(), m.expires_at_ms));
-        match self {
+        let minted_link = self.link(public_url, token).unwrap_or_default();
+        let typed = minijinja::context! {
+            typed_code => minted.and_then(|m| m.code.clone()), code_page => format!("{public_url}{CODE_PAGE}"),
+        };
+        let ctx = match self {
             Self::SignupLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
                 link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
             },
@@ -91,16 +110,17 @@ impl Intent {
                 expires_at => clock::rfc3339(*expires_at),
             },
             Self::SignupLinkV2 { cname, first_name, .. } => minijinja::context! {
-                link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+                link => minted_link, cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
             },
             Self::PasswordLinkV2 { cname, first_name, .. } => minijinja::context! {
-                link => link(PASSWORD_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+                link => minted_link, cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
             },
             Self::ActivationCodeV2 { tenant, first_name, .. } => minijinja::context! {
-                link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
+                link => minted_link, code => token, tenant, first_name, locale,
                 expires_at => clock::rfc3339(expires_at),
             },
-        }
+        };
+        minijinja::context! { ..ctx, ..typed }
     }
 }
 

@@ -3,13 +3,14 @@
 //! It sits above `flows`, which writes the rows it works through.
 
 use crate::clock::{self, Clock};
+use crate::domain::EmailAddress;
 use crate::flows::deferred::{self, Care};
 use crate::mail::templates::Templates;
 use crate::mail::transport::{Envelope, SendError, Sent, Transport};
 use crate::mail::{Intent, LinkToMint, Minted};
 use crate::store::devmail::DevMessage;
 use crate::store::{self, Conn, Store};
-use crate::tokens::{KeyRing, Purpose};
+use crate::tokens::{KeyRing, MailCodes, Purpose};
 use crate::webhooks;
 use rand::Rng;
 use std::sync::Arc;
@@ -178,8 +179,8 @@ impl Worker {
                             continue;
                         }
                         let intent = serde_json::from_str::<Intent>(&message.payload).map_err(|e| e.to_string());
-                        let minted = match intent.as_ref().ok().and_then(Intent::link_to_mint) {
-                            Some(link) => mint(conn, &keys, &clock, &settings, link).await?,
+                        let minted = match intent.as_ref().ok().and_then(|i| Some((i, i.link_to_mint()?))) {
+                            Some((intent, link)) => mint(conn, &keys, &clock, &settings, link, intent, &message.recipient).await?,
                             None => None,
                         };
                         prepared.push((message, Prepared::Mail(intent, minted)));
@@ -285,14 +286,16 @@ impl Worker {
     }
 }
 
-/// Supersedes the subject's earlier tokens: the newest email is the one whose link works.
-/// A token that cannot be minted (an empty key ring) fails the message, not the batch.
+/// Supersedes the subject's earlier tokens: the newest email is the one whose link works, and so
+/// whose code works. A token that cannot be minted (an empty key ring) fails the message, not the batch.
 async fn mint(
     conn: &mut Conn,
     keys: &KeyRing,
     clock: &Clock,
     settings: &WorkerSettings,
     link: LinkToMint<'_>,
+    intent: &Intent,
+    recipient: &str,
 ) -> Result<Option<Minted>, store::StoreError> {
     let issued = match keys.issue(clock, link.purpose, link.subject, settings.ttl(link.purpose)) {
         Ok(issued) => issued,
@@ -302,7 +305,47 @@ async fn mint(
         }
     };
     store::tokens::insert(conn, link.purpose, link.subject, &issued).await?;
-    Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }))
+    let code = match intent.link(&settings.public_url, &issued.token) {
+        Some(full_link) => code_for(conn, keys, &issued, &full_link, recipient).await?,
+        None => None,
+    };
+    Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms, code }))
+}
+
+/// The code printed next to the link, stored in the same transaction as the link's token. Its row
+/// holds the link sealed: the one place a link outlives the worker's memory (ARCHITECTURE.md).
+/// Without a code the email still goes, with its link.
+async fn code_for(
+    conn: &mut Conn,
+    keys: &KeyRing,
+    issued: &crate::tokens::Issued,
+    full_link: &str,
+    recipient: &str,
+) -> Result<Option<String>, store::StoreError> {
+    let sealed = MailCodes::from_keys(keys).and_then(|codes| {
+        let code = MailCodes::generate();
+        let email = EmailAddress::from_trusted(recipient.to_owned());
+        let code_hash = codes.hash(&code, email.normalized());
+        let sealed = codes.seal(full_link, &code_hash)?;
+        Ok((code, code_hash, email, sealed))
+    });
+    let (code, code_hash, email, sealed) = match sealed {
+        Ok(parts) => parts,
+        Err(e) => {
+            tracing::error!(error = %e, "making an email's code failed; the email goes without one");
+            return Ok(None);
+        }
+    };
+    let row = store::codes::NewCode {
+        code_hash: &code_hash,
+        email_norm: email.normalized(),
+        token_id_hash: &issued.id_hash,
+        sealed_link: &sealed,
+        expires_at: issued.expires_at_ms,
+        now: issued.issued_at_ms,
+    };
+    store::codes::insert(conn, &row).await?;
+    Ok(Some(MailCodes::printed(&code)))
 }
 
 enum Prepared {

@@ -182,6 +182,7 @@ tuple_from_row!(A 0);
 tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
 /// A connection, and whether the job using it wrote outbox rows since it was last asked.
 pub struct Conn(pub(super) Inner, pub(super) bool);

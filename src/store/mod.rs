@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod audit;
 mod checkpoint;
+pub(crate) mod codes;
 mod db;
 pub mod devmail;
 pub mod limits;

@@ -64,6 +64,8 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
         // A spent token's row may go before the token expires: without its row a token cannot be spent.
         let sql = "expires_at < $1 OR used_at < $1 OR superseded_at < $1";
         rules.push(rule("one_time_tokens", Some(Key::Walked("id_hash")), sql, vec![before(p, 0)]));
+        // A code lives no longer than its link's token.
+        rules.push(rule("mail_codes", Some(Key::Walked("code_hash")), "expires_at < $1", vec![before(p, 0)]));
     }
     if let Some(p) = retention.limits {
         rules.push(rule("client_limits", None, "window_start < $1", vec![before(p, CLIENT_WINDOW_MS)]));

@@ -139,3 +139,25 @@ async fn a_person_with_an_expired_link_asks_for_a_new_one_in_a_browser() {
     let fresh = link_in(&app.wait_for_mail("jane@example.com", 2).await[1]["text"]);
     assert_ne!(fresh, link);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_typed_in_a_browser_open_the_emails_link() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+    let mail = app.wait_for_mail("jane@example.com", 1).await.remove(0);
+    let text = mail["text"].as_str().unwrap();
+    let code = text.split_whitespace().find(|w| w.len() == 9 && w.as_bytes()[4] == b'-').expect("a code in the email").to_owned();
+
+    let browser = driver.browser_without_js().await;
+    browser.goto(&app.url("/code")).await.unwrap();
+    wait_for_text(&browser, "Type the code from your email").await;
+    browser.find(Locator::Id("email")).await.unwrap().send_keys("jane@example.com").await.unwrap();
+    // As a person types it from a phone's screen.
+    browser.find(Locator::Id("code")).await.unwrap().send_keys(&code.replace('-', " ").to_lowercase()).await.unwrap();
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let page = wait_for_text(&browser, "Complete your signup").await;
+    assert!(page.contains("acme") && page.contains("jane@example.com"), "{page}");
+    assert_eq!(browser.current_url().await.unwrap().as_str(), link_in(&mail["text"]));
+    browser.close().await.unwrap();
+}

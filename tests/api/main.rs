@@ -11,6 +11,7 @@ mod admin;
 mod akana;
 mod akana_shapes;
 mod browser;
+mod codes;
 mod conformance;
 mod connections;
 mod constant_work;

@@ -53,6 +53,10 @@ const SPEC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/password"),
     ("get", "/activate"),
     ("post", "/activate"),
+    ("get", "/code"),
+    ("post", "/code"),
+    // The code every email with a link carries.
+    ("post", "/no_auth/code"),
     // Operating it.
     ("get", "/healthz"),
     ("get", "/readyz"),
