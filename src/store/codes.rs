@@ -4,7 +4,7 @@ use super::{Conn, StoreError};
 use crate::args;
 use crate::tokens::TokenState;
 
-/// Wrong codes an address may type; the next try finds its codes dead.
+/// Wrong codes an address may type; the next try kills the codes mailed to it so far.
 pub(crate) const MAX_FAILED_TRIES: i64 = 5;
 
 pub(crate) struct NewCode<'a> {
@@ -20,8 +20,8 @@ pub(crate) struct NewCode<'a> {
 /// tokens, and so their codes, which follow their token's state.
 pub(crate) async fn insert(conn: &mut Conn, code: &NewCode<'_>) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO mail_codes (code_hash, email_norm, token_id_hash, sealed_link, expires_at, failed_tries, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        "INSERT INTO mail_codes (code_hash, email_norm, token_id_hash, sealed_link, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         args![code.code_hash, code.email_norm, code.token_id_hash, code.sealed_link, code.expires_at, code.now],
     )
     .await
@@ -35,40 +35,43 @@ pub(crate) struct Found {
     pub(crate) live: bool,
 }
 
-/// `(code_hash, email_norm, sealed_link, expires_at, failed_tries, used_at, superseded_at, token expires_at)`.
+/// `(code_hash, email_norm, sealed_link, expires_at, created_at, used_at, superseded_at, token expires_at)`.
 type CodeRow = (String, String, String, i64, i64, Option<i64>, Option<i64>, Option<i64>);
 
-/// Every try is counted first, for every code of the address, whatever the code typed: on PostgreSQL
-/// the rows stay locked until the try is answered, so concurrent tries cannot pass the cap together.
-/// The same statements run for a known and an unknown address. A right code is given its try back
-/// ([`refund`]); a wrong one keeps it.
+/// Every try is counted first, in `code_tries`, whatever the code typed and whoever the address
+/// belongs to: the same row is written for a known and an unknown address, so neither the
+/// statements nor the work (a changed page, a commit to make durable) tell them apart. The try
+/// past `MAX_FAILED_TRIES` wrong ones kills the codes mailed so far. A right code is given its
+/// try back ([`refund`]); a wrong one keeps it. On PostgreSQL the address's row stays locked until
+/// the try is answered, so concurrent tries cannot pass the cap together.
 pub(crate) async fn take_try(conn: &mut Conn, email_norm: &str, code_hash: &str, now: i64) -> Result<Option<Found>, StoreError> {
-    conn.execute(
-        "UPDATE mail_codes SET failed_tries = failed_tries + 1 WHERE email_norm = $1 AND failed_tries <= $2",
-        args![email_norm, MAX_FAILED_TRIES],
-    )
-    .await?;
+    let (dead_before,): (i64,) = conn
+        .fetch_one(
+            "INSERT INTO code_tries (email_norm, failed, dead_before, last_at) VALUES ($1, 1, 0, $2)
+             ON CONFLICT (email_norm) DO UPDATE SET
+                failed = CASE WHEN code_tries.failed + 1 > $3 THEN 0 ELSE code_tries.failed + 1 END,
+                dead_before = CASE WHEN code_tries.failed + 1 > $3 THEN $2 ELSE code_tries.dead_before END,
+                last_at = $2
+             RETURNING dead_before",
+            args![email_norm, now, MAX_FAILED_TRIES],
+        )
+        .await?;
     let row: Option<CodeRow> = conn
         .fetch_optional(
-            "SELECT c.code_hash, c.email_norm, c.sealed_link, c.expires_at, c.failed_tries, t.used_at, t.superseded_at, t.expires_at
+            "SELECT c.code_hash, c.email_norm, c.sealed_link, c.expires_at, c.created_at, t.used_at, t.superseded_at, t.expires_at
              FROM mail_codes c LEFT JOIN one_time_tokens t ON t.id_hash = c.token_id_hash
              WHERE c.code_hash = $1",
             args![code_hash],
         )
         .await?;
-    Ok(row.map(|(code_hash, email_norm, sealed_link, expires_at, tries, used, superseded, token_expires)| {
+    Ok(row.map(|(code_hash, email_norm, sealed_link, expires_at, created_at, used, superseded, token_expires)| {
         let token = TokenState::of(token_expires.map(|e| (used, superseded, e)), now);
-        let live = tries <= MAX_FAILED_TRIES && expires_at > now && token == TokenState::Live;
+        let live = created_at > dead_before && expires_at > now && token == TokenState::Live;
         Found { code_hash, email_norm, sealed_link, live }
     }))
 }
 
-/// A right code's try is not a wrong one. Codes already past the cap stay dead.
+/// A right code's try is not a wrong one.
 pub(crate) async fn refund(conn: &mut Conn, email_norm: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE mail_codes SET failed_tries = failed_tries - 1 WHERE email_norm = $1 AND failed_tries BETWEEN 1 AND $2",
-        args![email_norm, MAX_FAILED_TRIES],
-    )
-    .await
-    .map(|_| ())
+    conn.execute("UPDATE code_tries SET failed = failed - 1 WHERE email_norm = $1 AND failed > 0", args![email_norm]).await.map(|_| ())
 }

@@ -75,6 +75,10 @@ fn rules(now: i64, retention: &Retention) -> Vec<Rule> {
         rules.push(rule("email_limits", Some(Key::Walked("key")), sql, vec![t, now.div_euclid(DAY_MS)]));
         let sql = "failed_since < $1 AND (locked_until IS NULL OR locked_until < $2)";
         rules.push(rule("login_failures", None, sql, vec![t, now]));
+        // A row that killed codes still in the table keeps them dead.
+        let sql = "last_at < $1 AND NOT EXISTS \
+                   (SELECT 1 FROM mail_codes c WHERE c.email_norm = code_tries.email_norm AND c.created_at <= code_tries.dead_before)";
+        rules.push(rule("code_tries", Some(Key::Walked("email_norm")), sql, vec![t]));
     }
     if let Some(p) = retention.unverified {
         // A lock-out row refers to its user; it goes first, with the limits.
