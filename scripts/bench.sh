@@ -121,7 +121,7 @@ printf '  p99 sorted (ms): echo %s; usher %s\n' "$(sorted "${echo_p99[@]}")" "$(
 
 echo
 echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
-for endpoint in send_password_email signup signupUser resendActivation; do
+for endpoint in send_password_email signup signupUser resendActivation code; do
     taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
 done
 drain
