@@ -29,18 +29,6 @@ async fn redeem(app: &TestApp, email: &str, code: &str) -> (StatusCode, Value) {
     body(app.post_json(REDEEM, &json!({ "email": email, "code": code })).await).await
 }
 
-/// Everything an answer shows but its Date.
-async fn observable(r: reqwest::Response) -> (StatusCode, Vec<(String, String)>, String) {
-    let mut headers: Vec<(String, String)> = r
-        .headers()
-        .iter()
-        .filter(|(k, _)| !["date", "x-request-id"].contains(&k.as_str()))
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
-        .collect();
-    headers.sort();
-    (r.status(), headers, r.text().await.unwrap())
-}
-
 fn refused() -> (StatusCode, Value) {
     (
         StatusCode::BAD_REQUEST,
@@ -53,13 +41,6 @@ fn refused() -> (StatusCode, Value) {
 fn another(code: &str) -> String {
     let first = if code.starts_with('2') { '3' } else { '2' };
     format!("{first}{}", &code[1..])
-}
-
-async fn onboarded(backend: Backend) -> TestApp {
-    let app = TestApp::spawn(backend).await;
-    let token = app.signup_token("acme", "jane@example.com").await;
-    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
-    app
 }
 
 on_each_backend! {

@@ -253,6 +253,27 @@ impl Drop for TestApp {
     }
 }
 
+/// A tenant `acme` whose first user `jane@example.com` is active.
+pub async fn onboarded(backend: Backend) -> TestApp {
+    let app = TestApp::spawn(backend).await;
+    let token = app.signup_token("acme", "jane@example.com").await;
+    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    app
+}
+
+/// Status, headers and body: what must not differ between a known and an unknown address. Date
+/// and X-Request-Id are left out: they differ from one request to the next, whatever the address.
+pub async fn observable(r: Response) -> (StatusCode, Vec<(String, String)>, String) {
+    let mut headers: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| *k != "date" && *k != "x-request-id")
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    (r.status(), headers, r.text().await.unwrap())
+}
+
 pub fn signup_body(cname: &str, email: &str) -> Value {
     json!({
         "account_details": { "domain": cname, "locale": "en-US", "tos_accepted_at": "2026-11-24T10:00:00Z", "tos_version": "2026-01" },
