@@ -150,9 +150,7 @@ pub fn negotiate(accept: &[&str]) -> Option<&'static str> {
 
 pub fn tenant_of(settings: &Settings, headers: &HeaderMap) -> Result<Cname, HttpError> {
     let Some(base) = &settings.tenancy_base_domain else { return Ok(settings.default_tenant.clone()) };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let host =
-        host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let host = super::security::host_name(headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
     match host.strip_suffix(base.as_str()).and_then(|rest| rest.strip_suffix('.')) {
         Some(sub) => Cname::parse("host", sub).map_err(|_| HttpError::NotFound(super::answers::NO_PORTAL.into())),
         None => Ok(settings.default_tenant.clone()),

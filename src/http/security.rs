@@ -229,7 +229,7 @@ async fn hosts_only(state: &AppState, req: Request, next: Next, any_address: boo
 }
 
 /// The host of a `Host` header, lower-case, without port or IPv6 brackets.
-fn host_name(value: &str) -> String {
+pub(crate) fn host_name(value: &str) -> String {
     let value = value.trim();
     let host = match value.strip_prefix('[') {
         Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
