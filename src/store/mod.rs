@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -300,15 +301,33 @@ impl Store {
         match &self.engine {
             Engine::Sqlite { writer, .. } => writer.submit(priority, job).await,
             Engine::Postgres { pool, .. } => {
-                let tx = pool.begin().await.map_err(StoreError::from)?;
-                let mut conn = Conn::new(Inner::PostgresTx(tx));
-                let value = job(&mut conn).await?;
-                let queued = conn.take_queued();
-                let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
-                let committing = std::time::Instant::now();
-                tx.commit().await.map_err(StoreError::from)?;
-                self.commits.record(committing.elapsed(), queued);
-                Ok(value)
+                // A task of its own, so that the transaction runs to its COMMIT or ROLLBACK whatever
+                // becomes of the caller: a request whose client hangs up drops its future, and a
+                // transaction dropped between two statements left its pooled connection inside it
+                // for the next request ("there is already a transaction in progress").
+                let (pool, commits) = (pool.clone(), self.commits.clone());
+                let transaction = async move {
+                    let tx = pool.begin().await.map_err(StoreError::from)?;
+                    let mut conn = Conn::new(Inner::PostgresTx(tx));
+                    let done = job(&mut conn).await;
+                    let queued = conn.take_queued();
+                    let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
+                    let value = match done {
+                        Ok(value) => value,
+                        Err(e) => {
+                            // Said now, not left to the pool: the connection goes back outside any transaction.
+                            let _ = tx.rollback().await;
+                            return Err(e);
+                        }
+                    };
+                    let committing = std::time::Instant::now();
+                    tx.commit().await.map_err(StoreError::from)?;
+                    commits.record(committing.elapsed(), queued);
+                    Ok(value)
+                };
+                tokio::spawn(transaction.instrument(tracing::Span::current()))
+                    .await
+                    .map_err(|e| E::from(StoreError::Aborted(format!("a write transaction's task failed: {e}"))))?
             }
         }
     }
