@@ -86,6 +86,8 @@ pub(crate) struct Rotated {
 
 pub struct KeyRing {
     keys: Vec<(String, SymmetricKey<V4>)>,
+    /// Derived once from the signing key: every redeemed and every minted code uses them.
+    codes: MailCodes,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -113,19 +115,20 @@ impl KeyRing {
             }
             keys.push((id.to_owned(), key));
         }
-        if keys.is_empty() {
-            bail!("the key ring is empty");
-        }
-        Ok(Self { keys })
+        let (_, signing) = keys.first().context("the key ring is empty")?;
+        let codes = MailCodes::from_signing_key(signing.as_bytes())?;
+        Ok(Self { keys, codes })
     }
 
     /// HMAC-SHA-256(signing key, label): every instance sharing the ring derives the same key.
     pub(crate) fn derive(&self, label: &str) -> anyhow::Result<[u8; 32]> {
-        use hmac::{Hmac, Mac};
         let signing = self.keys.first().map(|(_, k)| k.as_bytes()).unwrap_or_default();
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(signing).context("deriving a key")?;
-        mac.update(label.as_bytes());
-        Ok(mac.finalize().into_bytes().into())
+        derive(signing, label)
+    }
+
+    /// The keys of the codes printed next to links.
+    pub(crate) fn codes(&self) -> &MailCodes {
+        &self.codes
     }
 
     pub fn generate_entry(id: &str) -> anyhow::Result<String> {
@@ -218,6 +221,13 @@ impl KeyRing {
     }
 }
 
+fn derive(signing: &[u8], label: &str) -> anyhow::Result<[u8; 32]> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(signing).context("deriving a key")?;
+    mac.update(label.as_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
 /// The short code an email prints next to its link, typed where the link cannot be followed.
 /// Only its keyed hash is stored, and its link only sealed (see `mail_codes`).
 pub(crate) struct MailCodes {
@@ -234,10 +244,10 @@ const SEALED_HEADER: &str = "v4.local.";
 
 impl MailCodes {
     /// Derived from the signing key: a rotation kills the codes already mailed (their links still work).
-    pub(crate) fn from_keys(keys: &KeyRing) -> anyhow::Result<Self> {
+    fn from_signing_key(signing: &[u8]) -> anyhow::Result<Self> {
         use hmac::Mac;
-        let mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&keys.derive("usher mail code v1")?).context("deriving the code key")?;
-        let seal = SymmetricKey::<V4>::from(&keys.derive("usher mail code link v1")?)
+        let mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&derive(signing, "usher mail code v1")?).context("deriving the code key")?;
+        let seal = SymmetricKey::<V4>::from(&derive(signing, "usher mail code link v1")?)
             .map_err(|_| anyhow::anyhow!("deriving the code's link key"))?;
         Ok(Self { mac, seal })
     }
@@ -416,7 +426,8 @@ mod tests {
 
     #[test]
     fn a_sealed_link_opens_only_under_its_own_code_hash() {
-        let codes = MailCodes::from_keys(&ring(&entry("k1"))).unwrap();
+        let ring = ring(&entry("k1"));
+        let codes = ring.codes();
         let hash = codes.hash("ABCD1234", "jo@example.com");
         assert_ne!(hash, codes.hash("ABCD1234", "al@example.com"));
         let sealed = codes.seal("https://x/signup?token=t", &hash).unwrap();

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 /// unknown address, a dead, superseded, spent or expired code are not told apart. Known and
 /// unknown addresses cost the same: one HMAC, the same statements.
 pub(crate) async fn redeem(ctx: &Ctx, email: &EmailAddress, typed: &str) -> Result<String, FlowError> {
-    let codes = MailCodes::from_keys(&ctx.keys).map_err(|e| FlowError::Internal(e.context("deriving the code keys")))?;
+    let codes = ctx.keys.codes();
     let code_hash = codes.hash(&MailCodes::normalise(typed), email.normalized());
     let email_norm = email.normalized().to_owned();
     let found = {

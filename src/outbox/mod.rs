@@ -322,13 +322,13 @@ async fn code_for(
     full_link: &str,
     recipient: &str,
 ) -> Result<Option<String>, store::StoreError> {
-    let sealed = MailCodes::from_keys(keys).and_then(|codes| {
+    let codes = keys.codes();
+    let sealed = {
         let code = MailCodes::generate();
         let email = EmailAddress::from_trusted(recipient.to_owned());
         let code_hash = codes.hash(&code, email.normalized());
-        let sealed = codes.seal(full_link, &code_hash)?;
-        Ok((code, code_hash, email, sealed))
-    });
+        codes.seal(full_link, &code_hash).map(|sealed| (code, code_hash, email, sealed))
+    };
     let (code, code_hash, email, sealed) = match sealed {
         Ok(parts) => parts,
         Err(e) => {
