@@ -2,7 +2,8 @@ use super::signup::NewSignupRecord;
 use super::{Caller, Context, Ctx, FlowError, MailFlow, audit};
 use crate::domain::{EmailAddress, Locale, UserState};
 use crate::mail::{self, Intent};
-use crate::store::{self, Backend, Conn, outbox::Envelope, outbox::Status};
+use crate::store::outbox::{Envelope, Queued, Unless};
+use crate::store::{self, Backend, Conn};
 use crate::{tokens, webhooks};
 use serde::{Deserialize, Serialize};
 
@@ -37,14 +38,33 @@ impl Request {
     }
 }
 
-pub(crate) async fn submit(ctx: &Ctx, conn: &mut Conn, now: i64, flow: MailFlow, request: &Request) -> Result<(), FlowError> {
+/// Queues `request` for the worker to resolve, unless `unless` is so: then nothing is written
+/// and the answer is `false`. One statement on PostgreSQL, so one round trip: the worker does
+/// the reading and the writing that the answer must not depend on.
+pub(crate) async fn submit(ctx: &Ctx, flow: MailFlow, request: &Request, unless: Unless) -> Result<bool, FlowError> {
     let (to, tenant, locale) = request.envelope();
-    let recipient = EmailAddress::from_trusted(to.to_owned());
-    ctx.take_email_slot(conn, flow, &recipient, now).await?;
+    let key = ctx.email_slot_key(flow, &EmailAddress::from_trusted(to.to_owned()));
     let payload = serde_json::to_string(request).context("encoding the request")?;
-    let envelope = Envelope { kind: request.kind(), recipient: to, tenant, locale, payload: &payload };
-    mail::insert(conn, now, ctx.mail_domain(), &envelope, Status::Requested).await.context("writing the request row")?;
-    Ok(())
+    let (to, tenant, locale, kind) = (to.to_owned(), tenant.map(str::to_owned), locale.to_owned(), request.kind());
+    let (message_id, backend) = (mail::new_message_id(ctx.mail_domain()), ctx.store.backend());
+    let (interval, daily) = (ctx.settings.limit_email_interval, ctx.settings.limit_email_daily);
+    let queued = ctx
+        .write_statement(move |_, conn, now| {
+            Box::pin(async move {
+                let envelope = Envelope { kind, recipient: &to, tenant: tenant.as_deref(), locale: &locale, payload: &payload };
+                let slot = store::limits::EmailSlot { key: &key, interval, daily };
+                store::outbox::request(conn, backend, &unless, &slot, &message_id, &envelope, now).await.context("queueing the request")
+            })
+        })
+        .await?;
+    match queued {
+        Queued::Yes => Ok(true),
+        Queued::Stopped => Ok(false),
+        Queued::Limited(retry_after) => {
+            crate::metrics::refused("email");
+            Err(FlowError::RateLimited { retry_after })
+        }
+    }
 }
 
 struct Mail {

@@ -93,7 +93,7 @@ impl Ctx {
         recipient: &EmailAddress,
         now: i64,
     ) -> Result<(), FlowError> {
-        let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
+        let key = self.email_slot_key(flow, recipient);
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
             .await
@@ -105,6 +105,20 @@ impl Ctx {
                 Err(FlowError::RateLimited { retry_after })
             }
         }
+    }
+
+    fn email_slot_key(&self, flow: MailFlow, recipient: &EmailAddress) -> String {
+        format!("{}:{}", flow.key(), recipient.mailbox_key())
+    }
+
+    /// [`Ctx::write`] for a job that is one statement on PostgreSQL ([`Store::write_statement`]).
+    pub(crate) async fn write_statement<T, F>(&self, job: F) -> Result<T, FlowError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(Ctx, &'c mut Conn, i64) -> BoxFuture<'c, Result<T, FlowError>> + Send + 'static,
+    {
+        let ctx = self.clone();
+        self.store.write_statement(move |conn| job(ctx.clone(), conn, ctx.clock.now_ms())).await.context("in a write")
     }
 
     /// `now` is read when the job runs, so on SQLite times are in commit order. Called through

@@ -1,9 +1,11 @@
 //! `requested` → `pending` | `dropped`; `pending` → `sending` → `sent` | `pending` | `failed`.
 //! A `sending` row whose lease ran out belongs to a dead worker: any worker may claim it.
 
-use super::{Backend, Conn, StoreError};
+use super::limits::EmailSlot;
+use super::{Backend, Conn, StoreError, Value};
 use crate::args;
 use serde::Serialize;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +95,99 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
     .await
     .map(|_| ())
 }
+
+/// What must not be so for a request to be queued: checked in the statement that queues it.
+#[derive(Debug, Clone)]
+pub(crate) enum Unless {
+    Nothing,
+    /// A new tenant's name belongs to a tenant already.
+    CnameTaken(String),
+    /// `cname` is no tenant open to developer signups (the default tenant always is).
+    PortalClosed {
+        cname: String,
+        default_tenant: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Yes,
+    /// The recipient's slot is taken; it frees in this long.
+    Limited(Duration),
+    /// What [`Unless`] names is so; nothing was written.
+    Stopped,
+}
+
+/// Queues a request to be resolved by the worker, if `unless` is not so and the recipient's
+/// slot is free. On PostgreSQL this is one statement, so a request costs one round trip and
+/// one commit: the check, the slot and the row are its common table expressions, and what the
+/// outer `SELECT` reads of the slot's row is as it stood before the statement.
+pub(crate) async fn request(
+    conn: &mut Conn,
+    backend: Backend,
+    unless: &Unless,
+    slot: &EmailSlot<'_>,
+    message_id: &str,
+    m: &Envelope<'_>,
+    now: i64,
+) -> Result<Queued, StoreError> {
+    if backend == Backend::Sqlite {
+        let stopped = match unless {
+            Unless::Nothing => false,
+            Unless::CnameTaken(cname) => {
+                conn.fetch_optional::<(i64,)>("SELECT 1 FROM tenants WHERE cname = $1", args![cname]).await?.is_some()
+            }
+            Unless::PortalClosed { cname, default_tenant } => conn
+                .fetch_optional::<(i64,)>(&format!("SELECT 1 FROM tenants WHERE {PORTAL_OPEN}"), args![cname, default_tenant])
+                .await?
+                .is_none(),
+        };
+        if stopped {
+            return Ok(Queued::Stopped);
+        }
+        if let Err(wait) = super::limits::take_email(conn, slot.key, now, slot.interval, slot.daily).await? {
+            return Ok(Queued::Limited(wait));
+        }
+        enqueue(conn, message_id, m, Status::Requested, now).await?;
+        return Ok(Queued::Yes);
+    }
+    let (stop, stop_args) = match unless {
+        Unless::Nothing => ("SELECT 1 WHERE false", vec![]),
+        Unless::CnameTaken(cname) => ("SELECT 1 FROM tenants WHERE cname = $13", vec![Value::from(cname)]),
+        Unless::PortalClosed { cname, default_tenant } => (
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE cname = $13 AND (developer_signup <> 0 OR cname = $14))",
+            vec![Value::from(cname), Value::from(default_tenant)],
+        ),
+    };
+    let take = super::limits::TAKE.replace("VALUES ($1, $2, $3, 1)", "SELECT $1, $2, $3, 1 WHERE NOT EXISTS (SELECT 1 FROM stop)");
+    let sql = format!(
+        "WITH stop AS ({stop}),
+         slot AS ({take} RETURNING key),
+         queued AS (
+             INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
+             SELECT $7, $8, $9, $10, $11, $12, 'requested', 0, $2, $2 FROM slot
+             RETURNING id
+         )
+         SELECT (SELECT COUNT(*) FROM stop), (SELECT COUNT(*) FROM queued), held.last_at, held.day, held.day_count
+         FROM (SELECT 1) AS one LEFT JOIN email_limits AS held ON held.key = $1"
+    );
+    let mut args = slot.args(now);
+    args.extend(args![message_id, m.kind, m.recipient, m.tenant, m.locale, m.payload].iter().copied());
+    args.extend(stop_args);
+    let (stopped, queued, last_at, day, count): (i64, i64, Option<i64>, Option<i64>, Option<i64>) = conn.fetch_one(&sql, &args).await?;
+    Ok(match (stopped, queued, last_at, day, count) {
+        (1.., _, _, _, _) => Queued::Stopped,
+        (_, 1.., _, _, _) => {
+            conn.queued_outbox_row();
+            Queued::Yes
+        }
+        (_, _, Some(last_at), Some(day), Some(count)) => Queued::Limited(slot.wait(now, (last_at, day, count))),
+        _ => return Err(StoreError::Aborted("a request was neither queued nor held back by a slot".into())),
+    })
+}
+
+/// A portal takes developer signups: `$1` its name, `$2` the default tenant's.
+const PORTAL_OPEN: &str = "cname = $1 AND (developer_signup <> 0 OR cname = $2)";
 
 crate::from_row!(Requested { id, payload, created_at });
 

@@ -467,3 +467,40 @@ async fn postgres_writes_cancelled_at_any_point_leave_no_transaction_open_and_no
         assert!(insert_tenant(&store, &uuid_like()[..12]).await.is_ok());
     }
 }
+
+/// On PostgreSQL an email request is one statement in its own implicit transaction: one round
+/// trip and one commit, with no `BEGIN` and `COMMIT` around it (three round trips more).
+/// `store` logs `BEGIN`, `COMMIT` and `ROLLBACK` as statements too, so they would show here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_takes_one_round_trip_for_each_email_request() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("USHER_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let (app, base) = probed(backend).await;
+    let token = app.signup_token("acme", "jane@example.com").await;
+    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    let password = format!("{base}/no_auth/send_password_email");
+    let signup = format!("{base}/no_auth/namespaces/system/f5xc-saas/signup");
+    let developer = format!("{base}/api/users/signupUser");
+    let resend = format!("{base}/api/users/resendActivation");
+    // The default portal is made by its first request, in a transaction of its own.
+    let _ = statements_of(&app, &developer, post_form(&app, &developer, akana_signup("first@example.com"))).await;
+    let runs = [
+        statements_of(&app, &password, app.post_json(&password, &json!({ "cname": "acme", "email": "jane@example.com" }))).await,
+        statements_of(&app, &password, app.post_json(&password, &json!({ "cname": "acme", "email": "nobody@example.com" }))).await,
+        statements_of(&app, &signup, app.post_json(&signup, &signup_body("other", "kim@example.com"))).await,
+        statements_of(&app, &developer, post_form(&app, &developer, akana_signup("dev@example.com"))).await,
+        statements_of(&app, &resend, post_form(&app, &resend, "emailAddress=dev%40example.com".to_owned())).await,
+    ];
+    for ran in runs {
+        assert_eq!(ran.len(), 1, "one statement: {ran:#?}");
+        assert!(ran[0].starts_with("WITH stop AS"), "the request's checks, slot and row in one statement: {ran:#?}");
+    }
+
+    // A taken name stops the statement before it takes the address's slot.
+    let taken = app.post_json(&signup, &signup_body("acme", "lee@example.com")).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let free = app.post_json(&signup, &signup_body("lees", "lee@example.com")).await;
+    assert_eq!(free.status(), StatusCode::OK, "the refused signup took no slot");
+}
