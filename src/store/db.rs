@@ -9,6 +9,42 @@ use sqlx::{Postgres, Row as _};
 pub enum Value<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
+    /// PostgreSQL's arrays, for statements that take a batch in one round trip
+    /// (`… FROM unnest($1::bigint[], $2::text[])`); SQLite has none.
+    Ints(&'a [i64]),
+    Texts(&'a [&'a str]),
+    MaybeTexts(&'a [Option<&'a str>]),
+    MaybeInts(&'a [Option<i64>]),
+}
+
+impl<'a> From<&'a Vec<Option<i64>>> for Value<'a> {
+    fn from(v: &'a Vec<Option<i64>>) -> Self {
+        Self::MaybeInts(v)
+    }
+}
+
+impl<'a> From<&'a [i64]> for Value<'a> {
+    fn from(v: &'a [i64]) -> Self {
+        Self::Ints(v)
+    }
+}
+
+impl<'a> From<&'a Vec<i64>> for Value<'a> {
+    fn from(v: &'a Vec<i64>) -> Self {
+        Self::Ints(v)
+    }
+}
+
+impl<'a> From<&'a Vec<&'a str>> for Value<'a> {
+    fn from(v: &'a Vec<&'a str>) -> Self {
+        Self::Texts(v)
+    }
+}
+
+impl<'a> From<&'a Vec<Option<&'a str>>> for Value<'a> {
+    fn from(v: &'a Vec<Option<&'a str>>) -> Self {
+        Self::MaybeTexts(v)
+    }
 }
 
 impl From<i64> for Value<'_> {
@@ -305,6 +341,9 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<
         match value {
             Value::Int(v) => stmt.raw_bind_parameter(index, v)?,
             Value::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Value::Ints(_) | Value::Texts(_) | Value::MaybeTexts(_) | Value::MaybeInts(_) => {
+                return Err(decode(&format!("${n}"), "SQLite takes no arrays"));
+            }
         }
     }
     Ok(())
@@ -348,6 +387,10 @@ mod pg {
             q = match *value {
                 Value::Int(v) => q.bind(v),
                 Value::Text(v) => q.bind(v),
+                Value::Ints(v) => q.bind(v),
+                Value::Texts(v) => q.bind(v),
+                Value::MaybeTexts(v) => q.bind(v),
+                Value::MaybeInts(v) => q.bind(v),
             };
         }
         q

@@ -49,6 +49,21 @@ impl EmailSlot<'_> {
         args![self.key, now, now.div_euclid(DAY_MS), now - interval_ms, i64::from(self.daily), interval_ms].to_vec()
     }
 
+    /// Whether the row `(last_at, day, day_count)` holds the slot at `now`, as [`TAKE`] decides.
+    pub(crate) fn refuses(&self, now: i64, (last_at, row_day, count): (i64, i64, i64)) -> bool {
+        let interval_ms = crate::clock::ms(self.interval);
+        let too_soon = interval_ms != 0 && last_at > now - interval_ms;
+        let day_full = row_day == now.div_euclid(DAY_MS) && count >= i64::from(self.daily);
+        too_soon || day_full
+    }
+
+    /// The wait when another request took the slot at `now`: an interval, or with none the rest of
+    /// the day (that request used its last email).
+    pub(crate) fn taken_just_now(&self, now: i64) -> Duration {
+        let wait_ms = if self.interval.is_zero() { (now.div_euclid(DAY_MS) + 1) * DAY_MS - now } else { crate::clock::ms(self.interval) };
+        Duration::from_millis(wait_ms.max(1000) as u64)
+    }
+
     /// How long until the slot is free, from the row that held it: `(last_at, day, day_count)`.
     pub(crate) fn wait(&self, now: i64, (last_at, row_day, count): (i64, i64, i64)) -> Duration {
         let day = now.div_euclid(DAY_MS);

@@ -181,8 +181,12 @@ pub(crate) async fn request(
             conn.queued_outbox_row();
             Queued::Yes
         }
-        (_, _, Some(last_at), Some(day), Some(count)) => Queued::Limited(slot.wait(now, (last_at, day, count))),
-        _ => return Err(StoreError::Aborted("a request was neither queued nor held back by a slot".into())),
+        (_, _, Some(last_at), Some(day), Some(count)) if slot.refuses(now, (last_at, day, count)) => {
+            Queued::Limited(slot.wait(now, (last_at, day, count)))
+        }
+        // The statement's snapshot shows a free slot (or none) that a concurrent request took
+        // just before this one could, which the conflict's own check saw: it is held from now.
+        _ => Queued::Limited(slot.taken_just_now(now)),
     })
 }
 
@@ -305,6 +309,42 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbe
         )
         .await?;
     Ok(changed == 1)
+}
+
+/// A sent message, for [`mark_sent_many`].
+pub struct Sent<'a> {
+    pub id: i64,
+    pub at: i64,
+    pub scrubbed_payload: &'a str,
+}
+
+/// [`mark_sent`] for a batch, one statement on PostgreSQL; the ids `worker` still held.
+pub async fn mark_sent_many(conn: &mut Conn, backend: Backend, worker: &str, sent: &[Sent<'_>]) -> Result<Vec<i64>, StoreError> {
+    if backend == Backend::Sqlite || sent.len() == 1 {
+        let mut kept = Vec::with_capacity(sent.len());
+        for s in sent {
+            if mark_sent(conn, s.id, worker, s.at, s.scrubbed_payload).await? {
+                kept.push(s.id);
+            }
+        }
+        return Ok(kept);
+    }
+    if sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = sent.iter().map(|s| s.id).collect();
+    let at: Vec<i64> = sent.iter().map(|s| s.at).collect();
+    let payloads: Vec<&str> = sent.iter().map(|s| s.scrubbed_payload).collect();
+    let kept: Vec<(i64,)> = conn
+        .fetch_all(
+            "UPDATE outbox SET status = 'sent', sent_at = d.at, next_attempt_at = d.at, payload = d.payload, lease_until = NULL, last_error = NULL
+             FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS d(id, at, payload)
+             WHERE outbox.id = d.id AND outbox.claimed_by = $1 AND outbox.status = 'sending'
+             RETURNING outbox.id",
+            args![worker, &ids, &at, &payloads],
+        )
+        .await?;
+    Ok(kept.into_iter().map(|(id,)| id).collect())
 }
 
 pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, StoreError> {
