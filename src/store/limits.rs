@@ -76,10 +76,12 @@ impl EmailSlot<'_> {
     }
 }
 
+/// Three parameters a row keeps each statement under PostgreSQL's 65,535.
+pub const CLIENT_HITS_A_STATEMENT: usize = 1000;
+
 pub(crate) async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
     let mut totals = Vec::with_capacity(hits.len());
-    // Three parameters a row keeps each statement under PostgreSQL's 65,535.
-    for chunk in hits.chunks(1000) {
+    for chunk in hits.chunks(CLIENT_HITS_A_STATEMENT) {
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, ${})", 2 * i + 2, 2 * i + 3)).collect();
         let sql = format!(
             "INSERT INTO client_limits (client, window_start, hits) VALUES {}

@@ -543,6 +543,11 @@ pub async fn migration_status(url: &str, timeout: Duration) -> anyhow::Result<Op
     Ok(Some(MigrationStatus { applied: applied.len(), pending, foreign }))
 }
 
+/// One column of a batch, for a statement that takes the batch as arrays (`unnest`).
+pub(crate) fn column<'a, T, C>(rows: &'a [T], f: impl Fn(&'a T) -> C) -> Vec<C> {
+    rows.iter().map(f).collect()
+}
+
 pub fn is_unique_violation(e: &StoreError) -> bool {
     e.is_unique_violation()
 }

@@ -224,6 +224,54 @@ pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), S
     .map(|_| ())
 }
 
+/// [`resolve`] for a batch of `(id, envelope)`; one statement on PostgreSQL.
+pub async fn resolve_many(conn: &mut Conn, backend: Backend, resolved: &[(i64, Envelope<'_>)]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || resolved.len() == 1 {
+        for (id, r) in resolved {
+            resolve(conn, *id, r).await?;
+        }
+        return Ok(());
+    }
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
+    let kinds = super::column(resolved, |(_, r)| r.kind);
+    let recipients = super::column(resolved, |(_, r)| r.recipient);
+    let locales = super::column(resolved, |(_, r)| r.locale);
+    let payloads = super::column(resolved, |(_, r)| r.payload);
+    let tenants: Vec<Option<&str>> = resolved.iter().map(|(_, r)| r.tenant).collect();
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', kind = r.kind, recipient = r.recipient, tenant = r.tenant, locale = r.locale,
+                payload = r.payload, attempts = 0, last_error = NULL
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, kind, recipient, tenant, locale, payload)
+         WHERE outbox.id = r.id AND outbox.status = 'requested'",
+        args![&ids, &kinds, &recipients, &tenants, &locales, &payloads],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// [`drop_request`] for a batch; one statement on PostgreSQL.
+pub async fn drop_requests(conn: &mut Conn, backend: Backend, ids: &[i64], reason: &str) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || ids.len() == 1 {
+        for id in ids {
+            drop_request(conn, *id, reason).await?;
+        }
+        return Ok(());
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = ids.to_vec();
+    conn.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = ANY($1::bigint[]) AND status = 'requested'",
+        args![&ids, reason],
+    )
+    .await
+    .map(|_| ())
+}
+
 pub async fn drop_request(conn: &mut Conn, id: i64, reason: &str) -> Result<(), StoreError> {
     conn.execute("UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = $1 AND status = 'requested'", args![id, reason])
         .await

@@ -372,7 +372,9 @@ fn init_test_log() {
             tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
         });
         let statements = tracing_subscriber::filter::filter_fn(|meta| {
-            ["usher::sql", "usher::failure"].contains(&meta.target()) || (meta.is_span() && meta.name() == "request")
+            // Every span: a statement run inside a child span (the worker's `resolve`) still
+            // belongs to the request span above it.
+            ["usher::sql", "usher::failure"].contains(&meta.target()) || meta.is_span()
         });
         let _ = tracing_subscriber::registry().with(StatementLog.with_filter(statements)).with(fmt).try_init();
     });
