@@ -467,7 +467,11 @@ fn check_language(
         for variable in used.difference(&given) {
             problems.push(format!(
                 "{origin}: `{id}` uses `${variable}`, which the English `{id}` does not have, so it is never given{}",
-                if given.is_empty() { String::new() } else { format!(" (it is given {})", given.iter().map(|v| format!("${v}")).collect::<Vec<_>>().join(", ")) }
+                if given.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it is given {})", given.iter().map(|v| format!("${v}")).collect::<Vec<_>>().join(", "))
+                }
             ));
         }
     }
@@ -575,7 +579,9 @@ mod tests {
     #[test]
     fn a_template_calls_t_in_the_language_of_its_lang_and_escapes_as_html_needs() {
         let mut env = minijinja::Environment::new();
-        env.set_auto_escape_callback(|name| if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None });
+        env.set_auto_escape_callback(
+            |name| if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None },
+        );
         add_to(&mut env, Arc::new(Catalogue::built_in().unwrap()));
         env.add_template("hello.txt", r#"{{ t("mail-hello", name=name) }} {{ t("mail-signup-intro", cname=cname) }}"#).unwrap();
         env.add_template("hello.html", r#"{{ t("mail-hello", name=name) }} {{ t("mail-signup-intro-html", cname=cname) }}"#).unwrap();
@@ -585,9 +591,15 @@ mod tests {
 
         let ctx = |lang: Option<&str>| minijinja::context! { lang, name => "<Jo>", cname => "a&b" };
         let text = env.get_template("hello.txt").unwrap().render(ctx(Some("de"))).unwrap();
-        assert_eq!(text, "Hallo <Jo>, Vielen Dank für Ihre Registrierung. Um den Mandanten „a&b“ anzulegen und Ihr Passwort festzulegen, öffnen Sie diesen Link:");
+        assert_eq!(
+            text,
+            "Hallo <Jo>, Vielen Dank für Ihre Registrierung. Um den Mandanten „a&b“ anzulegen und Ihr Passwort festzulegen, öffnen Sie diesen Link:"
+        );
         let html = env.get_template("hello.html").unwrap().render(ctx(None)).unwrap();
-        assert!(html.starts_with("Hello &lt;Jo&gt;, Thank you for signing up. To create the tenant <strong>a&amp;b</strong> and"), "{html}");
+        assert!(
+            html.starts_with("Hello &lt;Jo&gt;, Thank you for signing up. To create the tenant <strong>a&amp;b</strong> and"),
+            "{html}"
+        );
         assert!(env.get_template("hello.txt").unwrap().render(ctx(Some("de-AT"))).unwrap().starts_with("Hallo"), "a tag is negotiated");
         for (name, why) in [("markup.txt", "holds markup"), ("unknown.txt", "no message `mail-nope`"), ("missing.txt", "name")] {
             let e = env.get_template(name).unwrap().render(ctx(Some("en"))).unwrap_err();
@@ -607,7 +619,10 @@ mod tests {
         args.set("cname", "acme");
         assert_eq!(fr.message("mail-signup-subject", &args).unwrap(), "Confirm your signup for acme");
         let reported = catalogue.fallbacks().join("\n");
-        assert!(reported.starts_with("fr lacks ") && reported.contains("mail-signup-subject") && !reported.contains("mail-hello,"), "{reported}");
+        assert!(
+            reported.starts_with("fr lacks ") && reported.contains("mail-signup-subject") && !reported.contains("mail-hello,"),
+            "{reported}"
+        );
     }
 
     #[test]

@@ -122,10 +122,35 @@ mod tests {
     }
 
     #[test]
+    fn the_text_parts_keep_one_blank_line_between_paragraphs_with_or_without_a_code() {
+        let t = templates(None);
+        let intents = [
+            Intent::SignupLinkV2 { signup_id: "s".into(), cname: "acme".into(), first_name: "Jo".into() },
+            Intent::PasswordLinkV2 { user_id: "u".into(), cname: "acme".into(), first_name: "Jo".into() },
+            Intent::ActivationCodeV2 { user_id: "u".into(), tenant: "acme".into(), first_name: "Jo".into() },
+            Intent::AccountExistsV1 {},
+        ];
+        for code in [None, Some("7K3D-Q9XM".to_owned())] {
+            let minted = crate::mail::Minted { token: "v4.local.TKN".into(), expires_at_ms: 0, code };
+            for locale in ["en", "de"] {
+                for intent in &intents {
+                    let ctx = intent.context("https://usher.example", locale, t.catalogue().negotiate(locale), Some(&minted));
+                    let text = t.render(intent.kind(), None, locale, &ctx).unwrap().text;
+                    assert!(!text.contains("\n\n\n") && text.ends_with(".\n"), "{locale} {}: {text:?}", intent.kind());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn names_are_escaped_in_html_but_not_in_text() {
         let t = templates(None);
         let r = t.render("signup_link", None, "en", &signup_ctx(&t, "<b>Jo</b>", "en")).unwrap();
-        assert!(r.html.contains("<p>Hello &lt;b&gt;Jo&lt;&#x2f;b&gt;,</p>") || r.html.contains("<p>Hello &lt;b&gt;Jo&lt;/b&gt;,</p>"), "{}", r.html);
+        assert!(
+            r.html.contains("<p>Hello &lt;b&gt;Jo&lt;&#x2f;b&gt;,</p>") || r.html.contains("<p>Hello &lt;b&gt;Jo&lt;/b&gt;,</p>"),
+            "{}",
+            r.html
+        );
         assert!(r.text.starts_with("Hello <b>Jo</b>,\n"), "{}", r.text);
     }
 
