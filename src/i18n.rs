@@ -172,7 +172,7 @@ impl Catalogue {
             }
         }
         // Stable: equal weights keep the order the client sent.
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
         self.best_of(&ranked.into_iter().map(|(_, tag)| tag).collect::<Vec<_>>())
     }
 
