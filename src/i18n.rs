@@ -122,8 +122,8 @@ impl Catalogue {
                 fallbacks.push(format!("{tag} lacks {}: those are written in English", missing.join(", ")));
             }
             let mut bundle = FluentBundle::new_concurrent(vec![id.clone()]);
-            // Isolation marks (U+2068, U+2069) would land in subjects and text parts as invisible
-            // characters; none of the languages is written right to left.
+            // Isolation marks (U+2068, U+2069) around each argument would land in subjects and text
+            // parts as invisible characters; the built-in languages are all written left to right.
             bundle.set_use_isolating(false);
             bundle.add_builtins().map_err(|e| anyhow::anyhow!("adding Fluent's functions: {e:?}"))?;
             let layers = english_sources.iter().cloned().chain(built_in.iter().chain(&operator).map(|s| s.resource.clone()));
