@@ -20,6 +20,7 @@ pub(crate) use error::{Conflict, Context, FlowError, Missing, Resource, TokenFau
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
+use crate::i18n::Catalogue;
 use crate::passwords::Hasher;
 use crate::store::{self, BoxFuture, Conn, Store};
 use crate::tokens::KeyRing;
@@ -51,6 +52,9 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     pub(crate) hasher: Hasher,
     pub(crate) settings: Arc<Settings>,
+    /// What mail and pages say, in each language: pages choose theirs with
+    /// `Catalogue::from_accept_language` and call `t` through `i18n::add_to`.
+    pub catalogue: Arc<Catalogue>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

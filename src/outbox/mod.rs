@@ -476,7 +476,8 @@ impl Delivery {
         }
         // A V1 row gives its token up only once delivered, so `usher outbox retry` of a failed one still works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
-        let ctx = intent.context(&self.settings.public_url, &m.locale, minted.as_ref());
+        let language = self.templates.catalogue().negotiate(&m.locale);
+        let ctx = intent.context(&self.settings.public_url, &m.locale, language, minted.as_ref());
         let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
             Ok(r) => r,
             Err(e) => return Self::fail(&m, &format!("template error: {e:#}")),
