@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod admin;
 mod akana;
 mod akana_shapes;
