@@ -44,7 +44,7 @@ pub(crate) async fn check(settings: &Settings, connect: bool) -> Vec<Finding> {
     found.push(keys(settings));
     found.extend(mail(settings, connect).await);
     found.push(match crate::http::pages::check(settings) {
-        Ok(()) => Finding::ok(format!("pages: {}{}", settings.product_name, branding(settings))),
+        Ok(()) => Finding::ok(format!("pages: {:?}{}", settings.product_name, branding(settings))),
         Err(e) => Finding::problem(format!("{e:#}")),
     });
     if connect {

@@ -156,15 +156,8 @@ impl SignupRequest {
         else {
             return Err(p.into_vec());
         };
-        let details = signup::SignupDetails {
-            company_name,
-            mailing_address,
-            first_name,
-            last_name,
-            contact_number,
-            tos_version,
-            tos_accepted_at,
-        };
+        let details =
+            signup::SignupDetails { company_name, mailing_address, first_name, last_name, contact_number, tos_version, tos_accepted_at };
         Ok(signup::NewSignup { cname, email, tenant_type, locale, details })
     }
 }

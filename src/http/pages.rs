@@ -664,7 +664,9 @@ async fn password_submit(State(state): State<AppState>, client: ClientAddr, lang
         Err(e) => e,
     };
     match e {
-        e @ flows::FlowError::Token { .. } => password_view(p, HttpError::from(e).status(), &form.token, Notice::NONE, FieldErrors::new()).await,
+        e @ flows::FlowError::Token { .. } => {
+            password_view(p, HttpError::from(e).status(), &form.token, Notice::NONE, FieldErrors::new()).await
+        }
         e => match Notice::of(&e) {
             Some(notice) => {
                 let e = HttpError::from(e);

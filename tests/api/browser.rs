@@ -159,10 +159,8 @@ pub(crate) async fn axe_violations(browser: &fantoccini::Client, script: &str) -
 /// The page's width in CSS pixels as laid out, and the widest its content goes: wider is a page
 /// a person must scroll sideways.
 pub(crate) async fn widths(browser: &fantoccini::Client) -> (u64, u64) {
-    let found = browser
-        .execute("return [window.innerWidth, document.documentElement.scrollWidth];", vec![])
-        .await
-        .expect("the page's widths");
+    let found =
+        browser.execute("return [window.innerWidth, document.documentElement.scrollWidth];", vec![]).await.expect("the page's widths");
     serde_json::from_value(found).expect("two widths")
 }
 

@@ -11,6 +11,7 @@ mod accessibility;
 mod admin;
 mod akana;
 mod akana_shapes;
+mod branding;
 mod browser;
 mod codes;
 mod conformance;

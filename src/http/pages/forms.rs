@@ -306,7 +306,9 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, lan
     };
     match akana::signup_user(&state.ctx, &client.caller(), &cname, new).await {
         Ok(()) => p.render(StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
-        Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| render_developer(p, status, &form, &FieldErrors::new(), notice)),
+        Err(e) if Notice::of(&e).is_some() => {
+            p.with_notice(e, |status, notice| render_developer(p, status, &form, &FieldErrors::new(), notice))
+        }
         Err(e) => p.error(e),
     }
 }
@@ -368,7 +370,9 @@ async fn forgot_submit(State(state): State<AppState>, client: ClientAddr, lang: 
             let values = ForgotForm { cname: cname.as_str().to_owned(), email: email.as_str().to_owned() };
             p.render(StatusCode::OK, "forgot.html", context! { state => "sent", values, link_seconds }, None)
         }
-        Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| render_forgot(p, status, &form, &FieldErrors::new(), notice)),
+        Err(e) if Notice::of(&e).is_some() => {
+            p.with_notice(e, |status, notice| render_forgot(p, status, &form, &FieldErrors::new(), notice))
+        }
         Err(e) => p.error(e),
     }
 }
