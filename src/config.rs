@@ -363,7 +363,8 @@ const SETTINGS: &[Setting] = &[
         "tenancy of the Akana dialect: the tenant without `USHER_TENANCY_BASE_DOMAIN` (or on the bare base domain), created on first use",
     ),
     setting("tenancy_base_domain", "", "tenancy of the Akana dialect: with a base domain, the `Host` subdomain names the tenant"),
-    setting("console_url", "", "where a tenant's console is, `{cname}` replaced").when_blank("`{public_url}/console/{cname}`"),
+    setting("console_url", "", "where a tenant's console is, `{cname}` replaced; the pages link to it only when it is set")
+        .when_blank("`{public_url}/console/{cname}` in the API's answers (F5's clients expect one); the pages link to no console"),
     setting("home_page", "on", "`/`: `on`, `off` (404), or a path or URL to redirect to"),
     setting("terms_version", "2026-01", "the terms of service version the tenant form asks to accept"),
     setting("terms_url", "", "where to read the terms of service"),
