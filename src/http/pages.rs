@@ -105,6 +105,12 @@ impl Pages {
         template.render(context! { lang => lang.0, ..ctx }).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))
     }
 
+    /// The embedded page alone, whatever the overrides.
+    fn render_embedded(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, HttpError> {
+        let template = self.env.get_template(name).map_err(|e| HttpError::Internal(e.into()))?;
+        template.render(context! { lang => lang.0, ..ctx }).map_err(|e| HttpError::Internal(e.into()))
+    }
+
     /// `/assets/brand.css`: the accent colour, then the operator's stylesheet, read at each request.
     pub fn stylesheet(&self) -> Result<String, HttpError> {
         let mut css = format!(":root {{ --accent: {}; }}\n", self.accent);
@@ -346,11 +352,21 @@ impl<'a> Page<'a> {
             forgot_page => self.path(FORGOT_PAGE),
             ..ctx
         };
-        let html = match self.state.pages.render(name, self.lang, ctx) {
-            Ok(h) => h,
-            Err(e) => return e.into_response(),
+        let (status, html, failure) = match self.state.pages.render(name, self.lang, ctx.clone()) {
+            Ok(h) => (status, h, None),
+            // An operator's override that fails as it renders: the embedded error page says so, and the cause is logged.
+            Err(e) => {
+                let ctx = context! { problem => "internal", wait_seconds => 0, ..ctx };
+                match self.state.pages.render_embedded("error.html", self.lang, ctx) {
+                    Ok(h) => (StatusCode::INTERNAL_SERVER_ERROR, h, Some(e)),
+                    Err(_) => return e.into_response(),
+                }
+            }
         };
         let mut response = (status, Html(html)).into_response();
+        if let Some(e) = failure {
+            e.decorate(&mut response);
+        }
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

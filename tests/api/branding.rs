@@ -63,6 +63,13 @@ async fn an_operators_stylesheet_and_page_templates_apply_as_soon_as_they_are_ed
     std::fs::write(&css, "main { max-width: 60em; }\n").unwrap();
     assert!(app.get("/").await.text().await.unwrap().contains("<h1>Ours, in any language</h1>"));
     assert!(app.get("/assets/brand.css").await.text().await.unwrap().contains("60em"));
+
+    // Compiles, fails as it renders: the embedded error page answers, and the cause is logged.
+    std::fs::write(templates.join("home.html"), "{% extends \"layout.html\" %}{% block body %}{{ no_such_function() }}{% endblock %}").unwrap();
+    let r = app.get("/").await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.text().await.unwrap().contains("Something went wrong on our side"));
+    assert!(failures_logged("/").iter().any(|(_, line)| line.contains("rendering the page home.html")), "{:?}", failures_logged("/"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
