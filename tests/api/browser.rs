@@ -183,12 +183,32 @@ async fn a_person_follows_the_signup_link_in_a_browser_and_creates_the_account()
 
     browser.find(Locator::Id("password")).await.unwrap().send_keys(STRONG_PASSWORD).await.unwrap();
     browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_for_text(&browser, "Welcome aboard").await;
+    let page = wait_for_text(&browser, "Welcome aboard").await;
+    assert!(page.contains("Your account is ready"), "{page}");
+    // No console URL is configured: no link to one, and the next step instead.
+    assert!(browser.find(Locator::Css("a[href*='/console/']")).await.is_err());
+    browser.find(Locator::Css("a[href='/password/forgot?cname=acme&email=jane%40example.com']")).await.expect("the password email, filled in");
     browser.close().await.unwrap();
 
     let mut conn = app.ctx.store.acquire().await.unwrap();
     let user = usher::store::users::user_by_cname_and_email(&mut conn, "acme", "jane@example.com").await.unwrap().unwrap();
     assert_eq!(user.state, "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_wear_the_configured_product_name_logo_and_accent_colour_in_a_browser() {
+    let Some(driver) = Driver::start().await else { return };
+    let settings = [("product_name", "Acme Cloud"), ("accent_color", "#7a1fa2"), ("logo_url", "/static/acme.svg")];
+    let app = TestApp::spawn_with(Backend::Sqlite, &settings).await;
+    let browser = driver.browser().await;
+    browser.goto(&app.url("/")).await.unwrap();
+    wait_for_text(&browser, "Welcome to Acme Cloud").await;
+    assert_eq!(browser.title().await.unwrap(), "Sign up · Acme Cloud");
+    let logo = browser.find(Locator::Css("header .logo")).await.unwrap();
+    assert_eq!(logo.attr("src").await.unwrap().as_deref(), Some("/static/acme.svg"));
+    let colour = browser.execute("return getComputedStyle(document.querySelector('main a')).color;", vec![]).await.unwrap();
+    assert_eq!(colour, "rgb(122, 31, 162)", "links take the accent colour");
+    browser.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
