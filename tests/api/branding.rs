@@ -65,7 +65,8 @@ async fn an_operators_stylesheet_and_page_templates_apply_as_soon_as_they_are_ed
     assert!(app.get("/assets/brand.css").await.text().await.unwrap().contains("60em"));
 
     // Compiles, fails as it renders: the embedded error page answers, and the cause is logged.
-    std::fs::write(templates.join("home.html"), "{% extends \"layout.html\" %}{% block body %}{{ no_such_function() }}{% endblock %}").unwrap();
+    std::fs::write(templates.join("home.html"), "{% extends \"layout.html\" %}{% block body %}{{ no_such_function() }}{% endblock %}")
+        .unwrap();
     let r = app.get("/").await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(r.text().await.unwrap().contains("Something went wrong on our side"));

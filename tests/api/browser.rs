@@ -187,7 +187,10 @@ async fn a_person_follows_the_signup_link_in_a_browser_and_creates_the_account()
     assert!(page.contains("Your account is ready"), "{page}");
     // No console URL is configured: no link to one, and the next step instead.
     assert!(browser.find(Locator::Css("a[href*='/console/']")).await.is_err());
-    browser.find(Locator::Css("a[href='/password/forgot?cname=acme&email=jane%40example.com']")).await.expect("the password email, filled in");
+    browser
+        .find(Locator::Css("a[href='/password/forgot?cname=acme&email=jane%40example.com']"))
+        .await
+        .expect("the password email, filled in");
     browser.close().await.unwrap();
 
     let mut conn = app.ctx.store.acquire().await.unwrap();
