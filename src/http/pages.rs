@@ -261,7 +261,7 @@ type FieldErrors = BTreeMap<&'static str, FieldError>;
 
 /// What stops a whole form, said at its top: `stale` (its anti-forgery token was refused),
 /// `rate_limited`, `unavailable`, or `unreadable`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Notice {
     kind: Option<&'static str>,
     wait: Duration,
@@ -270,6 +270,7 @@ struct Notice {
 impl Notice {
     const NONE: Self = Self { kind: None, wait: Duration::ZERO };
     const STALE: Self = Self { kind: Some("stale"), wait: Duration::ZERO };
+    const UNREADABLE: Self = Self { kind: Some("unreadable"), wait: Duration::ZERO };
 
     /// The notice for what the flows answer to a whole form, if it is one.
     fn of(e: &flows::FlowError) -> Option<Self> {
@@ -278,10 +279,6 @@ impl Notice {
             flows::FlowError::Unavailable { retry_after, .. } => Some(Self { kind: Some("unavailable"), wait: *retry_after }),
             _ => None,
         }
-    }
-
-    fn unreadable() -> Self {
-        Self { kind: Some("unreadable"), wait: Duration::ZERO }
     }
 }
 
@@ -398,7 +395,7 @@ impl<'a> Page<'a> {
 
     /// A form page for a problem of the whole form: its status, `Retry-After` and logged cause too.
     fn with_notice(&self, e: flows::FlowError, render: impl FnOnce(StatusCode, Notice) -> Response) -> Response {
-        let notice = Notice::of(&e).unwrap_or_else(Notice::unreadable);
+        let notice = Notice::of(&e).unwrap_or(Notice::UNREADABLE);
         let e = HttpError::from(e);
         let mut response = render(e.status(), notice);
         e.decorate(&mut response);

@@ -212,7 +212,7 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: 
         errors.insert("tos", FieldError::key("tos"));
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
-        let notice = if all_placed { Notice::NONE } else { Notice::unreadable() };
+        let notice = if all_placed { Notice::NONE } else { Notice::UNREADABLE };
         return render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, notice);
     };
     match signup::create(&state.ctx, &client.caller(), new).await {
@@ -224,7 +224,7 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: 
         }
         Err(flows::FlowError::Invalid { field, message }) => {
             let all_placed = place(&mut errors, tenant_input, vec![domain::Invalid::new(field, message)]);
-            render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, if all_placed { Notice::NONE } else { Notice::unreadable() })
+            render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, if all_placed { Notice::NONE } else { Notice::UNREADABLE })
         }
         Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| render_tenant(p, status, &form, &errors, notice)),
         Err(e) => p.error(e),
@@ -300,7 +300,7 @@ async fn developer_submit(State(state): State<AppState>, client: ClientAddr, lan
         Ok(new) => new,
         Err(problems) => {
             let mut errors = FieldErrors::new();
-            let notice = if place(&mut errors, developer_input, problems) { Notice::NONE } else { Notice::unreadable() };
+            let notice = if place(&mut errors, developer_input, problems) { Notice::NONE } else { Notice::UNREADABLE };
             return render_developer(p, StatusCode::BAD_REQUEST, &form, &errors, notice);
         }
     };
