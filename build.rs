@@ -1,6 +1,7 @@
 //! Lists `migrations/<backend>/NNNN_name.sql` for `store::migrator`, so that a
 //! migration file is applied because it exists, not because someone also
-//! remembered to add it to a list.
+//! remembered to add it to a list; and `locales/<language>/*.ftl` for `i18n`,
+//! so that a language is built in by adding its folder.
 
 // A build script reports a broken migrations folder by failing the build.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -37,4 +38,33 @@ fn main() {
         code.push_str("];\n");
     }
     std::fs::write(Path::new(&out).join("migrations.rs"), code).expect("writing the migration list");
+    std::fs::write(Path::new(&out).join("locales.rs"), locales()).expect("writing the catalogue list");
+}
+
+/// `&[(language, file name, text)]`, in path order.
+fn locales() -> String {
+    let root = Path::new("locales");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files: Vec<(String, String, String)> = Vec::new();
+    for language in std::fs::read_dir(root).expect("the locales folder") {
+        let language = language.expect("a locales folder entry").path();
+        if !language.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&language).expect("a language's folder") {
+            let path = file.expect("a language folder entry").path();
+            if path.extension().is_some_and(|e| e == "ftl") {
+                let name = |p: &Path| p.file_name().and_then(|s| s.to_str()).expect("a UTF-8 file name").to_owned();
+                let absolute = std::fs::canonicalize(&path).expect("the catalogue's path");
+                files.push((name(&language), name(&path), absolute.display().to_string()));
+            }
+        }
+    }
+    files.sort();
+    let mut code = String::from("&[\n");
+    for (language, name, path) in files {
+        let _ = writeln!(code, "    ({language:?}, {name:?}, include_str!({path:?})),");
+    }
+    code.push(']');
+    code
 }

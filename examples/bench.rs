@@ -36,8 +36,9 @@ async fn main() -> Result<()> {
         ["timing", url, db, endpoint, n] => timing(url, db, endpoint, n.parse()?).await,
         ["backlog", db] => backlog(db).await,
         ["rate", url, rps, secs, conns] => rate(url, rps.parse()?, secs.parse()?, conns.parse()?).await,
+        ["hangup", url, secs, conns] => hangup(url, secs.parse()?, conns.parse()?).await,
         _ => {
-            Err("usage: bench seed URL N | timing URL DATABASE_URL ENDPOINT N | rate URL RPS SECONDS CONNECTIONS | backlog DATABASE_URL"
+            Err("usage: bench seed URL N | timing URL DATABASE_URL ENDPOINT N | rate URL RPS SECONDS CONNECTIONS | hangup URL SECONDS CONNECTIONS | backlog DATABASE_URL"
                 .into())
         }
     }
@@ -300,6 +301,43 @@ async fn rate(base: &str, rps: u64, secs: u64, conns: usize) -> Result<()> {
         q(0.99),
         q(0.999)
     );
+    Ok(())
+}
+
+/// Clients that go away mid-request: each of `conns` connections writes a whole
+/// `send_password_email` request, waits 0–3 ms (often less than the answer takes) and closes,
+/// over and over for `secs` seconds. The server's work for a request is then dropped at any
+/// point of its way, its write included.
+async fn hangup(base: &str, secs: u64, conns: usize) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let host = base.strip_prefix("http://").ok_or("hangup wants an http:// URL")?.trim_end_matches('/').to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut tasks = tokio::task::JoinSet::new();
+    for conn in 0..conns {
+        let host = host.clone();
+        tasks.spawn(async move {
+            let (mut sent, mut n) = (0u64, 0u64);
+            while tokio::time::Instant::now() < deadline {
+                n += 1;
+                let body = json!({ "cname": format!("bench{}", n % 100), "email": format!("hangup{conn}-{n}@bench.test") }).to_string();
+                let request = format!(
+                    "POST /no_auth/send_password_email HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let Ok(mut stream) = tokio::net::TcpStream::connect(&host).await else { continue };
+                if stream.write_all(request.as_bytes()).await.is_ok() {
+                    sent += 1;
+                }
+                let wait = rand::thread_rng().gen_range(0..3000);
+                tokio::time::sleep(Duration::from_micros(wait)).await;
+                // Closed with the answer unread, if it came: the kernel resets the connection.
+                drop(stream);
+            }
+            sent
+        });
+    }
+    let sent: u64 = tasks.join_all().await.into_iter().sum();
+    println!("{sent} requests sent and hung up on");
     Ok(())
 }
 

@@ -7,6 +7,14 @@
 #   scripts/bench.sh                 # SQLite
 #   scripts/bench.sh postgres://postgres@127.0.0.1:5432/postgres   # PostgreSQL (a fresh database is made there)
 #
+# On PostgreSQL it first measures PostgreSQL's own ceiling in the same run:
+# pgbench with the same number of clients, one one-row INSERT per
+# transaction (the shape of an email request), closed loop and at the fixed
+# rate usher is offered below; usher's throughput is printed as a share of
+# it. It ends with clients that hang up mid-request, and counts the
+# transaction-state warnings in usher's log and the connections left inside
+# a transaction.
+#
 # Prints req/s, p50, p99 and refusals (non-2xx and socket errors) per endpoint,
 # the worker's time to deliver the backlog of each burst, fixed-rate runs
 # (RATE_RUNS, alternating with the echo's),
@@ -18,7 +26,7 @@ PG_ADMIN=${1:-}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 # 3,000 a kind resolve a difference of medians to ±12–20 µs here; 20,000 to ±4–5 µs.
-TIMING_N=${TIMING_N:-20000}
+TIMING_N=${TIMING_N:-20000}  # 0 skips the timing phase
 SEED_N=${SEED_N:-100}
 RATE_RUNS=${RATE_RUNS:-5}
 PORT=18080
@@ -68,6 +76,24 @@ function request()
 end
 LUA
 
+# pgbench's latencies (its per-transaction log, microseconds in column 3) as "p50 … ms, p99 … ms".
+percentiles() {
+    cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms, p99 %.2f ms", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+}
+PG_TPS=
+if [ -n "$PG_ADMIN" ]; then
+    psql "$DB_URL" -qc "CREATE TABLE pgbench_one (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL, at BIGINT NOT NULL)" >/dev/null
+    echo "INSERT INTO pgbench_one (payload, at) VALUES ('one row, as an email request writes', 1);" >"$WORK/one.sql"
+    echo
+    echo "PostgreSQL's own ceiling: pgbench on core 1, $CONNECTIONS clients, one one-row INSERT a transaction"
+    out=$(taskset -c 1 pgbench -n -c "$CONNECTIONS" -j 1 -T "${DURATION%s}" -f "$WORK/one.sql" -l --log-prefix="$WORK/ceiling" "$DB_URL" 2>&1)
+    PG_TPS=$(awk '/^tps/ {print $3; exit}' <<<"$out")
+    printf '  closed loop: %.0f commits/s, %s\n' "$PG_TPS" "$(percentiles "$WORK"/ceiling.*)"
+    out=$(taskset -c 1 pgbench -n -c "$CONNECTIONS" -j 1 -T 10 -R 2000 -f "$WORK/one.sql" -l --log-prefix="$WORK/rate" "$DB_URL" 2>&1)
+    printf '  at 2000/s:   %.0f commits/s, %s\n' "$(awk '/^tps/ {print $3; exit}' <<<"$out")" "$(percentiles "$WORK"/rate.*)"
+    psql "$DB_URL" -qc "DROP TABLE pgbench_one" >/dev/null
+fi
+
 printf '\n%-44s %10s %9s %9s %9s\n' "endpoint" "req/s" "p50" "p99" "refused"
 load() { # name url path content-type body
     local out
@@ -78,7 +104,9 @@ load() { # name url path content-type body
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
     sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' <<<"$out")
-    printf '%-44s %10.0f %9s %9s %9s\n' "$1" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${sock:-0} ))"
+    local share=
+    if [ -n "$PG_TPS" ] && [ "$2" = "$URL" ]; then share=$(awk -v a="$rps" -v b="$PG_TPS" 'BEGIN {printf "  %.0f%% of pgbench", 100 * a / b}'); fi
+    printf '%-44s %10.0f %9s %9s %9s%s\n' "$1" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${sock:-0} ))" "$share"
 }
 # After the backlog, the kernel still writes the burst's dirty pages back:
 # `sync` lets the next phase start on a quiet disk, not share it with that.
@@ -119,9 +147,21 @@ done
 sorted() { printf '%s\n' "$@" | sort -g | paste -sd' '; }
 printf '  p99 sorted (ms): echo %s; usher %s\n' "$(sorted "${echo_p99[@]}")" "$(sorted "${usher_p99[@]}")"
 
+if [ "$TIMING_N" -gt 0 ]; then
+    echo
+    echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
+    for endpoint in send_password_email signup signupUser resendActivation code; do
+        taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
+    done
+    drain
+fi
+
 echo
-echo "timing of known vs unknown addresses: sequential keep-alive requests, both kinds interleaved in random order"
-for endpoint in send_password_email signup signupUser resendActivation code; do
-    taskset -c 1 "$BIN/examples/bench" timing "$URL" "$DB_URL" "$endpoint" "$TIMING_N"
-done
+echo "clients that hang up mid-request ($CONNECTIONS connections, 10 s, each cut 0-3 ms after its request was written):"
+printf '  %s\n' "$(taskset -c 1 "$BIN/examples/bench" hangup "$URL" 10 "$CONNECTIONS")"
 drain
+printf '  transaction-state warnings in usher'"'"'s log: %s\n' "$(grep -c 'transaction in progress' "$WORK/usher.log" || true)"
+if [ -n "$PG_ADMIN" ]; then
+    printf '  connections left inside a transaction: %s\n' \
+        "$(psql "$PG_ADMIN" -tAc "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '$DB_NAME' AND state LIKE 'idle in transaction%'")"
+fi

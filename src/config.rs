@@ -94,6 +94,8 @@ pub struct Settings {
     #[serde(deserialize_with = "blank_is_none")]
     pub(crate) mail_templates_dir: Option<PathBuf>,
     #[serde(deserialize_with = "blank_is_none")]
+    pub(crate) messages_dir: Option<PathBuf>,
+    #[serde(deserialize_with = "blank_is_none")]
     pub(crate) dkim_selector: Option<String>,
     pub(crate) dkim_domain: String,
     #[serde(deserialize_with = "blank_is_none")]
@@ -312,6 +314,8 @@ const SETTINGS: &[Setting] = &[
     setting("mail_from", "usher@localhost.localdomain", "the From address (its domain names Message-IDs)"),
     setting("mail_file_dir", "usher-mail", "where the `file` transport writes `.eml` files"),
     setting("mail_templates_dir", "", "template overrides, `<tenant>/<locale>/<kind>.{subject,txt,html}`"),
+    setting("messages_dir", "", "message catalogues over the built-in ones, `<language>/*.ftl`: a new language, or any message reworded (docs/languages.md)")
+        .when_blank("the built-in catalogues (English, German)"),
     setting("dkim_selector", "", "DKIM signing of `smtp` and `file` mail: the selector (with `USHER_DKIM_PRIVATE_KEY`)").when_blank("off"),
     setting("dkim_domain", "", "DKIM signing: the signing domain").when_blank("domain of `USHER_MAIL_FROM`"),
     setting("dkim_private_key", "", "DKIM signing: the PEM key file (RSA or Ed25519)").when_blank("off"),

@@ -9,6 +9,7 @@ pub mod domain;
 mod error;
 pub mod flows;
 mod http;
+pub mod i18n;
 mod limiter;
 pub mod mail;
 mod metrics;

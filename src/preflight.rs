@@ -43,6 +43,7 @@ pub(crate) async fn check(settings: &Settings, connect: bool) -> Vec<Finding> {
     found.push(database(settings).await);
     found.push(keys(settings));
     found.extend(mail(settings, connect).await);
+    found.extend(messages(settings));
     found.push(match crate::http::pages::check(settings) {
         Ok(()) => Finding::ok(format!("pages: {:?}{}", settings.product_name, branding(settings))),
         Err(e) => Finding::problem(format!("{e:#}")),
@@ -116,6 +117,20 @@ fn keys(settings: &Settings) -> Finding {
             path.display()
         )),
         Err(e) => Finding::problem(format!("keys: cannot read {} ({e}); set USHER_KEYS, or USHER_DATA_DIR", path.display())),
+    }
+}
+
+/// The catalogues as `serve` would load them: a broken one stops it, a language that lacks
+/// messages says them in English.
+fn messages(settings: &Settings) -> Vec<Finding> {
+    match crate::i18n::Catalogue::load(settings.messages_dir.as_deref()) {
+        Err(e) => vec![Finding::problem(format!("messages_dir: {e:#}"))],
+        Ok(catalogue) => {
+            let languages = catalogue.languages().collect::<Vec<_>>().join(", ");
+            let mut found = vec![Finding::ok(format!("messages_dir: the message catalogues load ({languages})"))];
+            found.extend(catalogue.fallbacks().iter().map(|f| Finding::warning(format!("messages_dir: {f}"))));
+            found
+        }
     }
 }
 

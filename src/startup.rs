@@ -2,6 +2,7 @@ use crate::clock::Clock;
 use crate::config::{MailTransport, Settings};
 use crate::flows::{Ctx, Shared};
 use crate::http::{self, AppState};
+use crate::i18n::Catalogue;
 use crate::limiter::ClientLimiter;
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
@@ -91,6 +92,10 @@ impl Application {
         settings.database_url_given = true;
         let keys = KeyRing::load_or_generate(settings.keys.as_ref().map(|k| k.expose()), &settings.data_dir)?;
         let transport = Transport::from_settings(&settings)?;
+        let catalogue = Arc::new(Catalogue::load(settings.messages_dir.as_deref())?);
+        for fallback in catalogue.fallbacks() {
+            tracing::warn!(messages_dir = ?settings.messages_dir, "{fallback}");
+        }
         // What must fit in the lease is a renewal (every third of it), which may wait database_acquire_timeout
         // for a connection: with less left, a slow database lets another instance send twice.
         if settings.mail_lease * 2 / 3 < settings.database_acquire_timeout {
@@ -140,6 +145,7 @@ impl Application {
             hasher: Hasher::new(settings.password_hash_workers, settings.password_hash_queue, settings.password_min_score)
                 .with_pwned_check(crate::pwned::PwnedCheck::from_settings(&settings)?),
             settings: settings.clone(),
+            catalogue: catalogue.clone(),
         });
         let worker = Worker {
             id: format!("{}-{}", hostname(), tokens::random_id()),
@@ -147,7 +153,7 @@ impl Application {
             clock: clock.clone(),
             keys,
             transport: Arc::new(transport),
-            templates: Arc::new(Templates::new(settings.mail_templates_dir.clone())?),
+            templates: Arc::new(Templates::new(settings.mail_templates_dir.clone(), catalogue.clone())?),
             webhooks: crate::webhooks::Sender::from_settings(&settings)?.map(Arc::new),
             settings: Arc::new(WorkerSettings {
                 retry_min: settings.mail_retry_min,

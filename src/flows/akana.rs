@@ -1,7 +1,7 @@
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, FlowError, MailFlow, Missing, audit};
 use crate::domain::{Cname, EmailAddress, UserState};
-use crate::store::{self, Conn, users::User};
+use crate::store::{self, Conn, outbox::Unless, users::User};
 use crate::tokens::TokenState;
 use crate::tokens::{self, Purpose};
 
@@ -63,17 +63,19 @@ pub(crate) async fn resend_activation(ctx: &Ctx, caller: &Caller, cname: &Cname,
     submit(ctx, cname, request).await
 }
 
-/// 404 without a portal: portals are public addresses, not accounts.
+/// 404 without a portal: portals are public addresses, not accounts. The default tenant is made
+/// on its first request, which is then queued in the transaction that makes it.
 async fn submit(ctx: &Ctx, cname: &Cname, request: Request) -> Result<(), FlowError> {
-    let cname = cname.clone();
-    transaction!(ctx, |ctx, conn, now| {
-        if tenant_id(&ctx, conn, &cname, now).await?.is_none() {
-            return Err(FlowError::NotFound(Missing::Portal));
-        }
-        deferred::submit(&ctx, conn, now, MailFlow::Activation, &request).await
-    })
-    .await?;
-    Ok(())
+    let unless = Unless::PortalClosed { cname: cname.as_str().to_owned(), default_tenant: ctx.settings.default_tenant.as_str().to_owned() };
+    if deferred::submit(ctx, MailFlow::Activation, &request, unless).await? {
+        return Ok(());
+    }
+    if *cname != ctx.settings.default_tenant {
+        return Err(FlowError::NotFound(Missing::Portal));
+    }
+    let default = cname.clone();
+    transaction!(ctx, |ctx, conn, now| { tenant_id(&ctx, conn, &default, now).await.map(|_| ()) }).await?;
+    Box::pin(submit(ctx, cname, request)).await
 }
 
 async fn user_of(ctx: &Ctx, cname: &Cname, code: &str) -> Result<(crate::tokens::Claims, User), FlowError> {

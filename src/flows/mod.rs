@@ -20,6 +20,7 @@ pub(crate) use error::{Conflict, Context, FlowError, Missing, Resource, TokenFau
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
+use crate::i18n::Catalogue;
 use crate::passwords::Hasher;
 use crate::store::{self, BoxFuture, Conn, Store};
 use crate::tokens::KeyRing;
@@ -51,6 +52,9 @@ pub struct Shared {
     pub keys: Arc<KeyRing>,
     pub(crate) hasher: Hasher,
     pub(crate) settings: Arc<Settings>,
+    /// What mail and pages say, in each language: pages choose theirs with
+    /// `Catalogue::from_accept_language` and call `t` through `i18n::add_to`.
+    pub catalogue: Arc<Catalogue>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,7 +97,7 @@ impl Ctx {
         recipient: &EmailAddress,
         now: i64,
     ) -> Result<(), FlowError> {
-        let key = format!("{}:{}", flow.key(), recipient.mailbox_key());
+        let key = self.email_slot_key(flow, recipient);
         let s = &self.settings;
         match store::limits::take_email(conn, &key, now, s.limit_email_interval, s.limit_email_daily)
             .await
@@ -105,6 +109,20 @@ impl Ctx {
                 Err(FlowError::RateLimited { retry_after })
             }
         }
+    }
+
+    fn email_slot_key(&self, flow: MailFlow, recipient: &EmailAddress) -> String {
+        format!("{}:{}", flow.key(), recipient.mailbox_key())
+    }
+
+    /// [`Ctx::write`] for a job that is one statement on PostgreSQL ([`Store::write_statement`]).
+    pub(crate) async fn write_statement<T, F>(&self, job: F) -> Result<T, FlowError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(Ctx, &'c mut Conn, i64) -> BoxFuture<'c, Result<T, FlowError>> + Send + 'static,
+    {
+        let ctx = self.clone();
+        self.store.write_statement(move |conn| job(ctx.clone(), conn, ctx.clock.now_ms())).await.context("in a write")
     }
 
     /// `now` is read when the job runs, so on SQLite times are in commit order. Called through

@@ -1,7 +1,7 @@
 use super::deferred::{self, Request};
 use super::{Caller, Context, Ctx, FlowError, MailFlow, audit};
 use crate::domain::{Cname, EmailAddress};
-use crate::store::{self, tokens::Try, users::User};
+use crate::store::{self, outbox::Unless, tokens::Try, users::User};
 use crate::tokens::Purpose;
 use crate::tokens::TokenState;
 use crate::webhooks;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub(crate) async fn send_email(ctx: &Ctx, caller: &Caller, cname: &Cname, email: &EmailAddress) -> Result<(), FlowError> {
     let request = Request::PasswordEmailV1 { cname: cname.as_str().to_owned(), email: email.as_str().to_owned(), caller: caller.clone() };
-    transaction!(ctx, |ctx, conn, now| { deferred::submit(&ctx, conn, now, MailFlow::Password, &request).await }).await?;
+    deferred::submit(ctx, MailFlow::Password, &request, Unless::Nothing).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserSt
 use crate::mail::{self, Intent, Outgoing};
 use crate::store;
 use crate::store::Conn;
+use crate::store::outbox::Unless;
 use crate::tokens::TokenState;
 use crate::tokens::{self, Purpose};
 use crate::webhooks;
@@ -98,24 +99,19 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
     if let Some(why) = ctx.cname_refusal(new.cname.as_str()) {
         return Err(FlowError::invalid("domain", why));
     }
-    let caller = caller.clone();
-    transaction!(ctx, |ctx, conn, now| {
-        // Tenant names are public DNS labels: refusing a taken one reveals no account.
-        if store::users::tenant_by_cname(conn, new.cname.as_str()).await.context("looking the cname up")?.is_some() {
-            return Err(FlowError::Conflict(Conflict::CnameTaken));
-        }
-        let signup = NewSignupRecord {
-            cname: new.cname.as_str().to_owned(),
-            email: new.email.as_str().to_owned(),
-            email_norm: new.email.normalized().to_owned(),
-            tenant_type: new.tenant_type,
-            locale: new.locale.as_str().to_owned(),
-            details: new.details,
-        };
-        let request = Request::TenantSignupV1 { signup: Box::new(signup), caller };
-        deferred::submit(&ctx, conn, now, MailFlow::Signup, &request).await
-    })
-    .await?;
+    let signup = NewSignupRecord {
+        cname: new.cname.as_str().to_owned(),
+        email: new.email.as_str().to_owned(),
+        email_norm: new.email.normalized().to_owned(),
+        tenant_type: new.tenant_type,
+        locale: new.locale.as_str().to_owned(),
+        details: new.details,
+    };
+    let request = Request::TenantSignupV1 { signup: Box::new(signup), caller: caller.clone() };
+    // Tenant names are public DNS labels: refusing a taken one reveals no account.
+    if !deferred::submit(ctx, MailFlow::Signup, &request, Unless::CnameTaken(new.cname.as_str().to_owned())).await? {
+        return Err(FlowError::Conflict(Conflict::CnameTaken));
+    }
     Ok(())
 }
 

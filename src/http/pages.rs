@@ -55,7 +55,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("devmail.html", include_str!("../../templates/pages/devmail.html")),
 ];
 
-/// The languages the pages are written in, the first the default.
+/// The languages the pages are written in, the first the default. The pages' words are still in
+/// their templates, in English; once they come from `i18n`'s catalogues, the page's language is
+/// the catalogue's choice (`Catalogue::from_accept_language`) and this list goes.
 const LANGUAGES: &[&str] = &["en"];
 
 pub struct Pages {

@@ -1,7 +1,7 @@
 pub mod templates;
 pub mod transport;
 
-use crate::clock;
+use crate::i18n::Chosen;
 use crate::store::{self, Conn, outbox::Envelope, outbox::Status};
 use crate::tokens::Purpose;
 use serde::{Deserialize, Serialize};
@@ -89,38 +89,41 @@ impl Intent {
         }
     }
 
-    pub(crate) fn context(&self, public_url: &str, locale: &str, minted: Option<&Minted>) -> minijinja::Value {
+    /// What the templates see. `locale` is the one stored with the message, `lang` the catalogue's
+    /// language chosen for it (what `t` speaks), and `expires_at` is written in that language.
+    pub(crate) fn context(&self, public_url: &str, locale: &str, language: Chosen<'_>, minted: Option<&Minted>) -> minijinja::Value {
         let link = |page: &str, token: &str| format!("{public_url}{page}?token={token}");
         let (token, expires_at) = minted.map_or(("", 0), |m| (m.token.as_str(), m.expires_at_ms));
         let minted_link = self.link(public_url, token).unwrap_or_default();
-        let typed = minijinja::context! {
+        let when = |at_ms: i64| language.date_time(at_ms);
+        let common = minijinja::context! {
+            locale, lang => language.tag(),
             typed_code => minted.and_then(|m| m.code.clone()), code_page => format!("{public_url}{CODE_PAGE}"),
         };
         let ctx = match self {
             Self::SignupLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
-                link => link(SIGNUP_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
+                link => link(SIGNUP_PAGE, token), cname, first_name, expires_at => when(*expires_at),
             },
-            Self::AccountExistsV1 {} => minijinja::context! { locale },
+            Self::AccountExistsV1 {} => minijinja::context! {},
             Self::PasswordLinkV1 { token, cname, first_name, expires_at } => minijinja::context! {
-                link => link(PASSWORD_PAGE, token), cname, first_name, locale, expires_at => clock::rfc3339(*expires_at),
+                link => link(PASSWORD_PAGE, token), cname, first_name, expires_at => when(*expires_at),
             },
             // Akana clients expect the code under `signupCode=`.
             Self::ActivationCodeV1 { token, tenant, first_name, expires_at } => minijinja::context! {
-                link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name, locale,
-                expires_at => clock::rfc3339(*expires_at),
+                link => format!("{public_url}{ACTIVATION_PAGE}?signupCode={token}"), code => token, tenant, first_name,
+                expires_at => when(*expires_at),
             },
             Self::SignupLinkV2 { cname, first_name, .. } => minijinja::context! {
-                link => minted_link, cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+                link => minted_link, cname, first_name, expires_at => when(expires_at),
             },
             Self::PasswordLinkV2 { cname, first_name, .. } => minijinja::context! {
-                link => minted_link, cname, first_name, locale, expires_at => clock::rfc3339(expires_at),
+                link => minted_link, cname, first_name, expires_at => when(expires_at),
             },
             Self::ActivationCodeV2 { tenant, first_name, .. } => minijinja::context! {
-                link => minted_link, code => token, tenant, first_name, locale,
-                expires_at => clock::rfc3339(expires_at),
+                link => minted_link, code => token, tenant, first_name, expires_at => when(expires_at),
             },
         };
-        minijinja::context! { ..ctx, ..typed }
+        minijinja::context! { ..ctx, ..common }
     }
 }
 

@@ -1,6 +1,8 @@
+use crate::i18n::Catalogue;
 use anyhow::Context;
 use minijinja::{AutoEscape, Environment, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const EMBEDDED: &[(&str, &str)] = &[
     ("signup_link.subject", include_str!("../../templates/mail/signup_link.subject")),
@@ -27,19 +29,26 @@ pub(crate) struct Rendered {
 pub struct Templates {
     env: Environment<'static>,
     dir: Option<PathBuf>,
+    catalogue: Arc<Catalogue>,
 }
 
 impl Templates {
     /// The embedded templates are compiled here, once; an override is read and compiled at each
     /// send, so an edited one applies to mail already queued without a restart.
-    pub(crate) fn new(dir: Option<PathBuf>) -> anyhow::Result<Self> {
+    /// Templates speak through `catalogue` (`t("id", …)` in the language of the context's `lang`).
+    pub(crate) fn new(dir: Option<PathBuf>, catalogue: Arc<Catalogue>) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
         env.set_keep_trailing_newline(true);
+        crate::i18n::add_to(&mut env, catalogue.clone());
         for (name, source) in EMBEDDED {
             env.add_template(name, source).with_context(|| format!("compiling the embedded template {name}"))?;
         }
-        Ok(Self { env, dir })
+        Ok(Self { env, dir, catalogue })
+    }
+
+    pub(crate) fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
     pub(crate) fn render(&self, kind: &str, tenant: Option<&str>, locale: &str, ctx: &Value) -> anyhow::Result<Rendered> {
@@ -90,26 +99,73 @@ mod tests {
     use super::*;
     use crate::mail::Intent;
 
-    fn signup_ctx(first_name: &str) -> Value {
-        Intent::SignupLinkV1 { token: "TKN".into(), cname: "acme".into(), first_name: first_name.into(), expires_at: 0 }.context(
+    fn templates(dir: Option<PathBuf>) -> Templates {
+        Templates::new(dir, Arc::new(Catalogue::built_in().unwrap())).unwrap()
+    }
+
+    fn signup_ctx(t: &Templates, first_name: &str, locale: &str) -> Value {
+        let expires_at = 1_796_690_945_000; // 2026-12-08T00:49:05Z
+        Intent::SignupLinkV1 { token: "TKN".into(), cname: "acme".into(), first_name: first_name.into(), expires_at }.context(
             "https://usher.example",
-            "en",
+            locale,
+            t.catalogue().negotiate(locale),
             None,
         )
     }
 
     #[test]
     fn every_default_email_carries_the_full_link_in_its_text_part() {
-        let r = Templates::new(None).unwrap().render("signup_link", None, "en", &signup_ctx("Jo")).unwrap();
+        let t = templates(None);
+        let r = t.render("signup_link", None, "en", &signup_ctx(&t, "Jo", "en")).unwrap();
         assert!(r.text.contains("https://usher.example/signup?token=TKN"), "{}", r.text);
         assert_eq!(r.subject, "Confirm your signup for acme");
     }
 
     #[test]
+    fn the_text_parts_keep_one_blank_line_between_paragraphs_with_or_without_a_code() {
+        let t = templates(None);
+        let intents = [
+            Intent::SignupLinkV2 { signup_id: "s".into(), cname: "acme".into(), first_name: "Jo".into() },
+            Intent::PasswordLinkV2 { user_id: "u".into(), cname: "acme".into(), first_name: "Jo".into() },
+            Intent::ActivationCodeV2 { user_id: "u".into(), tenant: "acme".into(), first_name: "Jo".into() },
+            Intent::AccountExistsV1 {},
+        ];
+        for code in [None, Some("7K3D-Q9XM".to_owned())] {
+            let minted = crate::mail::Minted { token: "v4.local.TKN".into(), expires_at_ms: 0, code };
+            for locale in ["en", "de"] {
+                for intent in &intents {
+                    let ctx = intent.context("https://usher.example", locale, t.catalogue().negotiate(locale), Some(&minted));
+                    let text = t.render(intent.kind(), None, locale, &ctx).unwrap().text;
+                    assert!(!text.contains("\n\n\n") && text.ends_with(".\n"), "{locale} {}: {text:?}", intent.kind());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn names_are_escaped_in_html_but_not_in_text() {
-        let r = Templates::new(None).unwrap().render("signup_link", None, "en", &signup_ctx("<b>Jo</b>")).unwrap();
-        assert!(r.html.contains("&lt;b&gt;Jo&lt;&#x2f;b&gt;") || r.html.contains("&lt;b&gt;Jo&lt;/b&gt;"), "{}", r.html);
-        assert!(r.text.contains("<b>Jo</b>"));
+        let t = templates(None);
+        let r = t.render("signup_link", None, "en", &signup_ctx(&t, "<b>Jo</b>", "en")).unwrap();
+        assert!(
+            r.html.contains("<p>Hello &lt;b&gt;Jo&lt;&#x2f;b&gt;,</p>") || r.html.contains("<p>Hello &lt;b&gt;Jo&lt;/b&gt;,</p>"),
+            "{}",
+            r.html
+        );
+        assert!(r.text.starts_with("Hello <b>Jo</b>,\n"), "{}", r.text);
+    }
+
+    #[test]
+    fn the_mail_speaks_the_language_of_its_locale_with_a_date_for_people() {
+        let t = templates(None);
+        let de = t.render("signup_link", None, "de-AT", &signup_ctx(&t, "Jo", "de-AT")).unwrap();
+        assert_eq!(de.subject, "Bestätigen Sie Ihre Registrierung für acme");
+        assert!(de.text.starts_with("Hallo Jo,\n"), "{}", de.text);
+        assert!(de.text.contains("Der Link gilt bis 8. Dezember 2026, 00:49 UTC."), "{}", de.text);
+        assert!(de.html.contains("<html lang=\"de\">") && de.html.contains("<strong>acme</strong>"), "{}", de.html);
+        let en = t.render("signup_link", None, "fr", &signup_ctx(&t, "Jo", "fr")).unwrap();
+        assert!(en.text.starts_with("Hello Jo,\n"), "{}", en.text);
+        assert!(en.text.contains("The link works until 8 December 2026, 00:49 UTC."), "{}", en.text);
+        assert!(en.html.contains("<html lang=\"en\">"), "the body's language, not the one asked for: {}", en.html);
     }
 
     #[test]
@@ -117,11 +173,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("acme/de")).unwrap();
         std::fs::write(dir.path().join("acme/de/signup_link.subject"), "Willkommen bei {{ cname }}").unwrap();
-        let t = Templates::new(Some(dir.path().to_owned())).unwrap();
-        let de = t.render("signup_link", Some("acme"), "de", &signup_ctx("Jo")).unwrap();
+        let t = templates(Some(dir.path().to_owned()));
+        let de = t.render("signup_link", Some("acme"), "de", &signup_ctx(&t, "Jo", "de")).unwrap();
         assert_eq!(de.subject, "Willkommen bei acme");
-        assert!(de.text.contains("Thank you for signing up"));
-        let en = t.render("signup_link", Some("acme"), "en", &signup_ctx("Jo")).unwrap();
+        assert!(de.text.contains("Vielen Dank für Ihre Registrierung"), "{}", de.text);
+        let en = t.render("signup_link", Some("acme"), "en", &signup_ctx(&t, "Jo", "en")).unwrap();
         assert_eq!(en.subject, "Confirm your signup for acme");
     }
 }

@@ -171,8 +171,11 @@ impl Worker {
             .store
             .write_background(move |conn| {
                 Box::pin(async move {
-                    let claimed = store::outbox::claim(conn, backend, &worker, now, lease_until, batch).await?;
+                    let mut claimed = store::outbox::claim(conn, backend, &worker, now, lease_until, batch).await?;
+                    // Minted in the order asked for: of two links for one subject, the newer one lives.
+                    claimed.sort_by_key(|m| m.id);
                     let mut prepared = Vec::with_capacity(claimed.len());
+                    let mut minting = Vec::new();
                     for message in claimed {
                         if webhooks::is_webhook(&message.kind) {
                             prepared.push((message, Prepared::Webhook));
@@ -180,11 +183,21 @@ impl Worker {
                         }
                         let intent = serde_json::from_str::<Intent>(&message.payload).map_err(|e| e.to_string());
                         let minted = match intent.as_ref().ok().and_then(|i| Some((i, i.link_to_mint()?))) {
-                            Some((intent, link)) => mint(conn, &keys, &clock, &settings, link, intent, &message.recipient).await?,
+                            Some((intent, link)) => mint(&keys, &clock, &settings, link, intent, &message.recipient),
                             None => None,
                         };
+                        let minted = minted.map(|m| {
+                            let out = Minted {
+                                token: m.issued.token.clone(),
+                                expires_at_ms: m.issued.expires_at_ms,
+                                code: m.printed_code.clone(),
+                            };
+                            minting.push(m);
+                            out
+                        });
                         prepared.push((message, Prepared::Mail(intent, minted)));
                     }
+                    store_minted(conn, backend, &minting).await?;
                     Ok::<_, store::StoreError>(prepared)
                 })
             })
@@ -237,15 +250,38 @@ impl Worker {
         Ok(n)
     }
 
+    /// Sent messages in one statement on PostgreSQL, whatever their number; the rare retry or
+    /// failure one by one.
     async fn record(&self, outcomes: Vec<Outcome>) -> Result<(), store::StoreError> {
-        let worker = self.id.clone();
+        let (worker, backend) = (self.id.clone(), self.store.backend());
         let (outcomes, kept) = self
             .store
             .write_background(move |conn| {
                 Box::pin(async move {
                     let mut kept = Vec::with_capacity(outcomes.len());
+                    let devmail: Vec<&DevMessage> = outcomes
+                        .iter()
+                        .filter_map(|o| match o {
+                            Outcome::Sent { devmail: Some(message), .. } => Some(message.as_ref()),
+                            _ => None,
+                        })
+                        .collect();
+                    store::devmail::insert_many(conn, backend, &devmail).await?;
+                    let sent: Vec<store::outbox::Sent<'_>> = outcomes
+                        .iter()
+                        .filter_map(|o| match o {
+                            Outcome::Sent { id, at, payload, .. } => {
+                                Some(store::outbox::Sent { id: *id, at: *at, scrubbed_payload: payload })
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let sent_kept = store::outbox::mark_sent_many(conn, backend, &worker, &sent).await?;
                     for outcome in &outcomes {
-                        kept.push(outcome.write(conn, &worker).await?);
+                        kept.push(match outcome {
+                            Outcome::Sent { id, .. } => sent_kept.contains(id),
+                            other => other.write(conn, &worker).await?,
+                        });
                     }
                     Ok::<_, store::StoreError>((outcomes, kept))
                 })
@@ -286,66 +322,75 @@ impl Worker {
     }
 }
 
-/// Supersedes the subject's earlier tokens: the newest email is the one whose link works, and so
-/// whose code works. A token that cannot be minted (an empty key ring) fails the message, not the batch.
-async fn mint(
-    conn: &mut Conn,
+/// A link's token and its code, made before they are stored.
+struct Minting {
+    purpose: Purpose,
+    subject: String,
+    issued: crate::tokens::Issued,
+    code: Option<store::codes::OwnedCode>,
+    printed_code: Option<String>,
+}
+
+/// A token that cannot be minted (an empty key ring) fails the message, not the batch; without a
+/// code the email still goes, with its link.
+fn mint(
     keys: &KeyRing,
     clock: &Clock,
     settings: &WorkerSettings,
     link: LinkToMint<'_>,
     intent: &Intent,
     recipient: &str,
-) -> Result<Option<Minted>, store::StoreError> {
+) -> Option<Minting> {
     let issued = match keys.issue(clock, link.purpose, link.subject, settings.ttl(link.purpose)) {
         Ok(issued) => issued,
         Err(e) => {
             tracing::error!(error = %e, "minting a link's token failed");
-            return Ok(None);
+            return None;
         }
     };
-    store::tokens::insert(conn, link.purpose, link.subject, &issued).await?;
-    let code = match intent.link(&settings.public_url, &issued.token) {
-        Some(full_link) => code_for(conn, keys, &issued, &full_link, recipient).await?,
-        None => None,
+    let code = intent.link(&settings.public_url, &issued.token).and_then(|full_link| code_for(keys, &issued, &full_link, recipient));
+    let (code, printed_code) = match code {
+        Some((row, printed)) => (Some(row), Some(printed)),
+        None => (None, None),
     };
-    Ok(Some(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms, code }))
+    Some(Minting { purpose: link.purpose, subject: link.subject.to_owned(), issued, code, printed_code })
 }
 
-/// The code printed next to the link, stored in the same transaction as the link's token. Its row
-/// holds the link sealed: the one place a link outlives the worker's memory (ARCHITECTURE.md).
-/// Without a code the email still goes, with its link.
-async fn code_for(
-    conn: &mut Conn,
-    keys: &KeyRing,
-    issued: &crate::tokens::Issued,
-    full_link: &str,
-    recipient: &str,
-) -> Result<Option<String>, store::StoreError> {
+/// Stores a batch's tokens, each superseding its subject's earlier ones (the newest email is the
+/// one whose link works, and so whose code works), and their codes, in the transaction that
+/// claimed the messages: a few statements on PostgreSQL whatever the batch's size.
+async fn store_minted(conn: &mut Conn, backend: store::Backend, minting: &[Minting]) -> Result<(), store::StoreError> {
+    let tokens: Vec<store::tokens::NewToken<'_>> =
+        minting.iter().map(|m| store::tokens::NewToken { purpose: m.purpose, subject: &m.subject, issued: &m.issued }).collect();
+    store::tokens::insert_many(conn, backend, &tokens).await?;
+    let codes: Vec<store::codes::NewCode<'_>> = minting.iter().filter_map(|m| m.code.as_ref().map(|c| c.borrowed())).collect();
+    store::codes::insert_many(conn, backend, &codes).await
+}
+
+/// The code printed next to the link and its row, which holds the link sealed: the one place a
+/// link outlives the worker's memory (ARCHITECTURE.md).
+fn code_for(keys: &KeyRing, issued: &crate::tokens::Issued, full_link: &str, recipient: &str) -> Option<(store::codes::OwnedCode, String)> {
     let codes = keys.codes();
-    let sealed = {
-        let code = MailCodes::generate();
-        let email = EmailAddress::from_trusted(recipient.to_owned());
-        let code_hash = codes.hash(&code, email.normalized());
-        codes.seal(full_link, &code_hash).map(|sealed| (code, code_hash, email, sealed))
-    };
-    let (code, code_hash, email, sealed) = match sealed {
-        Ok(parts) => parts,
+    let code = MailCodes::generate();
+    let email = EmailAddress::from_trusted(recipient.to_owned());
+    let code_hash = codes.hash(&code, email.normalized());
+    match codes.seal(full_link, &code_hash) {
+        Ok(sealed_link) => {
+            let row = store::codes::OwnedCode {
+                code_hash,
+                email_norm: email.normalized().to_owned(),
+                token_id_hash: issued.id_hash.clone(),
+                sealed_link,
+                expires_at: issued.expires_at_ms,
+                now: issued.issued_at_ms,
+            };
+            Some((row, MailCodes::printed(&code)))
+        }
         Err(e) => {
             tracing::error!(error = %e, "making an email's code failed; the email goes without one");
-            return Ok(None);
+            None
         }
-    };
-    let row = store::codes::NewCode {
-        code_hash: &code_hash,
-        email_norm: email.normalized(),
-        token_id_hash: &issued.id_hash,
-        sealed_link: &sealed,
-        expires_at: issued.expires_at_ms,
-        now: issued.issued_at_ms,
-    };
-    store::codes::insert(conn, &row).await?;
-    Ok(Some(MailCodes::printed(&code)))
+    }
 }
 
 enum Prepared {
@@ -431,7 +476,8 @@ impl Delivery {
         }
         // A V1 row gives its token up only once delivered, so `usher outbox retry` of a failed one still works.
         let scrubbed = serde_json::to_string(&intent.scrubbed()).unwrap_or_default();
-        let ctx = intent.context(&self.settings.public_url, &m.locale, minted.as_ref());
+        let language = self.templates.catalogue().negotiate(&m.locale);
+        let ctx = intent.context(&self.settings.public_url, &m.locale, language, minted.as_ref());
         let rendered = match self.templates.render(intent.kind(), m.tenant.as_deref(), &m.locale, &ctx) {
             Ok(r) => r,
             Err(e) => return Self::fail(&m, &format!("template error: {e:#}")),

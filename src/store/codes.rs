@@ -1,6 +1,6 @@
 //! `mail_codes`: the short codes printed next to links, by their keyed hash.
 
-use super::{Conn, StoreError};
+use super::{Backend, Conn, StoreError};
 use crate::args;
 use crate::tokens::TokenState;
 
@@ -16,6 +16,29 @@ pub(crate) struct NewCode<'a> {
     pub(crate) now: i64,
 }
 
+/// A [`NewCode`] that owns its parts, made before the transaction that stores it.
+pub(crate) struct OwnedCode {
+    pub(crate) code_hash: String,
+    pub(crate) email_norm: String,
+    pub(crate) token_id_hash: String,
+    pub(crate) sealed_link: String,
+    pub(crate) expires_at: i64,
+    pub(crate) now: i64,
+}
+
+impl OwnedCode {
+    pub(crate) fn borrowed(&self) -> NewCode<'_> {
+        NewCode {
+            code_hash: &self.code_hash,
+            email_norm: &self.email_norm,
+            token_id_hash: &self.token_id_hash,
+            sealed_link: &self.sealed_link,
+            expires_at: self.expires_at,
+            now: self.now,
+        }
+    }
+}
+
 /// In the transaction that mints the link's token: the token's row supersedes the subject's earlier
 /// tokens, and so their codes, which follow their token's state.
 pub(crate) async fn insert(conn: &mut Conn, code: &NewCode<'_>) -> Result<(), StoreError> {
@@ -23,6 +46,32 @@ pub(crate) async fn insert(conn: &mut Conn, code: &NewCode<'_>) -> Result<(), St
         "INSERT INTO mail_codes (code_hash, email_norm, token_id_hash, sealed_link, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
         args![code.code_hash, code.email_norm, code.token_id_hash, code.sealed_link, code.expires_at, code.now],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// [`insert`] for a batch: one statement on PostgreSQL.
+pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, codes: &[NewCode<'_>]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || codes.len() == 1 {
+        for code in codes {
+            insert(conn, code).await?;
+        }
+        return Ok(());
+    }
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<&str> = codes.iter().map(|c| c.code_hash).collect();
+    let emails: Vec<&str> = codes.iter().map(|c| c.email_norm).collect();
+    let tokens: Vec<&str> = codes.iter().map(|c| c.token_id_hash).collect();
+    let links: Vec<&str> = codes.iter().map(|c| c.sealed_link).collect();
+    let expires: Vec<i64> = codes.iter().map(|c| c.expires_at).collect();
+    let created: Vec<i64> = codes.iter().map(|c| c.now).collect();
+    conn.execute(
+        "INSERT INTO mail_codes (code_hash, email_norm, token_id_hash, sealed_link, expires_at, created_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
+        args![&hashes, &emails, &tokens, &links, &expires, &created],
     )
     .await
     .map(|_| ())

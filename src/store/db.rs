@@ -9,6 +9,42 @@ use sqlx::{Postgres, Row as _};
 pub enum Value<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
+    /// PostgreSQL's arrays, for statements that take a batch in one round trip
+    /// (`… FROM unnest($1::bigint[], $2::text[])`); SQLite has none.
+    Ints(&'a [i64]),
+    Texts(&'a [&'a str]),
+    MaybeTexts(&'a [Option<&'a str>]),
+    MaybeInts(&'a [Option<i64>]),
+}
+
+impl<'a> From<&'a Vec<Option<i64>>> for Value<'a> {
+    fn from(v: &'a Vec<Option<i64>>) -> Self {
+        Self::MaybeInts(v)
+    }
+}
+
+impl<'a> From<&'a [i64]> for Value<'a> {
+    fn from(v: &'a [i64]) -> Self {
+        Self::Ints(v)
+    }
+}
+
+impl<'a> From<&'a Vec<i64>> for Value<'a> {
+    fn from(v: &'a Vec<i64>) -> Self {
+        Self::Ints(v)
+    }
+}
+
+impl<'a> From<&'a Vec<&'a str>> for Value<'a> {
+    fn from(v: &'a Vec<&'a str>) -> Self {
+        Self::Texts(v)
+    }
+}
+
+impl<'a> From<&'a Vec<Option<&'a str>>> for Value<'a> {
+    fn from(v: &'a Vec<Option<&'a str>>) -> Self {
+        Self::MaybeTexts(v)
+    }
 }
 
 impl From<i64> for Value<'_> {
@@ -191,6 +227,13 @@ pub(super) enum Inner {
     Sqlite(rusqlite::Connection),
     Postgres(PoolConnection<Postgres>),
     PostgresTx(sqlx::Transaction<'static, Postgres>),
+    /// Outside any transaction, for a write that is one statement: PostgreSQL runs it in an
+    /// implicit transaction of its own, one round trip in all. A second statement would not be
+    /// atomic with the first, so it is refused (`ran` says whether one ran).
+    PostgresStatement {
+        conn: PoolConnection<Postgres>,
+        ran: bool,
+    },
 }
 
 enum Side<'a> {
@@ -212,17 +255,24 @@ impl Conn {
         std::mem::take(&mut self.1)
     }
 
-    fn side(&mut self) -> Side<'_> {
-        match &mut self.0 {
+    fn side(&mut self) -> Result<Side<'_>, StoreError> {
+        Ok(match &mut self.0 {
             Inner::Sqlite(c) => Side::Sqlite(c),
             Inner::Postgres(c) => Side::Postgres(c),
             Inner::PostgresTx(c) => Side::Postgres(c),
-        }
+            Inner::PostgresStatement { ran: true, .. } => {
+                return Err(StoreError::Aborted("a second statement in a write made of one: it would not be atomic with the first".into()));
+            }
+            Inner::PostgresStatement { conn, ran } => {
+                *ran = true;
+                Side::Postgres(conn)
+            }
+        })
     }
 
     pub async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, StoreError> {
         log(sql);
-        match self.side() {
+        match self.side()? {
             Side::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
                 bind(&mut stmt, args)?;
@@ -234,7 +284,7 @@ impl Conn {
 
     pub async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         log(sql);
-        match self.side() {
+        match self.side()? {
             Side::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Side::Postgres(c) => pg::batch(c, sql).await,
         }
@@ -242,7 +292,7 @@ impl Conn {
 
     pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, StoreError> {
         log(sql);
-        match self.side() {
+        match self.side()? {
             Side::Sqlite(c) => sqlite_rows(c, sql, args, usize::MAX),
             Side::Postgres(c) => pg::fetch_all(c, sql, args).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
         }
@@ -250,7 +300,7 @@ impl Conn {
 
     pub async fn fetch_optional<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Option<R>, StoreError> {
         log(sql);
-        match self.side() {
+        match self.side()? {
             Side::Sqlite(c) => Ok(sqlite_rows(c, sql, args, 1)?.pop()),
             Side::Postgres(c) => pg::fetch_optional(c, sql, args).await?.map(|r| R::from_row(&Row::Postgres(&r))).transpose(),
         }
@@ -261,8 +311,8 @@ impl Conn {
     }
 }
 
-/// In the asker's span: tests count a request's statements this way.
-fn log(sql: &str) {
+/// In the asker's span: tests count a request's statements (and round trips) this way.
+pub(super) fn log(sql: &str) {
     tracing::debug!(target: "usher::sql", { db.statement = sql }, "statement");
 }
 
@@ -291,6 +341,9 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value<'_>]) -> Result<
         match value {
             Value::Int(v) => stmt.raw_bind_parameter(index, v)?,
             Value::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Value::Ints(_) | Value::Texts(_) | Value::MaybeTexts(_) | Value::MaybeInts(_) => {
+                return Err(decode(&format!("${n}"), "SQLite takes no arrays"));
+            }
         }
     }
     Ok(())
@@ -334,6 +387,10 @@ mod pg {
             q = match *value {
                 Value::Int(v) => q.bind(v),
                 Value::Text(v) => q.bind(v),
+                Value::Ints(v) => q.bind(v),
+                Value::Texts(v) => q.bind(v),
+                Value::MaybeTexts(v) => q.bind(v),
+                Value::MaybeInts(v) => q.bind(v),
             };
         }
         q

@@ -289,7 +289,29 @@ impl Store {
         self.write_with(Priority::Background, job).await
     }
 
+    /// For a job that is one statement on PostgreSQL, which runs it in an implicit transaction of
+    /// its own: one round trip, where `BEGIN`, the statement and `COMMIT` are three. A second
+    /// statement in the job is refused (it would not be atomic with the first). On SQLite as
+    /// [`Store::write`]: there a statement is a function call, not a round trip.
+    pub async fn write_statement<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.write_as(Priority::Foreground, Shape::Statement, job).await
+    }
+
     async fn write_with<T, E, F>(&self, priority: Priority, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.write_as(priority, Shape::Transaction, job).await
+    }
+
+    async fn write_as<T, E, F>(&self, priority: Priority, shape: Shape, job: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -306,26 +328,13 @@ impl Store {
                 // transaction dropped between two statements left its pooled connection inside it
                 // for the next request ("there is already a transaction in progress").
                 let (pool, commits) = (pool.clone(), self.commits.clone());
-                let transaction = async move {
-                    let tx = pool.begin().await.map_err(StoreError::from)?;
-                    let mut conn = Conn::new(Inner::PostgresTx(tx));
-                    let done = job(&mut conn).await;
-                    let queued = conn.take_queued();
-                    let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
-                    let value = match done {
-                        Ok(value) => value,
-                        Err(e) => {
-                            // Said now, not left to the pool: the connection goes back outside any transaction.
-                            let _ = tx.rollback().await;
-                            return Err(e);
-                        }
-                    };
-                    let committing = std::time::Instant::now();
-                    tx.commit().await.map_err(StoreError::from)?;
-                    commits.record(committing.elapsed(), queued);
-                    Ok(value)
+                let write = async move {
+                    match shape {
+                        Shape::Transaction => postgres_transaction(&pool, &commits, job).await,
+                        Shape::Statement => postgres_statement(&pool, &commits, job).await,
+                    }
                 };
-                tokio::spawn(transaction.instrument(tracing::Span::current()))
+                tokio::spawn(write.instrument(tracing::Span::current()))
                     .await
                     .map_err(|e| E::from(StoreError::Aborted(format!("a write transaction's task failed: {e}"))))?
             }
@@ -367,6 +376,54 @@ impl Store {
         let mut conn = self.acquire().await?;
         conn.fetch_one::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[]).await.map(|_| ())
     }
+}
+
+/// How a PostgreSQL write is sent.
+#[derive(Clone, Copy)]
+enum Shape {
+    Transaction,
+    Statement,
+}
+
+async fn postgres_transaction<T, E, F>(pool: &PgPool, commits: &Commits, job: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>>,
+{
+    db::log("BEGIN");
+    let tx = pool.begin().await.map_err(StoreError::from)?;
+    let mut conn = Conn::new(Inner::PostgresTx(tx));
+    let done = job(&mut conn).await;
+    let queued = conn.take_queued();
+    let Conn(Inner::PostgresTx(tx), _) = conn else { unreachable!("the job gets back the transaction it was given") };
+    let value = match done {
+        Ok(value) => value,
+        Err(e) => {
+            // Said now, not left to the pool: the connection goes back outside any transaction.
+            db::log("ROLLBACK");
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
+    let committing = std::time::Instant::now();
+    db::log("COMMIT");
+    tx.commit().await.map_err(StoreError::from)?;
+    commits.record(committing.elapsed(), queued);
+    Ok(value)
+}
+
+/// The statement's own time is its commit's: PostgreSQL commits it before it answers.
+async fn postgres_statement<T, E, F>(pool: &PgPool, commits: &Commits, job: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, E>>,
+{
+    let conn = pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = Conn::new(Inner::PostgresStatement { conn, ran: false });
+    let started = std::time::Instant::now();
+    let value = job(&mut conn).await?;
+    commits.record(started.elapsed(), conn.take_queued());
+    Ok(value)
 }
 
 /// Every file of `migrations/sqlite` or `migrations/postgres`, in number order (see `build.rs`).
@@ -484,6 +541,11 @@ pub async fn migration_status(url: &str, timeout: Duration) -> anyhow::Result<Op
         .map(|m| format!("{} {}", m.version, m.description))
         .collect();
     Ok(Some(MigrationStatus { applied: applied.len(), pending, foreign }))
+}
+
+/// One column of a batch, for a statement that takes the batch as arrays (`unnest`).
+pub(crate) fn column<'a, T, C>(rows: &'a [T], f: impl Fn(&'a T) -> C) -> Vec<C> {
+    rows.iter().map(f).collect()
 }
 
 pub fn is_unique_violation(e: &StoreError) -> bool {

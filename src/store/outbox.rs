@@ -1,9 +1,11 @@
 //! `requested` → `pending` | `dropped`; `pending` → `sending` → `sent` | `pending` | `failed`.
 //! A `sending` row whose lease ran out belongs to a dead worker: any worker may claim it.
 
-use super::{Backend, Conn, StoreError};
+use super::limits::EmailSlot;
+use super::{Backend, Conn, StoreError, Value};
 use crate::args;
 use serde::Serialize;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +96,103 @@ pub async fn enqueue(conn: &mut Conn, message_id: &str, m: &Envelope<'_>, status
     .map(|_| ())
 }
 
+/// What must not be so for a request to be queued: checked in the statement that queues it.
+#[derive(Debug, Clone)]
+pub(crate) enum Unless {
+    Nothing,
+    /// A new tenant's name belongs to a tenant already.
+    CnameTaken(String),
+    /// `cname` is no tenant open to developer signups (the default tenant always is).
+    PortalClosed {
+        cname: String,
+        default_tenant: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Yes,
+    /// The recipient's slot is taken; it frees in this long.
+    Limited(Duration),
+    /// What [`Unless`] names is so; nothing was written.
+    Stopped,
+}
+
+/// Queues a request to be resolved by the worker, if `unless` is not so and the recipient's
+/// slot is free. On PostgreSQL this is one statement, so a request costs one round trip and
+/// one commit: the check, the slot and the row are its common table expressions, and what the
+/// outer `SELECT` reads of the slot's row is as it stood before the statement.
+pub(crate) async fn request(
+    conn: &mut Conn,
+    backend: Backend,
+    unless: &Unless,
+    slot: &EmailSlot<'_>,
+    message_id: &str,
+    m: &Envelope<'_>,
+    now: i64,
+) -> Result<Queued, StoreError> {
+    if backend == Backend::Sqlite {
+        let stopped = match unless {
+            Unless::Nothing => false,
+            Unless::CnameTaken(cname) => {
+                conn.fetch_optional::<(i64,)>("SELECT 1 FROM tenants WHERE cname = $1", args![cname]).await?.is_some()
+            }
+            Unless::PortalClosed { cname, default_tenant } => conn
+                .fetch_optional::<(i64,)>(&format!("SELECT 1 FROM tenants WHERE {PORTAL_OPEN}"), args![cname, default_tenant])
+                .await?
+                .is_none(),
+        };
+        if stopped {
+            return Ok(Queued::Stopped);
+        }
+        if let Err(wait) = super::limits::take_email(conn, slot.key, now, slot.interval, slot.daily).await? {
+            return Ok(Queued::Limited(wait));
+        }
+        enqueue(conn, message_id, m, Status::Requested, now).await?;
+        return Ok(Queued::Yes);
+    }
+    let (stop, stop_args) = match unless {
+        Unless::Nothing => ("SELECT 1 WHERE false", vec![]),
+        Unless::CnameTaken(cname) => ("SELECT 1 FROM tenants WHERE cname = $13", vec![Value::from(cname)]),
+        Unless::PortalClosed { cname, default_tenant } => (
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE cname = $13 AND (developer_signup <> 0 OR cname = $14))",
+            vec![Value::from(cname), Value::from(default_tenant)],
+        ),
+    };
+    let take = super::limits::TAKE.replace("VALUES ($1, $2, $3, 1)", "SELECT $1, $2, $3, 1 WHERE NOT EXISTS (SELECT 1 FROM stop)");
+    let sql = format!(
+        "WITH stop AS ({stop}),
+         slot AS ({take} RETURNING key),
+         queued AS (
+             INSERT INTO outbox (message_id, kind, recipient, tenant, locale, payload, status, attempts, next_attempt_at, created_at)
+             SELECT $7, $8, $9, $10, $11, $12, 'requested', 0, $2, $2 FROM slot
+             RETURNING id
+         )
+         SELECT (SELECT COUNT(*) FROM stop), (SELECT COUNT(*) FROM queued), held.last_at, held.day, held.day_count
+         FROM (SELECT 1) AS one LEFT JOIN email_limits AS held ON held.key = $1"
+    );
+    let mut args = slot.args(now);
+    args.extend(args![message_id, m.kind, m.recipient, m.tenant, m.locale, m.payload].iter().copied());
+    args.extend(stop_args);
+    let (stopped, queued, last_at, day, count): (i64, i64, Option<i64>, Option<i64>, Option<i64>) = conn.fetch_one(&sql, &args).await?;
+    Ok(match (stopped, queued, last_at, day, count) {
+        (1.., _, _, _, _) => Queued::Stopped,
+        (_, 1.., _, _, _) => {
+            conn.queued_outbox_row();
+            Queued::Yes
+        }
+        (_, _, Some(last_at), Some(day), Some(count)) if slot.refuses(now, (last_at, day, count)) => {
+            Queued::Limited(slot.wait(now, (last_at, day, count)))
+        }
+        // The statement's snapshot shows a free slot (or none) that a concurrent request took
+        // just before this one could, which the conflict's own check saw: it is held from now.
+        _ => Queued::Limited(slot.taken_just_now(now)),
+    })
+}
+
+/// A portal takes developer signups: `$1` its name, `$2` the default tenant's.
+const PORTAL_OPEN: &str = "cname = $1 AND (developer_signup <> 0 OR cname = $2)";
+
 crate::from_row!(Requested { id, payload, created_at });
 
 const TAKE_REQUESTED_SQLITE: &str =
@@ -120,6 +219,54 @@ pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), S
         "UPDATE outbox SET status = 'pending', kind = $2, recipient = $3, tenant = $4, locale = $5, payload = $6, attempts = 0, last_error = NULL
          WHERE id = $1 AND status = 'requested'",
         args![id, r.kind, r.recipient, r.tenant, r.locale, r.payload],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// [`resolve`] for a batch of `(id, envelope)`; one statement on PostgreSQL.
+pub async fn resolve_many(conn: &mut Conn, backend: Backend, resolved: &[(i64, Envelope<'_>)]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || resolved.len() == 1 {
+        for (id, r) in resolved {
+            resolve(conn, *id, r).await?;
+        }
+        return Ok(());
+    }
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
+    let kinds = super::column(resolved, |(_, r)| r.kind);
+    let recipients = super::column(resolved, |(_, r)| r.recipient);
+    let locales = super::column(resolved, |(_, r)| r.locale);
+    let payloads = super::column(resolved, |(_, r)| r.payload);
+    let tenants: Vec<Option<&str>> = resolved.iter().map(|(_, r)| r.tenant).collect();
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', kind = r.kind, recipient = r.recipient, tenant = r.tenant, locale = r.locale,
+                payload = r.payload, attempts = 0, last_error = NULL
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, kind, recipient, tenant, locale, payload)
+         WHERE outbox.id = r.id AND outbox.status = 'requested'",
+        args![&ids, &kinds, &recipients, &tenants, &locales, &payloads],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// [`drop_request`] for a batch; one statement on PostgreSQL.
+pub async fn drop_requests(conn: &mut Conn, backend: Backend, ids: &[i64], reason: &str) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || ids.len() == 1 {
+        for id in ids {
+            drop_request(conn, *id, reason).await?;
+        }
+        return Ok(());
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = ids.to_vec();
+    conn.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = $2 WHERE id = ANY($1::bigint[]) AND status = 'requested'",
+        args![&ids, reason],
     )
     .await
     .map(|_| ())
@@ -210,6 +357,42 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, worker: &str, now: i64, scrubbe
         )
         .await?;
     Ok(changed == 1)
+}
+
+/// A sent message, for [`mark_sent_many`].
+pub struct Sent<'a> {
+    pub id: i64,
+    pub at: i64,
+    pub scrubbed_payload: &'a str,
+}
+
+/// [`mark_sent`] for a batch, one statement on PostgreSQL; the ids `worker` still held.
+pub async fn mark_sent_many(conn: &mut Conn, backend: Backend, worker: &str, sent: &[Sent<'_>]) -> Result<Vec<i64>, StoreError> {
+    if backend == Backend::Sqlite || sent.len() == 1 {
+        let mut kept = Vec::with_capacity(sent.len());
+        for s in sent {
+            if mark_sent(conn, s.id, worker, s.at, s.scrubbed_payload).await? {
+                kept.push(s.id);
+            }
+        }
+        return Ok(kept);
+    }
+    if sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = sent.iter().map(|s| s.id).collect();
+    let at: Vec<i64> = sent.iter().map(|s| s.at).collect();
+    let payloads: Vec<&str> = sent.iter().map(|s| s.scrubbed_payload).collect();
+    let kept: Vec<(i64,)> = conn
+        .fetch_all(
+            "UPDATE outbox SET status = 'sent', sent_at = d.at, next_attempt_at = d.at, payload = d.payload, lease_until = NULL, last_error = NULL
+             FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS d(id, at, payload)
+             WHERE outbox.id = d.id AND outbox.claimed_by = $1 AND outbox.status = 'sending'
+             RETURNING outbox.id",
+            args![worker, &ids, &at, &payloads],
+        )
+        .await?;
+    Ok(kept.into_iter().map(|(id,)| id).collect())
 }
 
 pub async fn mark_retry(conn: &mut Conn, id: i64, worker: &str, next_attempt_at: i64, error: &str) -> Result<bool, StoreError> {

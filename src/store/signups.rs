@@ -1,4 +1,4 @@
-use super::{Conn, StoreError};
+use super::{Backend, Conn, StoreError};
 use crate::args;
 use crate::domain::SignupState;
 use crate::tokens::Purpose;
@@ -26,11 +26,66 @@ pub(crate) struct NewSignup<'a> {
     pub(crate) details: &'a str,
 }
 
+/// A [`NewSignup`] that owns its parts, made before the transaction that stores it.
+pub(crate) struct NewSignupOwned {
+    pub(crate) id: String,
+    pub(crate) cname: String,
+    pub(crate) email: String,
+    pub(crate) email_norm: String,
+    pub(crate) tenant_type: String,
+    pub(crate) locale: String,
+    pub(crate) details: String,
+}
+
+impl NewSignupOwned {
+    pub(crate) fn borrowed(&self) -> NewSignup<'_> {
+        NewSignup {
+            id: &self.id,
+            cname: &self.cname,
+            email: &self.email,
+            email_norm: &self.email_norm,
+            tenant_type: &self.tenant_type,
+            locale: &self.locale,
+            details: &self.details,
+        }
+    }
+}
+
 pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO signups (id, cname, email, email_norm, tenant_type, locale, details, state, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         args![s.id, s.cname, s.email, s.email_norm, s.tenant_type, s.locale, s.details, SignupState::Pending.as_str(), now],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// [`insert`] for a batch of signups, each with its time; one statement on PostgreSQL.
+pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, signups: &[(NewSignup<'_>, i64)]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || signups.len() == 1 {
+        for (s, at) in signups {
+            insert(conn, s, *at).await?;
+        }
+        return Ok(());
+    }
+    if signups.is_empty() {
+        return Ok(());
+    }
+    let ids = super::column(signups, |(s, _)| s.id);
+    let cnames = super::column(signups, |(s, _)| s.cname);
+    let emails = super::column(signups, |(s, _)| s.email);
+    let norms = super::column(signups, |(s, _)| s.email_norm);
+    let types = super::column(signups, |(s, _)| s.tenant_type);
+    let locales = super::column(signups, |(s, _)| s.locale);
+    let details = super::column(signups, |(s, _)| s.details);
+    let at: Vec<i64> = signups.iter().map(|(_, at)| *at).collect();
+    conn.execute(
+        "INSERT INTO signups (id, cname, email, email_norm, tenant_type, locale, details, state, created_at)
+         SELECT id, cname, email, email_norm, tenant_type, locale, details, $8, at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $9::bigint[])
+             AS n(id, cname, email, email_norm, tenant_type, locale, details, at)",
+        args![&ids, &cnames, &emails, &norms, &types, &locales, &details, SignupState::Pending.as_str(), &at],
     )
     .await
     .map(|_| ())

@@ -1,4 +1,4 @@
-use super::{Conn, StoreError};
+use super::{Backend, Conn, StoreError};
 use crate::args;
 use crate::tokens::{Issued, Purpose, TokenState};
 
@@ -12,6 +12,61 @@ pub(crate) async fn insert(conn: &mut Conn, purpose: Purpose, subject: &str, iss
     conn.execute(
         "INSERT INTO one_time_tokens (id_hash, purpose, subject, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         args![&issued.id_hash, purpose.as_str(), subject, issued.issued_at_ms, issued.expires_at_ms],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A token to insert with [`insert_many`].
+pub(crate) struct NewToken<'a> {
+    pub(crate) purpose: Purpose,
+    pub(crate) subject: &'a str,
+    pub(crate) issued: &'a Issued,
+}
+
+/// [`insert`] for a batch, as if one by one in order: each supersedes its subject's earlier
+/// tokens, so of two for one subject the later is the live one. Two statements on PostgreSQL
+/// whatever the batch's size.
+pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, tokens: &[NewToken<'_>]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || tokens.len() == 1 {
+        for t in tokens {
+            insert(conn, t.purpose, t.subject, t.issued).await?;
+        }
+        return Ok(());
+    }
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let same = |a: &NewToken<'_>, b: &NewToken<'_>| a.purpose == b.purpose && a.subject == b.subject;
+    // Earlier rows go at the first new one's time; a new one goes at the time of the next for its subject.
+    let first: Vec<&NewToken<'_>> =
+        tokens.iter().enumerate().filter(|(i, t)| !tokens[..*i].iter().any(|e| same(e, t))).map(|(_, t)| t).collect();
+    let superseded_at: Vec<Option<i64>> =
+        tokens.iter().enumerate().map(|(i, t)| tokens[i + 1..].iter().find(|n| same(n, t)).map(|n| n.issued.issued_at_ms)).collect();
+    let (purposes, subjects, at): (Vec<&str>, Vec<&str>, Vec<i64>) =
+        first.iter().map(|t| (t.purpose.as_str(), t.subject, t.issued.issued_at_ms)).fold((vec![], vec![], vec![]), |mut v, (p, s, a)| {
+            v.0.push(p);
+            v.1.push(s);
+            v.2.push(a);
+            v
+        });
+    conn.execute(
+        "UPDATE one_time_tokens SET superseded_at = d.at
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS d(purpose, subject, at)
+         WHERE one_time_tokens.purpose = d.purpose AND one_time_tokens.subject = d.subject
+           AND one_time_tokens.used_at IS NULL AND one_time_tokens.superseded_at IS NULL",
+        args![&purposes, &subjects, &at],
+    )
+    .await?;
+    let ids: Vec<&str> = tokens.iter().map(|t| t.issued.id_hash.as_str()).collect();
+    let purposes: Vec<&str> = tokens.iter().map(|t| t.purpose.as_str()).collect();
+    let subjects: Vec<&str> = tokens.iter().map(|t| t.subject).collect();
+    let issued: Vec<i64> = tokens.iter().map(|t| t.issued.issued_at_ms).collect();
+    let expires: Vec<i64> = tokens.iter().map(|t| t.issued.expires_at_ms).collect();
+    conn.execute(
+        "INSERT INTO one_time_tokens (id_hash, purpose, subject, issued_at, expires_at, superseded_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])",
+        args![&ids, &purposes, &subjects, &issued, &expires, &superseded_at],
     )
     .await
     .map(|_| ())

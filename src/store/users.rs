@@ -1,4 +1,4 @@
-use super::{Conn, StoreError};
+use super::{Backend, Conn, StoreError};
 use crate::args;
 use crate::domain::UserState;
 
@@ -93,16 +93,133 @@ pub(crate) async fn insert_user(conn: &mut Conn, u: &NewUser<'_>) -> Result<(), 
 
 crate::from_row!(User { id, tenant_id, tenant_cname: "cname", email, first_name, last_name, locale, state => UserState::parse, password_hash, verified });
 
-const USER_COLUMNS: &str = "SELECT u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash,
-            u.verified_at IS NOT NULL AS verified
-     FROM users u JOIN tenants t ON t.id = u.tenant_id";
+const USER_FIELDS: &str = "u.id, u.tenant_id, t.cname, u.email, u.first_name, u.last_name, u.locale, u.state, u.password_hash,
+            u.verified_at IS NOT NULL AS verified";
+const USER_FROM: &str = "FROM users u JOIN tenants t ON t.id = u.tenant_id";
+
+/// A user found by `(cname, email_norm)`, with the `email_norm` asked for.
+struct Keyed {
+    email_norm: String,
+    user: User,
+}
+
+impl super::FromRow for Keyed {
+    fn from_row(row: &super::Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self { email_norm: row.get("key_email_norm")?, user: User::from_row(row)? })
+    }
+}
 
 pub async fn user_by_cname_and_email(conn: &mut Conn, cname: &str, email_norm: &str) -> Result<Option<User>, StoreError> {
-    conn.fetch_optional(&format!("{USER_COLUMNS} WHERE t.cname = $1 AND u.email_norm = $2"), args![cname, email_norm]).await
+    conn.fetch_optional(&format!("SELECT {USER_FIELDS} {USER_FROM} WHERE t.cname = $1 AND u.email_norm = $2"), args![cname, email_norm])
+        .await
+}
+
+/// [`user_by_cname_and_email`] for a batch of `(cname, email_norm)`: the users found, by those
+/// keys; one statement on PostgreSQL.
+pub(crate) async fn users_by_cname_and_email(
+    conn: &mut Conn,
+    backend: Backend,
+    keys: &[(&str, &str)],
+) -> Result<Vec<((String, String), User)>, StoreError> {
+    if backend == Backend::Sqlite || keys.len() == 1 {
+        let mut found = Vec::with_capacity(keys.len());
+        for (cname, email_norm) in keys {
+            if let Some(user) = user_by_cname_and_email(conn, cname, email_norm).await? {
+                found.push((((*cname).to_owned(), (*email_norm).to_owned()), user));
+            }
+        }
+        return Ok(found);
+    }
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (cnames, emails): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let found: Vec<Keyed> = conn
+        .fetch_all(
+            &format!(
+                "SELECT {USER_FIELDS}, k.email_norm AS key_email_norm {USER_FROM}
+                 JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(cname, email_norm)
+                 ON t.cname = k.cname AND u.email_norm = k.email_norm"
+            ),
+            args![&cnames, &emails],
+        )
+        .await?;
+    Ok(found.into_iter().map(|k| ((k.user.tenant_cname.clone(), k.email_norm), k.user)).collect())
+}
+
+/// [`email_has_account`] for a batch: those of `emails_norm` that have one.
+pub(crate) async fn emails_with_accounts(conn: &mut Conn, backend: Backend, emails_norm: &[&str]) -> Result<Vec<String>, StoreError> {
+    if backend == Backend::Sqlite || emails_norm.len() == 1 {
+        let mut found = Vec::new();
+        for email in emails_norm {
+            if email_has_account(conn, email).await? {
+                found.push((*email).to_owned());
+            }
+        }
+        return Ok(found);
+    }
+    if emails_norm.is_empty() {
+        return Ok(Vec::new());
+    }
+    let emails = emails_norm.to_vec();
+    let rows: Vec<(String,)> = conn
+        .fetch_all("SELECT DISTINCT email_norm FROM users WHERE email_norm = ANY($1::text[]) AND verified_at IS NOT NULL", args![&emails])
+        .await?;
+    Ok(rows.into_iter().map(|(e,)| e).collect())
+}
+
+/// [`tenant_by_cname`] for a batch: the tenants found.
+pub(crate) async fn tenants_by_cname(conn: &mut Conn, backend: Backend, cnames: &[&str]) -> Result<Vec<Tenant>, StoreError> {
+    if backend == Backend::Sqlite || cnames.len() == 1 {
+        let mut found = Vec::new();
+        for cname in cnames {
+            found.extend(tenant_by_cname(conn, cname).await?);
+        }
+        return Ok(found);
+    }
+    if cnames.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cnames = cnames.to_vec();
+    conn.fetch_all(&format!("{TENANT_COLUMNS} WHERE cname = ANY($1::text[])"), args![&cnames]).await
+}
+
+/// [`insert_user`] for a batch, one statement on PostgreSQL.
+pub(crate) async fn insert_users(conn: &mut Conn, backend: Backend, users: &[NewUser<'_>]) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite || users.len() == 1 {
+        for u in users {
+            insert_user(conn, u).await?;
+        }
+        return Ok(());
+    }
+    if users.is_empty() {
+        return Ok(());
+    }
+    let ids = super::column(users, |u| u.id);
+    let tenants = super::column(users, |u| u.tenant_id);
+    let emails = super::column(users, |u| u.email);
+    let norms = super::column(users, |u| u.email_norm);
+    let first = super::column(users, |u| u.first_name);
+    let last = super::column(users, |u| u.last_name);
+    let locales = super::column(users, |u| u.locale);
+    let states = super::column(users, |u| u.state.as_str());
+    let phones: Vec<Option<&str>> = users.iter().map(|u| u.contact_number).collect();
+    let hashes: Vec<Option<&str>> = users.iter().map(|u| u.password_hash).collect();
+    let now: Vec<i64> = users.iter().map(|u| u.now).collect();
+    let verified: Vec<Option<i64>> = users.iter().map(|u| u.verified.then_some(u.now)).collect();
+    conn.execute(
+        "INSERT INTO users (id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, created_at, updated_at, verified_at)
+         SELECT id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, now, now, verified_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])
+             AS n(id, tenant_id, email, email_norm, first_name, last_name, contact_number, locale, state, password_hash, now, verified_at)",
+        args![&ids, &tenants, &emails, &norms, &first, &last, &phones, &locales, &states, &hashes, &now, &verified],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub(crate) async fn user_by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, StoreError> {
-    conn.fetch_optional(&format!("{USER_COLUMNS} WHERE u.id = $1"), args![id]).await
+    conn.fetch_optional(&format!("SELECT {USER_FIELDS} {USER_FROM} WHERE u.id = $1"), args![id]).await
 }
 
 /// A disabled user stays disabled. The password comes with a token from the mailbox, which proves it.

@@ -8,6 +8,7 @@ use crate::on_each_backend;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
+use tracing::Instrument;
 use usher::store::{PoolSettings, Store};
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -466,4 +467,167 @@ async fn postgres_writes_cancelled_at_any_point_leave_no_transaction_open_and_no
     for _ in 0..8 {
         assert!(insert_tenant(&store, &uuid_like()[..12]).await.is_ok());
     }
+}
+
+/// On PostgreSQL an email request is one statement in its own implicit transaction: one round
+/// trip and one commit, with no `BEGIN` and `COMMIT` around it (three round trips more).
+/// `store` logs `BEGIN`, `COMMIT` and `ROLLBACK` as statements too, so they would show here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_takes_one_round_trip_for_each_email_request() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("USHER_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let (app, base) = probed(backend).await;
+    let token = app.signup_token("acme", "jane@example.com").await;
+    assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+    let password = format!("{base}/no_auth/send_password_email");
+    let signup = format!("{base}/no_auth/namespaces/system/f5xc-saas/signup");
+    let developer = format!("{base}/api/users/signupUser");
+    let resend = format!("{base}/api/users/resendActivation");
+    // The default portal is made by its first request, in a transaction of its own.
+    let _ = statements_of(&app, &developer, post_form(&app, &developer, akana_signup("first@example.com"))).await;
+    let runs = [
+        statements_of(&app, &password, app.post_json(&password, &json!({ "cname": "acme", "email": "jane@example.com" }))).await,
+        statements_of(&app, &password, app.post_json(&password, &json!({ "cname": "acme", "email": "nobody@example.com" }))).await,
+        statements_of(&app, &signup, app.post_json(&signup, &signup_body("other", "kim@example.com"))).await,
+        statements_of(&app, &developer, post_form(&app, &developer, akana_signup("dev@example.com"))).await,
+        statements_of(&app, &resend, post_form(&app, &resend, "emailAddress=dev%40example.com".to_owned())).await,
+    ];
+    for ran in runs {
+        assert_eq!(ran.len(), 1, "one statement: {ran:#?}");
+        assert!(ran[0].starts_with("WITH stop AS"), "the request's checks, slot and row in one statement: {ran:#?}");
+    }
+
+    // A taken name stops the statement before it takes the address's slot.
+    let taken = app.post_json(&signup, &signup_body("acme", "lee@example.com")).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let free = app.post_json(&signup, &signup_body("lees", "lee@example.com")).await;
+    assert_eq!(free.status(), StatusCode::OK, "the refused signup took no slot");
+}
+
+/// A developer signup for an address, as the Akana form sends it.
+async fn developer(app: &TestApp, email: &str, first_name: &str) {
+    let body = format!("firstName={first_name}&lastName=Saoirse&emailAddress={}", email.replace('@', "%40"));
+    assert_eq!(post_form(app, "/api/users/signupUser", body).await.status(), StatusCode::OK, "{email}");
+}
+
+async fn audited(app: &TestApp) -> Vec<String> {
+    let mut conn = app.ctx.store.acquire().await.expect("conn");
+    let events = usher::store::audit::list(&mut conn, 1000).await.expect("audit");
+    events.into_iter().rev().map(|e| e.action).collect()
+}
+
+on_each_backend! {
+    async fn a_batch_of_every_kind_of_request_is_resolved_as_each_alone_would_be(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_email_daily", "1000")]).await;
+        let token = app.signup_token("acme", "jane@example.com").await;
+        assert_eq!(app.complete(&token, Some(STRONG_PASSWORD)).await.status(), StatusCode::OK);
+        developer(&app, "pending@example.com", "Early").await;
+        app.drain_outbox().await;
+        let before = audited(&app).await.len();
+        // Past the minute in which jane's own signup took her address's signup slot.
+        app.clock.advance(Duration::from_secs(61));
+
+        // The worker runs on demand here: these wait, and are resolved together.
+        let send = "/no_auth/send_password_email";
+        assert_eq!(app.post_json(send, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+        assert_eq!(app.post_json(send, &json!({ "cname": "acme", "email": "nobody@example.com" })).await.status(), StatusCode::OK);
+        assert_eq!(app.signup("kims", "kim@example.com").await.status(), StatusCode::OK);
+        assert_eq!(app.signup("other", "jane@example.com").await.status(), StatusCode::OK);
+        developer(&app, "dev@example.com", "Dev").await;
+        developer(&app, "pending@example.com", "Later").await;
+        let resend = post_form(&app, "/api/users/resendActivation", "emailAddress=stranger%40example.com".to_owned()).await;
+        assert_eq!(resend.status(), StatusCode::OK);
+        assert!(app.outbox().await.iter().filter(|m| m.status == "requested").count() == 7, "all seven wait for one batch");
+        app.drain_outbox().await;
+
+        let jane = app.mail_to("jane@example.com").await;
+        let subjects: Vec<&str> = jane.iter().rev().take(2).map(|m| m["subject"].as_str().unwrap()).collect();
+        assert_eq!(subjects.len(), 2, "a password link and an 'you have an account' note: {subjects:?}");
+        assert!(jane.iter().rev().take(2).any(|m| m["text"].as_str().unwrap().contains("/password?token=")), "{jane:#?}");
+        assert!(app.mail_to("kim@example.com").await[0]["text"].as_str().unwrap().contains("/signup?token="));
+        assert_eq!(app.mail_to("dev@example.com").await.len(), 1);
+        let pending = app.mail_to("pending@example.com").await;
+        assert_eq!(pending.len(), 2);
+        assert!(pending[1]["text"].as_str().unwrap().contains("Later"), "renamed by the newer request: {}", pending[1]["text"]);
+        let dropped: Vec<String> = app.outbox().await.into_iter().filter(|m| m.status == "dropped").map(|m| m.to).collect();
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert!(dropped.contains(&"nobody@example.com".to_owned()) && dropped.contains(&"stranger@example.com".to_owned()), "{dropped:?}");
+        let mut actions = audited(&app).await.split_off(before);
+        actions.sort();
+        let mut expected = vec![
+            "password_email.queued",
+            "signup.created",
+            "signup.refused_existing_account",
+            "developer.signed_up",
+            "developer.signup_repeated",
+        ];
+        expected.sort();
+        assert_eq!(actions, expected);
+    }
+
+    async fn a_developer_signing_up_twice_in_one_batch_is_resolved_in_order(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("limit_email_daily", "1000")]).await;
+        developer(&app, "first@example.com", "Warmup").await;
+        app.drain_outbox().await;
+        developer(&app, "twice@example.com", "First").await;
+        app.clock.advance(Duration::from_secs(61));
+        developer(&app, "twice@example.com", "Second").await;
+        app.drain_outbox().await;
+        let mails = app.mail_to("twice@example.com").await;
+        assert_eq!(mails.len(), 2, "one new developer, then a fresh code for them");
+        // Sent side by side, they may reach the mailbox in either order.
+        let greets = |name: &str| mails.iter().filter(|m| m["text"].as_str().unwrap().contains(name)).count();
+        assert_eq!((greets("First"), greets("Second")), (1, 1), "the newer request renamed the developer: {mails:#?}");
+        let actions = audited(&app).await;
+        assert_eq!(actions[actions.len() - 2..], ["developer.signed_up", "developer.signup_repeated"]);
+        assert!(app.outbox().await.iter().all(|m| m.status == "sent"), "{:#?}", app.outbox().await);
+    }
+}
+
+/// On PostgreSQL a batch is resolved, minted, sent and recorded in statements that do not grow
+/// with it: 16 requests cost what 6 do. Outcomes are recorded as sends finish, in as many writes as
+/// it takes them to (a timing of the test's, not of the batch): each of those is set-shaped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_resolves_and_delivers_a_batch_in_as_many_statements_whatever_its_size() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("USHER_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let app = TestApp::spawn_with(backend, &[("limit_email_daily", "1000")]).await;
+    let mut counts = Vec::new();
+    for (round, n) in [3, 8].into_iter().enumerate() {
+        for i in 0..n {
+            let unknown = json!({ "cname": "acme", "email": format!("nobody{round}-{i}@example.com") });
+            assert_eq!(app.post_json("/no_auth/send_password_email", &unknown).await.status(), StatusCode::OK);
+            assert_eq!(app.signup(&format!("t{round}x{i}"), &format!("kim{round}-{i}@example.com")).await.status(), StatusCode::OK);
+        }
+        take_statements("worker");
+        let claimed = app.deliver_all().instrument(tracing::info_span!("request", path = "worker")).await;
+        assert_eq!(claimed, n, "each signup's email");
+        let ran = take_statements("worker");
+        let (recording, rest): (Vec<_>, Vec<_>) = transactions(&ran).into_iter().partition(|t| t.iter().any(|s| s.contains("dev_mailbox")));
+        for t in &recording {
+            assert!(t.len() <= 4, "recording outcomes: BEGIN, the dev mailbox, the sent rows, COMMIT: {t:#?}");
+        }
+        counts.push(rest.concat());
+    }
+    assert_eq!(counts[0].len(), counts[1].len(), "6 requests: {:#?}\n16 requests: {:#?}", counts[0], counts[1]);
+    assert!(counts[1].iter().any(|s| s.contains("unnest")), "{:#?}", counts[1]);
+}
+
+/// Statements grouped by their transaction (`BEGIN` … `COMMIT`/`ROLLBACK`); a statement outside
+/// one is a group of its own.
+fn transactions(statements: &[String]) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut open = false;
+    for s in statements {
+        if s == "BEGIN" || !open {
+            groups.push(Vec::new());
+        }
+        open = (open || s == "BEGIN") && s != "COMMIT" && s != "ROLLBACK";
+        groups.last_mut().expect("a group").push(s.clone());
+    }
+    groups
 }

@@ -377,7 +377,9 @@ fn init_test_log() {
             tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
         });
         let statements = tracing_subscriber::filter::filter_fn(|meta| {
-            ["usher::sql", "usher::failure"].contains(&meta.target()) || (meta.is_span() && meta.name() == "request")
+            // Every span: a statement run inside a child span (the worker's `resolve`) still
+            // belongs to the request span above it.
+            ["usher::sql", "usher::failure"].contains(&meta.target()) || meta.is_span()
         });
         let _ = tracing_subscriber::registry().with(StatementLog.with_filter(statements)).with(fmt).try_init();
     });
@@ -512,13 +514,23 @@ impl Received {
         head.split("\r\n").find(|l| l.to_ascii_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_owned())
     }
 
-    /// The text/plain part, with quoted-printable soft breaks undone.
+    /// The text/plain part, decoded as a mail client shows it.
     pub fn text(&self) -> String {
-        let decoded = self.raw.replace("=\r\n", "").replace("=3D", "=");
-        let start = decoded.find("text/plain").expect("text part");
-        let body_start = decoded[start..].find("\r\n\r\n").map(|i| start + i + 4).expect("text body");
-        let end = decoded[body_start..].find("\r\n--").map(|i| body_start + i).unwrap_or(decoded.len());
-        decoded[body_start..end].to_owned()
+        self.parsed().body_text(0).expect("a text part").into_owned()
+    }
+
+    /// The text/html part, decoded (the markup as sent).
+    pub fn html(&self) -> String {
+        self.parsed().body_html(0).expect("an HTML part").into_owned()
+    }
+
+    /// The Subject, its encoded words decoded.
+    pub fn subject(&self) -> String {
+        self.parsed().subject().expect("a subject").to_owned()
+    }
+
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default().parse(self.raw.as_bytes()).expect("a parsable message")
     }
 }
 

@@ -164,7 +164,7 @@ on_each_backend! {
     }
 
     // Text that leaves in mail: names.
-    async fn names_with_links_or_direction_overrides_are_refused_and_mail_quotes_the_name(backend: Backend) {
+    async fn names_with_links_or_direction_overrides_are_refused_and_mail_greets_by_the_name_alone(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         for name in ["Jane. URGENT: verify now at https://evil.example", "Jane\u{202E}moc.live", "Jane see evil.example"] {
             let mut req = signup_body("acme", "jane@example.com");
@@ -177,7 +177,8 @@ on_each_backend! {
         }
         app.signup_token("acme", "jane@example.com").await;
         let mail = app.mail_to("jane@example.com").await;
-        assert!(mail[0]["text"].as_str().unwrap().starts_with("Hello \"Jane\","), "the person's name is quoted: {}", mail[0]["text"]);
+        // A name that passed cannot read as a link, so the greeting needs no quotes to fence it off.
+        assert!(mail[0]["text"].as_str().unwrap().starts_with("Hello Jane,\n"), "{}", mail[0]["text"]);
     }
 
     // Input: addresses.

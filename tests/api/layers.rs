@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const FLOORS: &[&[&str]] = &[
-    &["clock", "metrics", "domain", "contact", "private", "telemetry", "background"],
+    &["clock", "metrics", "domain", "contact", "private", "telemetry", "background", "i18n"],
     &["config"],
     &["tokens"],
     &["store"],

@@ -1,8 +1,9 @@
 //! Email delivery an operator can trust, against a real SMTP server
 //! (mailin-embedded): retries that keep the Message-ID, permanent refusals
 //! seen and retried through the real `usher` CLI, per-tenant and per-locale
-//! templates, DKIM signatures checked by an independent verifier
-//! (mail-auth), and no link secret left in any table after delivery.
+//! templates, mail in the signup's language with dates for people, DKIM
+//! signatures checked by an independent verifier (mail-auth), and no link
+//! secret left in any table after delivery.
 
 use crate::helpers::*;
 use crate::on_each_backend;
@@ -103,9 +104,80 @@ on_each_backend! {
         assert!(decoded(&acme.raw).contains("<p lang=\"de-DE\">Hallo Jane: <a href="), "acme/ is used when acme/de-DE/ has no html: {}", acme.raw);
 
         let globex = password_email(&app, &sink, "globex", "jane@globex.example", "de-DE").await;
-        assert_eq!(globex.header("subject").as_deref(), Some("Set your password for globex"), "no override: the embedded template");
-        assert!(globex.text().contains("To set the password of your account in \"globex\""), "{}", globex.text());
-        assert!(!decoded(&globex.raw).contains("Hallo"));
+        assert_eq!(globex.subject(), "Legen Sie Ihr Passwort für globex fest", "no override: the embedded template, in German");
+        assert!(globex.text().contains("Um das Passwort Ihres Kontos in „globex“ festzulegen"), "{}", globex.text());
+        assert!(!globex.text().contains("legen Sie Ihr Passwort fest:") && !globex.html().contains("<p lang="), "nothing of acme's");
+    }
+
+    async fn a_german_signup_gets_german_mail_with_the_date_written_in_german(backend: Backend) {
+        let (sink, port) = SmtpSink::start();
+        let app = smtp_app(backend, port, &[]).await;
+        let mut body = signup_body("acme", "jane@example.com");
+        body["account_details"]["locale"] = json!("de-AT");
+        assert_eq!(app.post_json(SIGNUP_PATH, &body).await.status(), StatusCode::OK);
+
+        let mail = app.wait_for_smtp(&sink, 1).await.remove(0);
+        assert_eq!(mail.subject(), "Bestätigen Sie Ihre Registrierung für acme");
+        let (text, html) = (mail.text(), mail.html());
+        let until = format!("Der Link gilt bis {}.", in_words(only_link_expiry(&app).await, Language::German));
+        assert!(text.starts_with("Hallo Jane,"), "{text}");
+        assert!(text.contains("Vielen Dank für Ihre Registrierung. Um den Mandanten „acme“ anzulegen"), "{text}");
+        assert!(text.contains(&until), "{until:?} in {text}");
+        assert!(html.contains("<html lang=\"de\">") && html.contains("<p>Hallo Jane,</p>") && html.contains(&until), "{html}");
+        assert!(html.contains("Um den Mandanten <strong>acme</strong> anzulegen"), "{html}");
+        assert!(!text.contains("Hello") && !text.contains("UTC)"), "nothing left in English: {text}");
+
+        // The person's language is kept with the account: the password email that follows is German too.
+        let password = password_email(&app, &sink, "initech", "ann@example.com", "de-DE").await;
+        assert_eq!(password.subject(), "Legen Sie Ihr Passwort für initech fest");
+        assert!(password.text().starts_with("Hallo Jane,") && password.text().contains(" und nur einmal."), "{}", password.text());
+    }
+
+    async fn an_english_signup_gets_english_mail_that_greets_the_person_without_quotes(backend: Backend) {
+        let (sink, port) = SmtpSink::start();
+        let app = smtp_app(backend, port, &[]).await;
+        let mut body = signup_body("acme", "sean@example.com");
+        body["user_details"]["first_name"] = json!("Seán O'Brien");
+        assert_eq!(app.post_json(SIGNUP_PATH, &body).await.status(), StatusCode::OK);
+
+        let mail = app.wait_for_smtp(&sink, 1).await.remove(0);
+        assert_eq!(mail.subject(), "Confirm your signup for acme");
+        let (text, html) = (mail.text(), mail.html());
+        assert!(text.starts_with("Hello Seán O'Brien,"), "{text}");
+        assert!(html.contains("<p>Hello Seán O&#x27;Brien,</p>"), "escaped as HTML, and unquoted: {html}");
+        assert!(!text.contains("\"Seán") && !html.contains("&ldquo;"), "no quotes around the name");
+        let until = format!("The link works until {}.", in_words(only_link_expiry(&app).await, Language::English));
+        assert!(text.contains(&until) && html.contains(&until), "{until:?} in {text}");
+
+        // A language usher has no catalogue for gets English.
+        body["account_details"]["locale"] = json!("fr-FR");
+        body["account_details"]["domain"] = json!("globex");
+        body["user_details"]["email"] = json!("amelie@example.com");
+        assert_eq!(app.post_json(SIGNUP_PATH, &body).await.status(), StatusCode::OK);
+        let french = app.wait_for_smtp(&sink, 2).await.remove(1);
+        assert_eq!(french.subject(), "Confirm your signup for globex");
+        assert!(french.html().contains("<html lang=\"en\">"), "the language it is written in");
+    }
+
+    async fn an_operator_catalogue_rewords_a_message_and_adds_a_language_that_falls_back_to_english(backend: Backend) {
+        let messages = tempfile::tempdir().unwrap();
+        write(&messages.path().join("en/ours.ftl"), "mail-signup-subject = Welcome to { $cname }: confirm your signup\n");
+        write(&messages.path().join("fr/mail.ftl"), "mail-hello = Bonjour { $name },\nmail-signup-subject = Confirmez votre inscription à { $cname }\n");
+        let (sink, port) = SmtpSink::start();
+        let app = smtp_app(backend, port, &[("messages_dir", messages.path().to_str().unwrap())]).await;
+
+        assert_eq!(app.signup("acme", "jane@example.com").await.status(), StatusCode::OK);
+        let english = app.wait_for_smtp(&sink, 1).await.remove(0);
+        assert_eq!(english.subject(), "Welcome to acme: confirm your signup", "the operator's wording");
+        assert!(english.text().starts_with("Hello Jane,"), "the rest is built in: {}", english.text());
+
+        let mut body = signup_body("globex", "amelie@example.com");
+        body["account_details"]["locale"] = json!("fr-CA");
+        assert_eq!(app.post_json(SIGNUP_PATH, &body).await.status(), StatusCode::OK);
+        let french = app.wait_for_smtp(&sink, 2).await.remove(1);
+        assert_eq!(french.subject(), "Confirmez votre inscription à globex");
+        assert!(french.text().starts_with("Bonjour Jane,"), "{}", french.text());
+        assert!(french.text().contains("Thank you for signing up."), "what French lacks is in English: {}", french.text());
     }
 
     async fn an_rsa_dkim_signature_on_smtp_mail_verifies_against_the_published_key(backend: Backend) {
@@ -121,7 +193,7 @@ on_each_backend! {
         assert_eq!(dkim_verdicts(mail.raw.as_bytes(), "mail2026._domainkey.usher.test", &record).await, [DkimResult::Pass]);
 
         // The verifier is no rubber stamp: a changed body or signed header fails.
-        for (from, to) in [("Hello \"Jane\"", "Hello \"Joan\""), ("Subject: Confirm your signup for acme", "Subject: Confirm your signup for evil")] {
+        for (from, to) in [("Hello Jane,", "Hello Joan,"), ("Subject: Confirm your signup for acme", "Subject: Confirm your signup for evil")] {
             let tampered = mail.raw.replace(from, to);
             assert_ne!(tampered, mail.raw, "{from} is in the message");
             let verdicts = dkim_verdicts(tampered.as_bytes(), "mail2026._domainkey.usher.test", &record).await;
@@ -170,6 +242,36 @@ on_each_backend! {
             let found: Vec<_> = cells.iter().filter(|(_, _, v)| v.contains(needle)).map(|(t, c, _)| format!("{t}.{c}")).collect();
             assert!(found.is_empty(), "{needle} is still stored in {found:?}");
         }
+    }
+}
+
+const SIGNUP_PATH: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
+
+/// When the only link token minted so far expires.
+async fn only_link_expiry(app: &TestApp) -> i64 {
+    let mut conn = app.ctx.store.acquire().await.unwrap();
+    let rows: Vec<(i64,)> = conn.fetch_all("SELECT expires_at FROM one_time_tokens", &[]).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0].0
+}
+
+enum Language {
+    English,
+    German,
+}
+
+/// `at_ms` as a person reads it, in UTC: "8 December 2026, 00:49 UTC", "8. Dezember 2026, 00:49 UTC".
+fn in_words(at_ms: i64, language: Language) -> String {
+    const ENGLISH: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const GERMAN: [&str; 12] =
+        ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"];
+    let at = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::from_millisecond(at_ms).unwrap());
+    let (day, year, time) = (at.day(), at.year(), format!("{:02}:{:02} UTC", at.hour(), at.minute()));
+    let month = usize::try_from(at.month() - 1).unwrap();
+    match language {
+        Language::English => format!("{day} {} {year}, {time}", ENGLISH[month]),
+        Language::German => format!("{day}. {} {year}, {time}", GERMAN[month]),
     }
 }
 

@@ -600,6 +600,55 @@ fn a_misspelt_usher_variable_stops_any_command_and_names_the_setting_meant() {
     assert!(stderr.contains("USHER_PUBLIC_ULR") && stderr.contains("did you mean USHER_PUBLIC_URL?"), "{stderr}");
 }
 
+#[test]
+fn a_broken_message_catalogue_fails_check_config_and_stops_serve_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("usher.db").display());
+    let messages = dir.path().join("messages");
+    std::fs::create_dir_all(messages.join("fr")).unwrap();
+    std::fs::write(messages.join("fr/mail.ftl"), "mail-hello = Bonjour { $name },\n").unwrap();
+    let check_config = || {
+        let out = usher_command(&["check-config"], &url, dir.path()).env("USHER_MESSAGES_DIR", &messages).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, out) = check_config();
+    assert!(ok, "a language that lacks messages is no problem: {out}");
+    assert!(out.contains("# ok: messages_dir: the message catalogues load (en, de, fr)"), "{out}");
+    assert!(out.contains("# warning: messages_dir: fr lacks ") && out.contains("mail-signup-subject"), "{out}");
+
+    std::fs::create_dir_all(messages.join("de")).unwrap();
+    std::fs::write(messages.join("de/ours.ftl"), "mail-helo = Servus { $name },\n").unwrap();
+    let (ok, out) = check_config();
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("# problem: messages_dir:") && out.contains("de/ours.ftl: `mail-helo` is no message of the English catalogue"),
+        "{out}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let keys = KeyRing::generate_entry("k1").unwrap();
+    let mut serve = serve_command(port, &url, &keys, dir.path())
+        .env("USHER_MESSAGES_DIR", &messages)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            panic!("usher serve started with a broken catalogue");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success() && stderr.contains("`mail-helo` is no message of the English catalogue"), "{stderr}");
+}
+
 /// `usher ARGS` run in `cwd` with no `USHER_DATABASE_URL`: the database is wherever usher puts it.
 fn usher_in(cwd: &std::path::Path, data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let mut cmd = usher_command(args, "", data_dir);

@@ -54,6 +54,29 @@ on_each_backend! {
         assert_eq!(app.post_json("/no_auth/password/set", &json!({ "token": new, "password": STRONG_PASSWORD })).await.status(), StatusCode::OK);
     }
 
+    async fn of_password_links_minted_in_one_batch_only_the_newest_request_s_works(backend: Backend) {
+        let app = onboarded(backend).await;
+        app.drain_outbox().await;
+        let before = app.mail_to("jane@example.com").await.len();
+        // The worker runs on demand here, so the three wait to be claimed and minted together.
+        for _ in 0..3 {
+            assert_eq!(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
+            app.clock.advance(Duration::from_secs(61));
+        }
+        let mails = app.wait_for_mail("jane@example.com", before + 3).await;
+        let newest = app.outbox().await.into_iter().find(|m| m.to == "jane@example.com").expect("jane's mail").message_id;
+        let mut live = Vec::new();
+        for m in &mails[before..] {
+            let set = json!({ "token": token_in(&m["text"]), "password": "another-Lantern-meadow-58" });
+            let (status, answer) = body(app.post_json("/no_auth/password/set", &set).await).await;
+            match status {
+                StatusCode::OK => live.push(m["message_id"].as_str().expect("message_id").to_owned()),
+                _ => assert_eq!(answer["code"], "TOKEN_SUPERSEDED", "{answer}"),
+            }
+        }
+        assert_eq!(live, [newest], "one link lives, the newest request's");
+    }
+
     async fn a_password_link_expires_after_an_hour(backend: Backend) {
         let app = onboarded(backend).await;
         assert_eq!(app.post_json(SEND, &json!({ "cname": "acme", "email": "jane@example.com" })).await.status(), StatusCode::OK);
