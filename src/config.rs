@@ -137,12 +137,25 @@ pub struct Settings {
     #[serde(deserialize_with = "blank_is_none")]
     pub(crate) tenancy_base_domain: Option<String>,
     pub(crate) console_url: String,
+    /// Whether `console_url` was given: the derived one is a path of usher's that serves nothing,
+    /// which the API still answers (F5's clients expect one) and the pages never link to.
+    #[serde(skip)]
+    pub(crate) console_url_given: bool,
 
     #[serde(deserialize_with = "home_page")]
     pub(crate) home_page: HomePage,
     pub(crate) terms_version: String,
     #[serde(deserialize_with = "blank_is_none")]
     pub(crate) terms_url: Option<String>,
+    pub(crate) product_name: String,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub(crate) logo_url: Option<String>,
+    #[serde(deserialize_with = "accent_color")]
+    pub(crate) accent_color: AccentColor,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub(crate) pages_stylesheet: Option<PathBuf>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub(crate) pages_templates_dir: Option<PathBuf>,
 
     pub(crate) password_min_score: u8,
     pub(crate) password_hash_workers: usize,
@@ -354,10 +367,39 @@ const SETTINGS: &[Setting] = &[
         "tenancy of the Akana dialect: the tenant without `USHER_TENANCY_BASE_DOMAIN` (or on the bare base domain), created on first use",
     ),
     setting("tenancy_base_domain", "", "tenancy of the Akana dialect: with a base domain, the `Host` subdomain names the tenant"),
-    setting("console_url", "", "where a tenant's console is, `{cname}` replaced").when_blank("`{public_url}/console/{cname}`"),
+    setting("console_url", "", "where a tenant's console is, `{cname}` replaced; the pages link to it only when it is set")
+        .when_blank("`{public_url}/console/{cname}` in the API's answers (F5's clients expect one); the pages link to no console"),
     setting("home_page", "on", "`/`: `on`, `off` (404), or a path or URL to redirect to"),
     setting("terms_version", "2026-01", "the terms of service version the tenant form asks to accept"),
     setting("terms_url", "", "where to read the terms of service"),
+    setting("product_name", "usher", "the name the pages go by: in every title, the header and the home page's welcome"),
+    setting(
+        "logo_url",
+        "",
+        "an image shown beside the product name in the pages' header: an `https://` (or `http://`) URL, whose origin the pages' \
+         Content-Security-Policy then allows for images, or a path on usher's own host (`/static/logo.svg`, served by your proxy)",
+    )
+    .when_blank("none"),
+    setting(
+        "accent_color",
+        "#1a5fb4",
+        "the pages' colour for links, buttons and focus rings, `#rrggbb`; refused at start unless white text on it (and it on white) \
+         has a contrast of at least 4.5:1, as WCAG AA asks of text",
+    ),
+    setting(
+        "pages_stylesheet",
+        "",
+        "a CSS file of your own, served after usher's stylesheet (at `/assets/brand.css`, after the accent colour) so that its rules \
+         win; read at each request, so edits apply without a restart, and checked at start",
+    )
+    .when_blank("none"),
+    setting(
+        "pages_templates_dir",
+        "",
+        "page template overrides, `<locale>/<page>.html` or `<page>.html` (`layout.html`, `home.html`, …; the embedded ones are in \
+         `templates/pages/`); read at each page view, checked at start (each override must compile)",
+    )
+    .when_blank("none"),
     setting("password_min_score", "3", "least zxcvbn score (0–4)"),
     setting(
         "password_hash_workers",
@@ -629,7 +671,8 @@ impl Settings {
         // listener, when there is one, is where it would be served.
         let served_on = self.management_listen.unwrap_or(listen);
         self.dev_mailbox = self.dev_mailbox_asked.unwrap_or(self.mail_transport == MailTransport::Dev && served_on.ip().is_loopback());
-        if self.console_url.is_empty() {
+        self.console_url_given = !self.console_url.is_empty();
+        if !self.console_url_given {
             self.console_url = format!("{}/console/{{cname}}", self.public_url);
         }
         if self.dkim_selector.is_some() != self.dkim_private_key.is_some() {
@@ -654,6 +697,13 @@ impl Settings {
         }
         if self.terms_version.is_empty() || self.terms_version.len() > 64 {
             bail!("terms_version must be 1 to 64 characters");
+        }
+        self.product_name = self.product_name.trim().to_owned();
+        if self.product_name.is_empty() || self.product_name.chars().count() > 64 || self.product_name.chars().any(char::is_control) {
+            bail!("product_name must be 1 to 64 characters, without control characters");
+        }
+        if let Some(logo) = &self.logo_url {
+            check_logo_url(logo)?;
         }
         self.tenancy_base_domain = self.tenancy_base_domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase());
         self.reserved_cnames.iter_mut().for_each(|c| c.make_ascii_lowercase());
@@ -687,6 +737,64 @@ impl Settings {
             bail!("webhook_timeout must be longer than 0s");
         }
         Ok(self)
+    }
+}
+
+/// The pages' accent colour, `#rrggbb`, dark enough that white text on it and it as text on white
+/// are readable (WCAG AA's 4.5:1 for text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AccentColor([u8; 3]);
+
+/// WCAG 2.1's contrast minimum for text (1.4.3, level AA).
+const TEXT_CONTRAST: f64 = 4.5;
+
+impl AccentColor {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let hex = text.trim().strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let Some(hex) = hex else {
+            return Err(format!("`{text}` is not a colour written #rrggbb, such as #1a5fb4"));
+        };
+        let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_default();
+        let color = Self([channel(0), channel(2), channel(4)]);
+        let contrast = color.contrast_with_white();
+        if contrast < TEXT_CONTRAST {
+            return Err(format!(
+                "{} has a contrast of {contrast:.1}:1 with white, below the 4.5:1 that links and button labels need; choose a darker colour",
+                color.css()
+            ));
+        }
+        Ok(color)
+    }
+
+    pub(crate) fn css(self) -> String {
+        let [r, g, b] = self.0;
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
+
+    /// WCAG's contrast ratio against white, from the colour's relative luminance.
+    fn contrast_with_white(self) -> f64 {
+        let linear = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        let [r, g, b] = self.0;
+        let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+        1.05 / (luminance + 0.05)
+    }
+}
+
+fn accent_color<'de, D: Deserializer<'de>>(d: D) -> Result<AccentColor, D::Error> {
+    AccentColor::parse(&String::deserialize(d)?).map_err(D::Error::custom)
+}
+
+/// An absolute `http(s)` URL, or a path on usher's own host; nothing that could carry script.
+fn check_logo_url(logo: &str) -> anyhow::Result<()> {
+    if logo.starts_with('/') && !logo.starts_with("//") {
+        return Ok(());
+    }
+    match url::Url::parse(logo) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(()),
+        _ => bail!("logo_url must be an https:// URL or a path starting with /, not `{logo}`"),
     }
 }
 
@@ -1099,6 +1207,46 @@ mod tests {
         assert!(parse(&[("USHER_LISTEN", "0.0.0.0:8080"), ("USHER_PUBLIC_URL", "https://signup.example.com")]).unsafe_to_serve().is_none());
         assert!(parse(&[]).unsafe_to_serve().is_none(), "a loopback listener may derive its links from its address");
         assert!(parse(&[("USHER_LISTEN", "[::1]:9000")]).unsafe_to_serve().is_none());
+    }
+
+    #[test]
+    fn the_accent_colour_is_hex_and_readable_as_text_on_white_and_under_white_text() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        let s = Settings::defaults().unwrap();
+        assert_eq!((s.product_name.as_str(), s.accent_color.css(), s.logo_url.as_deref()), ("usher", "#1a5fb4".to_owned(), None));
+        assert_eq!(parse(&[("USHER_ACCENT_COLOR", "#7A1FA2")]).unwrap().accent_color.css(), "#7a1fa2");
+        for bad in ["blue", "#12345", "1a5fb4", "#1a5fb4ff", "#gg0000"] {
+            let err = parse(&[("USHER_ACCENT_COLOR", bad)]).unwrap_err();
+            assert!(format!("{err:#}").contains("accent_color") && format!("{err:#}").contains("#rrggbb"), "{bad}: {err:#}");
+        }
+        // Yellow on white is unreadable: 1.5:1.
+        let err = parse(&[("USHER_ACCENT_COLOR", "#ffcc00")]).unwrap_err();
+        assert!(format!("{err:#}").contains("contrast of 1.5:1"), "{err:#}");
+        assert!(parse(&[("USHER_ACCENT_COLOR", "#767676")]).is_ok(), "#767676 is the lightest grey that passes (4.54:1)");
+        assert!(parse(&[("USHER_ACCENT_COLOR", "#777777")]).is_err(), "#777777 does not (4.48:1)");
+    }
+
+    #[test]
+    fn the_logo_is_an_http_url_or_a_path_of_this_host_and_the_product_name_is_one_line() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        for good in ["https://cdn.example.com/logo.svg", "http://localhost:9000/l.png", "/static/logo.svg"] {
+            assert_eq!(parse(&[("USHER_LOGO_URL", good)]).unwrap().logo_url.as_deref(), Some(good));
+        }
+        for bad in ["javascript:alert(1)", "data:image/svg+xml,<svg/>", "//cdn.example.com/logo.svg", "logo.svg", "ftp://x/l.png"] {
+            let err = parse(&[("USHER_LOGO_URL", bad)]).unwrap_err();
+            assert!(err.to_string().contains("logo_url"), "{bad}: {err}");
+        }
+        assert_eq!(parse(&[("USHER_PRODUCT_NAME", "  Acme Cloud ")]).unwrap().product_name, "Acme Cloud");
+        assert!(parse(&[("USHER_PRODUCT_NAME", " ")]).unwrap_err().to_string().contains("product_name"));
+    }
+
+    #[test]
+    fn pages_link_to_a_console_only_when_one_is_configured() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse().unwrap();
+        let derived = parse(&[]);
+        assert!(!derived.console_url_given);
+        assert_eq!(derived.console_url, "http://127.0.0.1:8080/console/{cname}", "the API's answer keeps its derived default");
+        assert!(parse(&[("USHER_CONSOLE_URL", "https://{cname}.console.example.com")]).console_url_given);
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub(crate) async fn check(settings: &Settings, connect: bool) -> Vec<Finding> {
     found.push(keys(settings));
     found.extend(mail(settings, connect).await);
     found.extend(messages(settings));
+    found.push(match crate::http::pages::check(settings) {
+        Ok(()) => Finding::ok(format!("pages: {:?}{}", settings.product_name, branding(settings))),
+        Err(e) => Finding::problem(format!("{e:#}")),
+    });
     if connect {
         for url in &settings.webhook_urls {
             let shown = crate::config::redact_url(url);
@@ -54,6 +58,18 @@ pub(crate) async fn check(settings: &Settings, connect: bool) -> Vec<Finding> {
         }
     }
     found
+}
+
+/// What the pages take from the operator besides the name, for the line that says they load.
+fn branding(settings: &Settings) -> String {
+    let mut own = Vec::new();
+    if let Some(path) = &settings.pages_stylesheet {
+        own.push(format!("stylesheet {}", path.display()));
+    }
+    if let Some(dir) = &settings.pages_templates_dir {
+        own.push(format!("templates from {}", dir.display()));
+    }
+    if own.is_empty() { String::new() } else { format!(", with {}", own.join(" and ")) }
 }
 
 async fn database(settings: &Settings) -> Finding {

@@ -23,6 +23,27 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+/// Every field's problem at once, in the order the fields were checked: a form shows them all,
+/// an API answers the first, so both keep one set of rules.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<Invalid>);
+
+impl Problems {
+    /// The value, or nothing with its problem noted.
+    pub(crate) fn check<T>(&mut self, checked: Result<T, Invalid>) -> Option<T> {
+        checked.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<Invalid> {
+        self.0
+    }
+}
+
+/// The first of a request's problems: what an API answers.
+pub(crate) fn first(problems: Vec<Invalid>) -> Invalid {
+    problems.into_iter().next().unwrap_or_else(|| Invalid::new("body", "is not valid"))
+}
+
 pub(crate) fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
     if value.is_empty() {

@@ -61,15 +61,26 @@ pub(crate) async fn set_with_token(
     Ok(())
 }
 
-pub(crate) async fn link_is_live(ctx: &Ctx, token: &str) -> Result<bool, FlowError> {
+/// Whose a password link is, as far as the link proves it (it decrypts under usher's key), and where it stands.
+pub(crate) struct LinkState {
+    /// The user's address and tenant; none when the link is no link of usher's or its user is gone.
+    pub(crate) account: Option<(String, String)>,
+    pub(crate) state: TokenState,
+}
+
+/// Reads only: opening the page never spends the link.
+pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, FlowError> {
     let Ok(claims) = ctx.keys.open(Purpose::Password, token) else {
-        return Ok(false);
+        return Ok(LinkState { account: None, state: TokenState::Missing });
     };
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    let Some(user) = store::users::user_by_id(&mut conn, &claims.sub).await.context("reading the link's user")? else {
+        return Ok(LinkState { account: None, state: TokenState::Missing });
+    };
     let state = store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Password, ctx.clock.now_ms())
         .await
         .context("reading the token's state")?;
-    Ok(state == TokenState::Live)
+    Ok(LinkState { account: Some((user.email, user.tenant_cname)), state })
 }
 
 /// A password the policy refuses does not spend the token, and each try costs the policy's work and maybe a

@@ -115,6 +115,19 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
     Ok(())
 }
 
+/// What `create` would refuse about the name, read without writing: the tenant form shows it beside
+/// the field, with the form's other problems. `create` checks again in its transaction.
+pub(crate) async fn cname_available(ctx: &Ctx, cname: &Cname) -> Result<(), FlowError> {
+    if let Some(why) = ctx.cname_refusal(cname.as_str()) {
+        return Err(FlowError::invalid("domain", why));
+    }
+    let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
+    match store::users::tenant_by_cname(&mut conn, cname.as_str()).await.context("looking the cname up")? {
+        Some(_) => Err(FlowError::Conflict(Conflict::CnameTaken)),
+        None => Ok(()),
+    }
+}
+
 /// The link goes to the signup's own address, never the caller's: an old token grants nothing but a new email.
 pub(crate) async fn resend(ctx: &Ctx, caller: &Caller, token: &str) -> Result<(), FlowError> {
     let claims = ctx.keys.open(Purpose::Signup, token).map_err(|_| token_invalid())?;
@@ -365,7 +378,7 @@ async fn announce(
 pub(crate) enum LinkState {
     Ready { email: String, cname: String },
     Expired,
-    Completed { console_url: String },
+    Completed { email: String, cname: String },
     Invalid,
 }
 
@@ -378,7 +391,7 @@ pub(crate) async fn link_state(ctx: &Ctx, token: &str) -> Result<LinkState, Flow
         return Ok(LinkState::Invalid);
     };
     if signup.state == SignupState::Completed {
-        return Ok(LinkState::Completed { console_url: ctx.console_url(&signup.cname) });
+        return Ok(LinkState::Completed { email: signup.email, cname: signup.cname });
     }
     Ok(
         match store::tokens::state(&mut conn, &claims.id_hash(), Purpose::Signup, ctx.clock.now_ms())

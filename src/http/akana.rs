@@ -310,14 +310,29 @@ impl FromRequest<AppState> for AkanaCall {
 )]
 async fn signup_user(State(state): State<AppState>, call: AkanaCall) -> Result<Response, HttpError> {
     let fields = call.fields;
-    let new = akana::NewDeveloper {
-        first_name: domain::person_name("firstName", fields.get("firstName"), 128)?,
-        last_name: domain::person_name("lastName", fields.get("lastName"), 128)?,
-        email: EmailAddress::parse_field("emailAddress", fields.get("emailAddress").as_deref())?,
-        phone: domain::optional("phone", fields.get("phone"), 64)?,
-    };
+    let new = new_developer(fields.get("firstName"), fields.get("lastName"), fields.get("emailAddress"), fields.get("phone"))
+        .map_err(domain::first)?;
     akana::signup_user(&state.ctx, &call.caller, &call.cname, new).await?;
     Ok(empty_ok(call.answer_as))
+}
+
+/// `signupUser`'s fields, every problem in their order: the developer form shows them all, the API
+/// answers the first.
+pub(crate) fn new_developer(
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+) -> Result<akana::NewDeveloper, Vec<domain::Invalid>> {
+    let mut p = domain::Problems::default();
+    let first_name = p.check(domain::person_name("firstName", first_name, 128));
+    let last_name = p.check(domain::person_name("lastName", last_name, 128));
+    let email = p.check(EmailAddress::parse_field("emailAddress", email.as_deref()));
+    let phone = p.check(domain::optional("phone", phone, 64));
+    match (first_name, last_name, email, phone) {
+        (Some(first_name), Some(last_name), Some(email), Some(phone)) => Ok(akana::NewDeveloper { first_name, last_name, email, phone }),
+        _ => Err(p.into_vec()),
+    }
 }
 
 #[utoipa::path(

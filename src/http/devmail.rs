@@ -1,9 +1,12 @@
 use super::AppState;
+use super::pages::{Lang, Page};
+use crate::clock;
 use crate::error::HttpError;
 use crate::flows::Context;
 use crate::store;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use minijinja::context;
@@ -23,16 +26,20 @@ async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::
     messages(&state).await.map(Json)
 }
 
-async fn html(State(state): State<AppState>) -> Result<Html<String>, HttpError> {
-    let list: Vec<_> = messages(&state)
-        .await?
-        .into_iter()
-        .map(|m| {
-            let link = m.text.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_owned);
-            context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link }
-        })
-        .collect();
+async fn html(State(state): State<AppState>, lang: Lang) -> Response {
+    let page = Page::new(&state, lang);
+    let list: Vec<_> = match messages(&state).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|m| {
+                let link = m.text.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_owned);
+                let sent_at = clock::rfc3339(m.created_at);
+                context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link, sent_at }
+            })
+            .collect(),
+        Err(e) => return page.error(e),
+    };
     // Relative: the page is served at `/dev/mail`, under `base_path` and on the management listener alike.
     let json_url = "mail.json";
-    state.pages.render("devmail.html", context! { messages => list, json_url }).map(Html)
+    page.render(StatusCode::OK, "devmail.html", context! { messages => list, json_url }, None)
 }

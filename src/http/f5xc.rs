@@ -2,7 +2,7 @@ use super::AppState;
 use super::extract::{AppJson, AppQuery, ClientAddr};
 use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
 use crate::contact;
-use crate::domain::{self, Cname, EmailAddress, Locale, TenantType};
+use crate::domain::{self, Cname, EmailAddress, Locale, Problems, TenantType};
 use crate::error::HttpError;
 use crate::flows::{password, signup};
 use crate::tokens::MAX_TOKEN_LEN;
@@ -103,9 +103,9 @@ pub(super) struct MailingAddress {
 }
 
 impl MailingAddress {
-    fn parse(self) -> Result<signup::MailingAddress, domain::Invalid> {
-        let field = |value| domain::optional("mailing_address", value, 256);
-        Ok(signup::MailingAddress {
+    fn parse(self, problems: &mut Problems) -> Option<signup::MailingAddress> {
+        let mut field = |value| problems.check(domain::optional("mailing_address", value, 256));
+        let address = signup::MailingAddress {
             address1: field(self.address1)?,
             address2: field(self.address2)?,
             city: field(self.city)?,
@@ -115,7 +115,50 @@ impl MailingAddress {
             state: field(self.state)?,
             state_code: field(self.state_code)?,
             zip_code: field(self.zip_code)?,
-        })
+        };
+        Some(address)
+    }
+}
+
+impl SignupRequest {
+    /// Every problem of the request, in the order of the form (the account first): the tenant
+    /// form shows them all, the API answers the first.
+    pub(crate) fn check(self) -> Result<signup::NewSignup, Vec<domain::Invalid>> {
+        let (account, company, user) =
+            (self.account_details.unwrap_or_default(), self.company_details.unwrap_or_default(), self.user_details.unwrap_or_default());
+        let mut p = Problems::default();
+        let address = company.mailing_address.unwrap_or_default().parse(&mut p);
+        let cname = p.check(Cname::parse("domain", account.domain.as_deref().unwrap_or_default()));
+        let email = p.check(EmailAddress::parse_field("email", user.email.as_deref()));
+        let tenant_type = p.check(TenantType::parse("tenant_type", self.tenant_type.as_deref()));
+        let locale = p.check(Locale::parse("locale", account.locale.as_deref()));
+        let company_name = p.check(domain::required("company_details.name", company.name, 256));
+        // An address with a field too long is not looked up: its other fields may be cut short too.
+        let address = address.and_then(|mut a| p.check(check_address(&mut a)).map(|()| a));
+        let first_name = p.check(domain::person_name("first_name", user.first_name, 128));
+        let last_name = p.check(domain::person_name("last_name", user.last_name, 128));
+        let contact_number = p.check(domain::optional("contact_number", user.contact_number, 64));
+        let tos_version = p.check(domain::required("tos_version", account.tos_version, 64));
+        let tos_accepted_at = p.check(domain::optional("tos_accepted_at", account.tos_accepted_at, 64));
+        let (
+            Some(cname),
+            Some(email),
+            Some(tenant_type),
+            Some(locale),
+            Some(company_name),
+            Some(mailing_address),
+            Some(first_name),
+            Some(last_name),
+            Some(contact_number),
+            Some(tos_version),
+            Some(tos_accepted_at),
+        ) = (cname, email, tenant_type, locale, company_name, address, first_name, last_name, contact_number, tos_version, tos_accepted_at)
+        else {
+            return Err(p.into_vec());
+        };
+        let details =
+            signup::SignupDetails { company_name, mailing_address, first_name, last_name, contact_number, tos_version, tos_accepted_at };
+        Ok(signup::NewSignup { cname, email, tenant_type, locale, details })
     }
 }
 
@@ -123,31 +166,7 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
     type Error = domain::Invalid;
 
     fn try_from(r: SignupRequest) -> Result<Self, Self::Error> {
-        let (account, company, user) =
-            (r.account_details.unwrap_or_default(), r.company_details.unwrap_or_default(), r.user_details.unwrap_or_default());
-        let mut address = company.mailing_address.unwrap_or_default().parse()?;
-        // Fields are checked in the order of the form: the account first.
-        let cname = Cname::parse("domain", account.domain.as_deref().unwrap_or_default())?;
-        let email = EmailAddress::parse_field("email", user.email.as_deref())?;
-        let tenant_type = TenantType::parse("tenant_type", r.tenant_type.as_deref())?;
-        let locale = Locale::parse("locale", account.locale.as_deref())?;
-        let company_name = domain::required("company_details.name", company.name, 256)?;
-        check_address(&mut address)?;
-        Ok(Self {
-            cname,
-            email,
-            tenant_type,
-            locale,
-            details: signup::SignupDetails {
-                company_name,
-                mailing_address: address,
-                first_name: domain::person_name("first_name", user.first_name, 128)?,
-                last_name: domain::person_name("last_name", user.last_name, 128)?,
-                contact_number: domain::optional("contact_number", user.contact_number, 64)?,
-                tos_version: domain::required("tos_version", account.tos_version, 64)?,
-                tos_accepted_at: domain::optional("tos_accepted_at", account.tos_accepted_at, 64)?,
-            },
-        })
+        r.check().map_err(domain::first)
     }
 }
 
@@ -383,10 +402,20 @@ async fn send_password_email(
     client: ClientAddr,
     AppJson(req): AppJson<SendPasswordRequest>,
 ) -> Result<Json<Value>, HttpError> {
-    let cname = Cname::parse("cname", req.cname.as_deref().unwrap_or_default())?;
-    let email = EmailAddress::parse_field("email", req.email.as_deref())?;
+    let (cname, email) = password_email_request(req.cname.as_deref(), req.email.as_deref()).map_err(domain::first)?;
     password::send_email(&state.ctx, &client.caller(), &cname, &email).await?;
     Ok(Json(json!({})))
+}
+
+/// The tenant and the address a password email is asked for, by the API and the forgotten-password page alike.
+pub(crate) fn password_email_request(cname: Option<&str>, email: Option<&str>) -> Result<(Cname, EmailAddress), Vec<domain::Invalid>> {
+    let mut p = Problems::default();
+    let cname = p.check(Cname::parse("cname", cname.unwrap_or_default()));
+    let email = p.check(EmailAddress::parse_field("email", email));
+    match (cname, email) {
+        (Some(cname), Some(email)) => Ok((cname, email)),
+        _ => Err(p.into_vec()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -42,14 +42,18 @@ impl ClientAddr {
 /// operations routes (`/metrics` and the dev mailbox to this host only).
 pub fn router(state: AppState) -> Router {
     let operations_here = state.ctx.settings.management_listen.is_none();
-    let unauthenticated = OpenApiRouter::new()
+    let api = OpenApiRouter::new()
         .merge(f5xc::router())
         .merge(akana::router())
         .merge(contact::router())
         .merge(codes::router())
-        .merge(pages::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_clients))
         .route_layer(middleware::from_fn_with_state(state.clone(), security::refuse_cross_site));
+    // The same limit and the same check, answered as pages: a person never reads JSON.
+    let pages = pages::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), pages::limit_clients))
+        .route_layer(middleware::from_fn_with_state(state.clone(), pages::refuse_cross_site));
+    let unauthenticated = api.merge(pages);
     let (api, api_doc) = unauthenticated.merge(admin::router()).merge(openapi::router()).split_for_parts();
     let base_path = state.ctx.settings.base_path.clone();
     let mut doc = openapi::document(api_doc, &base_path);

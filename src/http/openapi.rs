@@ -13,7 +13,7 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::server::ServerBuilder;
-use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
+use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -228,10 +228,11 @@ pub enum AkanaErrors {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum PageErrors {
-    /// A page telling what was wrong: an invalid form field, query or link.
+    /// The form again with every problem beside its field, or a page telling what was wrong with a query or link.
     #[response(status = 400, content_type = "text/html")]
     BadRequest(String),
-    /// The form expired, or came from another site (CSRF token or `Origin` refused).
+    /// The form's anti-forgery token was refused (the form again, its values kept, asking to send it again), or the
+    /// form came from another site (`Origin` refused: a page saying so).
     #[response(status = 403, content_type = "text/html")]
     Forbidden(String),
     /// No developer portal is served at this `Host`.
@@ -261,9 +262,8 @@ impl IntoResponses for PageThrottled {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
         let retry_after = HeaderBuilder::new().schema(u64::schema()).description(Some("Seconds to wait.")).build();
         let response = ResponseBuilder::new()
-            .description("Too many requests from this client, or emails to this recipient.")
+            .description("Too many requests from this client, or emails to this recipient: a page saying when to try again.")
             .content("text/html", ContentBuilder::new().schema(Some(String::schema())).build())
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorBody::name()))).build())
             .header("Retry-After", retry_after)
             .build();
         BTreeMap::from([("429".to_owned(), response.into())])

@@ -16,10 +16,35 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 const STYLESHEET: &str = include_str!("../../templates/assets/usher.css");
 
+/// The pages' policy: [`CONTENT_SECURITY_POLICY`], with the logo's origin allowed for images when
+/// `logo_url` names another host.
+pub fn page_policy(logo_url: Option<&str>) -> String {
+    match logo_url.filter(|u| !u.starts_with('/')).map(origin_of).filter(|o| !o.is_empty() && o != "null") {
+        Some(origin) => CONTENT_SECURITY_POLICY.replace("img-src 'self'", &format!("img-src 'self' {origin}")),
+        None => CONTENT_SECURITY_POLICY.to_owned(),
+    }
+}
+
 pub fn assets() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/assets/usher.css", get(|| async { asset(STYLESHEET, "text/css; charset=utf-8") }))
         .route("/assets/tenant_form.js", get(|| async { asset(TENANT_FORM_SCRIPT, "text/javascript; charset=utf-8") }))
+        .route("/assets/brand.css", get(brand))
+}
+
+/// The accent colour and the operator's stylesheet, which may change without a restart: checked
+/// again by the browser each time it is used.
+async fn brand(State(state): State<AppState>) -> Response {
+    match state.pages.stylesheet() {
+        Ok(css) => {
+            let mut response = css.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// A file, since the CSP allows no inline script.
@@ -48,7 +73,8 @@ pub async fn refuse_ambiguous_framing(req: Request, next: Next) -> Response {
 pub fn add_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // A page sets its own (it may allow the logo's origin).
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     // Answers carry addresses and tokens; none may sit in a shared cache.
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -143,14 +169,21 @@ fn origin_of(url: &str) -> String {
 /// A form on another site would otherwise make each of its visitors sign up the addresses it chose,
 /// from as many client addresses as it has visitors.
 pub async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let settings = &state.ctx.settings;
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && !same_origin(req.headers(), &settings.public_url) && !from_allowed_origin(req.headers(), &settings.allowed_origins)
-    {
+    if is_cross_site(&req, &state.ctx.settings) {
         crate::metrics::refused("cross_site");
-        return HttpError::Forbidden("Requests from another site's pages are not accepted.".into()).into_response();
+        return cross_site_refusal().into_response();
     }
     next.run(req).await
+}
+
+/// A state-changing request that a browser sent from another site's page (and no allowed origin's).
+pub fn is_cross_site(req: &Request, settings: &crate::config::Settings) -> bool {
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    changes_state && !same_origin(req.headers(), &settings.public_url) && !from_allowed_origin(req.headers(), &settings.allowed_origins)
+}
+
+pub fn cross_site_refusal() -> HttpError {
+    HttpError::Forbidden("Requests from another site's pages are not accepted.".into())
 }
 
 fn from_allowed_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
@@ -236,10 +269,6 @@ pub(crate) fn host_name(value: &str) -> String {
         None => value.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(value, |(h, _)| h),
     };
     host.trim_end_matches('.').to_ascii_lowercase()
-}
-
-pub fn refused_form() -> HttpError {
-    HttpError::Forbidden("The form expired or came from another site. Open the link from the email again.".into())
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ on_each_backend! {
         assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(page.headers().contains_key("retry-after"));
         let html = page.text().await.unwrap();
-        assert!(html.contains("Temporarily unavailable"), "{html}");
+        assert!(html.contains("Please try again shortly") && !html.contains("Retry-After"), "in words for people: {html}");
         assert!(!html.contains("This link does not work"), "{html}");
         let logged = failures_logged("/activate");
         assert_eq!(logged.len(), 1, "logged once, inside the request's span: {logged:?}");

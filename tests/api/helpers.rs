@@ -303,6 +303,11 @@ pub async fn form_with_cookie(app: &TestApp, path: &str) -> (String, String) {
     (cookie, csrf)
 }
 
+/// minijinja escapes `/` in attributes and `&` everywhere; a browser reads `&#x2f;` as `/`.
+pub fn unescape(html: String) -> String {
+    html.replace("&#x2f;", "/").replace("&amp;", "&")
+}
+
 /// The built `usher` binary running `args` on `database_url` and
 /// `data_dir`, with no `USHER_*` variable of the test's environment: what a
 /// test sets is all there is. Every test that runs usher runs it so.

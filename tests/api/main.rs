@@ -7,9 +7,11 @@
 
 mod helpers;
 
+mod accessibility;
 mod admin;
 mod akana;
 mod akana_shapes;
+mod branding;
 mod browser;
 mod codes;
 mod conformance;

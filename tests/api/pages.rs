@@ -63,3 +63,80 @@ async fn the_csrf_cookie_is_secure_exactly_when_usher_is_reached_over_https() {
     assert_eq!(flags(Some("https://signup.example.com")).await, ["Path=/", "HttpOnly", "SameSite=Strict", "Secure"]);
     assert_eq!(flags(None).await, ["Path=/", "HttpOnly", "SameSite=Strict"], "plain HTTP (development) keeps the cookie usable");
 }
+
+/// The page after the signup and the signup's link opened again, as a person sees them.
+async fn welcome_and_completed_pages(app: &TestApp) -> (String, String) {
+    let token = app.signup_token("acme", "jane@example.com").await;
+    let (cookie, csrf) = form_with_cookie(app, &format!("/signup?token={token}")).await;
+    let form = [("token", token.as_str()), ("csrf", csrf.as_str()), ("password", STRONG_PASSWORD)];
+    let r = app.client.post(app.url("/signup")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let welcome = unescape(r.text().await.unwrap());
+    let completed = unescape(app.get(&format!("/signup?token={token}")).await.text().await.unwrap());
+    (welcome, completed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_console_url_the_pages_link_to_no_console_and_offer_the_next_step_instead() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (welcome, completed) = welcome_and_completed_pages(&app).await;
+    for page in [&welcome, &completed] {
+        assert!(!page.contains("/console/") && !page.contains("Go to your console"), "{page}");
+        assert!(page.contains("href=\"/password/forgot?cname=acme&email=jane%40example.com\""), "the next step, filled in: {page}");
+    }
+    assert!(welcome.contains("Your account is ready"), "{welcome}");
+
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("console_url", "https://console.example.com/t/{cname}")]).await;
+    let (welcome, completed) = welcome_and_completed_pages(&app).await;
+    for page in [&welcome, &completed] {
+        assert!(page.contains("href=\"https://console.example.com/t/acme\""), "{page}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_over_the_client_limit_reads_a_page_saying_when_to_try_again_while_the_api_answers_json() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("limit_client_per_minute", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/signup/tenant").await.status(), StatusCode::OK);
+    }
+    let r = app.get("/signup/tenant").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers().contains_key("retry-after"), "for browsers and proxies, not for the reader");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Try again in ") && (html.contains("seconds") || html.contains("minute")), "{html}");
+    for word in ["Retry-After", "429", "{\"code\""] {
+        assert!(!html.contains(word), "{word}: {html}");
+    }
+    let (status, answer) = body(app.post_json("/no_auth/send_password_email", &serde_json::json!({})).await).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("TOO_MANY_REQUESTS")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_posted_from_another_site_is_refused_with_a_page_and_the_api_with_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let cross = |path: &str| {
+        app.client
+            .post(app.url(path))
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .form(&[("domain", "acme")])
+    };
+    let r = cross("/signup/tenant").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = unescape(r.text().await.unwrap());
+    assert!(html.contains("This form came from another website") && html.contains("href=\"/signup/tenant\""), "{html}");
+    let r = cross("/no_auth/send_password_email").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "PERMISSION_DENIED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_mailbox_says_when_each_message_was_sent() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.signup_token("acme", "jane@example.com").await;
+    let html = app.get("/dev/mail").await.text().await.unwrap();
+    let sent = html.split("<time datetime=\"").nth(1).expect("a time").split('"').next().unwrap().to_owned();
+    assert!(sent.starts_with("20") && sent.ends_with('Z'), "{sent}");
+    assert!(html.contains(&format!("{} UTC</time>", sent.trim_end_matches('Z').replace('T', " "))), "{html}");
+}

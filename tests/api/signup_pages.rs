@@ -22,11 +22,6 @@ async fn open_form(app: &TestApp, path: &str) -> (String, String, String) {
     (cookie, csrf, html)
 }
 
-/// minijinja escapes `/` in attributes; a browser reads `&#x2f;` as `/`.
-fn unescape(html: String) -> String {
-    html.replace("&#x2f;", "/")
-}
-
 fn tenant_fields<'a>(csrf: &'a str, zip: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
         ("csrf", csrf),
@@ -53,6 +48,8 @@ on_each_backend! {
         let html = unescape(r.text().await.unwrap());
         assert!(html.contains("<html lang=\"en\">"));
         assert!(html.contains(&format!("href=\"{TENANT_FORM}\"")) && html.contains(&format!("href=\"{DEVELOPER_FORM}\"")), "{html}");
+        assert!(html.contains("<h1>Welcome to usher</h1>") && html.contains("<title>Sign up · usher</title>"), "the product's name: {html}");
+        assert!(html.contains("href=\"/password/forgot\""), "the way to a password email: {html}");
     }
 
     async fn an_operator_can_turn_the_home_page_off_or_point_it_elsewhere(backend: Backend) {
@@ -131,6 +128,79 @@ on_each_backend! {
         assert!(r.text().await.unwrap().contains("Check your email"));
         let link = link_in(&app.wait_for_mail("dev@example.com", 1).await[0]["text"]);
         assert!(link.contains("/activate?signupCode="), "{link}");
+    }
+
+    async fn the_api_answers_the_first_problem_of_a_signup_in_form_order_and_the_form_every_one(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut request = signup_body("acme", "not-an-address");
+        request["company_details"]["mailing_address"]["country"] = serde_json::json!("");
+        request["user_details"]["first_name"] = serde_json::json!("");
+        let (status, answer) = body(app.post_json("/no_auth/namespaces/system/f5xc-saas/signup", &request).await).await;
+        assert_eq!((status, answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("email")), "{answer}");
+
+        let (cookie, csrf, _) = open_form(&app, TENANT_FORM).await;
+        let mut fields = tenant_fields(&csrf, "98101");
+        fields.retain(|(k, _)| !matches!(*k, "country" | "first_name" | "email"));
+        fields.extend([("country", ""), ("first_name", ""), ("email", "not-an-address")]);
+        let r = app.client.post(app.url(TENANT_FORM)).header("cookie", &cookie).form(&fields).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        for id in ["country", "first_name", "email"] {
+            assert!(html.contains(&format!("id=\"{id}-error\"")) && html.contains(&format!("href=\"#{id}\"")), "{id}: {html}");
+        }
+        assert!(html.contains("There are 3 problems with the form"), "{html}");
+        assert!(app.outbox().await.is_empty());
+    }
+
+    async fn the_forgotten_password_page_answers_a_known_and_an_unknown_address_alike(backend: Backend) {
+        let app = onboarded(backend).await;
+        let ask = async |cname: &str, email: &str| {
+            let (cookie, csrf) = form_with_cookie(&app, "/password/forgot").await;
+            let form = [("csrf", csrf.as_str()), ("cname", cname), ("email", email)];
+            observable(app.client.post(app.url("/password/forgot")).header("cookie", &cookie).form(&form).send().await.unwrap()).await
+        };
+        // Addresses of one length, so that only the address itself differs where the page repeats it.
+        let (status, headers, known) = ask("acme", "jane@example.com").await;
+        let unknown = ask("acme", "june@example.com").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(known.contains("jane@example.com") && known.contains("acme"), "the page repeats what was typed: {known}");
+        assert_eq!((status, headers, known.replace("jane@", "ADDRESS")), (unknown.0, unknown.1, unknown.2.replace("june@", "ADDRESS")));
+        app.drain_outbox().await;
+        assert!(token_in(&app.mail_to("jane@example.com").await[1]["text"]).len() > 20, "jane gets a password link");
+        assert!(app.mail_to("june@example.com").await.is_empty(), "nobody writes to june");
+    }
+
+    async fn the_forgotten_password_page_shares_send_password_emails_limits(backend: Backend) {
+        let app = onboarded(backend).await;
+        for email in ["jane@example.com", "nobody@example.com"] {
+            let r = app.post_json("/no_auth/send_password_email", &serde_json::json!({ "cname": "acme", "email": email })).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let (cookie, csrf) = form_with_cookie(&app, "/password/forgot").await;
+            let form = [("csrf", csrf.as_str()), ("cname", "acme"), ("email", email)];
+            let r = app.client.post(app.url("/password/forgot")).header("cookie", &cookie).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{email}: one email a minute, by the API or the page");
+            assert!(r.headers().contains_key("retry-after"));
+            let html = r.text().await.unwrap();
+            assert!(html.contains("Try again in "), "{html}");
+            assert!(!html.contains("Retry-After") && html.contains(&format!("value=\"{email}\"")), "{html}");
+        }
+    }
+
+    async fn a_tenant_form_whose_token_went_stale_comes_back_with_its_values_and_goes_through_when_sent_again(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (cookie, csrf, _) = open_form(&app, TENANT_FORM).await;
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        let r = app.client.post(app.url(TENANT_FORM)).header("cookie", &cookie).form(&tenant_fields(&csrf, "98101")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let fresh_cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("send the form again") && !html.contains("CSRF"), "{html}");
+        assert!(html.contains("value=\"Acme &amp; Sons &lt;Inc&gt;\"") && html.contains("value=\"jane@example.com\""), "values kept: {html}");
+        assert!(app.outbox().await.is_empty(), "a stale form does nothing");
+        let fresh = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let r = app.client.post(app.url(TENANT_FORM)).header("cookie", &fresh_cookie).form(&tenant_fields(&fresh, "98101")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("Check your email"));
     }
 
     async fn dead_links_point_back_to_the_right_form(backend: Backend) {
@@ -306,71 +376,115 @@ async fn a_developer_signs_up_in_a_browser_and_activates_the_account() {
     assert_eq!(user.state, "active");
 }
 
-/// Not a check: saves docs/screenshots/*.png of each page a person sees.
-/// `USHER_SCREENSHOTS=docs/screenshots cargo nextest run --run-ignored only screenshots`
+/// The value of `name` on the element with id `id`.
+async fn attr(browser: &Client, id: &str, name: &str) -> String {
+    browser.find(Locator::Id(id)).await.unwrap().attr(name).await.unwrap().unwrap_or_default()
+}
+
+async fn value(browser: &Client, id: &str) -> String {
+    browser.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+}
+
+async fn focused(browser: &Client) -> String {
+    browser.execute("return document.activeElement.id;", vec![]).await.unwrap().as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_form_with_many_mistakes_shows_every_one_at_once_beside_its_field_and_in_a_summary_linking_to_each() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = onboarded(Backend::Sqlite).await;
+    let mails = app.outbox().await.len();
+    let browser = driver.browser().await;
+    browser.goto(&app.url(TENANT_FORM)).await.unwrap();
+    wait_for_text(&browser, "Sign up your company").await;
+    // A taken domain and a bad address; no company, country, names or terms.
+    fill(&browser, "domain", "acme").await;
+    fill(&browser, "email", "not-an-address").await;
+    click(&browser, "button[value=submit]").await;
+    wait_for(&browser, ".error-summary[role=alert]").await;
+
+    let mut linked = Vec::new();
+    for link in browser.find_all(Locator::Css(".error-summary a")).await.unwrap() {
+        linked.push(link.attr("href").await.unwrap().unwrap_or_default());
+    }
+    let fields = ["company_name", "domain", "country", "first_name", "last_name", "email", "tos"];
+    assert_eq!(linked, fields.map(|f| format!("#{f}")), "every problem, in the form's order");
+    for id in fields {
+        assert_eq!(attr(&browser, id, "aria-invalid").await, "true", "{id}");
+        let error = format!("{id}-error");
+        assert!(attr(&browser, id, "aria-describedby").await.split(' ').any(|d| d == error), "{id} points at its error");
+        assert!(!browser.find(Locator::Id(&error)).await.unwrap().text().await.unwrap().is_empty(), "{id}'s error says something");
+    }
+    let taken = browser.find(Locator::Id("domain-error")).await.unwrap().text().await.unwrap();
+    assert!(taken.contains("already taken"), "the taken domain is among the rest: {taken}");
+    assert_eq!((value(&browser, "domain").await, value(&browser, "email").await), ("acme".into(), "not-an-address".into()), "values kept");
+
+    click(&browser, ".error-summary a[href='#email']").await;
+    assert_eq!(focused(&browser).await, "email", "the summary's link takes the person to the field");
+    browser.close().await.unwrap();
+    assert_eq!(app.outbox().await.len(), mails, "nothing is queued");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_left_open_for_hours_comes_back_with_its_values_and_goes_through_when_sent_again_in_a_browser() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = driver.browser().await;
+    browser.goto(&app.url(DEVELOPER_FORM)).await.unwrap();
+    wait_for_text(&browser, "Sign up as a developer").await;
+    fill(&browser, "first_name", "Dev").await;
+    fill(&browser, "last_name", "Eloper").await;
+    fill(&browser, "email", "dev@example.com").await;
+    app.clock.advance(Duration::from_secs(3 * 3600));
+    click(&browser, "button[type=submit]").await;
+    let page = wait_for_text(&browser, "Please send the form again").await;
+    assert!(!page.contains("CSRF") && !page.contains("email again"), "{page}");
+    assert_eq!(value(&browser, "email").await, "dev@example.com");
+    click(&browser, "button[type=submit]").await;
+    wait_for_text(&browser, "Check your email").await;
+    browser.close().await.unwrap();
+    app.wait_for_mail("dev@example.com", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_forgot_the_password_asks_for_an_email_sets_it_for_the_named_account_and_a_used_link_leads_to_a_new_one() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = onboarded(Backend::Sqlite).await;
+    let browser = driver.browser_without_js().await;
+    browser.goto(&app.url("/")).await.unwrap();
+    click(&browser, "a[href='/password/forgot']").await;
+    wait_for_text(&browser, "Ask for a password email").await;
+    fill(&browser, "cname", "acme").await;
+    fill(&browser, "email", "jane@example.com").await;
+    click(&browser, "button[type=submit]").await;
+    wait_for_text(&browser, "Check your email").await;
+
+    let link = link_in(&app.wait_for_mail("jane@example.com", 2).await[1]["text"]);
+    browser.goto(&link).await.unwrap();
+    let page = wait_for_text(&browser, "Set your password").await;
+    assert!(page.contains("For jane@example.com at acme"), "the page names the account: {page}");
+    fill(&browser, "password", "another-Violet-harbour-92").await;
+    click(&browser, "button[type=submit]").await;
+    let page = wait_for_text(&browser, "Password set").await;
+    assert!(page.contains("jane@example.com") && page.contains("acme") && !page.contains("console"), "{page}");
+
+    browser.goto(&link).await.unwrap();
+    wait_for_text(&browser, "already used").await;
+    click(&browser, "a.button").await;
+    wait_for_text(&browser, "Ask for a password email").await;
+    assert_eq!((value(&browser, "cname").await, value(&browser, "email").await), ("acme".into(), "jane@example.com".into()));
+    app.clock.advance(Duration::from_secs(61));
+    click(&browser, "button[type=submit]").await;
+    wait_for_text(&browser, "Check your email").await;
+    browser.close().await.unwrap();
+    app.wait_for_mail("jane@example.com", 3).await;
+}
+
+/// Not a check: saves docs/screenshots/*.png of each page a person sees, as the accessibility walk
+/// shows it. `USHER_SCREENSHOTS=$PWD/docs/screenshots cargo nextest run --run-ignored only -E 'test(screenshots)'`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn screenshots_of_each_page() {
     let Some(dir) = std::env::var_os("USHER_SCREENSHOTS") else { return };
-    let Some(driver) = Driver::start().await else { return };
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let browser = driver.browser().await;
-    let shot = |name: &'static str, height: u32| {
-        let (browser, dir) = (browser.clone(), std::path::PathBuf::from(&dir));
-        async move {
-            browser.set_window_size(900, height).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            std::fs::write(dir.join(format!("{name}.png")), browser.screenshot().await.unwrap()).unwrap();
-        }
-    };
-    browser.goto(&app.url("/")).await.unwrap();
-    shot("home", 500).await;
-    browser.goto(&app.url(TENANT_FORM)).await.unwrap();
-    shot("tenant-form", 2000).await;
-    fill_the_company(&browser).await;
-    choose(&browser, "country", "US").await;
-    wait_for(&browser, "#tenant-form[data-states=loaded]").await;
-    choose(&browser, "state_code", "WA").await;
-    wait_for(&browser, "#tenant-form[data-cities=loaded]").await;
-    fill(&browser, "city", "Seattle").await;
-    fill(&browser, "zip_code", "9810").await;
-    fill_the_person(&browser).await;
-    click(&browser, "#tos").await;
-    click(&browser, "button[value=submit]").await;
-    wait_for(&browser, "#zip_code-error").await;
-    shot("tenant-form-bad-zip", 2000).await;
-    fill(&browser, "zip_code", "1").await;
-    click(&browser, "button[value=submit]").await;
-    wait_for_text(&browser, "Check your email").await;
-    shot("tenant-form-sent", 500).await;
-    let link = link_in(&app.wait_for_mail("jane@example.com", 1).await[0]["text"]);
-    browser.goto(&link).await.unwrap();
-    shot("signup-link", 600).await;
-    app.clock.advance(Duration::from_secs(25 * 3600));
-    browser.goto(&link).await.unwrap();
-    shot("signup-link-expired", 600).await;
-
-    let no_js = driver.browser_without_js().await;
-    no_js.goto(&app.url(TENANT_FORM)).await.unwrap();
-    choose(&no_js, "country", "US").await;
-    click(&no_js, "button[value=country]").await;
-    wait_for(&no_js, "#state_code option[value=WA]").await;
-    no_js.set_window_size(900, 2000).await.unwrap();
-    std::fs::write(std::path::PathBuf::from(&dir).join("tenant-form-without-javascript.png"), no_js.screenshot().await.unwrap()).unwrap();
-    no_js.close().await.unwrap();
-
-    browser.goto(&app.url(DEVELOPER_FORM)).await.unwrap();
-    shot("developer-form", 900).await;
-    fill(&browser, "first_name", "Dev").await;
-    fill(&browser, "last_name", "Eloper").await;
-    fill(&browser, "email", "dev@example.com").await;
-    click(&browser, "button[type=submit]").await;
-    wait_for_text(&browser, "Check your email").await;
-    shot("developer-form-sent", 500).await;
-    let link = link_in(&app.wait_for_mail("dev@example.com", 1).await[0]["text"]);
-    browser.goto(&link).await.unwrap();
-    shot("activation", 600).await;
-    browser.goto(&app.url("/activate?signupCode=nonsense")).await.unwrap();
-    shot("activation-dead-link", 500).await;
-    browser.close().await.unwrap();
+    crate::accessibility::every_page_passes_axe_in("en", Some(dir.into())).await;
 }

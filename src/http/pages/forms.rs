@@ -1,19 +1,23 @@
-use super::{AppState, error_page, page, path, read_checked};
+//! The home page and the forms a person fills in from scratch: the tenant and developer signups
+//! and the forgotten password. Each checks the whole form with the API's own rules (the API answers
+//! the first problem, a form shows them all) and calls the API's flow.
+
+use super::{AppState, FORGOT_PAGE, FieldError, FieldErrors, Lang, Notice, Page, Submitted, read_form};
 use crate::clock;
 use crate::config::HomePage;
 use crate::contact::{self, Country};
-use crate::domain::{self, EmailAddress, Locale};
+use crate::domain::{self, Cname, Locale};
 use crate::error::HttpError;
-use crate::flows::{self, Conflict, Context, akana, signup};
-use crate::http::extract::ClientAddr;
-use crate::http::f5xc::SignupRequest;
+use crate::flows::{self, Conflict, Context, akana, password, signup};
+use crate::http::akana::new_developer;
+use crate::http::extract::{AppQuery, ClientAddr};
+use crate::http::f5xc::{SignupRequest, password_email_request};
 use crate::http::openapi::{PageErrors, PageThrottled};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,7 +26,11 @@ pub const TENANT_FORM: &str = "/signup/tenant";
 pub const DEVELOPER_FORM: &str = "/signup/developer";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(home)).routes(routes!(tenant_page, tenant_submit)).routes(routes!(developer_page, developer_submit))
+    OpenApiRouter::new()
+        .routes(routes!(home))
+        .routes(routes!(tenant_page, tenant_submit))
+        .routes(routes!(developer_page, developer_submit))
+        .routes(routes!(forgot_page, forgot_submit))
 }
 
 #[utoipa::path(get, path = "/", operation_id = "usher.Home", tag = "Pages",
@@ -33,15 +41,67 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 404, description = "`home_page = \"off\"`.", body = super::super::openapi::ErrorBody),
         PageThrottled,
     ))]
-async fn home(State(state): State<AppState>) -> Response {
+async fn home(State(state): State<AppState>, lang: Lang) -> Response {
     match &state.ctx.settings.home_page {
-        HomePage::On => {
-            let ctx = context! { tenant_form => path(&state, TENANT_FORM), developer_form => path(&state, DEVELOPER_FORM) };
-            page(&state, StatusCode::OK, "home.html", ctx, None)
-        }
+        HomePage::On => Page::new(&state, lang).render(StatusCode::OK, "home.html", context! {}, None),
         HomePage::Off => HttpError::NotFound("No such endpoint.".into()).into_response(),
         HomePage::Redirect(to) => Redirect::to(to).into_response(),
     }
+}
+
+/// Where each problem of the API's rules goes on a form: the field it names, or none (then the
+/// form says it could not be read).
+fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<&'static str>, problems: Vec<domain::Invalid>) -> bool {
+    let mut all_placed = true;
+    for problem in problems {
+        match input(problem.field) {
+            // The first problem of a field is the one to fix first.
+            Some(name) => {
+                errors.entry(name).or_insert(FieldError::says(problem.message));
+            }
+            None => all_placed = false,
+        }
+    }
+    all_placed
+}
+
+fn tenant_input(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "company_details.name" => "company_name",
+        "domain" | "cname" => "domain",
+        "mailing_address" => "address1",
+        "company_details.mailing_address.country" => "country",
+        "company_details.mailing_address.state_code" => "state_code",
+        "company_details.mailing_address.zip_code" => "zip_code",
+        "first_name" => "first_name",
+        "last_name" => "last_name",
+        "email" => "email",
+        "contact_number" => "phone",
+        _ => return None,
+    })
+}
+
+fn developer_input(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "firstName" => "first_name",
+        "lastName" => "last_name",
+        "emailAddress" => "email",
+        "phone" => "phone",
+        _ => return None,
+    })
+}
+
+fn forgot_input(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "cname" => "cname",
+        "email" => "email",
+        _ => return None,
+    })
+}
+
+fn locale_of(headers: &HeaderMap) -> Locale {
+    let first = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split([',', ';']).next());
+    first.and_then(|tag| Locale::parse("locale", Some(tag)).ok()).unwrap_or_default()
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -66,74 +126,13 @@ struct TenantForm {
     step: String,
 }
 
-type FieldErrors = BTreeMap<&'static str, String>;
-
-fn tenant_input(field: &str) -> Option<(&'static str, &'static str)> {
-    Some(match field {
-        "company_details.name" => ("company_name", "Company name"),
-        "domain" | "cname" => ("domain", "Domain"),
-        "mailing_address" => ("address1", "Address"),
-        "company_details.mailing_address.country" => ("country", "Country"),
-        "company_details.mailing_address.state_code" => ("state_code", "State or region"),
-        "company_details.mailing_address.zip_code" => ("zip_code", "ZIP or postal code"),
-        "first_name" => ("first_name", "First name"),
-        "last_name" => ("last_name", "Last name"),
-        "email" => ("email", "Email"),
-        "contact_number" => ("phone", "Phone"),
-        _ => return None,
-    })
-}
-
-fn developer_input(field: &str) -> Option<(&'static str, &'static str)> {
-    Some(match field {
-        "firstName" => ("first_name", "First name"),
-        "lastName" => ("last_name", "Last name"),
-        "emailAddress" => ("email", "Email"),
-        "phone" => ("phone", "Phone"),
-        _ => return None,
-    })
-}
-
-fn place(
-    errors: &mut FieldErrors,
-    input: fn(&str) -> Option<(&'static str, &'static str)>,
-    e: flows::FlowError,
-) -> Option<flows::FlowError> {
-    match e {
-        flows::FlowError::Invalid { field, message } => match input(field) {
-            Some((name, label)) => {
-                errors.insert(name, format!("{label} {message}."));
-                None
-            }
-            None => Some(flows::FlowError::Invalid { field, message }),
-        },
-        e @ flows::FlowError::Conflict(Conflict::CnameTaken) => {
-            errors.insert("domain", HttpError::from(e).public_message().into_owned());
-            None
-        }
-        other => Some(other),
-    }
-}
-
-fn with_form_error(e: flows::FlowError, render: impl FnOnce(StatusCode, String) -> Response) -> Response {
-    let e = HttpError::from(e);
-    let mut response = render(e.status(), e.public_message().into_owned());
-    e.decorate(&mut response);
-    response
-}
-
-fn locale_of(headers: &HeaderMap) -> Locale {
-    let first = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split([',', ';']).next());
-    first.and_then(|tag| Locale::parse("locale", Some(tag)).ok()).unwrap_or_default()
-}
-
 #[derive(Serialize)]
 struct Choice {
     code: &'static str,
     name: &'static str,
 }
 
-fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors: &FieldErrors, form_error: Option<String>) -> Response {
+fn render_tenant(p: Page<'_>, status: StatusCode, form: &TenantForm, errors: &FieldErrors, notice: Notice) -> Response {
     let dir = contact::directory();
     let country: Option<&Country> = dir.country(&form.country);
     let countries: Vec<Choice> = dir.countries("").into_iter().map(|c| Choice { code: c.code, name: c.name }).collect();
@@ -141,13 +140,11 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
         country.map(|c| c.states("")).unwrap_or_default().into_iter().map(|s| Choice { code: s.code, name: s.name }).collect();
     let subdivision = country.and_then(|c| c.subdivision(&form.state_code));
     let cities: Vec<&str> = subdivision.map(|s| s.cities("")).unwrap_or_default().into_iter().map(|c| c.name).collect();
-    let settings = &state.ctx.settings;
-    let csrf = super::form_token(state, TENANT_FORM);
+    let settings = p.settings();
     let ctx = context! {
         state => "form",
         values => form,
         errors,
-        form_error,
         countries,
         states,
         cities,
@@ -156,60 +153,90 @@ fn render_tenant(state: &AppState, status: StatusCode, form: &TenantForm, errors
         state_code => subdivision.map(|s| s.code),
         terms_version => &settings.terms_version,
         terms_url => &settings.terms_url,
-        action => path(state, TENANT_FORM),
         api => &settings.base_path,
-        csrf => &csrf,
     };
-    page(state, status, "tenant_form.html", ctx, Some(&csrf))
+    p.form(status, "tenant_form.html", TENANT_FORM, notice, ctx)
 }
 
 #[utoipa::path(get, path = TENANT_FORM, operation_id = "usher.TenantForm", tag = "Pages",
     summary = "The tenant signup form (F5 XC dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn tenant_page(State(state): State<AppState>) -> Response {
-    render_tenant(&state, StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), None)
+async fn tenant_page(State(state): State<AppState>, lang: Lang) -> Response {
+    render_tenant(Page::new(&state, lang), StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), Notice::NONE)
 }
 
 #[utoipa::path(post, path = TENANT_FORM, operation_id = "usher.TenantFormSubmit", tag = "Pages",
-    summary = "Signs up a tenant through the F5 signup's own parser, or (`step` `country` or `state`) shows the form again with the next list.",
+    summary = "Signs up a tenant through the F5 signup's own rules, showing every problem of the form at once (the taken domain \
+               too), or (`step` `country` or `state`) shows the form again with the next list.",
     request_body(content = TenantForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent, or the form again.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
+async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
+    let p = Page::new(&state, lang);
     let locale = locale_of(req.headers());
-    let form: TenantForm = match read_checked(&state, req).await {
+    let Submitted { form, fresh } = match read_form::<TenantForm>(&state, req).await {
         Ok(f) => f,
-        Err(e) => return error_page(&state, e),
+        Err(e) => return p.error(e),
     };
+    if !fresh {
+        return render_tenant(p, StatusCode::FORBIDDEN, &form, &FieldErrors::new(), Notice::STALE);
+    }
     if form.step == "country" || form.step == "state" {
-        return render_tenant(&state, StatusCode::OK, &form, &FieldErrors::new(), None);
+        return render_tenant(p, StatusCode::OK, &form, &FieldErrors::new(), Notice::NONE);
     }
     let mut errors = FieldErrors::new();
-    if form.tos != "accepted" {
-        errors.insert("tos", "Accept the terms of service to sign up.".into());
+    let checked = match tenant_signup(&state, &form, &locale) {
+        Ok(checked) => checked,
+        Err(e) => return p.error(e),
+    };
+    let (new, all_placed) = match checked {
+        Ok(new) => (Some(new), true),
+        Err(problems) => (None, place(&mut errors, tenant_input, problems)),
+    };
+    // The name's own problems come first; what `create` would refuse about a good one (reserved,
+    // taken) is shown with the rest, not after them.
+    if !errors.contains_key("domain")
+        && let Ok(cname) = Cname::parse("domain", &form.domain)
+    {
+        match signup::cname_available(&state.ctx, &cname).await {
+            Ok(()) => {}
+            Err(flows::FlowError::Invalid { message, .. }) => {
+                errors.insert("domain", FieldError::says(message));
+            }
+            Err(flows::FlowError::Conflict(Conflict::CnameTaken)) => {
+                errors.insert("domain", FieldError::key("taken"));
+            }
+            Err(e) => return p.error(e),
+        }
     }
-    let result = match tenant_signup(&state, &form, &locale) {
-        Ok(new) if errors.is_empty() => signup::create(&state.ctx, &client.caller(), new).await,
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
+    if form.tos != "accepted" {
+        errors.insert("tos", FieldError::key("tos"));
+    }
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        let notice = if all_placed { Notice::NONE } else { Notice::UNREADABLE };
+        return render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, notice);
     };
-    let unplaced = match result {
-        Ok(()) if errors.is_empty() => {
-            let ctx = context! { state => "sent", email => &form.email };
-            return page(&state, StatusCode::OK, "tenant_form.html", ctx, None);
+    match signup::create(&state.ctx, &client.caller(), new).await {
+        Ok(()) => p.render(StatusCode::OK, "tenant_form.html", context! { state => "sent", email => &form.email }, None),
+        // Taken between the look and the write.
+        Err(flows::FlowError::Conflict(Conflict::CnameTaken)) => {
+            let errors = FieldErrors::from([("domain", FieldError::key("taken"))]);
+            render_tenant(p, StatusCode::CONFLICT, &form, &errors, Notice::NONE)
         }
-        Ok(()) => None,
-        Err(e) => place(&mut errors, tenant_input, e),
-    };
-    match unplaced {
-        None => render_tenant(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(e @ (flows::FlowError::Invalid { .. } | flows::FlowError::RateLimited { .. })) => {
-            with_form_error(e, |status, message| render_tenant(&state, status, &form, &errors, Some(message)))
+        Err(flows::FlowError::Invalid { field, message }) => {
+            let all_placed = place(&mut errors, tenant_input, vec![domain::Invalid::new(field, message)]);
+            render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, if all_placed { Notice::NONE } else { Notice::UNREADABLE })
         }
-        Some(e) => error_page(&state, e),
+        Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| render_tenant(p, status, &form, &errors, notice)),
+        Err(e) => p.error(e),
     }
 }
 
-fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result<signup::NewSignup, flows::FlowError> {
+/// The form as the F5 signup's body, checked by its own rules.
+fn tenant_signup(
+    state: &AppState,
+    form: &TenantForm,
+    locale: &Locale,
+) -> Result<Result<signup::NewSignup, Vec<domain::Invalid>>, flows::FlowError> {
     let body = serde_json::json!({
         "account_details": {
             "domain": form.domain,
@@ -227,7 +254,7 @@ fn tenant_signup(state: &AppState, form: &TenantForm, locale: &Locale) -> Result
         "user_details": { "email": form.email, "first_name": form.first_name, "last_name": form.last_name, "contact_number": form.phone },
     });
     let request: SignupRequest = serde_json::from_value(body).context("reading the form as a signup body")?;
-    Ok(signup::NewSignup::try_from(request)?)
+    Ok(request.check())
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -240,58 +267,112 @@ struct DeveloperForm {
     phone: String,
 }
 
-fn render_developer(
-    state: &AppState,
-    status: StatusCode,
-    form: &DeveloperForm,
-    errors: &FieldErrors,
-    form_error: Option<String>,
-) -> Response {
-    let csrf = super::form_token(state, DEVELOPER_FORM);
-    let ctx = context! { state => "form", values => form, errors, form_error, action => path(state, DEVELOPER_FORM), csrf => &csrf };
-    page(state, status, "developer_form.html", ctx, Some(&csrf))
+fn render_developer(p: Page<'_>, status: StatusCode, form: &DeveloperForm, errors: &FieldErrors, notice: Notice) -> Response {
+    p.form(status, "developer_form.html", DEVELOPER_FORM, notice, context! { state => "form", values => form, errors })
 }
 
 #[utoipa::path(get, path = DEVELOPER_FORM, operation_id = "usher.DeveloperForm", tag = "Pages",
     summary = "The developer signup form (Akana dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn developer_page(State(state): State<AppState>) -> Response {
-    render_developer(&state, StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), None)
+async fn developer_page(State(state): State<AppState>, lang: Lang) -> Response {
+    render_developer(Page::new(&state, lang), StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), Notice::NONE)
 }
 
 #[utoipa::path(post, path = DEVELOPER_FORM, operation_id = "usher.DeveloperFormSubmit", tag = "Pages",
-    summary = "Signs up a developer through `signupUser`'s own parsing.",
+    summary = "Signs up a developer through `signupUser`'s own rules, showing every problem of the form at once.",
     request_body(content = DeveloperForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
-async fn developer_submit(State(state): State<AppState>, client: ClientAddr, req: Request) -> Response {
+async fn developer_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
+    let p = Page::new(&state, lang);
     let cname = match crate::http::akana::tenant_of(&state.ctx.settings, req.headers()) {
         Ok(c) => c,
-        Err(e) => return error_page(&state, e),
+        Err(e) => return p.error(e),
     };
-    let form: DeveloperForm = match read_checked(&state, req).await {
+    let Submitted { form, fresh } = match read_form::<DeveloperForm>(&state, req).await {
         Ok(f) => f,
-        Err(e) => return error_page(&state, e),
+        Err(e) => return p.error(e),
     };
-    // The same parsing as the Akana handler, field names included.
-    let parsed = (|| {
-        Ok::<_, flows::FlowError>(akana::NewDeveloper {
-            first_name: domain::required("firstName", Some(form.first_name.clone()), 128)?,
-            last_name: domain::required("lastName", Some(form.last_name.clone()), 128)?,
-            email: EmailAddress::parse_field("emailAddress", Some(form.email.as_str()))?,
-            phone: domain::optional("phone", Some(form.phone.clone()), 64)?,
-        })
-    })();
-    let result = match parsed {
-        Ok(new) => akana::signup_user(&state.ctx, &client.caller(), &cname, new).await,
-        Err(e) => Err(e),
-    };
-    let mut errors = FieldErrors::new();
-    match result.err().map(|e| place(&mut errors, developer_input, e)) {
-        None => page(&state, StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
-        Some(None) => render_developer(&state, StatusCode::BAD_REQUEST, &form, &errors, None),
-        Some(Some(e @ (flows::FlowError::Invalid { .. } | flows::FlowError::RateLimited { .. }))) => {
-            with_form_error(e, |status, message| render_developer(&state, status, &form, &errors, Some(message)))
+    if !fresh {
+        return render_developer(p, StatusCode::FORBIDDEN, &form, &FieldErrors::new(), Notice::STALE);
+    }
+    let some = |s: &str| Some(s.to_owned());
+    let new = match new_developer(some(&form.first_name), some(&form.last_name), some(&form.email), some(&form.phone)) {
+        Ok(new) => new,
+        Err(problems) => {
+            let mut errors = FieldErrors::new();
+            let notice = if place(&mut errors, developer_input, problems) { Notice::NONE } else { Notice::UNREADABLE };
+            return render_developer(p, StatusCode::BAD_REQUEST, &form, &errors, notice);
         }
-        Some(Some(e)) => error_page(&state, e),
+    };
+    match akana::signup_user(&state.ctx, &client.caller(), &cname, new).await {
+        Ok(()) => p.render(StatusCode::OK, "developer_form.html", context! { state => "sent", email => &form.email }, None),
+        Err(e) if Notice::of(&e).is_some() => {
+            p.with_notice(e, |status, notice| render_developer(p, status, &form, &FieldErrors::new(), notice))
+        }
+        Err(e) => p.error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(default)]
+#[schema(as = usherForgotForm)]
+struct ForgotForm {
+    /// The tenant's name (its cname).
+    cname: String,
+    email: String,
+}
+
+fn render_forgot(p: Page<'_>, status: StatusCode, form: &ForgotForm, errors: &FieldErrors, notice: Notice) -> Response {
+    p.form(status, "forgot.html", FORGOT_PAGE, notice, context! { state => "form", values => form, errors })
+}
+
+#[utoipa::path(get, path = FORGOT_PAGE, operation_id = "usher.ForgotPasswordPage", tag = "Pages",
+    summary = "Asks for a tenant and an address to mail a password link to (`send_password_email` for a person).",
+    params(
+        ("cname" = Option<String>, Query, description = "Fills in the tenant, as a dead password link does."),
+        ("email" = Option<String>, Query, description = "Fills in the address."),
+    ),
+    responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
+async fn forgot_page(State(state): State<AppState>, lang: Lang, query: Result<AppQuery<ForgotForm>, HttpError>) -> Response {
+    let p = Page::new(&state, lang);
+    match query {
+        Ok(AppQuery(form)) => render_forgot(p, StatusCode::OK, &form, &FieldErrors::new(), Notice::NONE),
+        Err(e) => p.error(e),
+    }
+}
+
+#[utoipa::path(post, path = FORGOT_PAGE, operation_id = "usher.ForgotPasswordPageSubmit", tag = "Pages",
+    summary = "Mails a password link through `send_password_email`'s flow and limits: the same page whether or not the tenant or \
+               the user exists.",
+    request_body(content = ForgotForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = String, content_type = "text/html"),
+        PageErrors, PageThrottled))]
+async fn forgot_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
+    let p = Page::new(&state, lang);
+    let Submitted { form, fresh } = match read_form::<ForgotForm>(&state, req).await {
+        Ok(f) => f,
+        Err(e) => return p.error(e),
+    };
+    if !fresh {
+        return render_forgot(p, StatusCode::FORBIDDEN, &form, &FieldErrors::new(), Notice::STALE);
+    }
+    let (cname, email) = match password_email_request(Some(&form.cname), Some(&form.email)) {
+        Ok(request) => request,
+        Err(problems) => {
+            let mut errors = FieldErrors::new();
+            place(&mut errors, forgot_input, problems);
+            return render_forgot(p, StatusCode::BAD_REQUEST, &form, &errors, Notice::NONE);
+        }
+    };
+    match password::send_email(&state.ctx, &client.caller(), &cname, &email).await {
+        Ok(()) => {
+            let link_seconds = state.ctx.settings.password_link_ttl.as_secs();
+            let values = ForgotForm { cname: cname.as_str().to_owned(), email: email.as_str().to_owned() };
+            p.render(StatusCode::OK, "forgot.html", context! { state => "sent", values, link_seconds }, None)
+        }
+        Err(e) if Notice::of(&e).is_some() => {
+            p.with_notice(e, |status, notice| render_forgot(p, status, &form, &FieldErrors::new(), notice))
+        }
+        Err(e) => p.error(e),
     }
 }
