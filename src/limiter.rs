@@ -85,12 +85,16 @@ impl ClientLimiter {
             return Ok(());
         }
         let sent: HashMap<String, i64> = deltas.iter().cloned().collect();
-        // One statement up to a thousand clients: no transaction holds the rows past it.
-        let totals = if sent.len() <= store::limits::CLIENT_HITS_A_STATEMENT {
-            store.write_statement(adding(start, deltas)).await?
-        } else {
-            store.write(adding(start, deltas)).await?
-        };
+        // A statement for each thousand clients, outside any transaction: nothing holds the rows past it.
+        let mut totals = Vec::with_capacity(deltas.len());
+        for chunk in deltas.chunks(store::limits::CLIENT_HITS_A_STATEMENT) {
+            let chunk = chunk.to_vec();
+            totals.extend(
+                store
+                    .write_statement(move |conn| Box::pin(async move { store::limits::add_client_hits(conn, start, &chunk).await }))
+                    .await?,
+            );
+        }
         let mut window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if window.start != start {
             return Ok(());
@@ -164,11 +168,4 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!((0..1000).all(|_| limiter.admit(ip).is_ok()));
     }
-}
-
-fn adding(
-    window_start: i64,
-    hits: Vec<(String, i64)>,
-) -> impl for<'c> FnOnce(&'c mut store::Conn) -> store::BoxFuture<'c, Result<Vec<(String, i64)>, store::StoreError>> + Send + 'static {
-    move |conn| Box::pin(async move { store::limits::add_client_hits(conn, window_start, &hits).await })
 }

@@ -270,8 +270,8 @@ impl Writes {
             }
             Request::TenantSignupV1 { signup, caller } => Some(self.tenant_signup(at, signup, caller, found)),
             Request::DeveloperSignupV1 { cname, email, first_name, last_name, phone, caller } => {
-                let developer = Developer { first_name, last_name, phone: phone.as_deref() };
-                self.developer_signup(at, request, cname, email, &developer, caller, found)
+                let developer = Developer { cname, email, first_name, last_name, phone: phone.as_deref(), caller };
+                self.developer_signup(at, request, &developer, found)
             }
             Request::ActivationResendV1 { caller, .. } => match found.user(request) {
                 Some(user) if user.state == UserState::Pending => {
@@ -319,18 +319,9 @@ impl Writes {
 
     /// A new developer waits for activation; one waiting already gets a fresh code (under the newest
     /// request's name while nobody has proven the mailbox); an account gets "you already have one".
-    #[allow(clippy::too_many_arguments)]
-    fn developer_signup(
-        &mut self,
-        at: i64,
-        request: &Request,
-        cname: &str,
-        email: &str,
-        developer: &Developer<'_>,
-        caller: &Caller,
-        found: &Found,
-    ) -> Option<Mail> {
-        let email = EmailAddress::from_trusted(email.to_owned());
+    fn developer_signup(&mut self, at: i64, request: &Request, developer: &Developer<'_>, found: &Found) -> Option<Mail> {
+        let (cname, caller) = (developer.cname, developer.caller);
+        let email = EmailAddress::from_trusted(developer.email.to_owned());
         let new = |id: &str, tenant_id: &str| NewDeveloper {
             id: id.to_owned(),
             tenant_id: tenant_id.to_owned(),
@@ -416,8 +407,11 @@ impl Writes {
     }
 }
 
-/// Who a developer signup says the person is.
+/// Who a developer signup says the person is, and who asked.
 struct Developer<'a> {
+    cname: &'a str,
+    email: &'a str,
+    caller: &'a Caller,
     first_name: &'a str,
     last_name: &'a str,
     phone: Option<&'a str>,

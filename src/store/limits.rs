@@ -79,22 +79,22 @@ impl EmailSlot<'_> {
 /// Three parameters a row keeps each statement under PostgreSQL's 65,535.
 pub const CLIENT_HITS_A_STATEMENT: usize = 1000;
 
+/// At most [`CLIENT_HITS_A_STATEMENT`] clients: one statement.
 pub(crate) async fn add_client_hits(conn: &mut Conn, window_start: i64, hits: &[(String, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut totals = Vec::with_capacity(hits.len());
-    for chunk in hits.chunks(CLIENT_HITS_A_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, $1, ${})", 2 * i + 2, 2 * i + 3)).collect();
-        let sql = format!(
-            "INSERT INTO client_limits (client, window_start, hits) VALUES {}
-             ON CONFLICT (client, window_start) DO UPDATE SET hits = client_limits.hits + excluded.hits
-             RETURNING client, hits",
-            values.join(", ")
-        );
-        let mut args = vec![super::Value::from(window_start)];
-        for (client, n) in chunk {
-            args.push(client.into());
-            args.push((*n).into());
-        }
-        totals.extend(conn.fetch_all::<(String, i64)>(&sql, &args).await?);
+    if hits.len() > CLIENT_HITS_A_STATEMENT {
+        return Err(StoreError::Aborted(format!("{} clients' hits in one statement; at most {CLIENT_HITS_A_STATEMENT}", hits.len())));
     }
-    Ok(totals)
+    let values: Vec<String> = (0..hits.len()).map(|i| format!("(${}, $1, ${})", 2 * i + 2, 2 * i + 3)).collect();
+    let sql = format!(
+        "INSERT INTO client_limits (client, window_start, hits) VALUES {}
+         ON CONFLICT (client, window_start) DO UPDATE SET hits = client_limits.hits + excluded.hits
+         RETURNING client, hits",
+        values.join(", ")
+    );
+    let mut args = vec![super::Value::from(window_start)];
+    for (client, n) in hits {
+        args.push(client.into());
+        args.push((*n).into());
+    }
+    conn.fetch_all::<(String, i64)>(&sql, &args).await
 }

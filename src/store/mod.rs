@@ -356,9 +356,13 @@ impl Store {
         }
     }
 
-    /// A request wrote in the last 50 ms: the worker then keeps its jobs small, because on
-    /// SQLite each request waits for the whole batch its write lands in.
+    /// A request wrote in the last 50 ms on SQLite: the worker then keeps its jobs small, because
+    /// there each request waits for the whole batch its write lands in. Never on PostgreSQL, where
+    /// a request's statement waits for no transaction of the worker's.
     pub fn requests_writing(&self) -> bool {
+        if self.backend() == Backend::Postgres {
+            return false;
+        }
         let last = self.last_foreground.load(Ordering::Relaxed);
         last != 0 && self.opened.elapsed().as_millis() as u64 + 1 - last < 50
     }
