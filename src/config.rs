@@ -370,7 +370,7 @@ const SETTINGS: &[Setting] = &[
     setting("console_url", "", "where a tenant's console is, `{cname}` replaced; the pages link to it only when it is set")
         .when_blank("`{public_url}/console/{cname}` in the API's answers (F5's clients expect one); the pages link to no console"),
     setting("home_page", "on", "`/`: `on`, `off` (404), or a path or URL to redirect to"),
-    setting("terms_version", "2026-01", "the terms of service version the tenant form asks to accept"),
+    setting("terms_version", "2026-01", "the terms of service version the tenant form asks to accept: 1 to 12 characters, F5's limit on `tos_version`"),
     setting("terms_url", "", "where to read the terms of service"),
     setting("product_name", "usher", "the name the pages go by: in every title, the header and the home page's welcome"),
     setting(
@@ -433,8 +433,8 @@ const SETTINGS: &[Setting] = &[
     setting(
         "reserved_cnames",
         "",
-        "cnames no signup may claim, besides the built-in `default`, `www`, `api`, `admin`, `ves`, `volterra`, `ves-io`, `f5xc` and \
-         `USHER_DEFAULT_TENANT`",
+        "cnames no signup may claim, besides the built-in `default`, `www`, `api`, `admin`, `ves`, `volterra`, `f5`, `ves-io`, `f5xc` \
+         and `USHER_DEFAULT_TENANT`",
     ),
     setting(
         "allow_idn_tenant_names",
@@ -695,8 +695,10 @@ impl Settings {
         if self.password_min_score > 4 {
             bail!("password_min_score must be 0 to 4");
         }
-        if self.terms_version.is_empty() || self.terms_version.len() > 64 {
-            bail!("terms_version must be 1 to 64 characters");
+        // The tenant form sends it as F5's `tos_version`, which takes no more.
+        let max = crate::domain::TOS_VERSION_MAX;
+        if self.terms_version.is_empty() || self.terms_version.chars().count() > max {
+            bail!("terms_version must be 1 to {max} characters");
         }
         self.product_name = self.product_name.trim().to_owned();
         if self.product_name.is_empty() || self.product_name.chars().count() > 64 || self.product_name.chars().any(char::is_control) {
@@ -1035,6 +1037,14 @@ mod tests {
         assert!(half.to_string().contains("dkim_private_key"), "{half}");
         let bad = parse(&[("USHER_DKIM_SELECTOR", "s 1"), ("USHER_DKIM_PRIVATE_KEY", "k.pem")]).unwrap_err();
         assert!(bad.to_string().contains("dkim_selector"), "{bad}");
+    }
+
+    #[test]
+    fn the_terms_version_fits_f5s_tos_version() {
+        let parse = |pairs: &[(&str, &str)]| Layers::from_sources(None, env(pairs)).unwrap().parse();
+        assert_eq!(parse(&[("USHER_TERMS_VERSION", "v2026.12.31a")]).unwrap().terms_version, "v2026.12.31a");
+        let long = parse(&[("USHER_TERMS_VERSION", "v2026.12.31ab")]).unwrap_err();
+        assert!(long.to_string().contains("terms_version must be 1 to 12 characters"), "{long}");
     }
 
     #[test]

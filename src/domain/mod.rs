@@ -3,7 +3,7 @@ mod names;
 
 pub(crate) use email::EmailAddress;
 pub use names::{Cname, UserState};
-pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TenantType, idn_refusal};
+pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TOS_VERSION_MAX, TenantType, idn_refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {

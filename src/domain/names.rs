@@ -23,10 +23,26 @@ impl Cname {
         Ok(Self(s.to_owned()))
     }
 
+    /// A new tenant's name as F5's signup takes it (`domain`): a DNS label of at most
+    /// [`NEW_TENANT_NAME_MAX`] characters. Tenants that already exist keep longer names.
+    pub(crate) fn parse_new_tenant(field: &'static str, raw: &str) -> Result<Self, Invalid> {
+        let cname = Self::parse(field, raw)?;
+        if cname.0.len() > NEW_TENANT_NAME_MAX {
+            return Err(Invalid::new(field, format!("must be at most {NEW_TENANT_NAME_MAX} characters")));
+        }
+        Ok(cname)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// F5's signup documents (`signupAccountMeta.domain`, `XCSaaSSignupRequest.domain`): `max_len: 17`.
+pub(crate) const NEW_TENANT_NAME_MAX: usize = 17;
+
+/// F5's signup document (`signupAccountMeta.tos_version`): `max_len: 12`.
+pub(crate) const TOS_VERSION_MAX: usize = 12;
 
 impl std::fmt::Display for Cname {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,8 +73,9 @@ pub(crate) fn idn_refusal(cname: &str, allow_idn: bool) -> Option<&'static str> 
     (!valid).then_some("is not a valid internationalised name: an xn-- name must be one's punycode form")
 }
 
-/// Beyond the service's own names, F5's (`ves`, `volterra`, …) would let a stranger pass for the platform.
-pub(crate) const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "ves-io", "f5xc"];
+/// Beyond the service's own names, F5's would let a stranger pass for the platform: `ves`,
+/// `volterra` and `f5` are the names F5's signup documents refuse (`not_in`).
+pub(crate) const RESERVED_CNAMES: &[&str] = &["default", "www", "api", "admin", "ves", "volterra", "f5", "ves-io", "f5xc"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -190,6 +207,14 @@ mod tests {
         for bad in ["", "-a", "a-", "Example", "a_b", "a.b", &"a".repeat(64)] {
             assert!(Cname::parse("domain", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_new_tenants_name_has_at_most_17_characters() {
+        assert!(Cname::parse_new_tenant("domain", &"a".repeat(17)).is_ok());
+        let refused = Cname::parse_new_tenant("domain", &"a".repeat(18)).unwrap_err();
+        assert_eq!((refused.field, refused.message.as_str()), ("domain", "must be at most 17 characters"));
+        assert!(Cname::parse("cname", &"a".repeat(18)).is_ok(), "an existing tenant's name is not held to it");
     }
 
     #[test]

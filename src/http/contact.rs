@@ -173,7 +173,7 @@ fn state_item(s: &'static Subdivision) -> StateItem {
     StateItem { state_code: s.code, state_name: s.name, additional_info: info }
 }
 
-fn city_item(c: &'static City) -> CityItem {
+fn city_item(c: City) -> CityItem {
     CityItem { city_name: c.name, additional_info: Info::from([("population", c.population.to_string())]) }
 }
 

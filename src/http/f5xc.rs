@@ -39,15 +39,23 @@ pub struct SignupRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = signupAccountMeta)]
 struct AccountDetails {
-    /// The tenant's cname, a DNS label. Required.
-    #[schema(required = true, nullable = false, pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "acme")]
+    /// The tenant's cname: a DNS label of at most 17 characters, and not a reserved name (`ves`, `volterra`, `f5`,
+    /// the service's own and the operator's). Required.
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 17,
+        pattern = "^[a-z0-9]([a-z0-9-]{0,15}[a-z0-9])?$",
+        example = "acme"
+    )]
     domain: Option<String>,
     #[schema(example = "en-US")]
     locale: Option<String>,
     #[schema(example = "2026-01-02T03:04:05Z")]
     tos_accepted_at: Option<String>,
-    /// Required.
-    #[schema(example = "2026-01")]
+    /// At most 12 characters. Required.
+    #[schema(min_length = 1, max_length = 12, example = "2026-01")]
     tos_version: Option<String>,
 }
 
@@ -128,7 +136,7 @@ impl SignupRequest {
             (self.account_details.unwrap_or_default(), self.company_details.unwrap_or_default(), self.user_details.unwrap_or_default());
         let mut p = Problems::default();
         let address = company.mailing_address.unwrap_or_default().parse(&mut p);
-        let cname = p.check(Cname::parse("domain", account.domain.as_deref().unwrap_or_default()));
+        let cname = p.check(Cname::parse_new_tenant("domain", account.domain.as_deref().unwrap_or_default()));
         let email = p.check(EmailAddress::parse_field("email", user.email.as_deref()));
         let tenant_type = p.check(TenantType::parse("tenant_type", self.tenant_type.as_deref()));
         let locale = p.check(Locale::parse("locale", account.locale.as_deref()));
@@ -138,7 +146,7 @@ impl SignupRequest {
         let first_name = p.check(domain::person_name("first_name", user.first_name, 128));
         let last_name = p.check(domain::person_name("last_name", user.last_name, 128));
         let contact_number = p.check(domain::optional("contact_number", user.contact_number, 64));
-        let tos_version = p.check(domain::required("tos_version", account.tos_version, 64));
+        let tos_version = p.check(domain::required("tos_version", account.tos_version, domain::TOS_VERSION_MAX));
         let tos_accepted_at = p.check(domain::optional("tos_accepted_at", account.tos_accepted_at, 64));
         let (
             Some(cname),

@@ -291,6 +291,36 @@ async fn admin_token(app: &TestApp, cname: &str) -> String {
     create_token(&app.ctx.store, app.clock.now_ms(), &Cname::parse("t", cname).unwrap(), Role::Admin).await.unwrap().1
 }
 
+const SIGNUP_PATH: &str = "/no_auth/namespaces/system/f5xc-saas/signup";
+const AWS_SIGNUP: &str = "/no_auth/namespaces/system/aws/f5xc-saas/signup";
+
+/// A field of one of F5's schemas.
+fn field<'a>(doc: &'a Value, schema: &str, name: &str) -> &'a Value {
+    let field = &doc["components"]["schemas"][schema]["properties"][name];
+    assert!(field.is_object(), "{schema}.{name} is not in the document");
+    field
+}
+
+fn max_length(doc: &Value, schema: &str, name: &str) -> usize {
+    let max = field(doc, schema, name)["maxLength"].as_u64().unwrap_or_else(|| panic!("{schema}.{name} states no maxLength"));
+    usize::try_from(max).unwrap()
+}
+
+/// The names a field's `ves.io.schema.rules.string.not_in` rule lists, written `[\"ves\",\"volterra\"]`.
+fn not_in(doc: &Value, schema: &str, name: &str) -> Vec<String> {
+    let rule = field(doc, schema, name)["x-ves-validation-rules"]["ves.io.schema.rules.string.not_in"].as_str().unwrap();
+    rule.trim_matches(['[', ']']).split(',').map(|n| n.trim_matches(['\\', '"']).to_owned()).collect()
+}
+
+/// F5's example signup body with one field changed, and F5's schema's verdict on it.
+fn f5_signup(aws: &Value, pointer: &str, value: &str, email: &str) -> (Value, bool) {
+    let mut body = example_body(aws, "POST", AWS_SIGNUP);
+    *body.pointer_mut(pointer).unwrap() = json!(value);
+    body["user_details"]["email"] = json!(email);
+    let valid = validator(aws, schema_of(aws, "POST", AWS_SIGNUP, "request")).is_valid(&body);
+    (body, valid)
+}
+
 #[test]
 fn every_operation_in_f5s_documents_is_either_served_or_declined_for_a_stated_reason() {
     let mut listed: Vec<(&str, String, &str)> = OPERATIONS.iter().map(|(d, m, p, _, _)| (*d, m.to_string(), *p)).collect();
@@ -480,5 +510,71 @@ on_each_backend! {
         let link = token_in(&app.wait_for_mail(email, 5).await[4]["text"]);
         let set = json!({ "token": link, "password": "another-Lantern-quarry-44" });
         assert_eq!(app.post_json("/no_auth/password/set", &set).await.status(), StatusCode::OK);
+    }
+}
+
+on_each_backend! {
+    async fn a_signup_domain_of_17_characters_is_taken_and_one_of_18_refused_as_f5s_documents_say(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (aws, saas) = (document(AWS_ACCOUNT), document(XC_SAAS));
+        let max = max_length(&aws, "signupAccountMeta", "domain");
+        assert_eq!((max, max_length(&saas, "xc_saasXCSaaSSignupRequest", "domain")), (17, 17));
+        let (longest, refused) = (format!("a{}", "b".repeat(max - 1)), format!("c{}", "d".repeat(max)));
+
+        let (body, f5_takes_it) = f5_signup(&aws, "/account_details/domain", &longest, "longest@example.com");
+        assert!(f5_takes_it);
+        let (status, answer) = post(&app, SIGNUP_PATH, None, &body).await;
+        assert_eq!(status, StatusCode::OK, "{longest}: {answer}");
+
+        let (body, f5_takes_it) = f5_signup(&aws, "/account_details/domain", &refused, "refused@example.com");
+        assert!(!f5_takes_it);
+        let (status, answer) = post(&app, SIGNUP_PATH, None, &body).await;
+        assert_eq!((status, answer["code"].as_str(), answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT"), Some("domain")), "{refused}: {answer}");
+        assert_eq!(answer["message"], "domain must be at most 17 characters");
+
+        app.drain_outbox().await;
+        assert_eq!(app.outbox().await.len(), 1, "only the 17-character signup is mailed");
+    }
+
+    async fn a_signup_tos_version_of_12_characters_is_taken_and_one_of_13_refused_as_f5s_document_says(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let aws = document(AWS_ACCOUNT);
+        let max = max_length(&aws, "signupAccountMeta", "tos_version");
+        assert_eq!(max, 12);
+        // F5's own example, "v2022.3.14", padded to the edge: a character counts once, whatever its bytes.
+        let (longest, refused) = ("v2022.3.14-é".to_owned(), "v2022.03.14-é".to_owned());
+        assert_eq!((longest.chars().count(), refused.chars().count()), (max, max + 1));
+
+        let (body, f5_takes_it) = f5_signup(&aws, "/account_details/tos_version", &longest, "longest@example.com");
+        assert!(f5_takes_it);
+        let (status, answer) = post(&app, SIGNUP_PATH, None, &body).await;
+        assert_eq!(status, StatusCode::OK, "{longest}: {answer}");
+
+        let (body, f5_takes_it) = f5_signup(&aws, "/account_details/tos_version", &refused, "refused@example.com");
+        assert!(!f5_takes_it);
+        let (status, answer) = post(&app, SIGNUP_PATH, None, &body).await;
+        assert_eq!((status, answer["code"].as_str(), answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT"), Some("tos_version")), "{refused}: {answer}");
+        assert_eq!(answer["message"], "tos_version must be at most 12 characters");
+    }
+
+    async fn the_names_f5s_documents_reserve_are_refused_as_a_signup_domain_in_any_case(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (aws, saas) = (document(AWS_ACCOUNT), document(XC_SAAS));
+        let mut reserved = not_in(&aws, "signupAccountMeta", "domain");
+        reserved.extend(not_in(&saas, "xc_saasXCSaaSSignupRequest", "domain"));
+        reserved.sort();
+        reserved.dedup();
+        assert_eq!(reserved, ["f5", "ves", "volterra"]);
+        // F5's names are lower-case (`ves_object_name`), so another case is no way around the list.
+        let spellings = |name: &str| [name.to_owned(), name.to_uppercase(), format!("{}{}", name[..1].to_uppercase(), &name[1..]), format!(" {name} ")];
+        for name in reserved.iter().flat_map(|n| spellings(n)) {
+            let (body, _) = f5_signup(&aws, "/account_details/domain", &name, "jane@example.com");
+            let (status, answer) = post(&app, SIGNUP_PATH, None, &body).await;
+            assert_eq!((status, answer["code"].as_str(), answer["field"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_INPUT"), Some("domain")), "{name:?}: {answer}");
+        }
+        let (status, answer) = post(&app, SIGNUP_PATH, None, &f5_signup(&aws, "/account_details/domain", "f5-labs", "jane@example.com").0).await;
+        assert_eq!(status, StatusCode::OK, "only the names themselves are reserved: {answer}");
+        app.drain_outbox().await;
+        assert_eq!(app.outbox().await.len(), 1, "nothing is queued for a reserved name");
     }
 }

@@ -47,6 +47,15 @@ async fn list(app: &TestApp, path: &str, schema: &str) -> Value {
     answer
 }
 
+/// A country, the ISO 3166-2 subdivision its largest city is in, the city and a prefix that finds it.
+const CAPITALS: [(&str, &str, &str, &str); 5] = [
+    ("DE", "BE", "Berlin", "ber"),
+    ("CA", "ON", "Toronto", "TOR"),
+    ("AU", "NSW", "Sydney", "Syd"),
+    ("IN", "MH", "Mumbai", "mum"),
+    ("FR", "IDF", "Paris", "par"),
+];
+
 fn names<'a>(answer: &'a Value, list: &str, key: &str) -> Vec<&'a str> {
     answer[list].as_array().unwrap().iter().map(|i| i[key].as_str().unwrap()).collect()
 }
@@ -144,10 +153,67 @@ on_each_backend! {
         let sea = list(&app, "/no_auth/countries/us/states/US-WA/cities/sea", "signupListCitiesResponse").await;
         let found = names(&sea, "cities", "city_name");
         assert!(found.contains(&"Seattle") && !found.contains(&"Spokane"), "{found:?}");
+    }
 
-        // GeoNames files Berlin's cities under its own code, not ISO's: no list rather than a wrong one.
-        let be = list(&app, "/no_auth/countries/DE/states/BE/cities", "signupListCitiesResponse").await;
-        assert_eq!(be, json!({ "error_code": "ENO_CITIES", "cities": [] }));
+    async fn the_largest_cities_of_germany_canada_australia_india_and_france_are_listed_under_their_iso_subdivisions(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        // GeoNames files them under its own codes (DE.16, CA.08, AU.02, IN.16, FR.11).
+        // France's cities are under its regions, the level GeoNames' first-level codes are.
+        for (country, state, city, prefix) in CAPITALS {
+            let all = list(&app, &format!("/no_auth/countries/{country}/states/{state}/cities"), "signupListCitiesResponse").await;
+            assert_eq!(all["error_code"], "EOK", "{state}");
+            assert_eq!(names(&all, "cities", "city_name")[0], city, "{state}: largest first");
+            assert!(all["cities"][0]["additional_info"]["population"].as_str().unwrap().parse::<u32>().unwrap() > 1_000_000);
+
+            let spelled = format!("{}-{}", country.to_lowercase(), state.to_lowercase());
+            let found = list(&app, &format!("/no_auth/countries/{country}/states/{spelled}/cities/{prefix}"), "signupListCitiesResponse").await;
+            assert!(names(&found, "cities", "city_name").contains(&city), "{spelled}/{prefix}: {found}");
+            assert!(names(&found, "cities", "city_name").iter().all(|n| n.to_lowercase().starts_with(&prefix.to_lowercase())), "{found}");
+        }
+    }
+
+    async fn a_french_department_answers_eno_cities_while_its_region_lists_them(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let paris = list(&app, "/no_auth/countries/FR/states/75/cities", "signupListCitiesResponse").await;
+        assert_eq!(paris, json!({ "error_code": "ENO_CITIES", "cities": [] }));
+        let states = list(&app, "/no_auth/countries/FR/states/75", "signupListStatesResponse").await;
+        assert_eq!(states["states"][0]["additional_info"]["parent"], "IDF", "the department says which region lists its cities");
+    }
+
+    async fn a_country_whose_subdivisions_geonames_cannot_match_still_answers_eno_cities(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        // ISO 3166-2 lists Madagascar's six provinces; GeoNames files its towns under the 23 regions that replaced them.
+        let states = list(&app, "/no_auth/countries/MG/states", "signupListStatesResponse").await;
+        assert!(names(&states, "states", "state_code").contains(&"T"), "{states}");
+        for path in ["/no_auth/countries/MG/states/T/cities", "/no_auth/countries/MG/states/MG-T/cities/an"] {
+            let cities = list(&app, path, "signupListCitiesResponse").await;
+            assert_eq!(cities, json!({ "error_code": "ENO_CITIES", "cities": [] }), "{path}");
+        }
+    }
+
+    async fn the_address_check_takes_the_five_cities_with_their_iso_subdivisions(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        for ((country, state, city, _), zip) in CAPITALS.into_iter().zip(["10115", "M5V 2T6", "2000", "400001", "75001"]) {
+            let address = json!({ "country": country, "state_code": format!("{country}-{state}"), "city": city, "zip_code": zip });
+            let answer = validate(&app, json!({ "spec": address })).await;
+            assert_eq!((answer["err"].as_str(), &answer["is_valid"]), (Some("ECONTACT_VALIDATE_OK"), &json!(true)), "{address}: {answer}");
+
+            let email = format!("jane@{}.example", country.to_lowercase());
+            let mut req = signup_body(&format!("acme-{}", country.to_lowercase()), &email);
+            req["company_details"]["mailing_address"] = address.clone();
+            let (status, answer) = body(app.post_json(SIGNUP, &req).await).await;
+            assert_eq!(status, StatusCode::OK, "{address}: {answer}");
+        }
+        app.drain_outbox().await;
+        let mut conn = app.ctx.store.acquire().await.unwrap();
+        let rows: Vec<(String, String)> = conn.fetch_all("SELECT cname, details FROM signups ORDER BY cname", &[]).await.unwrap();
+        let stored: Vec<(String, Value)> = rows.into_iter().map(|(c, d)| (c, serde_json::from_str::<Value>(&d).unwrap()["mailing_address"].clone())).collect();
+        let state = |cname: &str| stored.iter().find(|(c, _)| c == cname).map(|(_, a)| (a["state_code"].clone(), a["state"].clone(), a["city"].clone()));
+        assert_eq!(state("acme-de"), Some((json!("BE"), json!("Berlin"), json!("Berlin"))));
+        assert_eq!(state("acme-ca"), Some((json!("ON"), json!("Ontario"), json!("Toronto"))));
+        assert_eq!(state("acme-au"), Some((json!("NSW"), json!("New South Wales"), json!("Sydney"))));
+        assert_eq!(state("acme-in"), Some((json!("MH"), json!("Mahārāshtra"), json!("Mumbai"))));
+        assert_eq!(state("acme-fr"), Some((json!("IDF"), json!("Île-de-France"), json!("Paris"))));
     }
 
     async fn lists_of_an_unknown_country_or_subdivision_are_404_in_ushers_error_format(backend: Backend) {

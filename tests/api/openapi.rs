@@ -204,6 +204,23 @@ async fn the_error_body_and_the_err_enums_are_declared() {
 }
 
 #[tokio::test]
+async fn the_signups_domain_and_tos_version_state_f5s_maximum_lengths() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/f5xc/0176.public.ves.io.schema.marketplace.aws_account.json");
+    let f5: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let (ours, theirs) =
+        (&doc["components"]["schemas"]["signupAccountMeta"]["properties"], &f5["components"]["schemas"]["signupAccountMeta"]["properties"]);
+    for field in ["domain", "tos_version"] {
+        assert!(theirs[field]["maxLength"].is_u64(), "{field}");
+        assert_eq!(ours[field]["maxLength"], theirs[field]["maxLength"], "{field}");
+    }
+    // The pattern says no more than maxLength does.
+    let pattern = regex::Regex::new(ours["domain"]["pattern"].as_str().unwrap()).unwrap();
+    assert!(pattern.is_match(&"a".repeat(17)) && !pattern.is_match(&"a".repeat(18)));
+}
+
+#[tokio::test]
 async fn every_documented_operation_is_routed() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let doc = document(&app).await;
