@@ -40,8 +40,12 @@ pub(crate) enum Rule {
     /// Nothing more precise to say (a request without any problem named).
     NotValid,
     Required,
-    TooShort { min: usize },
-    TooLong { max: usize },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
     ControlCharacters,
     InvisibleCharacters,
     /// A person's name that a mail client would make a link of.
@@ -60,9 +64,16 @@ pub(crate) enum Rule {
     NotALanguageTag,
     UnknownCountry,
     /// The countries' names are the contact directory's (English).
-    ZipRequired { country: String },
-    ZipMismatch { country: String, example: Option<String> },
-    NotASubdivision { country: String },
+    ZipRequired {
+        country: String,
+    },
+    ZipMismatch {
+        country: String,
+        example: Option<String>,
+    },
+    NotASubdivision {
+        country: String,
+    },
     PasswordHasEmailName,
     PasswordBreached,
     PasswordCommon,

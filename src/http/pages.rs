@@ -10,9 +10,9 @@ use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
 use crate::config::{HomePage, Settings};
+use crate::domain::Rule;
 use crate::domain::{self, EmailAddress};
 use crate::error::HttpError;
-use crate::domain::Rule;
 use crate::flows::{self, Conflict, akana, password, signup};
 use crate::i18n::{Catalogue, Chosen};
 use crate::mail::{ACTIVATION_PAGE, CODE_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 #[cfg(test)]
 use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -986,7 +986,10 @@ mod tests {
     }
 
     fn problem(env: &Environment<'_>, lang: &str, label: &str, e: &FieldError) -> String {
-        env.get_template("problem.html").unwrap().render(context! { lang, label, e }).unwrap_or_else(|err| panic!("{e:?} in {lang}: {err:#}"))
+        env.get_template("problem.html")
+            .unwrap()
+            .render(context! { lang, label, e })
+            .unwrap_or_else(|err| panic!("{e:?} in {lang}: {err:#}"))
     }
 
     #[test]
@@ -994,7 +997,9 @@ mod tests {
         let env = env();
         for lang in ["en", "de"] {
             let mut seen = BTreeSet::new();
-            for rule in every_rule().iter().map(FieldError::of).chain(["rule-taken", "rule-terms", "rule-code-refused"].map(FieldError::page)) {
+            for rule in
+                every_rule().iter().map(FieldError::of).chain(["rule-taken", "rule-terms", "rule-code-refused"].map(FieldError::page))
+            {
                 let words = problem(&env, lang, "Domain", &rule);
                 assert!(!words.is_empty() && !words.contains('{') && !words.contains("is required in Germany ("), "{rule:?}: {words}");
                 assert!(seen.insert(words.clone()), "{lang}: two rules say {words:?}");
