@@ -1,4 +1,4 @@
-//! The message catalogues: what mail (and, as they move over, the pages) say in each language.
+//! The message catalogues: what mail and pages say in each language.
 //!
 //! Each language is a folder of Fluent (`.ftl`) files: the built-in ones under `locales/` in the
 //! source (every folder there is embedded by build.rs), and an operator's under `messages_dir`,
