@@ -396,8 +396,9 @@ const SETTINGS: &[Setting] = &[
     setting(
         "pages_templates_dir",
         "",
-        "page template overrides, `<locale>/<page>.html` or `<page>.html` (`layout.html`, `home.html`, …; the embedded ones are in \
-         `templates/pages/`); read at each page view, checked at start (each override must compile)",
+        "page template overrides, `<language>/<page>.html` (`de/home.html`, for the pages written in German) or `<page>.html` \
+         (`layout.html`, `home.html`, …; the embedded ones are in `templates/pages/`); read at each page view, checked at start (each \
+         override must compile); their words come from the message catalogues (`t(…)`, docs/languages.md)",
     )
     .when_blank("none"),
     setting("password_min_score", "3", "least zxcvbn score (0–4)"),

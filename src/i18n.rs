@@ -1,4 +1,4 @@
-//! The message catalogues: what mail (and, as they move over, the pages) say in each language.
+//! The message catalogues: what mail and pages say in each language.
 //!
 //! Each language is a folder of Fluent (`.ftl`) files: the built-in ones under `locales/` in the
 //! source (every folder there is embedded by build.rs), and an operator's under `messages_dir`,
@@ -162,18 +162,22 @@ impl Catalogue {
     /// The language for an `Accept-Language` header: its tags by their `q`, the first the
     /// catalogue has (or a region of it) wins; English when none does or there is no header.
     pub fn from_accept_language(&self, header: Option<&str>) -> Chosen<'_> {
-        let mut ranked: Vec<(u16, LanguageIdentifier)> = Vec::new();
-        for item in header.unwrap_or_default().split(',') {
-            let mut parts = item.split(';').map(str::trim);
-            let Some(Ok(tag)) = parts.next().map(str::parse::<LanguageIdentifier>) else { continue };
-            let quality = parts.find_map(|p| p.strip_prefix("q=")).map_or(1000, quality);
-            if quality > 0 {
-                ranked.push((quality, tag));
-            }
-        }
-        // Stable: equal weights keep the order the client sent.
-        ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
-        self.best_of(&ranked.into_iter().map(|(_, tag)| tag).collect::<Vec<_>>())
+        self.best_of(&ranked(header))
+    }
+
+    /// [`Catalogue::from_accept_language`], with the tag of the header that chose the language
+    /// (`de-AT` for German), or the language's own tag when none did: what a page stores as the
+    /// locale of a signup, so that its mail is in the language of its pages and keeps the region.
+    pub fn from_accept_language_with_tag(&self, header: Option<&str>) -> (Chosen<'_>, String) {
+        let ranked = ranked(header);
+        let chosen = self.best_of(&ranked);
+        let asked = ranked.iter().find(|tag| {
+            let available = [&self.languages[chosen.index].id];
+            let one = std::slice::from_ref(*tag);
+            !fluent_langneg::negotiate_languages(one, &available, None, fluent_langneg::NegotiationStrategy::Lookup).is_empty()
+        });
+        let tag = asked.map_or_else(|| chosen.tag().to_owned(), ToString::to_string);
+        (chosen, tag)
     }
 
     fn best_of(&self, requested: &[LanguageIdentifier]) -> Chosen<'_> {
@@ -249,6 +253,8 @@ pub fn add_to(env: &mut minijinja::Environment<'_>, catalogue: Arc<Catalogue>) {
                     Err(_) => f64::try_from(value).map_err(|e| fail(e.to_string()))?.into(),
                 },
                 ValueKind::Undefined | ValueKind::None => return Err(fail(format!("`{id}`: the argument `{name}` has no value"))),
+                // Markup already (a macro's output): escaped once, where it was made.
+                _ if markup && value.is_safe() => value.to_string().into(),
                 _ if markup => minijinja::HtmlEscape(&value.to_string()).to_string().into(),
                 _ => value.to_string().into(),
             };
@@ -257,6 +263,21 @@ pub fn add_to(env: &mut minijinja::Environment<'_>, catalogue: Arc<Catalogue>) {
         let text = chosen.message(id, &args).map_err(fail)?;
         Ok(if markup { Value::from_safe_string(text) } else { Value::from(text) })
     });
+}
+
+/// An `Accept-Language` header's tags, best first (equal weights in the order the client sent).
+fn ranked(header: Option<&str>) -> Vec<LanguageIdentifier> {
+    let mut ranked: Vec<(u16, LanguageIdentifier)> = Vec::new();
+    for item in header.unwrap_or_default().split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let Some(Ok(tag)) = parts.next().map(str::parse::<LanguageIdentifier>) else { continue };
+        let quality = parts.find_map(|p| p.strip_prefix("q=")).map_or(1000, quality);
+        if quality > 0 {
+            ranked.push((quality, tag));
+        }
+    }
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    ranked.into_iter().map(|(_, tag)| tag).collect()
 }
 
 /// `q=0.8` in thousandths; a malformed weight counts as 1.
@@ -504,7 +525,7 @@ mod tests {
     #[test]
     fn english_and_german_have_the_same_messages() {
         let (en, de) = (ids("en"), ids("de"));
-        assert!(!en.is_empty());
+        assert!(en.contains("mail-signup-subject") && en.contains("home-title"), "both the mail's and the pages' catalogues: {en:?}");
         assert_eq!(en.difference(&de).collect::<Vec<_>>(), Vec::<&String>::new(), "in English, not in German");
         assert_eq!(de.difference(&en).collect::<Vec<_>>(), Vec::<&String>::new(), "in German, not in English");
         let catalogue = Catalogue::built_in().unwrap();
@@ -512,18 +533,11 @@ mod tests {
         assert_eq!(catalogue.languages().collect::<Vec<_>>(), ["en", "de"]);
     }
 
-    #[test]
-    fn every_message_the_mail_templates_and_the_code_use_is_in_every_catalogue() {
-        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let mut used = BTreeSet::from([DATE_TIME.to_owned()]);
-        let mut files = Vec::new();
-        for folder in ["mail", "pages"] {
-            for entry in std::fs::read_dir(templates.join(folder)).unwrap() {
-                files.push(entry.unwrap().path());
-            }
-        }
-        for file in &files {
-            let text = std::fs::read_to_string(file).unwrap();
+    /// The ids in `t("…")` calls of `templates/<folder>/*`.
+    fn used_by_templates(folder: &str) -> BTreeSet<String> {
+        let mut used = BTreeSet::new();
+        for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates").join(folder)).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             for (at, _) in text.match_indices("t(\"") {
                 if text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
                     continue;
@@ -532,12 +546,37 @@ mod tests {
                 used.insert(rest[..rest.find('"').unwrap()].to_owned());
             }
         }
-        assert!(used.contains("mail-signup-subject"), "the templates were read: {used:?}");
+        used
+    }
+
+    /// The message ids the pages' code names (the words of a field's problem): `"rule-…"`.
+    fn used_by_page_code() -> BTreeSet<String> {
+        let mut used = BTreeSet::new();
+        for file in ["src/http/pages.rs", "src/http/pages/forms.rs"] {
+            let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+            for (at, _) in text.match_indices("\"rule-") {
+                let rest = &text[at + 1..];
+                used.insert(rest[..rest.find('"').unwrap()].to_owned());
+            }
+        }
+        used
+    }
+
+    #[test]
+    fn every_message_the_templates_and_the_code_use_is_in_every_catalogue() {
+        let mail = used_by_templates("mail");
+        let pages = used_by_templates("pages");
+        let code = used_by_page_code();
+        assert!(mail.contains("mail-signup-subject") && pages.contains("home-welcome"), "the templates were read: {mail:?} {pages:?}");
+        assert!(code.contains("rule-required") && code.contains("rule-taken"), "the pages' code was read: {code:?}");
+        let used: BTreeSet<String> = mail.iter().chain(&pages).chain(&code).cloned().chain([DATE_TIME.to_owned()]).collect();
         for language in ["en", "de"] {
             let defined = ids(language);
             let missing: Vec<_> = used.difference(&defined).collect();
             assert!(missing.is_empty(), "{language} lacks {missing:?}");
         }
+        let unused: Vec<_> = ids("en").into_iter().filter(|id| !id.starts_with('-') && !used.contains(id)).collect();
+        assert!(unused.is_empty(), "no template and no code uses {unused:?}");
     }
 
     #[test]
@@ -564,6 +603,20 @@ mod tests {
             (None, "en"),
         ] {
             assert_eq!(catalogue.from_accept_language(header).tag(), chosen, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn the_tag_that_chose_a_language_is_kept_with_its_region_and_a_language_chosen_by_default_is_its_own() {
+        let catalogue = Catalogue::built_in().unwrap();
+        for (header, chosen, tag) in [
+            (Some("fr-FR, de-AT;q=0.8, en;q=0.5"), "de", "de-AT"),
+            (Some("en-US,en;q=0.9"), "en", "en-US"),
+            (Some("fr"), "en", "en"),
+            (None, "en", "en"),
+        ] {
+            let (language, asked) = catalogue.from_accept_language_with_tag(header);
+            assert_eq!((language.tag(), asked.as_str()), (chosen, tag), "{header:?}");
         }
     }
 

@@ -1,4 +1,4 @@
-use crate::domain::Invalid;
+use crate::domain::{Invalid, Rule};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
@@ -120,11 +120,11 @@ impl Hasher {
     ) -> Result<String, PasswordError> {
         check_length(field, &raw)?;
         if local_part.len() >= 3 && raw.to_lowercase().contains(&local_part.to_lowercase()) {
-            return Err(Invalid::new(field, "must not contain the name part of your email address").into());
+            return Err(Invalid::new(field, Rule::PasswordHasEmailName).into());
         }
         if let Some(pwned) = &self.pwned {
             if pwned.is_pwned(&raw).await {
-                return Err(Invalid::new(field, "has appeared in a data breach (Have I Been Pwned); choose another").into());
+                return Err(Invalid::new(field, Rule::PasswordBreached).into());
             }
         }
         let min_score = self.min_score;
@@ -162,7 +162,7 @@ fn refuse_weak(field: &'static str, raw: &str, personal: &[String], min_score: u
     let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
     let score: u8 = zxcvbn::zxcvbn(&scored(raw), &inputs).score().into();
     if score < min_score {
-        return Err(Invalid::new(field, "is too easy to guess: add more words or characters that are not common patterns"));
+        return Err(Invalid::new(field, Rule::PasswordTooGuessable));
     }
     Ok(())
 }
@@ -174,10 +174,10 @@ fn is_common(lower: &str) -> bool {
     LIST.binary_search(&lower).is_ok()
 }
 
-pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'static str> {
+pub(crate) fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<Rule> {
     let lower = raw.to_lowercase();
     if is_common(&lower) {
-        return Some("is too easy to guess: it is one of the most common passwords");
+        return Some(Rule::PasswordCommon);
     }
     let core = lower.trim_matches(|c: char| !c.is_alphabetic() && !matches!(c, '0' | '1' | '3' | '4' | '5' | '7' | '@' | '$'));
     let core = core.trim_end_matches(|c: char| c.is_ascii_digit()).trim_start_matches(|c: char| c.is_ascii_digit());
@@ -186,7 +186,7 @@ pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'stat
         return None;
     }
     if is_common(&base) {
-        return Some("is too easy to guess: it is a common password with a few characters added");
+        return Some(Rule::PasswordCommonWithAdditions);
     }
     let words: Vec<String> = personal
         .iter()
@@ -194,16 +194,16 @@ pub fn guessable(raw: &str, personal: &[String], min_score: u8) -> Option<&'stat
         .filter(|w| w.len() >= 2)
         .collect();
     if made_of(&base, &words) {
-        return Some("is too easy to guess: it is built from your own names or address");
+        return Some(Rule::PasswordPersonal);
     }
     // What is left must be strong on its own: digits at the end and
     // look-alike letters are the first things a cracker tries.
     let inputs: Vec<&str> = personal.iter().map(String::as_str).collect();
     if u8::from(zxcvbn::zxcvbn(&scored(&base), &inputs).score()) < min_score {
-        return Some("is too easy to guess: it is a common word or pattern with a few characters added");
+        return Some(Rule::PasswordPatternWithAdditions);
     }
     if one_letter_from_a_word(&base) {
-        return Some("is too easy to guess: it is a dictionary word, misspelt by a letter, with a few characters added");
+        return Some(Rule::PasswordMisspeltWord);
     }
     None
 }
@@ -265,10 +265,10 @@ fn made_of(s: &str, words: &[String]) -> bool {
 pub fn check_length(field: &'static str, raw: &str) -> Result<(), Invalid> {
     let len = raw.chars().count();
     if len < MIN_LEN {
-        return Err(Invalid::new(field, format!("must be at least {MIN_LEN} characters")));
+        return Err(Invalid::new(field, Rule::TooShort { min: MIN_LEN }));
     }
     if len > MAX_LEN {
-        return Err(Invalid::new(field, format!("must be at most {MAX_LEN} characters")));
+        return Err(Invalid::new(field, Rule::TooLong { max: MAX_LEN }));
     }
     Ok(())
 }

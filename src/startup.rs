@@ -179,7 +179,7 @@ impl Application {
         };
         let limiter = ClientLimiter::new(settings.limit_client_per_minute, clock);
         let csrf = http::security::CsrfKey::from_keys(&ctx.keys)?;
-        let pages = http::pages::Pages::new(csrf, &ctx.settings)?;
+        let pages = http::pages::Pages::new(csrf, &ctx.settings, ctx.catalogue.clone())?;
         let state = AppState { ctx, pages: Arc::new(pages), limiter };
         Ok(Self { listener, management, state, worker: Some(worker) })
     }

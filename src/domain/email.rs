@@ -1,4 +1,4 @@
-use super::Invalid;
+use super::{Invalid, Rule};
 
 /// Kept as given, for display; [`EmailAddress::normalized`] is the lookup key: trimmed, domain (and by default local part) lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,13 +13,13 @@ impl EmailAddress {
     pub(crate) fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let display = raw.trim();
         if display.is_empty() {
-            return Err(Invalid::new(field, "is required"));
+            return Err(Invalid::new(field, Rule::Required));
         }
         if display.len() > MAX_EMAIL_LEN {
-            return Err(Invalid::new(field, "must be at most 1024 characters"));
+            return Err(Invalid::new(field, Rule::TooLong { max: MAX_EMAIL_LEN }));
         }
         if !matches_seed_pattern(display) || !within_rfc_5321(display) {
-            return Err(Invalid::new(field, "is not a valid email address"));
+            return Err(Invalid::new(field, Rule::NotAnEmailAddress));
         }
         Ok(Self { display: display.to_owned(), normalized: display.to_ascii_lowercase() })
     }

@@ -5,21 +5,124 @@ pub(crate) use email::EmailAddress;
 pub use names::{Cname, UserState};
 pub(crate) use names::{Locale, RESERVED_CNAMES, SignupState, TOS_VERSION_MAX, TenantType, idn_refusal};
 
+/// A field's problem: the rule it broke, and the API's English words for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     pub(crate) field: &'static str,
+    /// What the API answers: clients match these words, so they stay as they are.
     pub(crate) message: String,
+    /// Which rule, for the pages, which word it in the page's language.
+    pub(crate) rule: Rule,
 }
 
 impl Invalid {
-    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
+    pub(crate) fn new(field: &'static str, rule: Rule) -> Self {
+        Self { field, message: rule.english(), rule }
+    }
+
+    /// A rule whose English words are another module's own (the contact directory's).
+    pub(crate) fn worded(field: &'static str, rule: Rule, message: String) -> Self {
+        Self { field, message, rule }
     }
 }
 
 impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// The rules a field can break, each a stable kind with what its wording needs: the API answers
+/// [`Rule::english`], the pages the message of the catalogue their layer picks for the kind. Never
+/// tell rules apart by their English words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Nothing more precise to say (a request without any problem named).
+    NotValid,
+    Required,
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    ControlCharacters,
+    InvisibleCharacters,
+    /// A person's name that a mail client would make a link of.
+    NotAName,
+    NotAnEmailAddress,
+    NotADnsLabel,
+    /// `??--` without internationalised names allowed.
+    IdnFormRefused,
+    /// `??--` that is not `xn--`, with internationalised names allowed.
+    IdnFormNotXn,
+    /// `xn--` that is no name's punycode.
+    IdnNotPunycode,
+    /// A tenant name kept for the platform or the operator.
+    Reserved,
+    NotATenantType,
+    NotALanguageTag,
+    UnknownCountry,
+    /// The countries' names are the contact directory's (English).
+    ZipRequired {
+        country: String,
+    },
+    ZipMismatch {
+        country: String,
+        example: Option<String>,
+    },
+    NotASubdivision {
+        country: String,
+    },
+    PasswordHasEmailName,
+    PasswordBreached,
+    PasswordCommon,
+    PasswordCommonWithAdditions,
+    PasswordPersonal,
+    PasswordPatternWithAdditions,
+    PasswordMisspeltWord,
+    PasswordTooGuessable,
+}
+
+impl Rule {
+    /// The API's words, read after the field's name.
+    pub(crate) fn english(&self) -> String {
+        match self {
+            Self::NotValid => "is not valid".into(),
+            Self::Required => "is required".into(),
+            Self::TooShort { min } => format!("must be at least {min} characters"),
+            Self::TooLong { max } => format!("must be at most {max} characters"),
+            Self::ControlCharacters => "must not contain control characters or line breaks".into(),
+            Self::InvisibleCharacters => "must not contain direction overrides or invisible characters".into(),
+            Self::NotAName => "must be a name, without links, addresses or host names".into(),
+            Self::NotAnEmailAddress => "is not a valid email address".into(),
+            Self::NotADnsLabel => "must be a DNS label: 1 to 63 lower-case letters, digits or '-', not starting or ending with '-'".into(),
+            Self::IdnFormRefused => {
+                "must not have '--' as its third and fourth characters: that is the form of internationalised (xn--) names".into()
+            }
+            Self::IdnFormNotXn => {
+                "must not have '--' as its third and fourth characters unless it is an internationalised (xn--) name".into()
+            }
+            Self::IdnNotPunycode => "is not a valid internationalised name: an xn-- name must be one's punycode form".into(),
+            Self::Reserved => "is reserved; choose another".into(),
+            Self::NotATenantType => "must be one of UNKNOWN, FREEMIUM, ENTERPRISE".into(),
+            Self::NotALanguageTag => "must be a language tag such as en or en-US".into(),
+            Self::UnknownCountry => "must be an ISO 3166-1 alpha-2 country code such as US or DE".into(),
+            Self::ZipRequired { country } => format!("is required in {country}"),
+            Self::ZipMismatch { country, example: None } => format!("does not match the postal codes of {country}"),
+            Self::ZipMismatch { country, example: Some(e) } => format!("does not match the postal codes of {country} (for example {e})"),
+            Self::NotASubdivision { country } => format!("is not an ISO 3166-2 subdivision of {country}"),
+            Self::PasswordHasEmailName => "must not contain the name part of your email address".into(),
+            Self::PasswordBreached => "has appeared in a data breach (Have I Been Pwned); choose another".into(),
+            Self::PasswordCommon => "is too easy to guess: it is one of the most common passwords".into(),
+            Self::PasswordCommonWithAdditions => "is too easy to guess: it is a common password with a few characters added".into(),
+            Self::PasswordPersonal => "is too easy to guess: it is built from your own names or address".into(),
+            Self::PasswordPatternWithAdditions => "is too easy to guess: it is a common word or pattern with a few characters added".into(),
+            Self::PasswordMisspeltWord => {
+                "is too easy to guess: it is a dictionary word, misspelt by a letter, with a few characters added".into()
+            }
+            Self::PasswordTooGuessable => "is too easy to guess: add more words or characters that are not common patterns".into(),
+        }
     }
 }
 
@@ -41,13 +144,13 @@ impl Problems {
 
 /// The first of a request's problems: what an API answers.
 pub(crate) fn first(problems: Vec<Invalid>) -> Invalid {
-    problems.into_iter().next().unwrap_or_else(|| Invalid::new("body", "is not valid"))
+    problems.into_iter().next().unwrap_or_else(|| Invalid::new("body", Rule::NotValid))
 }
 
 pub(crate) fn required(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
     if value.is_empty() {
-        return Err(Invalid::new(field, "is required"));
+        return Err(Invalid::new(field, Rule::Required));
     }
     bounded(field, value, max)
 }
@@ -62,13 +165,13 @@ pub(crate) fn optional(field: &'static str, value: Option<String>, max: usize) -
 
 fn bounded(field: &'static str, value: String, max: usize) -> Result<String, Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::new(field, format!("must be at most {max} characters")));
+        return Err(Invalid::new(field, Rule::TooLong { max }));
     }
     if value.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
-        return Err(Invalid::new(field, "must not contain control characters or line breaks"));
+        return Err(Invalid::new(field, Rule::ControlCharacters));
     }
     if value.chars().any(is_format) {
-        return Err(Invalid::new(field, "must not contain direction overrides or invisible characters"));
+        return Err(Invalid::new(field, Rule::InvisibleCharacters));
     }
     Ok(value)
 }
@@ -108,7 +211,7 @@ fn is_format(c: char) -> bool {
 pub(crate) fn person_name(field: &'static str, value: Option<String>, max: usize) -> Result<String, Invalid> {
     let name = required(field, value, max)?;
     if reads_as_link(&name) {
-        return Err(Invalid::new(field, "must be a name, without links, addresses or host names"));
+        return Err(Invalid::new(field, Rule::NotAName));
     }
     Ok(name)
 }

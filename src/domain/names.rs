@@ -1,4 +1,4 @@
-use super::Invalid;
+use super::{Invalid, Rule};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -8,17 +8,14 @@ impl Cname {
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let s = raw.trim();
         if s.is_empty() {
-            return Err(Invalid::new(field, "is required"));
+            return Err(Invalid::new(field, Rule::Required));
         }
         let bytes = s.as_bytes();
         let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
         let ok =
             bytes.len() <= 63 && edge_ok(bytes[0]) && edge_ok(bytes[bytes.len() - 1]) && bytes.iter().all(|&b| edge_ok(b) || b == b'-');
         if !ok {
-            return Err(Invalid::new(
-                field,
-                "must be a DNS label: 1 to 63 lower-case letters, digits or '-', not starting or ending with '-'",
-            ));
+            return Err(Invalid::new(field, Rule::NotADnsLabel));
         }
         Ok(Self(s.to_owned()))
     }
@@ -56,21 +53,21 @@ impl std::fmt::Display for Cname {
 /// `а` Cyrillic). With `allow_idn` an `xn--` name is taken if it is the ASCII form of an
 /// internationalised name, which says nothing of whether it looks like another tenant's.
 /// Tenants that already have such names keep them: this is asked only of new ones.
-pub(crate) fn idn_refusal(cname: &str, allow_idn: bool) -> Option<&'static str> {
+pub(crate) fn idn_refusal(cname: &str, allow_idn: bool) -> Option<Rule> {
     if cname.get(2..4) != Some("--") {
         return None;
     }
     if !allow_idn {
-        return Some("must not have '--' as its third and fourth characters: that is the form of internationalised (xn--) names");
+        return Some(Rule::IdnFormRefused);
     }
     let Some(encoded) = cname.strip_prefix("xn--") else {
-        return Some("must not have '--' as its third and fourth characters unless it is an internationalised (xn--) name");
+        return Some(Rule::IdnFormNotXn);
     };
     // The decoded name must be non-ASCII (else it is an ASCII name in disguise) and encode back to
     // exactly this label under IDNA's rules, which refuse what no browser would show as a name.
     let valid = idna::punycode::decode_to_string(encoded)
         .is_some_and(|decoded| !decoded.is_ascii() && idna::domain_to_ascii_strict(&decoded).is_ok_and(|ascii| ascii == cname));
-    (!valid).then_some("is not a valid internationalised name: an xn-- name must be one's punycode form")
+    (!valid).then_some(Rule::IdnNotPunycode)
 }
 
 /// Beyond the service's own names, F5's would let a stranger pass for the platform: `ves`,
@@ -91,7 +88,7 @@ impl TenantType {
             None | Some("") | Some("UNKNOWN") => Ok(Self::Unknown),
             Some("FREEMIUM") => Ok(Self::Freemium),
             Some("ENTERPRISE") => Ok(Self::Enterprise),
-            Some(_) => Err(Invalid::new(field, "must be one of UNKNOWN, FREEMIUM, ENTERPRISE")),
+            Some(_) => Err(Invalid::new(field, Rule::NotATenantType)),
         }
     }
 
@@ -133,7 +130,7 @@ impl Locale {
         let lang_ok = parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
         let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !(lang_ok && rest_ok) || s.len() > 35 {
-            return Err(Invalid::new(field, "must be a language tag such as en or en-US"));
+            return Err(Invalid::new(field, Rule::NotALanguageTag));
         }
         Ok(Self(s))
     }

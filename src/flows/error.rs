@@ -6,8 +6,8 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FlowError {
-    #[error("invalid {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(Invalid),
     #[error("{} token refused: {fault:?}", purpose.as_str())]
     Token { purpose: Purpose, fault: TokenFault },
     /// An email's short code that gives no link, for whatever reason (none is told).
@@ -59,10 +59,6 @@ pub(crate) enum Resource {
 }
 
 impl FlowError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
-    }
-
     /// Every try at spending a token ends here, whether refused before any work or after the spend's
     /// statement (a transaction rolled back later still counts its try): counted once, by outcome.
     pub(crate) fn token_tried(purpose: Purpose, found: TokenState) -> Result<(), Self> {
@@ -104,7 +100,7 @@ impl FlowError {
 
 impl From<Invalid> for FlowError {
     fn from(i: Invalid) -> Self {
-        Self::Invalid { field: i.field, message: i.message }
+        Self::Invalid(i)
     }
 }
 

@@ -137,13 +137,13 @@ impl Ctx {
     }
 
     /// Why a new tenant may not take `cname`: reserved, or in IDNA's reserved form.
-    pub(crate) fn cname_refusal(&self, cname: &str) -> Option<&'static str> {
+    pub(crate) fn cname_refusal(&self, cname: &str) -> Option<crate::domain::Rule> {
         let s = &self.settings;
         let reserved = crate::domain::RESERVED_CNAMES.contains(&cname)
             || s.reserved_cnames.iter().any(|r| r == cname)
             || s.default_tenant.as_str() == cname;
         if reserved {
-            return Some("is reserved; choose another");
+            return Some(crate::domain::Rule::Reserved);
         }
         crate::domain::idn_refusal(cname, s.allow_idn_tenant_names)
     }

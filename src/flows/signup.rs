@@ -1,6 +1,6 @@
 use super::deferred::{self, Request};
 use super::{Caller, Conflict, Context, Ctx, FlowError, MailFlow, Missing, audit};
-use crate::domain::{Cname, EmailAddress, Locale, SignupState, TenantType, UserState};
+use crate::domain::{Cname, EmailAddress, Invalid, Locale, SignupState, TenantType, UserState};
 use crate::mail::{self, Intent, Outgoing};
 use crate::store;
 use crate::store::Conn;
@@ -97,7 +97,7 @@ fn token_invalid() -> FlowError {
 
 pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result<(), FlowError> {
     if let Some(why) = ctx.cname_refusal(new.cname.as_str()) {
-        return Err(FlowError::invalid("domain", why));
+        return Err(Invalid::new("domain", why).into());
     }
     let signup = NewSignupRecord {
         cname: new.cname.as_str().to_owned(),
@@ -119,7 +119,7 @@ pub(crate) async fn create(ctx: &Ctx, caller: &Caller, new: NewSignup) -> Result
 /// the field, with the form's other problems. `create` checks again in its transaction.
 pub(crate) async fn cname_available(ctx: &Ctx, cname: &Cname) -> Result<(), FlowError> {
     if let Some(why) = ctx.cname_refusal(cname.as_str()) {
-        return Err(FlowError::invalid("domain", why));
+        return Err(Invalid::new("domain", why).into());
     }
     let mut conn = ctx.store.acquire().await.context("taking a read connection")?;
     match store::users::tenant_by_cname(&mut conn, cname.as_str()).await.context("looking the cname up")? {

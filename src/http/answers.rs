@@ -6,7 +6,7 @@ impl From<flows::FlowError> for HttpError {
     fn from(e: flows::FlowError) -> Self {
         use flows::FlowError as E;
         match e {
-            E::Invalid { field, message } => HttpError::Invalid { field, message },
+            E::Invalid(invalid) => invalid.into(),
             E::Token { purpose, fault } => token(purpose, fault),
             E::CodeRefused => HttpError::Token { code: CODE_INVALID, message: CODE_REFUSED },
             E::Conflict(kind) => conflict(kind),

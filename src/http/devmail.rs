@@ -27,14 +27,14 @@ async fn json(State(state): State<AppState>) -> Result<Json<Vec<store::devmail::
 }
 
 async fn html(State(state): State<AppState>, lang: Lang) -> Response {
-    let page = Page::new(&state, lang);
+    let page = Page::new(&state, &lang);
     let list: Vec<_> = match messages(&state).await {
         Ok(list) => list
             .into_iter()
             .map(|m| {
                 let link = m.text.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")).map(str::to_owned);
-                let sent_at = clock::rfc3339(m.created_at);
-                context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link, sent_at }
+                let (sent_at, sent) = (clock::rfc3339(m.created_at), page.language().date_time(m.created_at));
+                context! { subject => m.subject, to => m.to, message_id => m.message_id, text => m.text, link, sent_at, sent }
             })
             .collect(),
         Err(e) => return page.error(e),

@@ -2,7 +2,7 @@ use super::AppState;
 use super::extract::{AppJson, AppQuery, ClientAddr};
 use super::openapi::{BadParameter, BodyErrors, Conflict, NotFound, Throttled, Unavailable};
 use crate::contact;
-use crate::domain::{self, Cname, EmailAddress, Locale, Problems, TenantType};
+use crate::domain::{self, Cname, EmailAddress, Locale, Problems, Rule, TenantType};
 use crate::error::HttpError;
 use crate::flows::{password, signup};
 use crate::tokens::MAX_TOKEN_LEN;
@@ -180,13 +180,31 @@ impl TryFrom<SignupRequest> for signup::NewSignup {
 
 fn check_address(a: &mut signup::MailingAddress) -> Result<(), domain::Invalid> {
     let raw = contact::RawAddress { country: a.country.as_deref(), state_code: a.state_code.as_deref(), zip_code: a.zip_code.as_deref() };
-    let checked = contact::check(raw).into_result().map_err(|e| domain::Invalid::new(e.field.signup_path(), e.message))?;
+    let verdict = contact::check(raw);
+    let rule = address_rule(verdict.err, verdict.country);
+    let checked = verdict.into_result().map_err(|e| domain::Invalid::worded(e.field.signup_path(), rule, e.message))?;
     a.country = Some(checked.country.code.into());
     if let Some(sub) = checked.subdivision {
         a.state_code = Some(sub.code.into());
         a.state.get_or_insert_with(|| sub.name.into());
     }
     Ok(())
+}
+
+/// The rule behind the contact directory's first refusal, told by F5's code for it (a refused
+/// subdivision has none: it is the one refusal past F5's checks).
+fn address_rule(err: contact::ContactErr, country: Option<&contact::Country>) -> Rule {
+    let name = || country.map(|c| c.name.to_owned()).unwrap_or_default();
+    match err {
+        contact::ContactErr::ECONTACT_EMPTY_COUNTRY => Rule::Required,
+        contact::ContactErr::ECONTACT_UNKNOWN_COUNTRY => Rule::UnknownCountry,
+        contact::ContactErr::ECONTACT_EMPTY_ZIP_CODE => Rule::ZipRequired { country: name() },
+        contact::ContactErr::ECONTACT_INVALID_ZIP => {
+            Rule::ZipMismatch { country: name(), example: country.and_then(|c| c.zip_example).map(str::to_owned) }
+        }
+        contact::ContactErr::ECONTACT_VALIDATE_OK if country.is_some() => Rule::NotASubdivision { country: name() },
+        contact::ContactErr::ECONTACT_VALIDATE_OK => Rule::Required,
+    }
 }
 
 #[derive(Serialize, ToSchema)]

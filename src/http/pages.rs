@@ -1,16 +1,20 @@
 //! A GET never spends a token: mail scanners and link previews fetch links too.
 //!
-//! The pages' words are in their templates (`templates/pages/`): handlers hand over state, values
-//! and problems (a rule's own words, or a key the template words), never sentences.
+//! The pages' words are in the message catalogues (`locales/<language>/pages.ftl`), which their
+//! templates (`templates/pages/`) call with `t`: handlers hand over state, values and problems
+//! (the message that words each, [`FieldError`]), never sentences. A page is written in the
+//! language `Accept-Language` chooses among the catalogue's ([`Lang`]).
 
 use super::AppState;
 use super::extract::{AppQuery, ClientAddr, body, content_type_is};
 use super::openapi::{PageErrors, PageThrottled};
 use super::security::{self, CsrfKey};
 use crate::config::{HomePage, Settings};
+use crate::domain::Rule;
 use crate::domain::{self, EmailAddress};
 use crate::error::HttpError;
 use crate::flows::{self, Conflict, akana, password, signup};
+use crate::i18n::{Catalogue, Chosen};
 use crate::mail::{ACTIVATION_PAGE, CODE_PAGE, PASSWORD_PAGE, SIGNUP_PAGE};
 use crate::tokens::TokenState;
 use anyhow::Context as _;
@@ -23,8 +27,11 @@ use minijinja::{Environment, Value, context};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+#[cfg(test)]
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -55,11 +62,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("devmail.html", include_str!("../../templates/pages/devmail.html")),
 ];
 
-/// The languages the pages are written in, the first the default. The pages' words are still in
-/// their templates, in English; once they come from `i18n`'s catalogues, the page's language is
-/// the catalogue's choice (`Catalogue::from_accept_language`) and this list goes.
-const LANGUAGES: &[&str] = &["en"];
-
 pub struct Pages {
     env: Environment<'static>,
     overrides: Option<PathBuf>,
@@ -72,9 +74,10 @@ pub struct Pages {
 impl Pages {
     /// Refuses to start on an override that does not compile or a stylesheet it cannot read, as
     /// `check-config` does.
-    pub fn new(csrf: CsrfKey, settings: &Settings) -> anyhow::Result<Self> {
+    pub fn new(csrf: CsrfKey, settings: &Settings, catalogue: Arc<Catalogue>) -> anyhow::Result<Self> {
         check(settings)?;
         let mut env = Environment::new();
+        crate::i18n::add_to(&mut env, catalogue);
         env.add_global("assets", settings.base_path.clone());
         env.add_global("product", settings.product_name.clone());
         env.add_global("logo_url", settings.logo_url.clone());
@@ -93,24 +96,24 @@ impl Pages {
     }
 
     /// Overrides are read at each render, so an edited one applies without a restart (as mail's do).
-    pub fn render(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, HttpError> {
+    pub fn render(&self, name: &str, lang: &str, ctx: Value) -> Result<String, HttpError> {
         let rendering = || format!("rendering the page {name}");
         let overridden;
         let env = match &self.overrides {
             None => &self.env,
             Some(dir) => {
-                overridden = with_overrides(self.env.clone(), dir, lang.0).map_err(|e| HttpError::Internal(e.context(rendering())))?;
+                overridden = with_overrides(self.env.clone(), dir, lang).map_err(|e| HttpError::Internal(e.context(rendering())))?;
                 &overridden
             }
         };
         let template = env.get_template(name).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))?;
-        template.render(context! { lang => lang.0, ..ctx }).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))
+        template.render(context! { lang, ..ctx }).map_err(|e| HttpError::Internal(anyhow::Error::from(e).context(rendering())))
     }
 
     /// The embedded page alone, whatever the overrides.
-    fn render_embedded(&self, name: &str, lang: Lang, ctx: Value) -> Result<String, HttpError> {
+    fn render_embedded(&self, name: &str, lang: &str, ctx: Value) -> Result<String, HttpError> {
         let template = self.env.get_template(name).map_err(|e| HttpError::Internal(e.into()))?;
-        template.render(context! { lang => lang.0, ..ctx }).map_err(|e| HttpError::Internal(e.into()))
+        template.render(context! { lang, ..ctx }).map_err(|e| HttpError::Internal(e.into()))
     }
 
     /// `/assets/brand.css`: the accent colour, then the operator's stylesheet, read at each request.
@@ -179,36 +182,32 @@ fn with_overrides(mut env: Environment<'static>, dir: &Path, lang: &str) -> anyh
     Ok(env)
 }
 
-/// The language a page is written in: the best of `Accept-Language` that the pages have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lang(&'static str);
+/// The language a page is written in: the catalogue's choice for `Accept-Language` (English when
+/// it has none of the languages asked for), and the tag that chose it, kept as a signup's locale.
+#[derive(Debug, Clone)]
+pub struct Lang {
+    tag: String,
+    asked: String,
+}
 
 impl Lang {
-    pub fn of(headers: &HeaderMap) -> Self {
-        let asked = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let mut ranges: Vec<(&str, f32)> = asked
-            .split(',')
-            .filter_map(|range| {
-                let mut parts = range.split(';').map(str::trim);
-                let tag = parts.next().filter(|t| !t.is_empty())?;
-                let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
-                (q > 0.0).then_some((tag, q))
-            })
-            .collect();
-        ranges.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let chosen = ranges.iter().find_map(|(tag, _)| {
-            let primary = tag.split('-').next().unwrap_or_default();
-            LANGUAGES.iter().find(|l| l.eq_ignore_ascii_case(primary))
-        });
-        Self(chosen.copied().unwrap_or(LANGUAGES[0]))
+    pub fn of(state: &AppState, headers: &HeaderMap) -> Self {
+        let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let (chosen, asked) = state.ctx.catalogue.from_accept_language_with_tag(header);
+        Self { tag: chosen.tag().to_owned(), asked }
+    }
+
+    /// What a signup made on this page stores, so that its mail is in this page's language.
+    pub(crate) fn locale(&self) -> domain::Locale {
+        domain::Locale::parse("locale", Some(&self.asked)).unwrap_or_default()
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
+impl FromRequestParts<AppState> for Lang {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(&parts.headers))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(state, &parts.headers))
     }
 }
 
@@ -226,7 +225,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(super) async fn limit_clients(State(state): State<AppState>, client: ClientAddr, req: Request, next: Next) -> Response {
     if let Err(retry_after) = state.limiter.admit(client.0) {
         crate::metrics::refused("client");
-        return Page::new(&state, Lang::of(req.headers())).error(HttpError::TooManyRequests { retry_after });
+        return Page::new(&state, &Lang::of(&state, req.headers())).error(HttpError::TooManyRequests { retry_after });
     }
     next.run(req).await
 }
@@ -235,27 +234,62 @@ pub(super) async fn limit_clients(State(state): State<AppState>, client: ClientA
 pub(super) async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if security::is_cross_site(&req, &state.ctx.settings) {
         crate::metrics::refused("cross_site");
-        return Page::new(&state, Lang::of(req.headers())).error(security::cross_site_refusal());
+        return Page::new(&state, &Lang::of(&state, req.headers())).error(security::cross_site_refusal());
     }
     next.run(req).await
 }
 
-/// A problem of one field: the rule's own words (`says`, read after the field's label), or a
-/// `key` its template words.
+/// A problem of one field: the message that words it (`rule-…`), and what the message needs besides
+/// the field's label, which the template gives.
 #[derive(Debug, Clone, Serialize)]
 struct FieldError {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    says: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<&'static str>,
+    id: &'static str,
+    args: BTreeMap<&'static str, Value>,
 }
 
 impl FieldError {
-    fn says(message: impl Into<String>) -> Self {
-        Self { says: Some(message.into()), key: None }
+    /// A problem the page itself finds, worded by `id` alone.
+    fn page(id: &'static str) -> Self {
+        Self { id, args: BTreeMap::new() }
     }
-    fn key(key: &'static str) -> Self {
-        Self { says: None, key: Some(key) }
+
+    /// A rule the API shares: its message for people, chosen by the rule's kind (the API's English
+    /// words are the clients', not the pages').
+    fn of(rule: &Rule) -> Self {
+        let text = |s: &str| Value::from(s.to_owned());
+        let (id, args): (&'static str, Vec<(&'static str, Value)>) = match rule {
+            Rule::NotValid => ("rule-not-valid", vec![]),
+            Rule::Required => ("rule-required", vec![]),
+            Rule::TooShort { min } => ("rule-too-short", vec![("min", Value::from(*min))]),
+            Rule::TooLong { max } => ("rule-too-long", vec![("max", Value::from(*max))]),
+            Rule::ControlCharacters => ("rule-control-characters", vec![]),
+            Rule::InvisibleCharacters => ("rule-invisible-characters", vec![]),
+            Rule::NotAName => ("rule-not-a-name", vec![]),
+            Rule::NotAnEmailAddress => ("rule-not-an-email-address", vec![]),
+            Rule::NotADnsLabel => ("rule-not-a-dns-label", vec![]),
+            Rule::IdnFormRefused => ("rule-idn-form-refused", vec![]),
+            Rule::IdnFormNotXn => ("rule-idn-form-not-xn", vec![]),
+            Rule::IdnNotPunycode => ("rule-idn-not-punycode", vec![]),
+            Rule::Reserved => ("rule-reserved", vec![]),
+            Rule::NotATenantType => ("rule-not-a-tenant-type", vec![]),
+            Rule::NotALanguageTag => ("rule-not-a-language-tag", vec![]),
+            Rule::UnknownCountry => ("rule-unknown-country", vec![]),
+            Rule::ZipRequired { country } => ("rule-zip-required", vec![("country", text(country))]),
+            Rule::ZipMismatch { country, example: None } => ("rule-zip-mismatch", vec![("country", text(country))]),
+            Rule::ZipMismatch { country, example: Some(example) } => {
+                ("rule-zip-mismatch-example", vec![("country", text(country)), ("example", text(example))])
+            }
+            Rule::NotASubdivision { country } => ("rule-not-a-subdivision", vec![("country", text(country))]),
+            Rule::PasswordHasEmailName => ("rule-password-has-email-name", vec![]),
+            Rule::PasswordBreached => ("rule-password-breached", vec![]),
+            Rule::PasswordCommon => ("rule-password-common", vec![]),
+            Rule::PasswordCommonWithAdditions => ("rule-password-common-with-additions", vec![]),
+            Rule::PasswordPersonal => ("rule-password-personal", vec![]),
+            Rule::PasswordPatternWithAdditions => ("rule-password-pattern-with-additions", vec![]),
+            Rule::PasswordMisspeltWord => ("rule-password-misspelt-word", vec![]),
+            Rule::PasswordTooGuessable => ("rule-password-too-guessable", vec![]),
+        };
+        Self { id, args: args.into_iter().collect() }
     }
 }
 
@@ -292,12 +326,17 @@ fn seconds(wait: Duration) -> u64 {
 #[derive(Clone, Copy)]
 pub(crate) struct Page<'a> {
     state: &'a AppState,
-    lang: Lang,
+    lang: Chosen<'a>,
 }
 
 impl<'a> Page<'a> {
-    pub(crate) fn new(state: &'a AppState, lang: Lang) -> Self {
-        Self { state, lang }
+    pub(crate) fn new(state: &'a AppState, lang: &Lang) -> Self {
+        Self { state, lang: state.ctx.catalogue.negotiate(&lang.tag) }
+    }
+
+    /// The language the page is written in.
+    pub(crate) fn language(&self) -> Chosen<'a> {
+        self.lang
     }
 
     fn settings(&self) -> &'a Settings {
@@ -351,12 +390,12 @@ impl<'a> Page<'a> {
             forgot_page => self.path(FORGOT_PAGE),
             ..ctx
         };
-        let (status, html, failure) = match self.state.pages.render(name, self.lang, ctx.clone()) {
+        let (status, html, failure) = match self.state.pages.render(name, self.lang.tag(), ctx.clone()) {
             Ok(h) => (status, h, None),
             // An operator's override that fails as it renders: the embedded error page says so, and the cause is logged.
             Err(e) => {
                 let ctx = context! { problem => "internal", wait_seconds => 0, ..ctx };
-                match self.state.pages.render_embedded("error.html", self.lang, ctx) {
+                match self.state.pages.render_embedded("error.html", self.lang.tag(), ctx) {
                     Ok(h) => (StatusCode::INTERNAL_SERVER_ERROR, h, Some(e)),
                     Err(_) => return e.into_response(),
                 }
@@ -371,7 +410,11 @@ impl<'a> Page<'a> {
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
         headers.insert(header::CONTENT_SECURITY_POLICY, self.state.pages.csp.clone());
-        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(self.lang.0));
+        if let Ok(lang) = HeaderValue::from_str(self.lang.tag()) {
+            headers.insert(header::CONTENT_LANGUAGE, lang);
+        }
+        // The words depend on it: a cache must not hand one person's language to another.
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
         if let Some(csrf) = csrf {
             // Behind HTTPS the cookie must never travel over plain HTTP.
             let (name, secure) = if https(self.state) { (CSRF_COOKIE_HTTPS, "; Secure") } else { (CSRF_COOKIE, "") };
@@ -487,7 +530,7 @@ struct PageForm {
 /// The password's problem, beside its field; a page's password is never shown again.
 fn password_error(e: flows::FlowError) -> Result<FieldErrors, flows::FlowError> {
     match e {
-        flows::FlowError::Invalid { message, .. } => Ok(FieldErrors::from([("password", FieldError::says(message))])),
+        flows::FlowError::Invalid(invalid) => Ok(FieldErrors::from([("password", FieldError::of(&invalid.rule))])),
         other => Err(other),
     }
 }
@@ -506,7 +549,7 @@ fn fault_name(fault: flows::TokenFault) -> &'static str {
     params(("token" = Option<String>, Query, description = "The signup link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_page(State(state): State<AppState>, lang: Lang, query: Result<AppQuery<LinkQuery>, HttpError>) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     match query {
         Ok(AppQuery(q)) => signup_view(p, StatusCode::OK, &q.token.unwrap_or_default(), Notice::NONE, FieldErrors::new(), None).await,
         Err(e) => p.error(e),
@@ -539,7 +582,7 @@ async fn signup_view(p: Page<'_>, status: StatusCode, token: &str, notice: Notic
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let Submitted { form, fresh } = match read_form::<PageForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
@@ -549,7 +592,7 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, lang: 
     }
     // The page always asks for the password (the API may leave it out and mail a link instead).
     let Some(password) = form.password.filter(|pw| !pw.is_empty()) else {
-        let errors = FieldErrors::from([("password", FieldError::key("required"))]);
+        let errors = FieldErrors::from([("password", FieldError::of(&Rule::Required))]);
         return signup_view(p, StatusCode::BAD_REQUEST, &form.token, Notice::NONE, errors, None).await;
     };
     let e = match signup::complete(&state.ctx, &client.caller(), &form.token, Some(password)).await {
@@ -593,7 +636,7 @@ async fn signup_submit(State(state): State<AppState>, client: ClientAddr, lang: 
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn signup_resend(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let Submitted { form, fresh } = match read_form::<PageForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
@@ -623,7 +666,7 @@ async fn signup_resend(State(state): State<AppState>, client: ClientAddr, lang: 
     params(("token" = Option<String>, Query, description = "The password link's token.")),
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn password_page(State(state): State<AppState>, lang: Lang, query: Result<AppQuery<LinkQuery>, HttpError>) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     match query {
         Ok(AppQuery(q)) => password_view(p, StatusCode::OK, &q.token.unwrap_or_default(), Notice::NONE, FieldErrors::new()).await,
         Err(e) => p.error(e),
@@ -659,7 +702,7 @@ async fn password_view(p: Page<'_>, status: StatusCode, token: &str, notice: Not
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn password_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let Submitted { form, fresh } = match read_form::<PageForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
@@ -713,7 +756,7 @@ async fn activation_page(
     headers: HeaderMap,
     query: Result<AppQuery<ActivationQuery>, HttpError>,
 ) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let code = match query {
         Ok(AppQuery(q)) => q.signup_code.unwrap_or_default(),
         Err(e) => return p.error(e),
@@ -745,7 +788,7 @@ async fn activation_view(
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Done.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn activation_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let cname = match super::akana::tenant_of(&state.ctx.settings, req.headers()) {
         Ok(c) => c,
         Err(e) => return p.error(e),
@@ -809,7 +852,7 @@ struct CodeForm {
     summary = "Asks for an email's short code and the address it was sent to.",
     responses((status = 200, description = "The page.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn code_page(State(state): State<AppState>, lang: Lang) -> Response {
-    code_form(Page::new(&state, lang), StatusCode::OK, &CodeForm::default(), &FieldErrors::new(), Notice::NONE)
+    code_form(Page::new(&state, &lang), StatusCode::OK, &CodeForm::default(), &FieldErrors::new(), Notice::NONE)
 }
 
 fn code_form(p: Page<'_>, status: StatusCode, form: &CodeForm, errors: &FieldErrors, notice: Notice) -> Response {
@@ -823,7 +866,7 @@ fn code_form(p: Page<'_>, status: StatusCode, form: &CodeForm, errors: &FieldErr
         (status = 400, description = "The page again, saying what is wrong.", body = String, content_type = "text/html"),
         PageErrors, PageThrottled))]
 async fn code_submit(State(state): State<AppState>, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let Submitted { form, fresh } = match read_form::<CodeForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
@@ -832,9 +875,9 @@ async fn code_submit(State(state): State<AppState>, lang: Lang, req: Request) ->
         return code_form(p, StatusCode::FORBIDDEN, &form, &FieldErrors::new(), Notice::STALE);
     }
     let mut errors = FieldErrors::new();
-    let email = EmailAddress::parse("email", &form.email).map_err(|e| errors.insert("email", FieldError::says(e.message))).ok();
+    let email = EmailAddress::parse("email", &form.email).map_err(|e| errors.insert("email", FieldError::of(&e.rule))).ok();
     if form.code.trim().is_empty() {
-        errors.insert("code", FieldError::key("required"));
+        errors.insert("code", FieldError::of(&Rule::Required));
     }
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         return code_form(p, StatusCode::BAD_REQUEST, &form, &errors, Notice::NONE);
@@ -852,10 +895,152 @@ async fn code_submit(State(state): State<AppState>, lang: Lang, req: Request) ->
             Err(e) => p.error(HttpError::Internal(anyhow::Error::from(e).context("a code's link is not a header value"))),
         },
         Err(flows::FlowError::CodeRefused) => {
-            let errors = FieldErrors::from([("code", FieldError::key("code_refused"))]);
+            let errors = FieldErrors::from([("code", FieldError::page("rule-code-refused"))]);
             code_form(p, StatusCode::BAD_REQUEST, &form, &errors, Notice::NONE)
         }
         Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| code_form(p, status, &form, &FieldErrors::new(), notice)),
         Err(e) => p.error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment<'static> {
+        let mut env = Environment::new();
+        crate::i18n::add_to(&mut env, Arc::new(Catalogue::built_in().unwrap()));
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source).unwrap();
+        }
+        env.add_template("problem.html", r#"{% import "forms.html" as f %}{{ f.message(label, e) }}"#).unwrap();
+        env.add_template("wait.html", r#"{% import "forms.html" as f %}{{ f.wait(seconds, lasting=lasting) }}"#).unwrap();
+        env
+    }
+
+    /// One of each rule; the match stops the build until a new rule is listed here too.
+    fn every_rule() -> Vec<Rule> {
+        let country = || "Germany".to_owned();
+        let rules = vec![
+            Rule::NotValid,
+            Rule::Required,
+            Rule::TooShort { min: 8 },
+            Rule::TooLong { max: 256 },
+            Rule::ControlCharacters,
+            Rule::InvisibleCharacters,
+            Rule::NotAName,
+            Rule::NotAnEmailAddress,
+            Rule::NotADnsLabel,
+            Rule::IdnFormRefused,
+            Rule::IdnFormNotXn,
+            Rule::IdnNotPunycode,
+            Rule::Reserved,
+            Rule::NotATenantType,
+            Rule::NotALanguageTag,
+            Rule::UnknownCountry,
+            Rule::ZipRequired { country: country() },
+            Rule::ZipMismatch { country: country(), example: None },
+            Rule::ZipMismatch { country: country(), example: Some("10115".into()) },
+            Rule::NotASubdivision { country: country() },
+            Rule::PasswordHasEmailName,
+            Rule::PasswordBreached,
+            Rule::PasswordCommon,
+            Rule::PasswordCommonWithAdditions,
+            Rule::PasswordPersonal,
+            Rule::PasswordPatternWithAdditions,
+            Rule::PasswordMisspeltWord,
+            Rule::PasswordTooGuessable,
+        ];
+        for rule in &rules {
+            match rule {
+                Rule::NotValid
+                | Rule::Required
+                | Rule::TooShort { .. }
+                | Rule::TooLong { .. }
+                | Rule::ControlCharacters
+                | Rule::InvisibleCharacters
+                | Rule::NotAName
+                | Rule::NotAnEmailAddress
+                | Rule::NotADnsLabel
+                | Rule::IdnFormRefused
+                | Rule::IdnFormNotXn
+                | Rule::IdnNotPunycode
+                | Rule::Reserved
+                | Rule::NotATenantType
+                | Rule::NotALanguageTag
+                | Rule::UnknownCountry
+                | Rule::ZipRequired { .. }
+                | Rule::ZipMismatch { .. }
+                | Rule::NotASubdivision { .. }
+                | Rule::PasswordHasEmailName
+                | Rule::PasswordBreached
+                | Rule::PasswordCommon
+                | Rule::PasswordCommonWithAdditions
+                | Rule::PasswordPersonal
+                | Rule::PasswordPatternWithAdditions
+                | Rule::PasswordMisspeltWord
+                | Rule::PasswordTooGuessable => {}
+            }
+        }
+        rules
+    }
+
+    fn problem(env: &Environment<'_>, lang: &str, label: &str, e: &FieldError) -> String {
+        env.get_template("problem.html")
+            .unwrap()
+            .render(context! { lang, label, e })
+            .unwrap_or_else(|err| panic!("{e:?} in {lang}: {err:#}"))
+    }
+
+    #[test]
+    fn every_rule_a_page_shows_is_worded_in_every_language_by_its_kind_not_its_english() {
+        let env = env();
+        for lang in ["en", "de"] {
+            let mut seen = BTreeSet::new();
+            for rule in
+                every_rule().iter().map(FieldError::of).chain(["rule-taken", "rule-terms", "rule-code-refused"].map(FieldError::page))
+            {
+                let words = problem(&env, lang, "Domain", &rule);
+                assert!(!words.is_empty() && !words.contains('{') && !words.contains("is required in Germany ("), "{rule:?}: {words}");
+                assert!(seen.insert(words.clone()), "{lang}: two rules say {words:?}");
+            }
+        }
+        let required = FieldError::of(&Rule::Required);
+        assert_eq!(problem(&env, "en", "Email", &required), "Email is required.");
+        assert_eq!(problem(&env, "de", "E-Mail-Adresse", &required), "Bitte geben Sie „E-Mail-Adresse“ an.");
+        let zip = FieldError::of(&Rule::ZipMismatch { country: "Germany".into(), example: Some("10115".into()) });
+        assert_eq!(problem(&env, "en", "ZIP", &zip), "ZIP does not match the postal codes of Germany (for example 10115).");
+        assert_eq!(
+            problem(&env, "de", "Postleitzahl", &zip),
+            "„Postleitzahl“ passt nicht zu den Postleitzahlen des gewählten Landes (zum Beispiel 10115)."
+        );
+        let long = FieldError::of(&Rule::TooLong { max: 63 });
+        assert_eq!(problem(&env, "de", "Domain", &long), "„Domain“ darf höchstens 63 Zeichen lang sein.");
+        // The API's words stay the clients'.
+        assert_eq!(crate::domain::Invalid::new("email", Rule::Required).message, "is required");
+    }
+
+    #[test]
+    fn a_wait_is_said_in_words_in_each_language_with_its_plural_forms() {
+        let env = env();
+        let say = |lang: &str, seconds: u64, lasting: bool| {
+            env.get_template("wait.html").unwrap().render(context! { lang, seconds, lasting }).unwrap()
+        };
+        for (seconds, en, de) in [
+            (0, "a second", "einer Sekunde"),
+            (1, "a second", "einer Sekunde"),
+            (45, "45 seconds", "45 Sekunden"),
+            (60, "a minute", "einer Minute"),
+            (61, "about 2 minutes", "etwa 2 Minuten"),
+            (120, "2 minutes", "2 Minuten"),
+            (3600, "an hour", "einer Stunde"),
+            (7201, "about 3 hours", "etwa 3 Stunden"),
+        ] {
+            assert_eq!((say("en", seconds, false).as_str(), say("de", seconds, false).as_str()), (en, de), "{seconds} s");
+        }
+        // "The link works for …" takes another case in German.
+        assert_eq!(say("de", 3600, true), "eine Stunde");
+        assert_eq!(say("de", 86_400, true), "24 Stunden");
+        assert_eq!(say("en", 86_400, true), "24 hours");
     }
 }

@@ -14,8 +14,10 @@
     catch (_) { return null; }
   };
   const enc = encodeURIComponent;
+  // The page's own words for "choose one", in its language.
+  const choose = state.options[0] ? state.options[0].textContent : "";
   country.addEventListener("change", async () => {
-    state.replaceChildren(option("", "Choose a state or region"));
+    state.replaceChildren(option("", choose));
     cities.replaceChildren();
     const body = country.value ? await get(`/no_auth/countries/${enc(country.value)}/states`) : null;
     const list = body && body.error_code === "EOK" ? body.states : [];

@@ -21,6 +21,7 @@ mod contact;
 mod delivery;
 mod errors;
 mod hostile;
+mod languages;
 mod layers;
 mod limits;
 mod mail_delivery;

@@ -132,11 +132,20 @@ async fn a_form_posted_from_another_site_is_refused_with_a_page_and_the_api_with
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dev_mailbox_says_when_each_message_was_sent() {
+async fn the_dev_mailbox_says_when_each_message_was_sent_for_people_in_the_pages_language() {
+    const ENGLISH: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const GERMAN: [&str; 12] =
+        ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"];
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.signup_token("acme", "jane@example.com").await;
-    let html = app.get("/dev/mail").await.text().await.unwrap();
-    let sent = html.split("<time datetime=\"").nth(1).expect("a time").split('"').next().unwrap().to_owned();
-    assert!(sent.starts_with("20") && sent.ends_with('Z'), "{sent}");
-    assert!(html.contains(&format!("{} UTC</time>", sent.trim_end_matches('Z').replace('T', " "))), "{html}");
+    for (lang, months, day_end) in [("en", ENGLISH, ""), ("de", GERMAN, ".")] {
+        let r = app.client.get(app.url("/dev/mail")).header("accept-language", lang).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        let sent = html.split("<time datetime=\"").nth(1).expect("a time").split('"').next().unwrap().to_owned();
+        let at = jiff::tz::TimeZone::UTC.to_datetime(sent.parse::<jiff::Timestamp>().unwrap_or_else(|e| panic!("{sent}: {e}")));
+        let month = months[usize::try_from(at.month()).unwrap() - 1];
+        let said = format!("{}{day_end} {month} {}, {:02}:{:02} UTC", at.day(), at.year(), at.hour(), at.minute());
+        assert!(html.contains(&format!("\">{said}</time>")), "{lang}: {said}: {html}");
+    }
 }

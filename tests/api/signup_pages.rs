@@ -481,10 +481,12 @@ async fn a_person_who_forgot_the_password_asks_for_an_email_sets_it_for_the_name
 }
 
 /// Not a check: saves docs/screenshots/*.png of each page a person sees, as the accessibility walk
-/// shows it. `USHER_SCREENSHOTS=$PWD/docs/screenshots cargo nextest run --run-ignored only -E 'test(screenshots)'`
+/// shows it, and `de-*.png` of a few in German. `USHER_SCREENSHOTS=$PWD/docs/screenshots cargo
+/// nextest run --run-ignored only -E 'test(screenshots)'`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn screenshots_of_each_page() {
     let Some(dir) = std::env::var_os("USHER_SCREENSHOTS") else { return };
-    crate::accessibility::every_page_passes_axe_in("en", Some(dir.into())).await;
+    crate::accessibility::every_page_passes_axe_in("en", Some(dir.clone().into())).await;
+    crate::accessibility::every_page_passes_axe_in("de", Some(dir.into())).await;
 }

@@ -14,7 +14,7 @@ use crate::http::extract::{AppQuery, ClientAddr};
 use crate::http::f5xc::{SignupRequest, password_email_request};
 use crate::http::openapi::{PageErrors, PageThrottled};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     ))]
 async fn home(State(state): State<AppState>, lang: Lang) -> Response {
     match &state.ctx.settings.home_page {
-        HomePage::On => Page::new(&state, lang).render(StatusCode::OK, "home.html", context! {}, None),
+        HomePage::On => Page::new(&state, &lang).render(StatusCode::OK, "home.html", context! {}, None),
         HomePage::Off => HttpError::NotFound("No such endpoint.".into()).into_response(),
         HomePage::Redirect(to) => Redirect::to(to).into_response(),
     }
@@ -57,7 +57,7 @@ fn place(errors: &mut FieldErrors, input: fn(&str) -> Option<&'static str>, prob
         match input(problem.field) {
             // The first problem of a field is the one to fix first.
             Some(name) => {
-                errors.entry(name).or_insert(FieldError::says(problem.message));
+                errors.entry(name).or_insert_with(|| FieldError::of(&problem.rule));
             }
             None => all_placed = false,
         }
@@ -97,11 +97,6 @@ fn forgot_input(field: &str) -> Option<&'static str> {
         "email" => "email",
         _ => return None,
     })
-}
-
-fn locale_of(headers: &HeaderMap) -> Locale {
-    let first = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|v| v.split([',', ';']).next());
-    first.and_then(|tag| Locale::parse("locale", Some(tag)).ok()).unwrap_or_default()
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -162,7 +157,7 @@ fn render_tenant(p: Page<'_>, status: StatusCode, form: &TenantForm, errors: &Fi
     summary = "The tenant signup form (F5 XC dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_page(State(state): State<AppState>, lang: Lang) -> Response {
-    render_tenant(Page::new(&state, lang), StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), Notice::NONE)
+    render_tenant(Page::new(&state, &lang), StatusCode::OK, &TenantForm::default(), &FieldErrors::new(), Notice::NONE)
 }
 
 #[utoipa::path(post, path = TENANT_FORM, operation_id = "usher.TenantFormSubmit", tag = "Pages",
@@ -171,8 +166,8 @@ async fn tenant_page(State(state): State<AppState>, lang: Lang) -> Response {
     request_body(content = TenantForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent, or the form again.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
-    let locale = locale_of(req.headers());
+    let p = Page::new(&state, &lang);
+    let locale = lang.locale();
     let Submitted { form, fresh } = match read_form::<TenantForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
@@ -199,17 +194,17 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: 
     {
         match signup::cname_available(&state.ctx, &cname).await {
             Ok(()) => {}
-            Err(flows::FlowError::Invalid { message, .. }) => {
-                errors.insert("domain", FieldError::says(message));
+            Err(flows::FlowError::Invalid(invalid)) => {
+                errors.insert("domain", FieldError::of(&invalid.rule));
             }
             Err(flows::FlowError::Conflict(Conflict::CnameTaken)) => {
-                errors.insert("domain", FieldError::key("taken"));
+                errors.insert("domain", FieldError::page("rule-taken"));
             }
             Err(e) => return p.error(e),
         }
     }
     if form.tos != "accepted" {
-        errors.insert("tos", FieldError::key("tos"));
+        errors.insert("tos", FieldError::page("rule-terms"));
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         let notice = if all_placed { Notice::NONE } else { Notice::UNREADABLE };
@@ -219,11 +214,11 @@ async fn tenant_submit(State(state): State<AppState>, client: ClientAddr, lang: 
         Ok(()) => p.render(StatusCode::OK, "tenant_form.html", context! { state => "sent", email => &form.email }, None),
         // Taken between the look and the write.
         Err(flows::FlowError::Conflict(Conflict::CnameTaken)) => {
-            let errors = FieldErrors::from([("domain", FieldError::key("taken"))]);
+            let errors = FieldErrors::from([("domain", FieldError::page("rule-taken"))]);
             render_tenant(p, StatusCode::CONFLICT, &form, &errors, Notice::NONE)
         }
-        Err(flows::FlowError::Invalid { field, message }) => {
-            let all_placed = place(&mut errors, tenant_input, vec![domain::Invalid::new(field, message)]);
+        Err(flows::FlowError::Invalid(invalid)) => {
+            let all_placed = place(&mut errors, tenant_input, vec![invalid]);
             render_tenant(p, StatusCode::BAD_REQUEST, &form, &errors, if all_placed { Notice::NONE } else { Notice::UNREADABLE })
         }
         Err(e) if Notice::of(&e).is_some() => p.with_notice(e, |status, notice| render_tenant(p, status, &form, &errors, notice)),
@@ -275,7 +270,7 @@ fn render_developer(p: Page<'_>, status: StatusCode, form: &DeveloperForm, error
     summary = "The developer signup form (Akana dialect).",
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_page(State(state): State<AppState>, lang: Lang) -> Response {
-    render_developer(Page::new(&state, lang), StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), Notice::NONE)
+    render_developer(Page::new(&state, &lang), StatusCode::OK, &DeveloperForm::default(), &FieldErrors::new(), Notice::NONE)
 }
 
 #[utoipa::path(post, path = DEVELOPER_FORM, operation_id = "usher.DeveloperFormSubmit", tag = "Pages",
@@ -283,7 +278,7 @@ async fn developer_page(State(state): State<AppState>, lang: Lang) -> Response {
     request_body(content = DeveloperForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Sent.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn developer_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let cname = match crate::http::akana::tenant_of(&state.ctx.settings, req.headers()) {
         Ok(c) => c,
         Err(e) => return p.error(e),
@@ -334,7 +329,7 @@ fn render_forgot(p: Page<'_>, status: StatusCode, form: &ForgotForm, errors: &Fi
     ),
     responses((status = 200, description = "The form.", body = String, content_type = "text/html"), PageErrors, PageThrottled))]
 async fn forgot_page(State(state): State<AppState>, lang: Lang, query: Result<AppQuery<ForgotForm>, HttpError>) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     match query {
         Ok(AppQuery(form)) => render_forgot(p, StatusCode::OK, &form, &FieldErrors::new(), Notice::NONE),
         Err(e) => p.error(e),
@@ -348,7 +343,7 @@ async fn forgot_page(State(state): State<AppState>, lang: Lang, query: Result<Ap
     responses((status = 200, description = "Accepted; a link is mailed if the user exists.", body = String, content_type = "text/html"),
         PageErrors, PageThrottled))]
 async fn forgot_submit(State(state): State<AppState>, client: ClientAddr, lang: Lang, req: Request) -> Response {
-    let p = Page::new(&state, lang);
+    let p = Page::new(&state, &lang);
     let Submitted { form, fresh } = match read_form::<ForgotForm>(&state, req).await {
         Ok(f) => f,
         Err(e) => return p.error(e),
