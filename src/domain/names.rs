@@ -25,7 +25,7 @@ impl Cname {
     pub(crate) fn parse_new_tenant(field: &'static str, raw: &str) -> Result<Self, Invalid> {
         let cname = Self::parse(field, raw)?;
         if cname.0.len() > NEW_TENANT_NAME_MAX {
-            return Err(Invalid::new(field, format!("must be at most {NEW_TENANT_NAME_MAX} characters")));
+            return Err(Invalid::new(field, Rule::TooLong { max: NEW_TENANT_NAME_MAX }));
         }
         Ok(cname)
     }
