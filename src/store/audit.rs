@@ -21,13 +21,10 @@ pub(crate) async fn record(conn: &mut Conn, at: i64, e: &Event<'_>) -> Result<()
 
 /// [`record`] for a batch of events, each with its time; one statement on PostgreSQL.
 pub(crate) async fn record_many(conn: &mut Conn, backend: Backend, events: &[(i64, Event<'_>)]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || events.len() == 1 {
+    if super::row_by_row(backend, events.len()) {
         for (at, e) in events {
             record(conn, *at, e).await?;
         }
-        return Ok(());
-    }
-    if events.is_empty() {
         return Ok(());
     }
     let at: Vec<i64> = events.iter().map(|(at, _)| *at).collect();

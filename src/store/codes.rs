@@ -53,13 +53,10 @@ pub(crate) async fn insert(conn: &mut Conn, code: &NewCode<'_>) -> Result<(), St
 
 /// [`insert`] for a batch: one statement on PostgreSQL.
 pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, codes: &[NewCode<'_>]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || codes.len() == 1 {
+    if super::row_by_row(backend, codes.len()) {
         for code in codes {
             insert(conn, code).await?;
         }
-        return Ok(());
-    }
-    if codes.is_empty() {
         return Ok(());
     }
     let hashes: Vec<&str> = codes.iter().map(|c| c.code_hash).collect();

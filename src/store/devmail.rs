@@ -26,13 +26,10 @@ pub(crate) async fn insert(conn: &mut Conn, m: &DevMessage) -> Result<(), StoreE
 
 /// [`insert`] for a batch, one statement on PostgreSQL.
 pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, messages: &[&DevMessage]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || messages.len() == 1 {
+    if super::row_by_row(backend, messages.len()) {
         for m in messages {
             insert(conn, m).await?;
         }
-        return Ok(());
-    }
-    if messages.is_empty() {
         return Ok(());
     }
     let column = |f: fn(&DevMessage) -> &str| messages.iter().map(|m| f(m)).collect::<Vec<&str>>();

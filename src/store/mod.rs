@@ -547,6 +547,12 @@ pub async fn migration_status(url: &str, timeout: Duration) -> anyhow::Result<Op
     Ok(Some(MigrationStatus { applied: applied.len(), pending, foreign }))
 }
 
+/// Whether a batch is written one row at a time: on SQLite, where a statement is a function call
+/// and not a round trip, and for a batch of none or one, where the one-row statement is the simpler.
+pub(crate) fn row_by_row(backend: Backend, rows: usize) -> bool {
+    backend == Backend::Sqlite || rows <= 1
+}
+
 /// One column of a batch, for a statement that takes the batch as arrays (`unnest`).
 pub(crate) fn column<'a, T, C>(rows: &'a [T], f: impl Fn(&'a T) -> C) -> Vec<C> {
     rows.iter().map(f).collect()

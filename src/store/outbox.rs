@@ -226,13 +226,10 @@ pub async fn resolve(conn: &mut Conn, id: i64, r: &Envelope<'_>) -> Result<(), S
 
 /// [`resolve`] for a batch of `(id, envelope)`; one statement on PostgreSQL.
 pub async fn resolve_many(conn: &mut Conn, backend: Backend, resolved: &[(i64, Envelope<'_>)]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || resolved.len() == 1 {
+    if super::row_by_row(backend, resolved.len()) {
         for (id, r) in resolved {
             resolve(conn, *id, r).await?;
         }
-        return Ok(());
-    }
-    if resolved.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).collect();
@@ -254,13 +251,10 @@ pub async fn resolve_many(conn: &mut Conn, backend: Backend, resolved: &[(i64, E
 
 /// [`drop_request`] for a batch; one statement on PostgreSQL.
 pub async fn drop_requests(conn: &mut Conn, backend: Backend, ids: &[i64], reason: &str) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || ids.len() == 1 {
+    if super::row_by_row(backend, ids.len()) {
         for id in ids {
             drop_request(conn, *id, reason).await?;
         }
-        return Ok(());
-    }
-    if ids.is_empty() {
         return Ok(());
     }
     let ids = ids.to_vec();
@@ -368,7 +362,7 @@ pub struct Sent<'a> {
 
 /// [`mark_sent`] for a batch, one statement on PostgreSQL; the ids `worker` still held.
 pub async fn mark_sent_many(conn: &mut Conn, backend: Backend, worker: &str, sent: &[Sent<'_>]) -> Result<Vec<i64>, StoreError> {
-    if backend == Backend::Sqlite || sent.len() == 1 {
+    if super::row_by_row(backend, sent.len()) {
         let mut kept = Vec::with_capacity(sent.len());
         for s in sent {
             if mark_sent(conn, s.id, worker, s.at, s.scrubbed_payload).await? {
@@ -376,9 +370,6 @@ pub async fn mark_sent_many(conn: &mut Conn, backend: Backend, worker: &str, sen
             }
         }
         return Ok(kept);
-    }
-    if sent.is_empty() {
-        return Ok(Vec::new());
     }
     let ids: Vec<i64> = sent.iter().map(|s| s.id).collect();
     let at: Vec<i64> = sent.iter().map(|s| s.at).collect();

@@ -63,13 +63,10 @@ pub(crate) async fn insert(conn: &mut Conn, s: &NewSignup<'_>, now: i64) -> Resu
 
 /// [`insert`] for a batch of signups, each with its time; one statement on PostgreSQL.
 pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, signups: &[(NewSignup<'_>, i64)]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || signups.len() == 1 {
+    if super::row_by_row(backend, signups.len()) {
         for (s, at) in signups {
             insert(conn, s, *at).await?;
         }
-        return Ok(());
-    }
-    if signups.is_empty() {
         return Ok(());
     }
     let ids = super::column(signups, |(s, _)| s.id);

@@ -28,13 +28,10 @@ pub(crate) struct NewToken<'a> {
 /// tokens, so of two for one subject the later is the live one. Two statements on PostgreSQL
 /// whatever the batch's size.
 pub(crate) async fn insert_many(conn: &mut Conn, backend: Backend, tokens: &[NewToken<'_>]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || tokens.len() == 1 {
+    if super::row_by_row(backend, tokens.len()) {
         for t in tokens {
             insert(conn, t.purpose, t.subject, t.issued).await?;
         }
-        return Ok(());
-    }
-    if tokens.is_empty() {
         return Ok(());
     }
     let same = |a: &NewToken<'_>, b: &NewToken<'_>| a.purpose == b.purpose && a.subject == b.subject;

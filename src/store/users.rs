@@ -121,7 +121,7 @@ pub(crate) async fn users_by_cname_and_email(
     backend: Backend,
     keys: &[(&str, &str)],
 ) -> Result<Vec<((String, String), User)>, StoreError> {
-    if backend == Backend::Sqlite || keys.len() == 1 {
+    if super::row_by_row(backend, keys.len()) {
         let mut found = Vec::with_capacity(keys.len());
         for (cname, email_norm) in keys {
             if let Some(user) = user_by_cname_and_email(conn, cname, email_norm).await? {
@@ -129,9 +129,6 @@ pub(crate) async fn users_by_cname_and_email(
             }
         }
         return Ok(found);
-    }
-    if keys.is_empty() {
-        return Ok(Vec::new());
     }
     let (cnames, emails): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
     let found: Vec<Keyed> = conn
@@ -154,7 +151,7 @@ pub(crate) async fn users_by_cname_and_email(
 
 /// [`email_has_account`] for a batch: those of `emails_norm` that have one.
 pub(crate) async fn emails_with_accounts(conn: &mut Conn, backend: Backend, emails_norm: &[&str]) -> Result<Vec<String>, StoreError> {
-    if backend == Backend::Sqlite || emails_norm.len() == 1 {
+    if super::row_by_row(backend, emails_norm.len()) {
         let mut found = Vec::new();
         for email in emails_norm {
             if email_has_account(conn, email).await? {
@@ -162,9 +159,6 @@ pub(crate) async fn emails_with_accounts(conn: &mut Conn, backend: Backend, emai
             }
         }
         return Ok(found);
-    }
-    if emails_norm.is_empty() {
-        return Ok(Vec::new());
     }
     let emails = emails_norm.to_vec();
     let rows: Vec<(String,)> = conn
@@ -175,15 +169,12 @@ pub(crate) async fn emails_with_accounts(conn: &mut Conn, backend: Backend, emai
 
 /// [`tenant_by_cname`] for a batch: the tenants found.
 pub(crate) async fn tenants_by_cname(conn: &mut Conn, backend: Backend, cnames: &[&str]) -> Result<Vec<Tenant>, StoreError> {
-    if backend == Backend::Sqlite || cnames.len() == 1 {
+    if super::row_by_row(backend, cnames.len()) {
         let mut found = Vec::new();
         for cname in cnames {
             found.extend(tenant_by_cname(conn, cname).await?);
         }
         return Ok(found);
-    }
-    if cnames.is_empty() {
-        return Ok(Vec::new());
     }
     let cnames = cnames.to_vec();
     conn.fetch_all(&format!("{TENANT_COLUMNS} WHERE cname = ANY($1::text[])"), args![&cnames]).await
@@ -191,13 +182,10 @@ pub(crate) async fn tenants_by_cname(conn: &mut Conn, backend: Backend, cnames: 
 
 /// [`insert_user`] for a batch, one statement on PostgreSQL.
 pub(crate) async fn insert_users(conn: &mut Conn, backend: Backend, users: &[NewUser<'_>]) -> Result<(), StoreError> {
-    if backend == Backend::Sqlite || users.len() == 1 {
+    if super::row_by_row(backend, users.len()) {
         for u in users {
             insert_user(conn, u).await?;
         }
-        return Ok(());
-    }
-    if users.is_empty() {
         return Ok(());
     }
     let ids = super::column(users, |u| u.id);
