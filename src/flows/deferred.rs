@@ -153,9 +153,16 @@ fn user_key(request: &Request) -> Option<(&str, String)> {
 }
 
 fn one_address_is_written_and_read(requests: &[(&store::outbox::Requested, Request)]) -> bool {
-    let written: Vec<(&str, String)> =
-        requests.iter().filter(|(_, r)| matches!(r, Request::DeveloperSignupV1 { .. })).filter_map(|(_, r)| user_key(r)).collect();
-    written.iter().any(|key| requests.iter().filter_map(|(_, r)| user_key(r)).filter(|k| k == key).count() > 1)
+    // For each address: how many requests name it, and whether one of them writes it.
+    let mut named: HashMap<(&str, String), (usize, bool)> = HashMap::new();
+    for (_, request) in requests {
+        if let Some(key) = user_key(request) {
+            let (count, written) = named.entry(key).or_default();
+            *count += 1;
+            *written |= matches!(request, Request::DeveloperSignupV1 { .. });
+        }
+    }
+    named.values().any(|&(count, written)| written && count > 1)
 }
 
 /// What a batch of requests reads, read for the whole batch.
