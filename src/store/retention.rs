@@ -117,7 +117,7 @@ where
     let find = format!("SELECT {column} FROM {} WHERE {} LIMIT {CHUNK}", rule.table, rule.condition);
     let mut deleted = 0;
     loop {
-        let found: Vec<(K,)> = store.acquire().await?.fetch_all(&find, &ints(&rule.args)).await?;
+        let found: Vec<(K,)> = store.acquire().await?.fetch_all_replanned(&find, &ints(&rule.args)).await?;
         let n = found.len();
         if n == 0 {
             return Ok(deleted);
@@ -142,7 +142,7 @@ async fn walk(store: &Store, rule: &Rule, column: &str) -> Result<u64, StoreErro
     loop {
         let mut args = ints(&rule.args);
         args.push(Value::from(&last));
-        let rows: Vec<(String, i64)> = store.acquire().await?.fetch_all(&step, &args).await?;
+        let rows: Vec<(String, i64)> = store.acquire().await?.fetch_all_replanned(&step, &args).await?;
         let done = rows.len() < WALK_STEP;
         if let Some((key, _)) = rows.last() {
             last = key.clone();

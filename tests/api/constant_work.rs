@@ -631,3 +631,60 @@ fn transactions(statements: &[String]) -> Vec<Vec<String>> {
     }
     groups
 }
+
+/// On PostgreSQL a batch of the worker reads its own rows and stops, whatever
+/// waits behind it and whatever the planner's statistics say: here they were
+/// taken while the outbox was empty, as after a quiet night before a burst.
+/// Counted by PostgreSQL itself, inside the batch's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_read_their_rows_and_not_the_backlog_behind_them() {
+    use usher::store::outbox::{self, Envelope, Status};
+    let Some(backend) = Backend::postgres() else {
+        return eprintln!("skipped: USHER_TEST_POSTGRES_URL is not set");
+    };
+    let (store, _dir, _db) = bare_store(&backend).await;
+    const WAITING: i64 = 3_000;
+    const BATCH: i64 = 16;
+    store
+        .write(|conn| {
+            Box::pin(async move {
+                conn.batch("ANALYZE outbox").await?;
+                for status in [Status::Requested, Status::Pending] {
+                    let m = Envelope { kind: "password_link", recipient: "jo@example.com", tenant: None, locale: "en", payload: "{}" };
+                    outbox::enqueue(conn, &format!("<first-{}@usher.test>", status.as_str()), &m, status, 1).await?;
+                }
+                conn.execute(
+                    "INSERT INTO outbox (message_id, kind, recipient, locale, payload, status, attempts, next_attempt_at, created_at)
+                     SELECT '<' || s || '-' || st || '@usher.test>', 'password_link', 'jo@example.com', 'en', '{}', st, 0, 1000 + s, 1000 + s
+                     FROM generate_series(1, $1) AS s, (VALUES ('requested'), ('pending')) AS v(st)",
+                    &[WAITING.into()],
+                )
+                .await?;
+                Ok::<_, usher::store::StoreError>(())
+            })
+        })
+        .await
+        .unwrap();
+    let b = store.backend();
+    let read = |take: bool| {
+        store.write_background(move |conn| {
+            Box::pin(async move {
+                let first = if take {
+                    outbox::take_requested(conn, b, BATCH).await?.into_iter().map(|r| r.id).min()
+                } else {
+                    outbox::claim(conn, b, "me", 10_000, 20_000, BATCH).await?.into_iter().map(|m| m.id).min()
+                };
+                let (seq, fetched): (i64, i64) =
+                    conn.fetch_one("SELECT seq_scan, idx_tup_fetch FROM pg_stat_xact_user_tables WHERE relname = 'outbox'", &[]).await?;
+                Ok::<_, usher::store::StoreError>((first, seq, fetched))
+            })
+        })
+    };
+    // The first two rows queued were the oldest request and the oldest message.
+    for (what, take, oldest) in [("a batch of requests", true, 1), ("a claim", false, 2)] {
+        let (first, seq, fetched) = read(take).await.unwrap();
+        assert_eq!(first, Some(oldest), "{what} takes the oldest row first");
+        assert_eq!(seq, 0, "{what} scanned the whole outbox");
+        assert!(fetched <= 3 * BATCH, "{what} of {BATCH} read {fetched} rows of the {WAITING} waiting");
+    }
+}
