@@ -300,8 +300,9 @@ impl Conn {
 
     /// [`Conn::fetch_all`], planned by PostgreSQL for the tables as they stand at each run instead
     /// of prepared once, for reads that run seldom over tables that grow and shrink (pruning): a
-    /// plan kept from when a table was nearly empty scans it whole once it has grown. Planning
-    /// costs a round trip and a fraction of a millisecond.
+    /// plan kept from when a table was nearly empty scans it whole once it has grown (measured:
+    /// 133 ms to find that none of 200,000 dev-mailbox rows was old enough). Planning costs a round trip
+    /// and a fraction of a millisecond.
     pub async fn fetch_all_replanned<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, StoreError> {
         log(sql);
         match self.side()? {

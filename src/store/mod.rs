@@ -390,8 +390,9 @@ enum Shape {
 }
 
 /// The worker's transactions are planned with index scans only, in the same round trip as their
-/// `BEGIN`. Its reads of the outbox walk the `(status, next_attempt_at)` index in order and stop
-/// at their limit. Left to the planner, two things went wrong under load (measured):
+/// `BEGIN`. Its reads of the outbox walk the `(status, next_attempt_at, id)` index in the order
+/// they ask for and stop at their batch. Left to the planner, two things went wrong under load
+/// (measured):
 /// - A plan prepared while the outbox was nearly empty scans it whole, and is kept once the
 ///   table has grown: each claim then read every row, 2 ms a claim with nothing to claim.
 /// - A row that moved on (to `dropped`, `sending`, `sent`) leaves its old index entry until

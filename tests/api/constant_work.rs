@@ -618,15 +618,16 @@ async fn postgres_resolves_and_delivers_a_batch_in_as_many_statements_whatever_i
 }
 
 /// Statements grouped by their transaction (`BEGIN` … `COMMIT`/`ROLLBACK`); a statement outside
-/// one is a group of its own.
+/// one is a group of its own. The worker's `BEGIN` carries its planner settings.
 fn transactions(statements: &[String]) -> Vec<Vec<String>> {
     let mut groups: Vec<Vec<String>> = Vec::new();
     let mut open = false;
     for s in statements {
-        if s == "BEGIN" || !open {
+        let begins = s == "BEGIN" || s.starts_with("BEGIN;");
+        if begins || !open {
             groups.push(Vec::new());
         }
-        open = (open || s == "BEGIN") && s != "COMMIT" && s != "ROLLBACK";
+        open = (open || begins) && s != "COMMIT" && s != "ROLLBACK";
         groups.last_mut().expect("a group").push(s.clone());
     }
     groups
