@@ -198,8 +198,9 @@ crate::from_row!(Requested { id, payload, created_at });
 const TAKE_REQUESTED_SQLITE: &str =
     "SELECT id, payload, created_at FROM outbox WHERE status = 'requested' ORDER BY next_attempt_at, id LIMIT $1";
 
-/// Oldest first, in the order of the `(status, next_attempt_at)` index (a request's
-/// `next_attempt_at` is when it was made), so a batch reads its own rows and no more: ordered by
+/// Oldest first, in the order of the `(status, next_attempt_at)` index (on PostgreSQL it ends in
+/// `id`; SQLite's ends in the rowid anyway; a request's `next_attempt_at` is when it was made), so
+/// a batch reads its own rows and no more: ordered by
 /// `id`, every waiting row was read and sorted, and a backlog made each batch slower than the last.
 /// On PostgreSQL the rows stay locked until the caller's transaction ends, so two instances never
 /// resolve one request twice.
