@@ -193,8 +193,9 @@ for i in $(seq 1 "$RATE_RUNS"); do
     echo_p99+=("$(grep -o 'p99 [0-9.]*' <<<"$out" | cut -d' ' -f2)")
     if [ -n "$PG_ADMIN" ]; then
         out=$(taskset -c 1 pgbench -n -c "$CONNECTIONS" -j 1 -T 10 -R 2000 -f "$WORK/one.sql" -l --log-prefix="$WORK/rate$i" "$DB_URL" 2>&1)
-        printf '  pgbench:  %.0f commits/s, %s\n' "$(awk '/^tps/ {print $3; exit}' <<<"$out")" "$(percentiles "$WORK/rate$i".*)"
-        pg_p99+=("$(percentiles "$WORK/rate$i".* | grep -o 'p99 [0-9.]*' | cut -d' ' -f2)")
+        latency=$(percentiles "$WORK/rate$i".*)
+        printf '  pgbench:  %.0f commits/s, %s\n' "$(awk '/^tps/ {print $3; exit}' <<<"$out")" "$latency"
+        pg_p99+=("$(grep -o 'p99 [0-9.]*' <<<"$latency" | cut -d' ' -f2)")
     fi
     cpu_mark
     out=$(taskset -c 1 "$BIN/examples/bench" rate "$URL" 2000 10 "$CONNECTIONS")

@@ -291,11 +291,7 @@ impl Conn {
     }
 
     pub async fn fetch_all<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, StoreError> {
-        log(sql);
-        match self.side()? {
-            Side::Sqlite(c) => sqlite_rows(c, sql, args, usize::MAX),
-            Side::Postgres(c) => pg::fetch_all(c, sql, args).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
-        }
+        self.fetch_all_planned(sql, args, pg::Plan::Prepared).await
     }
 
     /// [`Conn::fetch_all`], planned by PostgreSQL for the tables as they stand at each run instead
@@ -304,10 +300,14 @@ impl Conn {
     /// 133 ms to find that none of 200,000 dev-mailbox rows was old enough). Planning costs a round trip
     /// and a fraction of a millisecond.
     pub async fn fetch_all_replanned<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<R>, StoreError> {
+        self.fetch_all_planned(sql, args, pg::Plan::EachRun).await
+    }
+
+    async fn fetch_all_planned<R: FromRow>(&mut self, sql: &str, args: &[Value<'_>], plan: pg::Plan) -> Result<Vec<R>, StoreError> {
         log(sql);
         match self.side()? {
             Side::Sqlite(c) => sqlite_rows(c, sql, args, usize::MAX),
-            Side::Postgres(c) => pg::fetch_all_replanned(c, sql, args).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
+            Side::Postgres(c) => pg::fetch_all(c, sql, args, plan).await?.iter().map(|r| R::from_row(&Row::Postgres(r))).collect(),
         }
     }
 
@@ -378,21 +378,22 @@ mod pg {
         Box::pin(async move { Ok(c.execute(sql).await.map(|_| ())?) })
     }
 
+    /// Whether PostgreSQL keeps a statement's plan (a named, prepared statement) or plans it anew
+    /// each time (an unnamed one).
+    #[derive(Clone, Copy)]
+    pub(super) enum Plan {
+        Prepared,
+        EachRun,
+    }
+
     pub(super) fn fetch_all<'a>(
         c: &'a mut PgConnection,
         sql: &'a str,
         args: &'a [Value<'a>],
+        plan: Plan,
     ) -> BoxFuture<'a, Result<Vec<PgRow>, StoreError>> {
-        Box::pin(async move { Ok(c.fetch_all(query(sql, args)).await?) })
-    }
-
-    /// An unnamed statement: PostgreSQL plans it anew each time.
-    pub(super) fn fetch_all_replanned<'a>(
-        c: &'a mut PgConnection,
-        sql: &'a str,
-        args: &'a [Value<'a>],
-    ) -> BoxFuture<'a, Result<Vec<PgRow>, StoreError>> {
-        Box::pin(async move { Ok(c.fetch_all(query(sql, args).persistent(false)).await?) })
+        let query = query(sql, args).persistent(matches!(plan, Plan::Prepared));
+        Box::pin(async move { Ok(c.fetch_all(query).await?) })
     }
 
     pub(super) fn fetch_optional<'a>(
